@@ -1,0 +1,67 @@
+# lua-clinch build.  `make` builds the C core for Lua 5.4, `make LUA=luajit` for LuaJIT,
+# `make test` installs what is missing, builds both and runs every suite.
+
+LUA       ?= lua5.4
+PREFIX    ?= /usr/local
+CFLAGS    ?= -O2 -g
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+
+ifneq ($(findstring luajit,$(LUA)),)
+LUA_VERSION ?= 5.1
+LUA_INCDIR  ?= $(or $(shell $(PKG_CONFIG) --variable=includedir luajit 2>/dev/null),/usr/include/luajit-2.1)
+else
+LUA_VERSION ?= $(or $(shell $(LUA) -e 'io.write((_VERSION:gsub("Lua ","")))' 2>/dev/null),5.4)
+LUA_INCDIR  ?= /usr/include/lua$(LUA_VERSION)
+endif
+
+BUILD     ?= build/$(LUA_VERSION)
+LIBDIR    ?= $(PREFIX)/lib/lua/$(LUA_VERSION)
+LUADIR    ?= $(PREFIX)/share/lua/$(LUA_VERSION)
+BINDIR    ?= $(PREFIX)/bin
+
+# Always on, whatever CFLAGS says: the project's C is C99 and warning-free.
+STRICT    := -std=c99 -Wall -Wextra -Werror -D_DEFAULT_SOURCE
+CORE_SRC  := $(wildcard csrc/*.c) $(wildcard csrc/*.h)
+CORE_LIBS := -lcurl -lcrypto
+LUA_SRC   := $(shell find lua -name '*.lua')
+
+.PHONY: all core asan test test-nginx check install bench demo deps clean
+
+all: core
+core: $(BUILD)/clinch/core.so
+
+$(BUILD)/clinch/core.so: $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(STRICT) $(CFLAGS) -fPIC -I$(LUA_INCDIR) -shared -o $@ csrc/core.c $(LDFLAGS) $(CORE_LIBS)
+
+# The Lua 5.4 core built under AddressSanitizer and UBSan, for the sanitizer run of the suite.
+asan:
+	$(MAKE) core BUILD=build/asan/5.4 LUA=lua5.4 \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	@scripts/run-tests.sh
+
+test-nginx: deps
+	@scripts/run-tests.sh nginx
+
+check: deps
+	luacheck -q lua spec bin
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+	  --std=c99 --inline-suppr -I csrc csrc
+
+bench: deps
+	@scripts/bench.sh
+
+install: core
+	install -d $(DESTDIR)$(LIBDIR)/clinch $(DESTDIR)$(LUADIR) $(DESTDIR)$(BINDIR)
+	install -m 0755 $(BUILD)/clinch/core.so $(DESTDIR)$(LIBDIR)/clinch/core.so
+	cd lua && find . -name '*.lua' -exec install -D -m 0644 {} $(DESTDIR)$(LUADIR)/{} \;
+	for f in bin/*; do install -m 0755 $$f $(DESTDIR)$(BINDIR)/; done
+
+clean:
+	rm -rf build

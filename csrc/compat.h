@@ -1,0 +1,46 @@
+/* compat.h: the few Lua C API differences between Lua 5.4 and LuaJIT (5.1 ABI), so that one
+ * source builds for both. Everything here is static inline or a macro. */
+#ifndef CLINCH_COMPAT_H
+#define CLINCH_COMPAT_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#if LUA_VERSION_NUM < 502
+/* LuaJIT 2.1 already has luaL_setfuncs, luaL_newlib, luaL_testudata and luaL_setmetatable. */
+#define lua_rawlen(L, i) lua_objlen((L), (i))
+
+static inline int compat_absindex(lua_State *L, int i) {
+    return (i > 0 || i <= LUA_REGISTRYINDEX) ? i : lua_gettop(L) + i + 1;
+}
+#define lua_absindex(L, i) compat_absindex((L), (i))
+
+static inline void compat_rawgetp(lua_State *L, int t, const void *p) {
+    t = compat_absindex(L, t);
+    lua_pushlightuserdata(L, (void *)p);
+    lua_rawget(L, t);
+}
+#define lua_rawgetp(L, t, p) compat_rawgetp((L), (t), (p))
+
+static inline void compat_rawsetp(lua_State *L, int t, const void *p) {
+    t = compat_absindex(L, t);
+    lua_pushlightuserdata(L, (void *)p);
+    lua_insert(L, -2);
+    lua_rawset(L, t);
+}
+#define lua_rawsetp(L, t, p) compat_rawsetp((L), (t), (p))
+#endif
+
+#if LUA_VERSION_NUM < 503
+/* No integer subtype before 5.3: every number is a double. */
+#define lua_isinteger(L, i) 0
+#endif
+
+/* Pushes an integral value as an integer where the VM has them. */
+#if LUA_VERSION_NUM >= 503
+#define compat_pushint(L, n) lua_pushinteger((L), (lua_Integer)(n))
+#else
+#define compat_pushint(L, n) lua_pushnumber((L), (lua_Number)(n))
+#endif
+
+#endif

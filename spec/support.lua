@@ -1,0 +1,88 @@
+--- Shared test support: the project root, the interpreter running the suite, and a real mock server
+-- (bin/clinch-mock) started on a free loopback port for a spec file.
+local io, os, string, table = io, os, string, table
+local assert, error, tostring, type, pairs = assert, error, tostring, type, pairs
+
+local _M = {}
+
+_M.root = assert(io.popen("pwd")):read("*l")
+_M.is_luajit = type(rawget(_G, "jit")) == "table"
+_M.lua_version = _M.is_luajit and "5.1" or _VERSION:match("%d+%.%d+")
+--- The interpreter command running this suite; child Lua processes use the same one.
+_M.lua = os.getenv("CLINCH_TEST_LUA") or (_M.is_luajit and "luajit" or "lua" .. _M.lua_version)
+
+--- Quotes a string for /bin/sh.
+function _M.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- Exports LUA_PATH/LUA_CPATH so that child processes load this checkout (and the core this suite
+-- runs with, e.g. the sanitizer build).
+function _M.export_paths()
+  -- busted has already put the configured paths first in package.path/cpath.
+  local env = {
+    LUA_PATH = package.path, LUA_CPATH = package.cpath,
+  }
+  _M.child_env = ""
+  for k, v in pairs(env) do
+    _M.child_env = _M.child_env .. k .. "=" .. _M.shell_quote(v) .. " "
+    if not _M.is_luajit then
+      local suffix = "_" .. _M.lua_version:gsub("%.", "_")
+      _M.child_env = _M.child_env .. k .. suffix .. "=" .. _M.shell_quote(v) .. " "
+    end
+  end
+end
+
+--- Runs a shell command with the child environment; returns ok, stdout.
+function _M.run(cmd)
+  local p = assert(io.popen(_M.child_env .. cmd .. " 2>&1"))
+  local out = p:read("*a")
+  local ok = p:close()
+  return ok, out
+end
+
+--- Starts bin/clinch-mock with extra arguments (a list of strings) and waits for its
+-- "listening on" line. Returns a table { base_url, host, port, pid, stop = function }.
+function _M.start_mock(args)
+  local argv = {}
+  for i, a in ipairs(args or {}) do argv[i] = _M.shell_quote(a) end
+  local cmd = "sh -c " .. _M.shell_quote("echo $$; exec " .. _M.child_env .. _M.lua .. " "
+    .. _M.shell_quote(_M.root .. "/bin/clinch-mock") .. " --port 0 " .. table.concat(argv, " "))
+  local p = assert(io.popen(cmd, "r"))
+  local pid = p:read("*l")
+  local line = p:read("*l")
+  if not line then
+    p:close()
+    error("clinch-mock did not start (" .. tostring(cmd) .. ")", 2)
+  end
+  local base_url = line:match("^listening on (%S+)")
+  if not base_url then error("unexpected first line from clinch-mock: " .. line, 2) end
+  local host, port = base_url:match("^http://([^:/]+):(%d+)")
+  local mock = { base_url = base_url, host = host, port = tonumber(port), pid = pid,
+                 origin = "http://" .. host .. ":" .. port }
+  function mock.stop()
+    if mock.pid then
+      os.execute("kill " .. mock.pid .. " 2>/dev/null")
+      p:close()
+      mock.pid = nil
+    end
+  end
+  --- Calls the mock's unsigned control API: mock.control("POST", "faults", { kind = "latency", ... }).
+  -- Returns the decoded JSON reply (or nil for an empty one) and the status.
+  function mock.control(method, path, body)
+    local http, ltn12, cjson = require "socket.http", require "ltn12", require "cjson"
+    local chunks, payload = {}, body and cjson.encode(body) or nil
+    local _, status = http.request {
+      url = mock.origin .. "/__mock/" .. path, method = method,
+      source = payload and ltn12.source.string(payload) or nil,
+      headers = payload and { ["content-type"] = "application/json",
+                              ["content-length"] = tostring(#payload) } or nil,
+      sink = ltn12.sink.table(chunks),
+    }
+    local text = table.concat(chunks)
+    return text ~= "" and cjson.decode(text) or nil, status
+  end
+  return mock
+end
+
+return _M
