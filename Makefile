@@ -23,7 +23,7 @@ BINDIR    ?= $(PREFIX)/bin
 # Always on, whatever CFLAGS says: the project's C is C99 and warning-free.
 STRICT    := -std=c99 -Wall -Wextra -Werror -D_DEFAULT_SOURCE
 CORE_SRC  := $(wildcard csrc/*.c) $(wildcard csrc/*.h)
-CORE_LIBS := -lcurl -lcrypto
+CORE_LIBS := -lcurl -lcrypto -lm
 LUA_SRC   := $(shell find lua -name '*.lua')
 
 .PHONY: all core asan test test-nginx check install bench demo deps clean

@@ -4,6 +4,7 @@
  * to the module table on top of the stack. */
 #include "compat.h"
 
+#include "clock.c"
 #include "crypto.c"
 #include "httpdate.c"
 #include "sign.c"
@@ -20,6 +21,7 @@ int luaopen_clinch_core(lua_State *L) {
     lua_newtable(L);
     lua_pushliteral(L, CLINCH_VERSION);
     lua_setfield(L, -2, "_VERSION");
+    open_clock(L);
     open_crypto(L);
     open_httpdate(L);
     open_sign(L);

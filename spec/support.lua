@@ -1,6 +1,6 @@
 --- Shared test support: the project root, the interpreter running the suite, and a real mock server
 -- (bin/clinch-mock) started on a free loopback port for a spec file.
-local io, os, string, table = io, os, string, table
+local io, os, table = io, os, table
 local assert, error, tostring, type, pairs = assert, error, tostring, type, pairs
 
 local _M = {}

@@ -1,0 +1,42 @@
+/* clock.c: wall-clock and monotonic time with sub-second precision, and a plain sleep, for retry
+ * back-off and request timing (Lua's os.time has whole seconds only). */
+#include <errno.h>
+#include <math.h>
+#include <time.h>
+
+#include "compat.h"
+
+/* core.now() -> seconds since the epoch, with fractions. */
+static int clock_now(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+/* core.monotime() -> seconds on a clock that never jumps, for durations. */
+static int clock_monotime(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+/* core.sleep(seconds): blocks the thread; nginx callers pass ngx.sleep to the client instead. */
+static int clock_sleep(lua_State *L) {
+    lua_Number s = luaL_checknumber(L, 1);
+    struct timespec ts;
+    if (!(s > 0)) return 0;                      /* also rejects NaN */
+    if (s > 86400.0) return luaL_error(L, "sleep: %f seconds is too long", (double)s);
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - floor(s)) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
+static void open_clock(lua_State *L) {
+    static const luaL_Reg fns[] = {
+        {"now", clock_now}, {"monotime", clock_monotime}, {"sleep", clock_sleep}, {NULL, NULL}};
+    luaL_setfuncs(L, fns, 0);
+}

@@ -1,0 +1,429 @@
+--- The client: configuration, request signing, the retry loop, and mapping of responses to results
+-- or structured errors. One client owns one transport (and so its kept-alive connections).
+local core = require "clinch.core"
+local errors = require "clinch.errors"
+local retry = require "clinch.retry"
+local uri = require "clinch.uri"
+local transports = require "clinch.transport"
+
+local type, pairs, ipairs, tostring, error, setmetatable, rawget, rawset, require =
+  type, pairs, ipairs, tostring, error, setmetatable, rawget, rawset, require
+local math, table, io = math, table, io
+local unpack = table.unpack or rawget(_G, "unpack")
+
+local _M = {}
+
+_M.REGIONS = {
+  us = "https://api.clinchtalent.com/v1",
+  eu = "https://api.rec-marketing.dc3.pageuppeople.com/v1",
+  au = "https://api.rec-marketing.dc2.pageuppeople.com/v1",
+}
+_M.JSONAPI = "application/vnd.api+json"
+
+-- Secrets live here, not on the client table, so printing or dumping a client never shows them.
+local secrets = setmetatable({}, { __mode = "k" })
+
+local Client = {}
+_M.Client = Client
+
+local function check(cond, msg)
+  if not cond then error(msg, 4) end
+end
+
+local function opt_type(opts, name, want)
+  local v = opts[name]
+  check(v == nil or type(v) == want, "clinch.new: option '" .. name .. "' must be a " .. want)
+  return v
+end
+
+local function opt_enum(t, name, allowed)
+  local v = t[name]
+  if v == nil then return end
+  for _, a in ipairs(allowed) do if v == a then return end end
+  error("clinch.new: signing option '" .. name .. "' must be one of " .. table.concat(allowed, ", "), 4)
+end
+
+-- Splits a base URL into origin ("https://host:port") and path prefix ("/v1").
+local function split_base(url)
+  local origin, path = url:match("^(https?://[^/?#]+)(/?[^?#]*)$")
+  if not origin then error("clinch.new: base_url must be an http(s) URL without query: " .. url, 4) end
+  return origin, (path:gsub("/+$", ""))
+end
+
+-- The URL as shown in errors and logs: no user-info part.
+local function display_url(url)
+  return (url:gsub("^(https?://)[^/@]*@", "%1"))
+end
+
+--- Creates a client. See README "Configuration" for every option.
+function _M.new(opts)
+  if type(opts) ~= "table" then error("clinch.new expects a table of options", 2) end
+  check(type(opts.key) == "string" and opts.key ~= "", "clinch.new: 'key' (the API access id) is required")
+  check(type(opts.secret) == "string" and opts.secret ~= "", "clinch.new: 'secret' is required")
+  for _, name in ipairs { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent" } do
+    opt_type(opts, name, "string")
+  end
+  for _, name in ipairs { "timeout", "connect_timeout", "retries", "max_retry_wait", "max_response_bytes",
+                          "max_concurrency", "backoff_base", "backoff_cap" } do
+    local v = opt_type(opts, name, "number")
+    check(v == nil or v >= 0, "clinch.new: option '" .. name .. "' must not be negative")
+  end
+  for _, name in ipairs { "sleep", "logger", "random" } do opt_type(opts, name, "function") end
+  opt_type(opts, "verify_tls", "boolean")
+  opt_type(opts, "retry_unsafe", "boolean")
+  local signing = opt_type(opts, "signing", "table") or {}
+  opt_enum(signing, "digest", { "sha1", "sha256" })
+  opt_enum(signing, "content_hash", { "none", "md5", "sha256" })
+  opt_enum(signing, "date_header", { "Date", "X-HMAC-Date", "both" })
+  check(signing.with_method == nil or type(signing.with_method) == "boolean",
+    "clinch.new: signing option 'with_method' must be a boolean")
+
+  local base_url = opts.base_url
+  if not base_url then
+    local region = opts.region or "us"
+    base_url = _M.REGIONS[region]
+    check(base_url, "clinch.new: unknown region '" .. tostring(region) .. "' (us, eu, au)")
+    if opts.api_version then base_url = base_url:gsub("/v1$", "/" .. opts.api_version) end
+  end
+  local origin, base_path = split_base(base_url)
+
+  local ngx = rawget(_G, "ngx")
+  local self = setmetatable({
+    key = opts.key,
+    base_url = origin .. base_path,
+    origin = origin,
+    base_path = base_path,
+    signing = { digest = signing.digest, content_hash = signing.content_hash,
+                with_method = signing.with_method, date_header = signing.date_header },
+    retries = opts.retries or 2,
+    retry_unsafe = opts.retry_unsafe or false,
+    max_retry_wait = opts.max_retry_wait or retry.MAX_WAIT,
+    backoff_base = opts.backoff_base or retry.BASE,
+    backoff_cap = opts.backoff_cap or retry.CAP,
+    timeout = opts.timeout or 60,
+    connect_timeout = opts.connect_timeout or 10,
+    sleep = opts.sleep or (type(ngx) == "table" and ngx.sleep) or core.sleep,
+    random = opts.random or math.random,
+    logger = opts.logger,
+  }, Client)
+  secrets[self] = opts.secret
+
+  if opts.verify_tls == false then
+    self:_log { event = "warning", message = "TLS certificate verification is disabled for " .. display_url(base_url) }
+  end
+  local transport_opts = {
+    timeout = self.timeout, connect_timeout = self.connect_timeout, proxy = opts.proxy,
+    ca_file = opts.ca_file, ca_path = opts.ca_path, verify_tls = opts.verify_tls,
+    user_agent = opts.user_agent, max_response_bytes = opts.max_response_bytes,
+    max_concurrency = opts.max_concurrency,
+  }
+  if opts.transport ~= nil then
+    self.transport = transports.wrap(opts.transport)
+  else
+    self.transport = transports.default(transport_opts)
+  end
+  return self
+end
+
+-- Methods first; the resource collections are created on first use.
+Client.__index = function(self, k)
+  local m = Client[k]
+  if m ~= nil then return m end
+  if k == "candidates" then
+    local c = require("clinch.candidates").new(self)
+    rawset(self, k, c)
+    return c
+  end
+end
+
+Client.__tostring = function(self)
+  return "clinch.client " .. self.base_url .. " (key " .. self.key .. ")"
+end
+
+--- Sends an event to the configured logger, or warnings to stderr when there is none.
+function Client:_log(event)
+  local logger = self.logger
+  if logger then
+    logger(event)
+  elseif event.event == "warning" then
+    io.stderr:write("clinch: warning: ", event.message, "\n")
+  end
+end
+
+-- Characters allowed in a request path given by the caller (RFC 3986 pchar, "/", "?", "%").
+local PATH_OK = "^/[%w%-%._~!%$&'%(%)%*%+,;=:@/%%]*$"
+local QUERY_OK = "^[%w%-%._~!%$&'%(%)%*%+,;=:@/%?%%]*$"
+
+--- Builds everything about a request that does not change between attempts.
+function Client:_prepare(method, path, opts, level)
+  level = (level or 2) + 1
+  if type(method) ~= "string" or not method:match("^%u+$") then
+    error("request: method must be an upper-case HTTP method such as 'GET'", level)
+  end
+  if type(path) ~= "string" then error("request: path must be a string", level) end
+  if opts ~= nil and type(opts) ~= "table" then error("request: options must be a table", level) end
+  opts = opts or {}
+  local p, q = path:match("^([^?]*)%??(.*)$")
+  if not p:match(PATH_OK) or not q:match(QUERY_OK) then
+    error("request: path must start with '/' and be percent-encoded (use clinch.uri.segment for ids): "
+      .. path, level)
+  end
+  local target = path
+  if opts.query ~= nil then
+    if type(opts.query) ~= "table" then error("request: query must be a table", level) end
+    if path:find("?", 1, true) then error("request: give the query in the path or in opts.query, not both", level) end
+    target = uri.build(path, opts.query)
+  end
+
+  local body, content_type = opts.body, nil
+  if type(body) == "table" then
+    local encoded, err = require("clinch.jsonapi").encode(body)
+    if not encoded then return nil, err end
+    body, content_type = encoded, _M.JSONAPI
+  elseif type(body) == "string" then
+    content_type = _M.JSONAPI
+  elseif body ~= nil then
+    error("request: body must be a table (sent as JSON) or a string", level)
+  end
+
+  local headers = { Accept = _M.JSONAPI }
+  if opts.headers ~= nil then
+    if type(opts.headers) ~= "table" then error("request: headers must be a table", level) end
+    for name, value in pairs(opts.headers) do
+      if type(name) ~= "string" or type(value) ~= "string" then
+        error("request: header names and values must be strings", level)
+      end
+      local lname = name:lower()
+      if lname == "authorization" or lname == "date" or lname == "x-hmac-date" then
+        error("request: the " .. name .. " header is set by the signer", level)
+      elseif lname == "content-type" then
+        content_type = value
+      elseif lname == "accept" then
+        headers.Accept = value
+      else
+        headers[name] = value
+      end
+    end
+  end
+  if opts.timeout ~= nil and type(opts.timeout) ~= "number" then error("request: timeout must be a number", level) end
+  if opts.retries ~= nil and type(opts.retries) ~= "number" then error("request: retries must be a number", level) end
+
+  local request_uri = self.base_path .. target
+  return {
+    method = method, request_uri = request_uri, url = self.origin .. request_uri,
+    display = display_url(self.origin) .. request_uri,
+    body = body, content_type = content_type, headers = headers,
+    timeout = opts.timeout, retries = opts.retries or self.retries,
+  }
+end
+
+--- Signs a prepared request afresh (new date) and returns the transport request.
+function Client:_sign(p)
+  local s = self.signing
+  local headers = core.sign {
+    method = p.method, request_uri = p.request_uri, access_id = self.key, secret = secrets[self],
+    content_type = p.content_type, body = p.body, digest = s.digest, content_hash = s.content_hash,
+    with_method = s.with_method, date_header = s.date_header,
+  }
+  for name, value in pairs(p.headers) do
+    if headers[name] == nil then headers[name] = value end
+  end
+  return { method = p.method, url = p.url, headers = headers, body = p.body, timeout = p.timeout }
+end
+
+local function is_json(content_type)
+  return type(content_type) == "string" and content_type:lower():find("json", 1, true) ~= nil
+end
+
+-- A readable one-line summary of an error body that is not JSON:API (an HTML error page, text).
+local function body_summary(res)
+  local body = res.body or ""
+  local title = body:match("<[Tt][Ii][Tt][Ll][Ee]>%s*(.-)%s*</[Tt][Ii][Tt][Ll][Ee]>")
+    or body:match("<[Hh]1>%s*(.-)%s*</[Hh]1>")
+  local ctype = res.headers["content-type"] or "no content type"
+  if title then return title .. " (" .. ctype .. " response)" end
+  local text = body:gsub("%s+", " "):sub(1, 120)
+  if text == "" or text == " " then return "empty " .. ctype .. " response" end
+  return text .. " (" .. ctype .. " response)"
+end
+
+local STATUS_KIND = { [400] = "validation", [401] = "auth", [403] = "auth", [404] = "not_found", [422] = "validation" }
+
+--- Turns an HTTP error response into an error object, reading a JSON:API error list when there is one.
+local function http_error(p, res, attempt)
+  local e = errors.new {
+    kind = STATUS_KIND[res.status] or "http", status = res.status, method = p.method, url = p.display,
+    request = { method = p.method, uri = p.request_uri }, attempts = attempt,
+    request_id = res.headers["x-request-id"],
+  }
+  local doc = is_json(res.headers["content-type"]) and require("clinch.jsonapi").decode(res.body or "")
+  if doc and type(doc.errors) == "table" and doc.errors[1] then
+    e.errors = doc.errors
+    local first = doc.errors[1]
+    local title, detail = first.title, first.detail
+    if type(title) == "string" and type(detail) == "string" and detail ~= title then
+      e.message = title .. ": " .. detail
+    else
+      e.message = (type(detail) == "string" and detail) or (type(title) == "string" and title) or nil
+    end
+  end
+  e.message = e.message or body_summary(res)
+  return e
+end
+
+--- Classifies one attempt: returns the final response, or nil, err, retryable, retry_after_seconds.
+function Client:_outcome(p, res, terr, attempt)
+  if not res then
+    local e = errors.new {
+      kind = terr.kind, message = terr.message, method = p.method, url = p.display, attempts = attempt,
+      request = { method = p.method, uri = p.request_uri }, curl_code = terr.code,
+    }
+    return nil, e, retry.retryable(p.method, terr, self.retry_unsafe)
+  end
+  local status = res.status
+  res.headers = res.headers or {}
+  if status >= 300 and status < 400 then
+    local location = res.headers.location
+    return nil, errors.new {
+      kind = "redirect", status = status, method = p.method, url = p.display, attempts = attempt,
+      request = { method = p.method, uri = p.request_uri }, location = location,
+      message = "redirect to " .. tostring(location) .. " not followed (signed requests are never replayed elsewhere)",
+    }
+  end
+  if status >= 400 then
+    return nil, http_error(p, res, attempt), retry.retryable(p.method, status, self.retry_unsafe),
+      retry.retry_after(res.headers["retry-after"])
+  end
+  if res.body and res.body ~= "" and is_json(res.headers["content-type"]) then
+    local doc, err = require("clinch.jsonapi").decode(res.body)
+    if not doc then
+      err.method, err.url, err.status, err.attempts = p.method, p.display, status, attempt
+      err.request = { method = p.method, uri = p.request_uri }
+      err.request_id = res.headers["x-request-id"]
+      return nil, err
+    end
+    res.document = doc
+  end
+  res.request = { method = p.method, uri = p.request_uri }
+  res.attempts = attempt
+  return res
+end
+
+function Client:_delay(attempt, retry_after)
+  if retry_after then return math.min(retry_after, self.max_retry_wait) end
+  return retry.backoff(attempt, self.backoff_base, self.backoff_cap, self.random)
+end
+
+-- Logs one attempt (method, URI, status, duration, attempt) when a logger is configured.
+function Client:_log_attempt(p, res, err, attempt, started)
+  if not self.logger then return end
+  self.logger {
+    event = "request", method = p.method, uri = p.request_uri, attempt = attempt,
+    status = (res and res.status) or (err and err.status), error = err and err.kind,
+    duration = core.monotime() - started,
+  }
+end
+
+--- The retry loop for one request. `pending` is the first attempt already on the wire, if any.
+function Client:_run(p, pending, started)
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    local res, terr
+    if pending then
+      res, terr = pending:wait()
+      pending = nil
+    else
+      started = core.monotime()
+      res, terr = self.transport:send(self:_sign(p))
+    end
+    local out, err, again, after = self:_outcome(p, res, terr, attempt)
+    self:_log_attempt(p, out or res, err, attempt, started)
+    if out then return out end
+    if not again or attempt > p.retries then return nil, err end
+    self.sleep(self:_delay(attempt, after))
+  end
+end
+
+--- Sends one request: client:request("GET", "/candidates", { query =, body =, headers = })
+-- -> response { status, headers, body, document } or nil, err.
+function Client:request(method, path, opts)
+  local p, err = self:_prepare(method, path, opts)
+  if not p then return nil, err end
+  return self:_run(p)
+end
+
+local Pending = {}
+Pending.__index = Pending
+
+--- Waits for a started request (retrying it if needed) -> response or nil, err. Waiting again
+-- returns the same result.
+function Pending:wait()
+  if not self.result then
+    self.result = { self.client:_run(self.p, self.first, self.started) }
+    self.first = nil
+  end
+  return unpack(self.result, 1, 2)
+end
+
+--- Starts a request and returns at once with a pending result (`:wait()`), so the request
+-- travels while the caller works (pagination prefetch uses this).
+function Client:start(method, path, opts)
+  local p, err = self:_prepare(method, path, opts)
+  if not p then return setmetatable({ result = { nil, err } }, Pending) end
+  local started = core.monotime()
+  return setmetatable({ client = self, p = p, first = self.transport:start(self:_sign(p)), started = started },
+    Pending)
+end
+
+--- Sends many requests in parallel (bounded by `opts.concurrency`), retrying each as `request`
+-- would. `list` holds { method, path, request_opts } entries; the result list holds, in the same
+-- order, a response or an error object (tell them apart with clinch.errors.is).
+function Client:request_many(list, opts)
+  if type(list) ~= "table" then error("request_many: expected a list of { method, path, opts }", 2) end
+  opts = opts or {}
+  local preps, results, todo = {}, {}, {}
+  for i, item in ipairs(list) do
+    if type(item) ~= "table" then error("request_many: entry " .. i .. " must be a table", 2) end
+    local p, err = self:_prepare(item[1], item[2], item[3], 2)
+    if p then preps[i], todo[#todo + 1] = p, i else results[i] = err end
+  end
+  local attempt = 0
+  while #todo > 0 do
+    attempt = attempt + 1
+    local reqs = {}
+    for k, i in ipairs(todo) do reqs[k] = self:_sign(preps[i]) end
+    local started = core.monotime()
+    local outs = self.transport:send_many(reqs, opts.concurrency)
+    local again_list, wait = {}, 0
+    for k, i in ipairs(todo) do
+      local p = preps[i]
+      local out, err, again, after = self:_outcome(p, outs[k][1], outs[k][2], attempt)
+      self:_log_attempt(p, out or outs[k][1], err, attempt, started)
+      if out then
+        results[i] = out
+      elseif again and attempt <= p.retries then
+        again_list[#again_list + 1] = i
+        wait = math.max(wait, self:_delay(attempt, after))
+      else
+        results[i] = err
+      end
+    end
+    if #again_list > 0 then self.sleep(wait) end
+    todo = again_list
+  end
+  return results
+end
+
+--- A collection for any API resource path the seed names without describing (jobs, lists).
+function Client:resource(name, opts)
+  if type(name) ~= "string" or name == "" then error("resource: name must be a non-empty string", 2) end
+  return require("clinch.resource").new(self, "/" .. name, opts)
+end
+
+--- Closes the transport (its kept-alive connections). Idempotent.
+function Client:close()
+  self.transport:close()
+end
+
+return _M

@@ -1,0 +1,52 @@
+--- The libcurl transport: a thin adapter from the transport interface (see clinch.transport) to the
+-- C core's multi-handle transport, which keeps connections alive and runs requests in parallel.
+local core = require "clinch.core"
+local setmetatable, ipairs = setmetatable, ipairs
+
+local _M = {}
+
+local Curl = {}
+Curl.__index = Curl
+
+-- The C core reports failures as { error = kind, message, sent }: turn them into nil, err.
+local function outcome(r)
+  if r.error then
+    return nil, { kind = r.error, message = r.message, sent = r.sent, code = r.curl_code }
+  end
+  return r
+end
+
+function _M.new(opts)
+  opts = opts or {}
+  local handle = core.transport {
+    timeout = opts.timeout, connect_timeout = opts.connect_timeout, proxy = opts.proxy,
+    ca_file = opts.ca_file, ca_path = opts.ca_path, verify_tls = opts.verify_tls,
+    user_agent = opts.user_agent, max_response_bytes = opts.max_response_bytes,
+    max_concurrency = opts.max_concurrency,
+  }
+  return setmetatable({ handle = handle }, Curl)
+end
+
+function Curl:send(req)
+  return outcome(self.handle:perform({ req }, 1)[1])
+end
+
+function Curl:send_many(reqs, concurrency)
+  local results = self.handle:perform(reqs, concurrency)
+  for i, r in ipairs(results) do results[i] = { outcome(r) } end
+  return results
+end
+
+local Pending = {}
+Pending.__index = Pending
+function Pending:wait() return outcome(self.p:wait()) end
+
+function Curl:start(req)
+  return setmetatable({ p = self.handle:start(req) }, Pending)
+end
+
+function Curl:close()
+  self.handle:close()
+end
+
+return _M

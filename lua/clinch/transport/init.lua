@@ -1,0 +1,105 @@
+--- The transport interface: how the client hands a signed request to an HTTP implementation.
+--
+-- A transport is either a function or an object:
+--   function(request) -> response | nil, err
+--   object with :send(request) -> response | nil, err, and optionally
+--     :send_many(requests, concurrency) -> list of { response } / { nil, err } pairs, in input order,
+--     :start(request) -> pending with :wait() -> response | nil, err   (request on the wire while Lua works),
+--     :close().
+-- request  = { method, url, headers = { Name = value }, body = string|nil, timeout, connect_timeout }
+-- response = { status = number, headers = { lowercased-name = value }, body = string }
+-- err      = { kind = "network"|"timeout"|"tls"|"too_large", message = string,
+--              sent = false only when the request certainly never reached the server }
+--             (a plain string is taken as a network error that may have been sent).
+-- Built-in implementations: clinch.transport.curl (libcurl, the default) and
+-- clinch.transport.cosocket (nginx cosockets, chosen automatically inside nginx).
+local type, ipairs, error, setmetatable, tostring, rawget = type, ipairs, error, setmetatable, tostring, rawget
+
+local _M = {}
+
+local function normalize_error(err)
+  if type(err) == "table" then
+    return { kind = err.kind or "network", message = err.message or "", sent = err.sent ~= false,
+             code = err.code }
+  end
+  return { kind = "network", message = err ~= nil and tostring(err) or "transport failed", sent = true }
+end
+
+local function call_send(t, req)
+  local res, err = t.send_fn(req)
+  if type(res) ~= "table" then return nil, normalize_error(err) end
+  return res
+end
+
+local Wrapped = {}
+Wrapped.__index = Wrapped
+
+function Wrapped:send(req) return call_send(self, req) end
+
+function Wrapped:send_many(reqs, concurrency)
+  if self.impl and type(self.impl.send_many) == "function" then
+    local results = self.impl:send_many(reqs, concurrency)
+    for i, r in ipairs(results) do
+      if r[1] == nil then results[i] = { nil, normalize_error(r[2]) } end
+    end
+    return results
+  end
+  local results = {}
+  for i, req in ipairs(reqs) do results[i] = { call_send(self, req) } end
+  return results
+end
+
+local Eager = {}
+Eager.__index = Eager
+function Eager:wait() return self[1], self[2] end
+
+function Wrapped:start(req)
+  if self.impl and type(self.impl.start) == "function" then
+    local p = self.impl:start(req)
+    return {
+      wait = function()
+        local res, err = p:wait()
+        if type(res) ~= "table" then return nil, normalize_error(err) end
+        return res
+      end,
+    }
+  end
+  -- A transport without start: send now, so the caller still gets a pending to wait on.
+  return setmetatable({ call_send(self, req) }, Eager)
+end
+
+function Wrapped:close()
+  if self.impl and type(self.impl.close) == "function" then self.impl:close() end
+end
+
+--- Wraps a user function or object (or a built-in transport) into the full interface.
+function _M.wrap(t)
+  if type(t) == "function" then
+    return setmetatable({ send_fn = t }, Wrapped)
+  end
+  if type(t) == "table" or type(t) == "userdata" then
+    if type(t.send) ~= "function" then error("transport object needs a send method", 3) end
+    return setmetatable({ impl = t, send_fn = function(req) return t:send(req) end }, Wrapped)
+  end
+  error("transport must be a function or an object with send", 3)
+end
+
+--- True inside nginx in a phase where cosockets work.
+function _M.in_cosocket_phase()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then return false end
+  local phase = ngx.get_phase()
+  return phase == "rewrite" or phase == "access" or phase == "content" or phase == "timer"
+    or phase == "ssl_cert" or phase == "ssl_session_fetch"
+end
+
+--- The default transport for a client: cosockets inside nginx, libcurl elsewhere.
+function _M.default(opts)
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) == "table" and type(ngx.get_phase) == "function" then
+    return _M.wrap(require("clinch.transport.cosocket").new(opts))
+  end
+  return _M.wrap(require("clinch.transport.curl").new(opts))
+end
+
+return _M

@@ -1,0 +1,341 @@
+-- The client's request path end to end against the mock: signing, keep-alive, parallel requests,
+-- retries and error objects (issue 3).
+local support = require "support"
+local clinch = require "clinch"
+local core = require "clinch.core"
+local errors = require "clinch.errors"
+local retry = require "clinch.retry"
+
+describe("client:request against the mock", function()
+  local mock
+
+  setup(function() mock = support.start_mock { "--candidates", "60" } end)
+  teardown(function() mock.stop() end)
+  before_each(function() mock.control("POST", "reset") end)
+
+  -- A client whose sleeps are recorded instead of slept, so retry tests stay fast.
+  local function new_client(extra)
+    local opts = { key = "test-key", secret = "test-secret", base_url = mock.base_url, timeout = 5 }
+    local slept = {}
+    opts.sleep = function(s) slept[#slept + 1] = s end
+    for k, v in pairs(extra or {}) do opts[k] = v end
+    local c = clinch.new(opts)
+    return c, slept
+  end
+
+  local function first_id(c)
+    local res = assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
+    return res.document.data[1].id
+  end
+
+  it("signs requests the mock accepts and sends what was signed", function()
+    local c = new_client()
+    local res = assert(c:request("GET", "/candidates", { query = { per_page = 2, page = 1 } }))
+    assert.are.equal(200, res.status)
+    assert.are.equal(2, #res.document.data)
+    local log = mock.control("GET", "requests").requests
+    local last = log[#log]
+    assert.are.equal("GET", last.method)
+    assert.are.equal("/v1/candidates?page=1&per_page=2", last.uri)
+    local h = {}
+    for k, v in pairs(last.headers) do h[k:lower()] = v end
+    assert.are.equal("application/vnd.api+json", h.accept)
+    assert.is_truthy(h.date:match("^%a%a%a, %d%d %a%a%a %d%d%d%d %d%d:%d%d:%d%d GMT$"))
+    assert.are.equal("[redacted]", h.authorization)
+    assert.is_nil(h["content-type"])
+  end)
+
+  it("round-trips every seed operation", function()
+    local c = new_client()
+    local id = first_id(c)
+    local seg = clinch.uri.segment(id)
+    local got = assert(c:request("GET", "/candidates/" .. seg, { query = { include = { "notes", "jobs" } } }))
+    assert.are.equal(id, got.document.data.id)
+
+    local created = assert(c:request("POST", "/candidates", { body = { data = { type = "candidate",
+      attributes = { email = "new.person@example.com", first_name = "New" } } } }))
+    assert.are.equal(201, created.status)
+    local new_id = created.document.data.id
+
+    local updated = assert(c:request("PATCH", "/candidates/" .. clinch.uri.segment(new_id), { body = {
+      data = { type = "candidate", attributes = { last_name = "Person" } } } }))
+    assert.are.equal("Person", updated.document.data.last_name)
+
+    local tag = assert(c:request("POST", "/candidates/" .. seg .. "/tags", { body = {
+      data = { type = "tag", attributes = { name = "Hot" } } } }))
+    local tag_id = tag.document.data.id
+    local tags = assert(c:request("GET", "/candidates/" .. seg .. "/tags"))
+    local names = {}
+    for _, t in ipairs(tags.document.data) do names[t.name] = t.id end
+    assert.are.equal(tag_id, names.Hot)
+    assert(c:request("DELETE", "/candidates/" .. seg .. "/tags/" .. clinch.uri.segment(tag_id)))
+
+    local file = assert(c:request("POST", "/candidates/" .. seg .. "/candidate_files", { body = {
+      data = { type = "candidate_files", attributes = { filename = "cv.pdf",
+        content = core.base64_encode("%PDF-1.4 fake") } } } }))
+    assert.are.equal(201, file.status)
+  end)
+
+  it("signs with every supported signing configuration", function()
+    for _, signing in ipairs {
+      { digest = "sha256" }, { content_hash = "md5" }, { content_hash = "sha256" },
+      { date_header = "X-HMAC-Date" }, { date_header = "both", digest = "sha256", content_hash = "sha256" },
+    } do
+      local c = new_client { signing = signing }
+      local res, err = c:request("POST", "/candidates", { body = { data = { type = "candidate",
+        attributes = { email = "sig@example.com" } } } })
+      assert(res, tostring(err))
+    end
+  end)
+
+  it("gives an auth error object for a wrong secret, without the secret", function()
+    local c = new_client { secret = "not-the-secret" }
+    local res, err = c:request("GET", "/candidates")
+    assert.is_nil(res)
+    assert.is_true(errors.is(err))
+    assert.are.equal("auth", err.kind)
+    assert.are.equal(401, err.status)
+    assert.are.equal(1, err.attempts)
+    assert.is_truthy(err.request_id)
+    local text = tostring(err)
+    assert.is_truthy(text:find("401", 1, true))
+    assert.is_falsy(text:find("not-the-secret", 1, true))
+    assert.is_falsy(tostring(c):find("not-the-secret", 1, true))
+  end)
+
+  it("maps 404 and 422 to error kinds with the API's messages", function()
+    local c = new_client()
+    local _, err = c:request("GET", "/candidates/" .. string.rep("0", 32))
+    assert.are.equal("not_found", err.kind)
+    assert.are.equal(404, err.status)
+    assert.is_table(err.errors)
+    local _, verr = c:request("POST", "/candidates", { body = { data = { type = "candidate",
+      attributes = { email = "not-an-email" } } } })
+    assert.are.equal("validation", verr.kind)
+    assert.are.equal(422, verr.status)
+    assert.is_truthy(verr.message:lower():find("email", 1, true))
+  end)
+
+  it("reuses one connection for 50 sequential requests", function()
+    local c = new_client()
+    local before = mock.control("GET", "stats").connections
+    for _ = 1, 50 do assert(c:request("GET", "/candidates", { query = { per_page = 1 } })) end
+    local after = mock.control("GET", "stats").connections
+    assert.are.equal(1, after - before)
+  end)
+
+  it("runs requests in parallel with results in input order", function()
+    local c = new_client()
+    local id = first_id(c)
+    mock.control("POST", "faults", { kind = "latency", ms = 200 })
+    local t0 = core.monotime()
+    assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
+    local one = core.monotime() - t0
+    local list = {}
+    for i = 1, 8 do
+      list[i] = { "GET", "/candidates", { query = { per_page = 1, page = i } } }
+    end
+    list[5] = { "GET", "/candidates/" .. id }
+    t0 = core.monotime()
+    local results = c:request_many(list, { concurrency = 8 })
+    local eight = core.monotime() - t0
+    assert.is_true(eight < 2 * one, ("8 parallel took %.3fs, one took %.3fs"):format(eight, one))
+    for i = 1, 8 do
+      assert.is_falsy(errors.is(results[i]))
+      if i == 5 then
+        assert.are.equal(id, results[i].document.data.id)
+      else
+        assert.are.equal(i, results[i].document.meta.current_page)
+      end
+    end
+  end)
+
+  it("honours Retry-After on 429 and then succeeds", function()
+    local c = new_client { sleep = core.sleep }
+    mock.control("POST", "faults", { kind = "status", status = 429, retry_after = "1", count = 1 })
+    local t0 = core.monotime()
+    local res = assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
+    assert.is_true(core.monotime() - t0 >= 1.0)
+    assert.are.equal(2, res.attempts)
+  end)
+
+  it("retries 503 twice with jittered backoff, then succeeds", function()
+    local c, slept = new_client()
+    mock.control("POST", "faults", { kind = "status", status = 503, count = 2 })
+    local res = assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
+    assert.are.equal(3, res.attempts)
+    assert.are.equal(2, #slept)
+    assert.is_true(slept[1] >= 0 and slept[1] <= 0.5)
+    assert.is_true(slept[2] >= 0 and slept[2] <= 1.0)
+  end)
+
+  it("gives an http error with attempts = 3 when retries run out", function()
+    local c = new_client()
+    mock.control("POST", "faults", { kind = "status", status = 503, count = 5 })
+    local res, err = c:request("GET", "/candidates")
+    assert.is_nil(res)
+    assert.are.equal("http", err.kind)
+    assert.are.equal(503, err.status)
+    assert.are.equal(3, err.attempts)
+  end)
+
+  it("does not retry a POST that got a 503", function()
+    local c = new_client()
+    mock.control("POST", "faults", { kind = "status", status = 503, count = 5 })
+    local _, err = c:request("POST", "/candidates", { body = { data = { type = "candidate",
+      attributes = { email = "once@example.com" } } } })
+    assert.are.equal(503, err.status)
+    assert.are.equal(1, err.attempts)
+    local posts = 0
+    for _, r in ipairs(mock.control("GET", "requests").requests) do
+      if r.method == "POST" then posts = posts + 1 end
+    end
+    assert.are.equal(1, posts)
+  end)
+
+  it("retries a POST with retry_unsafe", function()
+    local c = new_client { retry_unsafe = true }
+    mock.control("POST", "faults", { kind = "status", status = 503, count = 1 })
+    local res = assert(c:request("POST", "/candidates", { body = { data = { type = "candidate",
+      attributes = { email = "twice@example.com" } } } }))
+    assert.are.equal(2, res.attempts)
+  end)
+
+  it("retries a GET whose response was reset mid-body", function()
+    local c = new_client()
+    mock.control("POST", "faults", { kind = "reset", count = 1 })
+    local res = assert(c:request("GET", "/candidates", { query = { per_page = 5 } }))
+    assert.are.equal(2, res.attempts)
+    assert.are.equal(5, #res.document.data)
+  end)
+
+  it("gives kind timeout when the body trickles past the timeout", function()
+    local c = new_client { timeout = 0.3, retries = 0 }
+    mock.control("POST", "faults", { kind = "trickle", ms = 400, count = 1 })
+    local res, err = c:request("GET", "/candidates", { query = { per_page = 5 } })
+    assert.is_nil(res)
+    assert.are.equal("timeout", err.kind)
+    assert.are.equal(1, err.attempts)
+  end)
+
+  it("turns a redirect into an error naming the Location", function()
+    local c = new_client()
+    mock.control("POST", "faults", { kind = "redirect", status = 302, location = "http://elsewhere.invalid/x",
+      count = 1 })
+    local _, err = c:request("GET", "/candidates")
+    assert.are.equal("redirect", err.kind)
+    assert.is_truthy(tostring(err):find("http://elsewhere.invalid/x", 1, true))
+  end)
+
+  it("gives a clear http error for an HTML 502 page", function()
+    local c = new_client { retries = 0 }
+    mock.control("POST", "faults", { kind = "status", status = 502, html = true, count = 1 })
+    local _, err = c:request("GET", "/candidates")
+    assert.are.equal("http", err.kind)
+    assert.are.equal(502, err.status)
+    assert.is_truthy(err.message:find("text/html", 1, true))
+  end)
+
+  it("stops a response larger than max_response_bytes", function()
+    local c = new_client { max_response_bytes = 1000 }
+    local _, err = c:request("GET", "/candidates", { query = { per_page = 20 } })
+    assert.are.equal("too_large", err.kind)
+  end)
+
+  it("starts a request and waits for it later", function()
+    local c = new_client()
+    mock.control("POST", "faults", { kind = "latency", ms = 200 })
+    local t0 = core.monotime()
+    local a = c:start("GET", "/candidates", { query = { page = 1, per_page = 1 } })
+    local b = c:start("GET", "/candidates", { query = { page = 2, per_page = 1 } })
+    local ra, rb = assert(a:wait()), assert(b:wait())
+    assert.is_true(core.monotime() - t0 < 0.39)
+    assert.are.equal(1, ra.document.meta.current_page)
+    assert.are.equal(2, rb.document.meta.current_page)
+    assert.are.equal(ra, (a:wait()))
+  end)
+
+  it("logs each attempt without the Authorization value", function()
+    local events = {}
+    local c = new_client { logger = function(e) events[#events + 1] = e end }
+    mock.control("POST", "faults", { kind = "status", status = 503, count = 1 })
+    assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
+    assert.are.equal(2, #events)
+    assert.are.equal(503, events[1].status)
+    assert.are.equal(200, events[2].status)
+    assert.are.equal("/v1/candidates?per_page=1", events[2].uri)
+    assert.is_number(events[2].duration)
+  end)
+end)
+
+describe("client without a server", function()
+  it("retries a POST whose connection was refused, then reports a network error", function()
+    local slept = {}
+    -- Port 9 (discard) on loopback: nothing listens there in the test environment.
+    local c = clinch.new { key = "k", secret = "s", base_url = "http://127.0.0.1:9/v1",
+                           sleep = function(s) slept[#slept + 1] = s end }
+    local _, err = c:request("POST", "/candidates", { body = "{}" })
+    assert.are.equal("network", err.kind)
+    assert.are.equal(3, err.attempts)
+    assert.are.equal(2, #slept)
+  end)
+
+  it("raises for programming mistakes", function()
+    assert.has_error(function() clinch.new { key = "k" } end)
+    assert.has_error(function() clinch.new { key = "k", secret = "s", region = "mars" } end)
+    assert.has_error(function() clinch.new { key = "k", secret = "s", timeout = "soon" } end)
+    local c = clinch.new { key = "k", secret = "s" }
+    assert.has_error(function() c:request("get", "/candidates") end)
+    assert.has_error(function() c:request("GET", "candidates") end)
+    assert.has_error(function() c:request("GET", "/candidates/a b") end)
+    assert.has_error(function() c:request("GET", "/x", { headers = { Authorization = "x" } }) end)
+  end)
+
+  it("uses the region's base URL and keeps the version configurable", function()
+    assert.are.equal("https://api.clinchtalent.com/v1", clinch.new { key = "k", secret = "s" }.base_url)
+    assert.are.equal("https://api.rec-marketing.dc3.pageuppeople.com/v2",
+      clinch.new { key = "k", secret = "s", region = "eu", api_version = "v2" }.base_url)
+  end)
+
+  it("warns when TLS verification is turned off", function()
+    local events = {}
+    clinch.new { key = "k", secret = "s", verify_tls = false, logger = function(e) events[#events + 1] = e end }
+    assert.are.equal("warning", events[1].event)
+    assert.is_truthy(events[1].message:find("TLS", 1, true))
+  end)
+
+  it("never shows the secret in tostring or fields", function()
+    local c = clinch.new { key = "k", secret = "very-secret-value" }
+    assert.is_falsy(tostring(c):find("very-secret-value", 1, true))
+    for _, v in pairs(c) do assert.are_not.equal("very-secret-value", v) end
+  end)
+
+  it("computes full-jitter backoff within its window", function()
+    for attempt = 1, 6 do
+      local window = math.min(8, 0.5 * 2 ^ (attempt - 1))
+      assert.are.equal(window, retry.backoff(attempt, nil, nil, function() return 1 end))
+      assert.are.equal(0, retry.backoff(attempt, nil, nil, function() return 0 end))
+    end
+    assert.are.equal(8, retry.backoff(10, nil, nil, function() return 1 end))
+  end)
+
+  it("reads Retry-After as seconds or an HTTP-date", function()
+    assert.are.equal(3, retry.retry_after("3"))
+    local now = 1700000000
+    assert.are.equal(30, retry.retry_after(core.httpdate(now + 30), now))
+    assert.is_nil(retry.retry_after("soon"))
+  end)
+
+  it("accepts a plain function as transport", function()
+    local seen
+    local c = clinch.new { key = "k", secret = "s", base_url = "http://example.test/v1",
+      transport = function(req)
+        seen = req
+        return { status = 200, headers = { ["content-type"] = "text/plain" }, body = "ok" }
+      end }
+    local res = assert(c:request("GET", "/ping"))
+    assert.are.equal("ok", res.body)
+    assert.are.equal("http://example.test/v1/ping", seen.url)
+    assert.is_truthy(seen.headers.Authorization:match("^APIAuth k:"))
+  end)
+end)
