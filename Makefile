@@ -54,6 +54,9 @@ check: deps
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c99 --inline-suppr -I csrc csrc
 
+demo: deps
+	@scripts/demo.sh
+
 bench: deps
 	@scripts/bench.sh
 

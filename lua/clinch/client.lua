@@ -353,6 +353,14 @@ function Client:request(method, path, opts)
   return self:_run(p)
 end
 
+--- The request `request` would send first, signed, without sending it: { method, url, headers, body }
+-- or nil, err (for dry runs and debugging; it holds the signature and date, never the secret).
+function Client:signed_request(method, path, opts)
+  local p, err = self:_prepare(method, path, opts)
+  if not p then return nil, err end
+  return self:_sign(p)
+end
+
 local Pending = {}
 Pending.__index = Pending
 

@@ -1,6 +1,6 @@
 --- Time helpers for the mock: the API's DateTime objects, its filter timestamps and HTTP dates, all in
 -- UTC arithmetic so that the host's time zone never changes what the mock serves.
-local os_date, os_time, floor, tonumber, string_format = os.date, os.time, math.floor, tonumber, string.format
+local os_date, os_time, floor, tonumber = os.date, os.time, math.floor, tonumber
 
 local _M = {}
 
@@ -94,5 +94,4 @@ function _M.api_time(t)
   return os_date("!%Y-%m-%dT%H:%M:%S", t)
 end
 
-_M.format = string_format
 return _M
