@@ -317,17 +317,17 @@ static int verify_reject(lua_State *L, const char *reason) {
 
 #define VERIFY_ARGFAIL(what) luaL_error(L, "clinch.core.verify: %s", (what))
 
-/* Length of a constant-time string comparison-ready equality: 1 when equal. */
+/* Constant-time equality of two byte strings (the lengths are public). */
 static int verify_equal(const char *a, size_t alen, const char *b, size_t blen) {
     return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
 }
 
 static int l_verify(lua_State *L) {
-    size_t mlen, ulen, blen = 0, alen, idlen, keylen, clen = 0, dlen, hlen = 0, i;
+    size_t mlen, ulen, blen = 0, alen, idlen, keylen, clen = 0, dlen, hlen = 0;
     const char *method, *uri, *body = "", *auth, *p, *colon, *sigtext, *ctype = "", *date, *hash = "";
     const EVP_MD *md;
     lua_Number skew = SIGN_DEFAULT_SKEW;
-    int with_method = 1, want_digest = -1, digest, k;
+    int with_method = 1, want_digest = -1, digest, k, match;
     int64_t now, when, diff;
     const char *why;
     unsigned char given[CRYPTO_MAX_MD + 3], expected[CRYPTO_MAX_MD];
@@ -499,9 +499,9 @@ static int l_verify(lua_State *L) {
         explen = crypto_hmac(md, key, keylen, canon, canonlen, expected);
     }
     if (explen == 0 || (long long)explen != glen) return verify_reject(L, "signature does not match");
-    i = CRYPTO_memcmp(given, expected, explen) == 0;
+    match = CRYPTO_memcmp(given, expected, explen) == 0;
     OPENSSL_cleanse(expected, sizeof expected);
-    if (!i) return verify_reject(L, "signature does not match");
+    if (!match) return verify_reject(L, "signature does not match");
     lua_pushboolean(L, 1);
     lua_pushvalue(L, VF_ID);
     return 2;
