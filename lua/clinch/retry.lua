@@ -24,9 +24,10 @@ function _M.retryable(method, failure, unsafe)
   if type(failure) == "number" then
     return RETRY_STATUS[failure] == true and safe or false
   end
+  -- TLS failures, oversized bodies and calls from the wrong nginx phase would fail the same way again.
+  if failure.kind ~= "network" and failure.kind ~= "timeout" then return false end
   if failure.sent == false then return true end
-  if failure.kind == "network" or failure.kind == "timeout" then return safe or false end
-  return false
+  return safe or false
 end
 
 --- Seconds to wait as the server asked in a Retry-After value, or nil when it is absent or unreadable.
