@@ -93,7 +93,7 @@ static long long crypto_b64_decode(const unsigned char *in, size_t n, unsigned c
     for (i = 0; i < n; i += 4) {
         int v[4] = {0, 0, 0, 0}, k, pad = 0;
         for (k = 0; k < 4; k++) {
-            unsigned char c = in[i + k];
+            unsigned char c = in[i + (size_t)k];
             if (c == '=' && i + 4 == n && k >= 2) {
                 /* '=' only in the last group's last one or two places, and only trailing. */
                 if (k == 2 && in[i + 3] != '=') {

@@ -3,7 +3,17 @@
  *   core.verify(req, secret, opts)  -> true, access_id | nil, reason
  * Canonical string: METHOD,content-type,content-hash,request-uri,timestamp (the legacy form drops
  * METHOD); the method is upper-cased as api-auth does. Authorization: "APIAuth <id>:<b64 HMAC-SHA1>"
- * or "APIAuth-HMAC-SHA256 <id>:<b64 HMAC-SHA256>".
+ * or "APIAuth-HMAC-SHA256 <id>:<b64 HMAC-SHA256>" ("APIAuth-HMAC-SHA1" is read as SHA-1 too).
+ * sign: req = { method, request_uri, access_id, secret, content_type?, body?, date? (HTTP-date or
+ *   epoch; now when absent), digest? ("sha1"), content_hash? ("none"|"md5"|"sha256"),
+ *   with_method? (true), date_header? ("Date"|"X-HMAC-Date"|"both") }. Bad input raises: these are
+ *   programming errors. An empty content_type or body counts as absent.
+ * verify: req = { method, request_uri, headers (names in any case), body? }; secret is a string or
+ *   a function(access_id) -> secret|nil; opts = { clock_skew? (900), with_method? (true), now?
+ *   (epoch to check the date against), digest? (accept only this digest; both by default) }.
+ *   X-HMAC-Date wins over Date. A Content-MD5 or X-Authorization-Content-SHA256 header must match
+ *   the body and its value is the canonical content hash; with both present, both must match and
+ *   the SHA-256 one is signed. A header name given twice (in different cases) is rejected.
  * Every argument is read onto the Lua stack and checked before anything is computed; nothing here
  * mallocs (buffers are on the C stack or luaL_Buffer), so raising is always safe. Error messages and
  * reasons are fixed texts that never quote the secret, the signature or request values. */

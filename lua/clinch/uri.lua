@@ -1,0 +1,209 @@
+--- Request-URI building. The request-target is built once, here, and those exact bytes are both
+-- signed and sent (the server signs what it received, without re-encoding).
+--
+-- Encoding: every byte outside RFC 3986 unreserved characters (A-Z a-z 0-9 - . _ ~) is
+-- percent-encoded with upper-case hex: space is %20 (never +), brackets are %5B/%5D, and UTF-8
+-- text is encoded byte by byte. Query keys are sorted (byte order) at every level, so the same
+-- query always gives the same string.
+--
+-- Query values: strings, numbers (integral floats print without ".0"), booleans ("true"/"false"),
+-- arrays of those (comma-joined, as OpenAPI `explode: false` does: include=notes,jobs; an empty
+-- array leaves the key out) and nested tables (deepObject: filter[updated_at][gte]=...).
+local type, tostring, pairs, error, select = type, tostring, pairs, error, select
+local tonumber, next = tonumber, next
+local format, byte, gsub, find = string.format, string.byte, string.gsub, string.find
+local floor, huge, min, mtype = math.floor, math.huge, math.min, math.type -- math.type is nil on LuaJIT
+local sort, concat = table.sort, table.concat
+
+local _M = {}
+
+local MAX_DEPTH = 16
+
+local function pct(c)
+  return format("%%%02X", byte(c))
+end
+
+local function encode_string(s)
+  return (gsub(s, "[^A-Za-z0-9%-._~]", pct))
+end
+
+--- Formats a number: integers without a fraction, other values with the fewest digits that
+-- read back to the same number. Raises on NaN and infinities (they have no query form).
+local function number_string(n, level)
+  if mtype and mtype(n) == "integer" then return format("%d", n) end
+  if n ~= n or n == huge or n == -huge then
+    error("uri: cannot encode a NaN or infinite number", level + 1)
+  end
+  if floor(n) == n and n > -2 ^ 63 and n < 2 ^ 63 then
+    if n == 0 then return "0" end -- also turns -0.0 into "0"
+    return format("%.0f", n)
+  end
+  for digits = 15, 17 do
+    local s = format("%." .. digits .. "g", n)
+    if tonumber(s) == n then return s end
+  end
+  return format("%.17g", n)
+end
+
+-- A scalar query value or path segment as text, or nil when v is not a scalar.
+local function scalar_string(v, level)
+  local t = type(v)
+  if t == "string" then return v end
+  if t == "number" then
+    local s = number_string(v, level + 1) -- not a tail call: error levels count this frame
+    return s
+  end
+  if t == "boolean" then return tostring(v) end
+  return nil
+end
+
+--- Percent-encodes a string (or number) so that only unreserved characters remain.
+function _M.encode(s)
+  local text = scalar_string(s, 2)
+  if text == nil or type(s) == "boolean" then
+    error("uri.encode: expected a string or a number, got " .. type(s), 2)
+  end
+  return encode_string(text)
+end
+
+--- Encodes one path segment (an id, a name). "/", "?", "#" and "%" are encoded like everything
+-- else outside the unreserved set, and the dot-segments "." and ".." are written as %2E / %2E%2E,
+-- so no value can change which path is requested. An empty segment raises (it would make "//").
+function _M.segment(s)
+  local text = scalar_string(s, 2)
+  if text == nil or type(s) == "boolean" then
+    error("uri.segment: expected a string or a number, got " .. type(s), 2)
+  end
+  if text == "" then error("uri.segment: a path segment must not be empty", 2) end
+  if text == "." then return "%2E" end
+  if text == ".." then return "%2E%2E" end
+  return encode_string(text)
+end
+
+--- Joins segments into an absolute path, encoding each one: path("candidates", id, "tags")
+-- -> "/candidates/<id>/tags".
+function _M.path(...)
+  local n = select("#", ...)
+  if n == 0 then error("uri.path: expected at least one segment", 2) end
+  local parts = { ... }
+  for i = 1, n do
+    local v = parts[i]
+    local text = scalar_string(v, 2)
+    if text == nil or type(v) == "boolean" then
+      error("uri.path: segment #" .. i .. " must be a string or a number, got " .. type(v), 2)
+    end
+    if text == "" then error("uri.path: segment #" .. i .. " must not be empty", 2) end
+    parts[i] = _M.segment(text)
+  end
+  return "/" .. concat(parts, "/")
+end
+
+-- Byte-order comparison: Lua 5.4 compares strings with strcoll, which depends on the locale.
+local function byte_less(a, b)
+  for i = 1, min(#a, #b) do
+    local x, y = byte(a, i), byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- True when t is a non-empty sequence (keys exactly 1..n).
+local function is_array(t)
+  local n = #t
+  if n == 0 then return false end
+  local count = 0
+  for k in pairs(t) do
+    if type(k) ~= "number" or k < 1 or k > n or floor(k) ~= k then return false end
+    count = count + 1
+  end
+  return count == n
+end
+
+local function key_string(k, prefix, level)
+  if type(k) == "string" then return k end
+  if type(k) == "number" then
+    local s = number_string(k, level + 1)
+    return s
+  end
+  error("uri: query keys must be strings (got a " .. type(k) .. " key under '" .. prefix .. "')", level + 1)
+end
+
+-- Appends "name=value" pairs for one key and value to out. name is already encoded.
+local function add_pairs(out, name, v, depth, level)
+  local text = scalar_string(v, level + 1)
+  if text ~= nil then
+    out[#out + 1] = name .. "=" .. encode_string(text)
+    return
+  end
+  if type(v) ~= "table" then
+    error("uri: query value for '" .. name .. "' must be a string, number, boolean or table, got " .. type(v),
+      level + 1)
+  end
+  if next(v) == nil then return end -- {} is an empty list or object: nothing to send
+  if is_array(v) then
+    local items = {}
+    for i = 1, #v do
+      local item = scalar_string(v[i], level + 1)
+      if item == nil then
+        error("uri: array items for '" .. name .. "' must be strings, numbers or booleans", level + 1)
+      end
+      items[i] = encode_string(item)
+    end
+    out[#out + 1] = name .. "=" .. concat(items, ",")
+    return
+  end
+  if depth >= MAX_DEPTH then error("uri: query nested too deeply (a cycle?)", level + 1) end
+  local keys, names = {}, {}
+  for k in pairs(v) do
+    local ks = key_string(k, name, level + 1)
+    if names[ks] ~= nil then error("uri: query key '" .. ks .. "' given twice under '" .. name .. "'", level + 1) end
+    keys[#keys + 1] = ks
+    names[ks] = k
+  end
+  sort(keys, byte_less)
+  for i = 1, #keys do
+    local ks = keys[i]
+    add_pairs(out, name .. "%5B" .. encode_string(ks) .. "%5D", v[names[ks]], depth + 1, level + 1)
+  end
+end
+
+-- Encodes a query table; level is the caller's level as seen from encode_query's caller.
+local function encode_query(query, level)
+  if query == nil then return "" end
+  if type(query) ~= "table" then error("uri: query must be a table or nil, got " .. type(query), level + 1) end
+  local keys = {}
+  for k in pairs(query) do
+    if type(k) ~= "string" then
+      error("uri: query keys must be strings, got a " .. type(k) .. " key", level + 1)
+    end
+    keys[#keys + 1] = k
+  end
+  sort(keys, byte_less)
+  local out = {}
+  for i = 1, #keys do
+    add_pairs(out, encode_string(keys[i]), query[keys[i]], 1, level + 1)
+  end
+  return concat(out, "&")
+end
+
+--- Encodes a query table as "a=1&b=x%20y" (no leading "?"); "" when nothing is to be sent.
+function _M.query(query)
+  local q = encode_query(query, 2)
+  return q
+end
+
+--- Builds a request-target from an already encoded path (see segment/path) and a query table.
+-- The path must start with "/" and hold only visible ASCII without "#": anything else means a raw
+-- value was not encoded. A path that already has a query gets the new pairs after "&".
+function _M.build(path, query)
+  if type(path) ~= "string" then error("uri.build: path must be a string, got " .. type(path), 2) end
+  if find(path, "^/") == nil or find(path, "[%z\1-\32\127-\255#]") then
+    error("uri.build: path must start with '/' and be percent-encoded (no spaces, controls, '#' or "
+      .. "non-ASCII bytes); encode values with uri.segment", 2)
+  end
+  local q = encode_query(query, 2)
+  if q == "" then return path end
+  return path .. (find(path, "?", 1, true) and "&" or "?") .. q
+end
+
+return _M
