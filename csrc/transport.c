@@ -1,6 +1,987 @@
-/* transport.c: placeholder until this concern lands. */
+/* transport.c: the HTTP transport, over libcurl's multi interface.
+ *
+ * One multi handle per transport object: its connection cache gives keep-alive and HTTP/2 reuse across
+ * requests. Easy handles come from a small per-transport pool and are reset between uses. Retries,
+ * signing and backoff live in Lua; this file only moves bytes and classifies failures.
+ *
+ * Ownership: every transfer's C state (struct xfer: easy handle, header list, response buffers) lives
+ * inside a userdata with __gc (a "clinch.pending" for t:start, a "clinch.batch" for t:perform), so a Lua
+ * error at any point frees it. A transport keeps a list of the transfers holding one of its easy handles,
+ * so that closing it detaches them all. Lua is never called while curl is running: the callbacks only
+ * append to C buffers, and the drive loops make no Lua API call. */
 #include "compat.h"
 
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRANSPORT_MT "clinch.transport"
+#define PENDING_MT "clinch.pending"
+#define BATCH_MT "clinch.batch"
+
+#define DEFAULT_TIMEOUT 60.0
+#define DEFAULT_CONNECT_TIMEOUT 10.0
+#define DEFAULT_MAX_RESPONSE (64.0 * 1024 * 1024)
+#define DEFAULT_CONCURRENCY 8
+#define MAX_POOL 64
+#define POLL_MS 1000                    /* upper bound; curl_multi_poll shortens it to curl's own timers */
+#define PREALLOC_MAX (1024 * 1024)      /* trust a Content-Length only this far when pre-sizing a body */
+
+/* The uservalue of a pending: a table holding the transport (keeps it alive), the strings curl reads
+ * without copying, and the result once built. */
+#define ENV_TRANSPORT 1
+#define ENV_STRINGS 2                   /* url, method, body at 2, 3, 4 */
+#define ENV_RESULT 5
+
+#if LUA_VERSION_NUM >= 504
+#define tr_newudata(L, sz) lua_newuserdatauv((L), (sz), 1)
+#define tr_setenv(L, i) ((void)lua_setiuservalue((L), (i), 1))
+#define tr_getenv(L, i) ((void)lua_getiuservalue((L), (i), 1))
+#elif LUA_VERSION_NUM >= 502
+#define tr_newudata(L, sz) lua_newuserdata((L), (sz))
+#define tr_setenv(L, i) lua_setuservalue((L), (i))
+#define tr_getenv(L, i) ((void)lua_getuservalue((L), (i)))
+#else
+#define tr_newudata(L, sz) lua_newuserdata((L), (sz))
+#define tr_setenv(L, i) ((void)lua_setfenv((L), (i)))
+#define tr_getenv(L, i) lua_getfenv((L), (i))
+#endif
+
+typedef struct tr_buf {
+    char *p;
+    size_t len, cap;
+} tr_buf;
+
+struct transport;
+
+typedef enum { X_NEW = 0, X_RUNNING, X_DONE, X_ABORTED } xfer_state;
+
+typedef struct xfer {
+    struct transport *t;          /* set while this transfer holds one of t's easy handles */
+    struct xfer *prev, *next;     /* t->active list */
+    CURL *easy;
+    int in_multi;
+    xfer_state state;
+    struct curl_slist *hdrs;
+    const char *url, *method, *body; /* Lua strings anchored by the owner */
+    size_t body_len;
+    int use_postfields, is_head, is_get;
+    long timeout_ms, connect_timeout_ms;
+    size_t limit;
+    tr_buf resp, head;
+    int too_large, oom;
+    CURLcode code;
+    long status, http_version, num_connects, request_size;
+    curl_off_t total_us, pretransfer_us;
+    char errbuf[CURL_ERROR_SIZE];
+} xfer;
+
+typedef struct transport {
+    CURLM *multi;                 /* NULL once closed */
+    xfer *active;
+    long timeout_ms, connect_timeout_ms;
+    size_t max_response;
+    int max_concurrency;
+    int verify_tls;
+    const char *proxy, *ca_file, *ca_path, *user_agent; /* copies in this userdata's tail, or NULL */
+    int npool, pool_cap;
+    CURL *pool[];                 /* idle easy handles; strings follow */
+} transport;
+
+typedef struct batch {
+    size_t n;
+    xfer x[];
+} batch;
+
+/* ---- small helpers ---- */
+
+static int tr_lower(int c) {
+    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+static int tr_ieq(const char *a, const char *b) {
+    while (*a && tr_lower((unsigned char)*a) == tr_lower((unsigned char)*b)) { a++; b++; }
+    return *a == 0 && *b == 0;
+}
+
+static int tr_istoken(const char *s, size_t n) {
+    size_t i;
+    if (n == 0) return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
+        if (!strchr("!#$%&'*+-.^_`|~", c) || c == 0) return 0;
+    }
+    return 1;
+}
+
+/* A header value may hold anything but CR, LF and NUL (they would split or cut the request). */
+static int tr_isvalue(const char *s, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == 0) return 0;
+    return 1;
+}
+
+static int tr_isurl(const char *s, size_t n) {
+    size_t i;
+    if (!(n > 7 && tr_lower((unsigned char)s[0]) == 'h' && tr_lower((unsigned char)s[1]) == 't'
+          && tr_lower((unsigned char)s[2]) == 't' && tr_lower((unsigned char)s[3]) == 'p'))
+        return 0;
+    i = 4;
+    if (tr_lower((unsigned char)s[i]) == 's') i++;
+    if (n < i + 4 || memcmp(s + i, "://", 3) != 0) return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f) return 0;
+    }
+    return 1;
+}
+
+static long tr_ms(lua_Number secs) {
+    lua_Number ms = secs * 1000.0;
+    if (ms < 1) return 1;
+    if (ms > 2147483647.0) return 2147483647L;
+    return (long)ms;
+}
+
+static int tr_buf_reserve(tr_buf *b, size_t need) {
+    size_t cap;
+    char *p;
+    if (need <= b->cap) return 0;
+    cap = b->cap ? b->cap : 256;
+    while (cap < need) cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
+    p = (char *)realloc(b->p, cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int tr_buf_add(tr_buf *b, const char *s, size_t n) {
+    if (tr_buf_reserve(b, b->len + n)) return -1;
+    if (n) memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static void tr_buf_free(tr_buf *b) {
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- curl callbacks: they only touch C buffers ---- */
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
+    xfer *x = (xfer *)ud;
+    size_t n = size * nmemb;
+    if (n > x->limit - x->resp.len) {
+        x->too_large = 1;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    if (x->resp.cap == 0) {
+        curl_off_t cl = -1;
+        if (curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl > 0) {
+            size_t hint = (size_t)cl < x->limit ? (size_t)cl : x->limit;
+            (void)tr_buf_reserve(&x->resp, hint < PREALLOC_MAX ? hint : PREALLOC_MAX);
+        }
+    }
+    if (tr_buf_add(&x->resp, ptr, n)) {
+        x->oom = 1;
+        return 0;
+    }
+    return n;
+}
+
+/* Keeps the header lines of the final response, one per line ("name: value\n"); a status line starts
+ * a new response (after a 1xx), so it drops what came before. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
+    xfer *x = (xfer *)ud;
+    size_t n = size * nmemb, len = n;
+    while (len && (ptr[len - 1] == '\r' || ptr[len - 1] == '\n')) len--;
+    if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+        x->head.len = 0;
+        return n;
+    }
+    if (len == 0) return n;
+    if (x->head.len > x->limit || len + 1 > x->limit - x->head.len) {
+        x->too_large = 1;
+        return 0;
+    }
+    if ((ptr[0] == ' ' || ptr[0] == '\t') && x->head.len > 0) {
+        /* obsolete line folding: continue the previous value */
+        while (len && (ptr[0] == ' ' || ptr[0] == '\t')) { ptr++; len--; }
+        x->head.p[x->head.len - 1] = ' ';
+    }
+    if (tr_buf_add(&x->head, ptr, len) || tr_buf_add(&x->head, "\n", 1)) {
+        x->oom = 1;
+        return 0;
+    }
+    return n;
+}
+
+/* ---- easy handle pool and transfer lifecycle ---- */
+
+static CURL *pool_get(transport *t) {
+    return t->npool > 0 ? t->pool[--t->npool] : curl_easy_init();
+}
+
+static void pool_put(transport *t, CURL *e) {
+    if (t->npool < t->pool_cap) {
+        curl_easy_reset(e);
+        t->pool[t->npool++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
+
+static void xfer_unlink(xfer *x) {
+    transport *t = x->t;
+    if (x->prev) x->prev->next = x->next;
+    else t->active = x->next;
+    if (x->next) x->next->prev = x->prev;
+    x->prev = x->next = NULL;
+    x->t = NULL;
+}
+
+/* Gives the easy handle back (to the pool, or frees it) and drops the header list. */
+static void xfer_release(xfer *x) {
+    if (x->t) {
+        transport *t = x->t;
+        if (x->in_multi) curl_multi_remove_handle(t->multi, x->easy);
+        x->in_multi = 0;
+        xfer_unlink(x);
+        pool_put(t, x->easy);
+        x->easy = NULL;
+    }
+    curl_slist_free_all(x->hdrs);
+    x->hdrs = NULL;
+}
+
+static void xfer_free(xfer *x) {
+    xfer_release(x);
+    if (x->state == X_RUNNING) x->state = X_ABORTED;
+    tr_buf_free(&x->resp);
+    tr_buf_free(&x->head);
+}
+
+/* Records what the result needs from the easy handle, then releases it. */
+static void xfer_finish(xfer *x, CURLcode code) {
+    CURL *e = x->easy;
+    x->code = code;
+    (void)curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->status);
+    (void)curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &x->http_version);
+    (void)curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &x->num_connects);
+    (void)curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &x->request_size);
+    (void)curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &x->total_us);
+    (void)curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &x->pretransfer_us);
+    x->state = X_DONE;
+    xfer_release(x);
+}
+
+/* Takes an easy handle from t, configures it for x and adds it to the multi handle. Returns 0, or -1 on
+ * failure (out of memory, mostly) with x released. No Lua call. */
+static int xfer_launch(transport *t, xfer *x) {
+    CURL *e = pool_get(t);
+    int ok = 1;
+    if (!e) return -1;
+    x->easy = e;
+    x->t = t;
+    x->next = t->active;
+    x->prev = NULL;
+    if (t->active) t->active->prev = x;
+    t->active = x;
+    x->errbuf[0] = 0;
+    x->limit = t->max_response;
+    x->too_large = x->oom = 0;
+    x->resp.len = x->head.len = 0;
+
+#define TR_SET(opt, val) ok &= (curl_easy_setopt(e, opt, val) == CURLE_OK)
+    TR_SET(CURLOPT_PRIVATE, (void *)x);
+    TR_SET(CURLOPT_URL, x->url);
+    TR_SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    TR_SET(CURLOPT_NOSIGNAL, 1L);
+    TR_SET(CURLOPT_TCP_NODELAY, 1L);
+    TR_SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    TR_SET(CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    TR_SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    TR_SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    TR_SET(CURLOPT_SSL_VERIFYPEER, t->verify_tls ? 1L : 0L);
+    TR_SET(CURLOPT_SSL_VERIFYHOST, t->verify_tls ? 2L : 0L);
+    if (t->ca_file) TR_SET(CURLOPT_CAINFO, t->ca_file);
+    if (t->ca_path) TR_SET(CURLOPT_CAPATH, t->ca_path);
+    if (t->proxy) TR_SET(CURLOPT_PROXY, t->proxy);
+    TR_SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    TR_SET(CURLOPT_USERAGENT, t->user_agent);
+    TR_SET(CURLOPT_TIMEOUT_MS, x->timeout_ms > 0 ? x->timeout_ms : t->timeout_ms);
+    TR_SET(CURLOPT_CONNECTTIMEOUT_MS, x->connect_timeout_ms > 0 ? x->connect_timeout_ms : t->connect_timeout_ms);
+    TR_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->limit);
+    TR_SET(CURLOPT_WRITEFUNCTION, on_body);
+    TR_SET(CURLOPT_WRITEDATA, (void *)x);
+    TR_SET(CURLOPT_HEADERFUNCTION, on_header);
+    TR_SET(CURLOPT_HEADERDATA, (void *)x);
+    TR_SET(CURLOPT_HTTPHEADER, x->hdrs);
+    if (x->is_head) {
+        TR_SET(CURLOPT_NOBODY, 1L);
+    } else if (x->is_get && !x->use_postfields) {
+        TR_SET(CURLOPT_HTTPGET, 1L);
+    } else {
+        if (x->use_postfields) {
+            TR_SET(CURLOPT_POSTFIELDS, x->body ? x->body : "");
+            TR_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+        }
+        TR_SET(CURLOPT_CUSTOMREQUEST, x->method);
+    }
+#undef TR_SET
+    /* h2 when the server offers it over TLS; an older libcurl without HTTP/2 keeps 1.1 */
+    (void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+
+    if (!ok || curl_multi_add_handle(t->multi, e) != CURLM_OK) {
+        xfer_release(x);
+        return -1;
+    }
+    x->in_multi = 1;
+    x->state = X_RUNNING;
+    return 0;
+}
+
+/* One non-blocking step of every transfer on t; finishes those that are done. No Lua call. */
+static void pump(transport *t) {
+    int running = 0, left = 0;
+    CURLMsg *m;
+    (void)curl_multi_perform(t->multi, &running);
+    while ((m = curl_multi_info_read(t->multi, &left)) != NULL) {
+        if (m->msg == CURLMSG_DONE) {
+            CURL *e = m->easy_handle;
+            CURLcode rc = m->data.result;
+            char *p = NULL;
+            if (curl_easy_getinfo(e, CURLINFO_PRIVATE, &p) == CURLE_OK && p)
+                xfer_finish((xfer *)(void *)p, rc);
+        }
+    }
+}
+
+static void pump_wait(transport *t) {
+    int numfds = 0;
+    (void)curl_multi_poll(t->multi, NULL, 0, POLL_MS, &numfds);
+    pump(t);
+}
+
+/* ---- reading a request table ---- */
+
+/* Pushes req[key] (raw, so no Lua code runs on a request table). */
+static int tr_field(lua_State *L, int req, const char *key) {
+    lua_pushstring(L, key);
+    lua_rawget(L, req);
+    return lua_type(L, -1);
+}
+
+static void tr_anchor(lua_State *L, int anchors, int key) {
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, anchors, key);
+}
+
+static struct curl_slist *tr_append(lua_State *L, xfer *x, const char *line) {
+    struct curl_slist *l = curl_slist_append(x->hdrs, line);
+    if (!l) luaL_error(L, "not enough memory"); /* x owns the list so far: its userdata frees it */
+    x->hdrs = l;
+    return l;
+}
+
+/* Validates request `req` (absolute index; `i` names it in messages). With x == NULL it only checks and
+ * allocates nothing; otherwise it also fills x (header list owned by x) and anchors the strings curl
+ * reads in place in table `anchors` at keys base, base+1, base+2. */
+static void read_req(lua_State *L, int req, int i, xfer *x, int anchors, int base) {
+    const char *method = "GET", *url, *body = NULL;
+    size_t mlen = 3, ulen = 0, blen = 0;
+    int t, has_accept = 0, has_ctype = 0, has_expect = 0, is_get, is_head, post;
+    lua_Number to = 0, cto = 0;
+
+    if (!lua_istable(L, req)) luaL_error(L, "request %d: table expected, got %s", i, luaL_typename(L, req));
+
+    t = tr_field(L, req, "method");
+    if (t == LUA_TSTRING) {
+        method = lua_tolstring(L, -1, &mlen);
+        if (!tr_istoken(method, mlen)) luaL_error(L, "request %d: invalid method", i);
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "request %d: method must be a string", i);
+    } else {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "GET");
+    }
+    if (x) { tr_anchor(L, anchors, base + 1); x->method = method; }
+    lua_pop(L, 1);
+
+    if (tr_field(L, req, "url") != LUA_TSTRING) luaL_error(L, "request %d: url must be a string", i);
+    url = lua_tolstring(L, -1, &ulen);
+    if (!tr_isurl(url, ulen)) luaL_error(L, "request %d: url must be an http:// or https:// URL without "
+                                            "spaces or control characters", i);
+    if (x) { tr_anchor(L, anchors, base); x->url = url; }
+    lua_pop(L, 1);
+
+    t = tr_field(L, req, "body");
+    if (t == LUA_TSTRING) body = lua_tolstring(L, -1, &blen);
+    else if (t != LUA_TNIL) luaL_error(L, "request %d: body must be a string or nil", i);
+    if (x) { tr_anchor(L, anchors, base + 2); x->body = body; x->body_len = blen; }
+    lua_pop(L, 1);
+
+    t = tr_field(L, req, "timeout");
+    if (t == LUA_TNUMBER) to = lua_tonumber(L, -1);
+    if ((t != LUA_TNIL && t != LUA_TNUMBER) || (t == LUA_TNUMBER && !(to > 0)))
+        luaL_error(L, "request %d: timeout must be a positive number", i);
+    lua_pop(L, 1);
+    t = tr_field(L, req, "connect_timeout");
+    if (t == LUA_TNUMBER) cto = lua_tonumber(L, -1);
+    if ((t != LUA_TNIL && t != LUA_TNUMBER) || (t == LUA_TNUMBER && !(cto > 0)))
+        luaL_error(L, "request %d: connect_timeout must be a positive number", i);
+    lua_pop(L, 1);
+
+    is_get = strcmp(method, "GET") == 0;
+    is_head = strcmp(method, "HEAD") == 0;
+    if (is_head && body) luaL_error(L, "request %d: a HEAD request cannot have a body", i);
+    /* POST, PUT and PATCH always send a body (empty if none), so that Content-Length: 0 goes out */
+    post = body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0
+           || strcmp(method, "PATCH") == 0;
+
+    t = tr_field(L, req, "headers");
+    if (t == LUA_TTABLE) {
+        int h = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, h)) {
+            size_t nlen, vlen;
+            const char *name, *value;
+            if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "request %d: header names and values must be strings", i);
+            name = lua_tolstring(L, -2, &nlen);
+            value = lua_tolstring(L, -1, &vlen);
+            if (!tr_istoken(name, nlen)) luaL_error(L, "request %d: invalid header name", i);
+            if (!tr_isvalue(value, vlen))
+                luaL_error(L, "request %d: header %s: value holds CR, LF or NUL", i, name);
+            has_accept |= tr_ieq(name, "accept");
+            has_ctype |= tr_ieq(name, "content-type");
+            has_expect |= tr_ieq(name, "expect");
+            if (x) {
+                /* "Name;" is curl's way to send a header with an empty value */
+                lua_pushfstring(L, vlen ? "%s: %s" : "%s;", name, value);
+                tr_append(L, x, lua_tostring(L, -1));
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+    } else if (t != LUA_TNIL) {
+        luaL_error(L, "request %d: headers must be a table", i);
+    }
+    lua_pop(L, 1);
+
+    if (x) {
+        /* an empty "Name:" removes what curl would add on its own */
+        if (!has_expect) tr_append(L, x, "Expect:");
+        if (!has_accept) tr_append(L, x, "Accept:");
+        if (!has_ctype && post) tr_append(L, x, "Content-Type:");
+        x->is_get = is_get;
+        x->is_head = is_head;
+        x->use_postfields = post;
+        x->timeout_ms = to > 0 ? tr_ms(to) : 0;
+        x->connect_timeout_ms = cto > 0 ? tr_ms(cto) : 0;
+        x->state = X_NEW;
+    }
+}
+
+/* ---- results ---- */
+
+static int tr_sent(const xfer *x) {
+    switch (x->code) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_PROXY:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+        return 0;
+    case CURLE_OPERATION_TIMEDOUT:
+        /* timed out before the connection was ready: nothing went out */
+        return !(x->pretransfer_us == 0 && x->request_size == 0);
+    default:
+        return 1;
+    }
+}
+
+static const char *tr_kind(const xfer *x) {
+    if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED) return "too_large";
+    switch (x->code) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+        return "tls";
+    default:
+        return "network";
+    }
+}
+
+static const char *tr_httpver(long v) {
+    switch (v) {
+    case CURL_HTTP_VERSION_1_0: return "1.0";
+    case CURL_HTTP_VERSION_2_0: return "2";
+#ifdef CURL_HTTP_VERSION_3
+    case CURL_HTTP_VERSION_3: return "3";
+#endif
+    default: return "1.1";
+    }
+}
+
+/* Pushes name -> value into the map at `map`, joining a repeated name's values with ", ". */
+static void tr_header_join(lua_State *L, int map, const char *name, size_t nlen, const char *val, size_t vlen) {
+    lua_pushlstring(L, name, nlen);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, map);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushlstring(L, val, vlen);
+    } else {
+        lua_pushliteral(L, ", ");
+        lua_pushlstring(L, val, vlen);
+        lua_concat(L, 3);
+    }
+    lua_rawset(L, map);
+}
+
+static void push_headers(lua_State *L, xfer *x) {
+    char *p = x->head.p, *end = p + x->head.len;
+    int map, list, n = 0;
+    lua_newtable(L);
+    map = lua_gettop(L);
+    lua_newtable(L);
+    list = lua_gettop(L);
+    while (p && p < end) {
+        char *eol = (char *)memchr(p, '\n', (size_t)(end - p)), *colon, *ne, *v, *ve, *c;
+        if (!eol) eol = end;
+        colon = (char *)memchr(p, ':', (size_t)(eol - p));
+        if (colon && colon > p) {
+            ne = colon;
+            while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t')) ne--;
+            for (c = p; c < ne; c++) *c = (char)tr_lower((unsigned char)*c);
+            v = colon + 1;
+            ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t')) v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r')) ve--;
+            tr_header_join(L, map, p, (size_t)(ne - p), v, (size_t)(ve - v));
+            lua_createtable(L, 2, 0);
+            lua_pushlstring(L, p, (size_t)(ne - p));
+            lua_rawseti(L, -2, 1);
+            lua_pushlstring(L, v, (size_t)(ve - v));
+            lua_rawseti(L, -2, 2);
+            lua_rawseti(L, list, ++n);
+        }
+        p = eol + 1;
+    }
+}
+
+/* Pushes the result table of a finished transfer and frees its buffers. */
+static const char *tr_size(char *out, size_t n) {
+    snprintf(out, 32, "%zu", n);
+    return out;
+}
+
+static void push_result(lua_State *L, xfer *x) {
+    char num[32];
+    if (x->oom) {
+        xfer_free(x);
+        luaL_error(L, "not enough memory for the response");
+    }
+    if (x->code == CURLE_OK) {
+        lua_createtable(L, 0, 8);
+        compat_pushint(L, x->status);
+        lua_setfield(L, -2, "status");
+        push_headers(L, x);
+        lua_setfield(L, -3, "header_list");
+        lua_setfield(L, -2, "headers");
+        lua_pushlstring(L, x->resp.p ? x->resp.p : "", x->resp.len);
+        lua_setfield(L, -2, "body");
+        lua_pushstring(L, tr_httpver(x->http_version));
+        lua_setfield(L, -2, "http_version");
+        lua_pushnumber(L, (lua_Number)x->total_us / 1e6);
+        lua_setfield(L, -2, "time");
+        lua_pushboolean(L, x->num_connects == 0);
+        lua_setfield(L, -2, "connect_reused");
+    } else {
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, tr_kind(x));
+        lua_setfield(L, -2, "error");
+        if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED)
+            lua_pushfstring(L, "response larger than max_response_bytes (%s bytes)", tr_size(num, x->limit));
+        else
+            lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->code));
+        lua_setfield(L, -2, "message");
+        compat_pushint(L, x->code);
+        lua_setfield(L, -2, "curl_code");
+        lua_pushboolean(L, tr_sent(x));
+        lua_setfield(L, -2, "sent");
+        lua_pushnumber(L, (lua_Number)x->total_us / 1e6);
+        lua_setfield(L, -2, "time");
+    }
+    tr_buf_free(&x->resp);
+    tr_buf_free(&x->head);
+}
+
+/* ---- transport object ---- */
+
+static transport *check_transport(lua_State *L, int i) {
+    transport *t = (transport *)luaL_checkudata(L, i, TRANSPORT_MT);
+    if (!t->multi) luaL_error(L, "transport is closed");
+    return t;
+}
+
+static void transport_close_(transport *t) {
+    if (!t->multi) return;
+    /* detach every transfer still holding one of our easy handles; a pending on one of them now
+     * reports "transport is closed" */
+    while (t->active) {
+        xfer *x = t->active;
+        CURL *e = x->easy;
+        if (x->in_multi) curl_multi_remove_handle(t->multi, e);
+        x->in_multi = 0;
+        xfer_unlink(x);
+        curl_easy_cleanup(e);
+        x->easy = NULL;
+        if (x->state == X_RUNNING) x->state = X_ABORTED;
+    }
+    while (t->npool > 0) curl_easy_cleanup(t->pool[--t->npool]);
+    curl_multi_cleanup(t->multi);
+    t->multi = NULL;
+}
+
+static int l_transport_close(lua_State *L) {
+    transport_close_((transport *)luaL_checkudata(L, 1, TRANSPORT_MT));
+    return 0;
+}
+
+/* Reads an optional positive number option. */
+static lua_Number opt_number(lua_State *L, int opts, const char *key, lua_Number def) {
+    lua_Number v = def;
+    lua_getfield(L, opts, key);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER || !((v = lua_tonumber(L, -1)) > 0))
+            luaL_error(L, "transport option %s must be a positive number", key);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Leaves opts[key] (a string or nil) on the stack; returns its length + 1, or 0 when nil. */
+static size_t opt_string(lua_State *L, int opts, const char *key) {
+    size_t len;
+    lua_getfield(L, opts, key);
+    if (lua_isnil(L, -1)) return 0;
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "transport option %s must be a string", key);
+    lua_tolstring(L, -1, &len);
+    if (strlen(lua_tostring(L, -1)) != len) luaL_error(L, "transport option %s holds a NUL byte", key);
+    return len + 1;
+}
+
+static const char *tr_copy(lua_State *L, int i, char **tail) {
+    size_t len;
+    const char *s;
+    char *d = *tail;
+    if (lua_isnil(L, i)) return NULL;
+    s = lua_tolstring(L, i, &len);
+    memcpy(d, s, len + 1);
+    *tail += len + 1;
+    return d;
+}
+
+/* core.transport([opts]) -> transport */
+static int l_transport_new(lua_State *L) {
+    lua_Number timeout, ctimeout, maxresp, conc;
+    size_t strbytes = 0, size;
+    int opts, verify = 1, base, cap;
+    transport *t;
+    char *tail;
+
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    opts = 1;
+    timeout = opt_number(L, opts, "timeout", DEFAULT_TIMEOUT);
+    ctimeout = opt_number(L, opts, "connect_timeout", DEFAULT_CONNECT_TIMEOUT);
+    maxresp = opt_number(L, opts, "max_response_bytes", DEFAULT_MAX_RESPONSE);
+    conc = opt_number(L, opts, "max_concurrency", DEFAULT_CONCURRENCY);
+    if (maxresp < 1 || maxresp > 1e15) luaL_error(L, "transport option max_response_bytes is out of range");
+    if (conc < 1 || conc > 1e6) luaL_error(L, "transport option max_concurrency is out of range");
+    lua_getfield(L, opts, "verify_tls");
+    if (lua_type(L, -1) == LUA_TBOOLEAN) verify = lua_toboolean(L, -1);
+    else if (!lua_isnil(L, -1)) luaL_error(L, "transport option verify_tls must be a boolean");
+    lua_pop(L, 1);
+
+    base = lua_gettop(L) + 1; /* proxy, ca_file, ca_path, user_agent */
+    strbytes += opt_string(L, opts, "proxy");
+    strbytes += opt_string(L, opts, "ca_file");
+    strbytes += opt_string(L, opts, "ca_path");
+    size = opt_string(L, opts, "user_agent");
+    if (size == 0) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "lua-clinch/%s libcurl/%s", lua_tostring(L, lua_upvalueindex(1)),
+                        curl_version_info(CURLVERSION_NOW)->version);
+        size = lua_rawlen(L, -1) + 1;
+    }
+    strbytes += size;
+
+    cap = conc < MAX_POOL ? (int)conc : MAX_POOL;
+    size = sizeof(transport) + (size_t)cap * sizeof(CURL *) + strbytes;
+    t = (transport *)tr_newudata(L, size);
+    memset(t, 0, size);
+    luaL_setmetatable(L, TRANSPORT_MT);
+    t->timeout_ms = tr_ms(timeout);
+    t->connect_timeout_ms = tr_ms(ctimeout);
+    t->max_response = (size_t)maxresp;
+    t->max_concurrency = (int)conc;
+    t->verify_tls = verify;
+    t->pool_cap = cap;
+    tail = (char *)(t->pool + cap);
+    t->proxy = tr_copy(L, base, &tail);
+    t->ca_file = tr_copy(L, base + 1, &tail);
+    t->ca_path = tr_copy(L, base + 2, &tail);
+    t->user_agent = tr_copy(L, base + 3, &tail);
+    t->multi = curl_multi_init();
+    if (!t->multi) luaL_error(L, "curl_multi_init failed");
+    return 1;
+}
+
+/* ---- t:perform(reqs [, concurrency]) ---- */
+
+static void batch_release(batch *b) {
+    size_t i;
+    for (i = 0; i < b->n; i++) xfer_free(&b->x[i]);
+}
+
+static int l_batch_gc(lua_State *L) {
+    batch_release((batch *)luaL_checkudata(L, 1, BATCH_MT));
+    return 0;
+}
+
+static int l_perform(lua_State *L) {
+    transport *t = check_transport(L, 1);
+    size_t n, i, next = 0, lo = 0, running = 0;
+    lua_Integer conc;
+    int anchors;
+    batch *b;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    conc = luaL_optinteger(L, 3, (lua_Integer)t->max_concurrency);
+    if (conc < 1) luaL_argerror(L, 3, "concurrency must be at least 1");
+    lua_settop(L, 2);
+    n = lua_rawlen(L, 2);
+
+    /* first pass: check everything before anything is allocated */
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (int)i + 1);
+        read_req(L, lua_gettop(L), (int)i + 1, NULL, 0, 0);
+        lua_pop(L, 1);
+    }
+
+    lua_createtable(L, (int)(n * 3), 0);
+    anchors = lua_gettop(L);
+    b = (batch *)tr_newudata(L, sizeof(batch) + n * sizeof(xfer));
+    memset(b, 0, sizeof(batch) + n * sizeof(xfer));
+    luaL_setmetatable(L, BATCH_MT);
+    b->n = n;
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (int)i + 1);
+        read_req(L, lua_gettop(L), (int)i + 1, &b->x[i], anchors, (int)(3 * i + 1));
+        lua_pop(L, 1);
+    }
+    /* Lua code (a finalizer) may have run while reading: look again */
+    if (!t->multi) luaL_error(L, "transport is closed");
+
+    /* no Lua call from here until every transfer is done */
+    while (lo < n) {
+        while (next < n && running < (size_t)conc) {
+            if (xfer_launch(t, &b->x[next])) {
+                batch_release(b);
+                return luaL_error(L, "not enough memory to start a transfer");
+            }
+            next++;
+            running++;
+        }
+        pump(t);
+        running = 0;
+        while (lo < next && b->x[lo].state != X_RUNNING) lo++;
+        for (i = lo; i < next; i++) running += b->x[i].state == X_RUNNING;
+        if (lo == n) break;
+        if (running == (size_t)conc || next == n) pump_wait(t);
+    }
+
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        push_result(L, &b->x[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
+/* ---- t:start(req) and pendings ---- */
+
+typedef struct pending {
+    xfer x;
+} pending;
+
+static int l_start(lua_State *L) {
+    transport *t = check_transport(L, 1);
+    pending *p;
+    int env;
+    lua_settop(L, 2);
+    read_req(L, 2, 1, NULL, 0, 0);
+
+    p = (pending *)tr_newudata(L, sizeof(pending));
+    memset(p, 0, sizeof(pending));
+    luaL_setmetatable(L, PENDING_MT);
+    lua_createtable(L, ENV_RESULT, 0);
+    env = lua_gettop(L);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, env, ENV_TRANSPORT);
+    read_req(L, 2, 1, &p->x, env, ENV_STRINGS);
+    lua_pushvalue(L, env);
+    tr_setenv(L, 3);
+    if (!t->multi) luaL_error(L, "transport is closed");
+
+    if (xfer_launch(t, &p->x)) {
+        xfer_free(&p->x);
+        return luaL_error(L, "not enough memory to start a transfer");
+    }
+    /* put the request on the wire: on loopback a connect completes at once, so a couple of
+     * non-blocking rounds usually send it */
+    pump(t);
+    if (p->x.state == X_RUNNING && t->multi) {
+        int k;
+        for (k = 0; k < 2 && p->x.state == X_RUNNING; k++) {
+            (void)curl_multi_wait(t->multi, NULL, 0, 0, NULL);
+            pump(t);
+        }
+    }
+    lua_settop(L, 3);
+    return 1;
+}
+
+static int l_pending_wait(lua_State *L) {
+    pending *p = (pending *)luaL_checkudata(L, 1, PENDING_MT);
+    xfer *x = &p->x;
+    lua_settop(L, 1);
+    tr_getenv(L, 1);
+    lua_rawgeti(L, 2, ENV_RESULT);
+    if (!lua_isnil(L, -1)) return 1;
+    lua_pop(L, 1);
+    if (x->state == X_RUNNING) {
+        transport *t = x->t;
+        pump(t);
+        while (x->state == X_RUNNING) pump_wait(t);
+    }
+    if (x->state != X_DONE) return luaL_error(L, "transport is closed");
+    push_result(L, x);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, 2, ENV_RESULT);
+    /* the strings curl read are no longer needed */
+    lua_pushnil(L);
+    lua_rawseti(L, 2, ENV_STRINGS + 2);
+    return 1;
+}
+
+static int l_pending_done(lua_State *L) {
+    pending *p = (pending *)luaL_checkudata(L, 1, PENDING_MT);
+    if (p->x.state == X_RUNNING) pump(p->x.t);
+    lua_pushboolean(L, p->x.state != X_RUNNING);
+    return 1;
+}
+
+static int l_pending_gc(lua_State *L) {
+    pending *p = (pending *)luaL_checkudata(L, 1, PENDING_MT);
+    xfer_free(&p->x);
+    return 0;
+}
+
+static int l_curl_version(lua_State *L) {
+    lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
+    return 1;
+}
+
+static void tr_metatable(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
+    luaL_newmetatable(L, name);
+    luaL_setfuncs(L, meta, 0);
+    if (methods) {
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name");
+    lua_pop(L, 1);
+}
+
 static void open_transport(lua_State *L) {
-    (void)L;
+    /* curl_global_init must run once per process; this flag is the only static state */
+    static int curl_ready = 0;
+    static const luaL_Reg transport_meta[] = {
+        {"__gc", l_transport_close},
+#if LUA_VERSION_NUM >= 504
+        {"__close", l_transport_close},
+#endif
+        {NULL, NULL}};
+    static const luaL_Reg transport_methods[] = {
+        {"perform", l_perform}, {"start", l_start}, {"close", l_transport_close}, {NULL, NULL}};
+    static const luaL_Reg pending_meta[] = {{"__gc", l_pending_gc}, {NULL, NULL}};
+    static const luaL_Reg pending_methods[] = {{"wait", l_pending_wait}, {"done", l_pending_done}, {NULL, NULL}};
+    static const luaL_Reg batch_meta[] = {{"__gc", l_batch_gc}, {NULL, NULL}};
+    int mod = lua_gettop(L);
+
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) luaL_error(L, "curl_global_init failed");
+        curl_ready = 1;
+    }
+    tr_metatable(L, TRANSPORT_MT, transport_meta, transport_methods);
+    tr_metatable(L, PENDING_MT, pending_meta, pending_methods);
+    tr_metatable(L, BATCH_MT, batch_meta, NULL);
+
+    lua_getfield(L, mod, "_VERSION");
+    if (!lua_isstring(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "0");
+    }
+    lua_pushcclosure(L, l_transport_new, 1);
+    lua_setfield(L, mod, "transport");
+    lua_pushcfunction(L, l_curl_version);
+    lua_setfield(L, mod, "curl_version");
 }

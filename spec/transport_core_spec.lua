@@ -1,0 +1,360 @@
+-- The C transport (core.transport) against the real mock server: keep-alive, parallelism, result shape,
+-- failure kinds, pendings and lifecycle. The mock's unsigned control API (/__mock/...) serves as the
+-- request target; faults apply to /v1 paths, which answer unsigned requests with an error status, and
+-- a status is all these tests need.
+local core = require "clinch.core"
+local support = require "support"
+local cjson = require "cjson"
+local socket = require "socket"
+
+local now = socket.gettime
+
+describe("core.transport", function()
+  local mock, t
+
+  setup(function()
+    mock = support.start_mock()
+  end)
+
+  teardown(function()
+    if mock then mock.stop() end
+  end)
+
+  before_each(function()
+    mock.control("DELETE", "faults")
+    t = core.transport { timeout = 5 }
+  end)
+
+  after_each(function()
+    t:close()
+  end)
+
+  local function control(path)
+    return { method = "GET", url = mock.origin .. "/__mock/" .. path, headers = { Accept = "application/json" } }
+  end
+
+  local function api(path, extra)
+    local req = { method = "GET", url = mock.origin .. "/v1/" .. (path or "candidates"),
+                  headers = { Accept = "application/vnd.api+json" } }
+    for k, v in pairs(extra or {}) do req[k] = v end
+    return req
+  end
+
+  local function fault(spec)
+    local _, status = mock.control("POST", "faults", spec)
+    assert.is_true(status >= 200 and status < 300, "fault not accepted")
+  end
+
+  -- a port on 127.0.0.1 where nothing listens
+  local function closed_port()
+    local s = assert(socket.bind("127.0.0.1", 0))
+    local _, port = s:getsockname()
+    s:close()
+    return port
+  end
+
+  it("reports the libcurl version", function()
+    assert.matches("^%d+%.%d+%.%d+", core.curl_version())
+  end)
+
+  it("returns a response with status, lowercased headers, body and timing", function()
+    local r = t:perform({ control("stats") })[1]
+    assert.is_nil(r.error)
+    assert.equal(200, r.status)
+    assert.matches("json", r.headers["content-type"])
+    assert.is_nil(r.headers["Content-Type"])
+    local stats = cjson.decode(r.body)
+    assert.is_number(stats.connections)
+    assert.is_number(stats.requests)
+    assert.equal("1.1", r.http_version)
+    assert.is_number(r.time)
+    assert.is_boolean(r.connect_reused)
+    local names = {}
+    for _, h in ipairs(r.header_list) do
+      assert.equal(h[1]:lower(), h[1])
+      names[h[1]] = true
+    end
+    assert.is_true(names["content-type"])
+  end)
+
+  it("sends the method, headers and body as given, without Expect or a default Accept", function()
+    mock.control("DELETE", "requests")
+    local body = string.rep("x", 2 * 1024 * 1024) -- large enough that curl would otherwise send Expect
+    local r = t:perform({
+      api("candidates", { method = "POST", body = body, headers = { ["X-Test"] = "yes", Accept = "a/b",
+                                                                   ["Content-Type"] = "text/plain" } }),
+      api("candidates", { method = "DELETE", headers = { ["X-Empty"] = "" } }),
+    })
+    assert.is_number(r[1].status)
+    assert.is_number(r[2].status)
+    local post, del
+    for _, entry in ipairs(mock.control("GET", "requests").requests) do
+      if entry.method == "POST" then post = entry elseif entry.method == "DELETE" then del = entry end
+    end
+    assert.is_table(post)
+    assert.is_table(del)
+    local function header(entry, name)
+      for k, v in pairs(entry.headers or {}) do
+        if k:lower() == name then return v end
+      end
+    end
+    assert.equal("yes", header(post, "x-test"))
+    assert.equal("a/b", header(post, "accept"))
+    assert.equal("text/plain", header(post, "content-type"))
+    assert.equal(tostring(#body), header(post, "content-length"))
+    assert.is_nil(header(post, "expect"))
+    assert.is_nil(header(del, "accept"))
+    assert.equal("", header(del, "x-empty"))
+    assert.matches("^lua%-clinch/", header(del, "user-agent"))
+  end)
+
+  it("keeps one connection alive across 50 sequential requests", function()
+    mock.control("POST", "reset")
+    for i = 1, 50 do
+      local r = t:perform({ api() })[1]
+      assert.is_number(r.status)
+      assert.equal(i > 1, r.connect_reused)
+    end
+    local stats = mock.control("GET", "stats")
+    assert.equal(50, stats.requests)
+    assert.equal(1, stats.connections)
+  end)
+
+  it("runs a list in parallel and returns results in input order", function()
+    fault { kind = "latency", ms = 200, count = 1 }
+    local start = now()
+    t:perform({ api() })
+    local single = now() - start
+    assert.is_true(single >= 0.2)
+
+    fault { kind = "latency", ms = 200, count = 8 }
+    local reqs = {}
+    for i = 1, 8 do reqs[i] = api("candidates?i=" .. i) end
+    start = now()
+    local rs = t:perform(reqs)
+    local elapsed = now() - start
+    assert.equal(8, #rs)
+    for i = 1, 8 do assert.is_number(rs[i].status) end
+    assert.is_true(elapsed < 2 * single, ("8 requests took %.3f s, one took %.3f s"):format(elapsed, single))
+
+    -- order: mix outcomes that cannot be confused
+    local port = closed_port()
+    rs = t:perform({ control("stats"), { url = "http://127.0.0.1:" .. port .. "/" }, control("requests"),
+                     api("candidates") }, 4)
+    assert.equal(200, rs[1].status)
+    assert.is_number(cjson.decode(rs[1].body).connections)
+    assert.equal("network", rs[2].error)
+    assert.equal(200, rs[3].status)
+    assert.is_nil(cjson.decode(rs[3].body).connections)
+    assert.is_true(rs[4].status >= 400)
+  end)
+
+  it("honours the concurrency argument", function()
+    fault { kind = "latency", ms = 150, count = 3 }
+    local start = now()
+    t:perform({ api(), api(), api() }, 1)
+    assert.is_true(now() - start >= 0.45)
+  end)
+
+  it("keeps repeated response headers and joins them in the map", function()
+    fault { kind = "status", status = 503, count = 1, retry_after = "1", html = true }
+    local r = t:perform({ api() })[1]
+    assert.equal(503, r.status)
+    assert.equal("1", r.headers["retry-after"])
+    assert.matches("html", r.headers["content-type"])
+    -- header_list keeps every line; the map joins a repeated name's values with ", "
+    local seen = {}
+    for _, h in ipairs(r.header_list) do
+      seen[h[1]] = seen[h[1]] and (seen[h[1]] .. ", " .. h[2]) or h[2]
+    end
+    for name, value in pairs(seen) do assert.equal(value, r.headers[name]) end
+  end)
+
+  it("returns a 3xx as a response with its location", function()
+    fault { kind = "redirect", location = "http://example.invalid/elsewhere", status = 302, count = 1 }
+    local r = t:perform({ api() })[1]
+    assert.equal(302, r.status)
+    assert.equal("http://example.invalid/elsewhere", r.headers.location)
+  end)
+
+  it("reports a body over max_response_bytes as too_large", function()
+    local small = core.transport { max_response_bytes = 16 }
+    local r = small:perform({ control("requests") })[1]
+    small:close()
+    assert.equal("too_large", r.error)
+    assert.is_true(r.sent)
+    assert.equal(23, r.curl_code) -- CURLE_WRITE_ERROR: aborted by the write callback
+    assert.is_number(r.curl_code)
+    assert.is_string(r.message)
+
+    -- without a Content-Length the write callback is what stops it
+    local server = assert(socket.bind("127.0.0.1", 0))
+    local _, port = server:getsockname()
+    server:settimeout(2)
+    small = core.transport { max_response_bytes = 16, timeout = 2 }
+    local p = small:start({ url = "http://127.0.0.1:" .. port .. "/" })
+    local conn = assert(server:accept())
+    conn:settimeout(2)
+    repeat local line = conn:receive("*l") until line == "" or line == nil
+    conn:send("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" .. string.rep("x", 64))
+    r = p:wait()
+    conn:close()
+    server:close()
+    small:close()
+    assert.equal("too_large", r.error)
+    assert.is_true(r.sent)
+    assert.equal(23, r.curl_code) -- CURLE_WRITE_ERROR: aborted by the write callback
+  end)
+
+  it("reports a stalled response as a timeout", function()
+    fault { kind = "trickle", ms = 300, bytes = 1, count = 1 }
+    local start = now()
+    local r = t:perform({ api("candidates", { timeout = 0.3 }) })[1]
+    assert.equal("timeout", r.error)
+    assert.equal(28, r.curl_code)
+    assert.is_true(r.sent)
+    assert.is_true(now() - start < 2)
+  end)
+
+  it("reports a refused connection as network, not sent", function()
+    local r = t:perform({ { url = "http://127.0.0.1:" .. closed_port() .. "/x" } })[1]
+    assert.equal("network", r.error)
+    assert.is_false(r.sent)
+    assert.equal(7, r.curl_code)
+    assert.matches("onnect", r.message)
+  end)
+
+  it("reports a reset or truncated response as network, sent", function()
+    fault { kind = "reset", count = 1 }
+    fault { kind = "truncate", count = 1 }
+    local rs = t:perform({ api(), api() }, 1)
+    for _, r in ipairs(rs) do
+      assert.equal("network", r.error)
+      assert.is_true(r.sent)
+    end
+    -- the transport recovers on a fresh connection
+    assert.equal(200, t:perform({ control("stats") })[1].status)
+  end)
+
+  it("reports a TLS handshake failure as tls, not sent", function()
+    -- a plain TCP server answering the ClientHello with non-TLS bytes; start() lets this one thread
+    -- serve it while the request is in flight
+    local server = assert(socket.bind("127.0.0.1", 0))
+    local _, port = server:getsockname()
+    server:settimeout(2)
+    local p = t:start({ url = "https://127.0.0.1:" .. port .. "/", timeout = 2 })
+    local conn = assert(server:accept())
+    conn:send("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+    conn:close()
+    server:close()
+    local r = p:wait()
+    assert.equal("tls", r.error)
+    assert.is_false(r.sent)
+    assert.equal(35, r.curl_code)
+  end)
+
+  it("rejects CR, LF and NUL in requests before sending anything", function()
+    local bad = {
+      api("candidates", { headers = { ["X-A"] = "a\r\nX-B: b" } }),
+      api("candidates", { headers = { ["X-A\n"] = "a" } }),
+      api("candidates", { headers = { ["X-A"] = "a\0b" } }),
+      api("candidates", { headers = { ["X A"] = "a" } }),
+      api("candidates", { headers = { [1] = "a" } }),
+      api("candidates", { method = "GET\r\n" }),
+      api("candidates", { method = "" }),
+      { url = mock.origin .. "/v1/x\r\nHost: evil" },
+      { url = mock.origin .. "/\0" },
+      { url = "file:///etc/passwd" },
+      { url = 42 },
+      api("candidates", { body = 42 }),
+      api("candidates", { timeout = -1 }),
+      "not a table",
+    }
+    local before = mock.control("GET", "stats").requests
+    for i, req in ipairs(bad) do
+      assert.has_error(function() t:perform({ control("stats"), req }) end, nil, "case " .. i)
+      assert.has_error(function() t:start(req) end, nil, "case " .. i)
+    end
+    -- nothing went out (the mock does not count control calls)
+    assert.equal(before, mock.control("GET", "stats").requests)
+  end)
+
+  it("validates its options", function()
+    assert.has_error(function() core.transport { timeout = "soon" } end)
+    assert.has_error(function() core.transport { timeout = 0 } end)
+    assert.has_error(function() core.transport { verify_tls = "no" } end)
+    assert.has_error(function() core.transport { proxy = 1 } end)
+    assert.has_error(function() core.transport { max_concurrency = 0 } end)
+    local x = core.transport()
+    assert.equal("clinch.transport", getmetatable(x).__name)
+    x:close()
+  end)
+
+  it("closes idempotently and refuses work afterwards", function()
+    local x = core.transport()
+    x:close()
+    x:close()
+    assert.has_error(function() x:perform({ control("stats") }) end, "transport is closed")
+    assert.has_error(function() x:start(control("stats")) end, "transport is closed")
+  end)
+
+  it("overlaps started requests", function()
+    fault { kind = "latency", ms = 200, count = 2 }
+    local start = now()
+    local p1 = t:start(api())
+    local p2 = t:start(api())
+    assert.equal("clinch.pending", getmetatable(p1).__name)
+    assert.is_boolean(p1:done())
+    local r1, r2 = p1:wait(), p2:wait()
+    local elapsed = now() - start
+    assert.is_number(r1.status)
+    assert.is_number(r2.status)
+    assert.is_true(elapsed >= 0.2)
+    assert.is_true(elapsed < 0.4, ("two 200 ms requests took %.3f s"):format(elapsed))
+    assert.is_true(p1:done())
+    assert.equal(r1, p1:wait())
+  end)
+
+  it("puts a started request on the wire before wait", function()
+    fault { kind = "latency", ms = 200, count = 1 }
+    local p = t:start(api())
+    socket.sleep(0.25) -- the server works meanwhile
+    local start = now()
+    local r = p:wait()
+    assert.is_number(r.status)
+    assert.is_true(now() - start < 0.15)
+  end)
+
+  it("runs perform while started requests are in flight", function()
+    fault { kind = "latency", ms = 200, path = "/v1/candidates", count = 1 }
+    local p = t:start(api())
+    local rs = t:perform({ control("stats"), control("stats") })
+    assert.equal(200, rs[1].status)
+    assert.equal(200, rs[2].status)
+    assert.is_number(p:wait().status)
+  end)
+
+  it("cleans up a pending collected without wait", function()
+    fault { kind = "latency", ms = 100, count = 4 }
+    for _ = 1, 4 do t:start(api()) end
+    collectgarbage()
+    collectgarbage()
+    assert.equal(200, t:perform({ control("stats") })[1].status)
+  end)
+
+  it("reports a pending whose transport was closed", function()
+    fault { kind = "latency", ms = 200, count = 1 }
+    local x = core.transport()
+    local p = x:start(api())
+    x:close()
+    assert.is_true(p:done())
+    assert.has_error(function() p:wait() end, "transport is closed")
+  end)
+
+  it("keeps a transport alive while a pending needs it", function()
+    local p = core.transport():start(control("stats"))
+    collectgarbage()
+    collectgarbage()
+    assert.equal(200, p:wait().status)
+  end)
+end)
