@@ -68,6 +68,9 @@ function _M.new(opts)
     local v = opt_type(opts, name, "number")
     check(v == nil or v >= 0, "clinch.new: option '" .. name .. "' must not be negative")
   end
+  for _, name in ipairs { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency" } do
+    check(opts[name] == nil or opts[name] > 0, "clinch.new: option '" .. name .. "' must be positive")
+  end
   for _, name in ipairs { "sleep", "logger", "random" } do opt_type(opts, name, "function") end
   opt_type(opts, "verify_tls", "boolean")
   opt_type(opts, "retry_unsafe", "boolean")
@@ -205,7 +208,9 @@ function Client:_prepare(method, path, opts, level)
       end
     end
   end
-  if opts.timeout ~= nil and type(opts.timeout) ~= "number" then error("request: timeout must be a number", level) end
+  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
+    error("request: timeout must be a positive number of seconds", level)
+  end
   if opts.retries ~= nil and type(opts.retries) ~= "number" then error("request: retries must be a number", level) end
 
   local request_uri = self.base_path .. target
