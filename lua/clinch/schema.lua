@@ -62,7 +62,8 @@ _M.per_page_param = "per_page"
 
 --- Request bodies: the JSON:API `type` and the attributes each operation's schema lists.
 -- `type` is the attribute's JSON type; `items` the item type of an array; `required` the names the
--- operation needs.
+-- operation needs. `nonblank` / `nonblank_items` are our own additions, not the seed's: a blank tag or
+-- file name is never meant, and the API refuses it anyway.
 _M.requests = {
   -- createCandidate: POST /candidates
   create = {
@@ -72,7 +73,7 @@ _M.requests = {
       last_name = { type = "string" },
       email = { type = "string", format = "email" },
       phone_number = { type = "string" },
-      tag_values = { type = "array", items = "string" },
+      tag_values = { type = "array", items = "string", nonblank_items = true },
     },
     required = { "email" },
   },
@@ -90,7 +91,7 @@ _M.requests = {
   tag = {
     type = "tag",
     attributes = {
-      name = { type = "string" },
+      name = { type = "string", nonblank = true },
     },
     required = { "name" },
   },
@@ -98,7 +99,7 @@ _M.requests = {
   file = {
     type = "candidate_files",
     attributes = {
-      filename = { type = "string" },
+      filename = { type = "string", nonblank = true },
       content = { type = "string", format = "byte" },
     },
     required = { "filename", "content" },

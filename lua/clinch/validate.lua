@@ -104,16 +104,17 @@ end
 local function check_value(value, spec)
   if spec.type == "string" then
     if type(value) ~= "string" then return nil, "must be a string, got " .. type(value) end
-    if not _M.utf8(value) then return nil, "is not valid UTF-8" end
     if spec.format == "email" then
       local ok, why = _M.email(value)
       if not ok then return nil, "is not a plausible email address (" .. why .. ")" end
     end
+    if not _M.utf8(value) then return nil, "is not valid UTF-8" end
+    if spec.nonblank and value:match("^%s*$") then return nil, "must not be blank" end
   elseif spec.type == "array" then
     if not _M.is_list(value) then return nil, "must be a list, got " .. type(value) end
     if spec.items then
       for i, item in ipairs(value) do
-        local ok, why = check_value(item, { type = spec.items })
+        local ok, why = check_value(item, { type = spec.items, nonblank = spec.nonblank_items })
         if not ok then return nil, "item " .. i .. " " .. why end
       end
     end

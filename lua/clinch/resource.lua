@@ -1,0 +1,466 @@
+--- Collections: the list / each / get machinery shared by every resource path (candidates, and the
+-- endpoints the seed names without describing, such as jobs and lists).
+--
+--   local jobs = client:resource("jobs")
+--   local page = assert(jobs:list { per_page = 50, include = { "categories" } })
+--   for _, job in ipairs(page) do ... end          -- page.meta, page.links, page.included
+--   page = page:next()                              -- the next page, nil after the last one
+--   for job in jobs:each { per_page = 100, prefetch = true } do ... end
+--   local job = assert(jobs:get("4aa454fa42106969bc4a6ea2366262e5"))
+--
+-- Pagination: a page's `links.next` is followed when the response has pagination links (the next
+-- link is made relative to the client's base URL, its query bytes kept as sent by the server, and a
+-- link to another origin or outside the base path is refused); without pagination links the next
+-- page is `page + 1`, asked for until a page is empty or shorter than `per_page`, or meta's
+-- current_page reaches total_pages.
+local type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, floor =
+  type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, math.floor
+local format, concat, sort = string.format, table.concat, table.sort
+local errors = require "clinch.errors"
+local schema = require "clinch.schema"
+local time = require "clinch.time"
+local uri = require "clinch.uri"
+local validate = require "clinch.validate"
+
+local _M = {}
+
+local fail = validate.fail
+
+--- Collection methods (`list`, `each`, `get`); candidates.lua extends this table.
+local Collection = {}
+Collection.__index = Collection
+Collection.__name = "clinch.collection"
+_M.Collection = Collection
+
+Collection.__tostring = function(self)
+  return "clinch.collection " .. self.path
+end
+
+--- Page methods. A page's array part holds the resources, so methods live in the metatable and the
+-- page's own string keys are data only: `meta`, `links`, `included`.
+local Page = {}
+local page_mt = { __index = Page, __name = "clinch.page" }
+page_mt.__tostring = function(p)
+  return format("clinch.page %s (%d items)", tostring(p.links and p.links.self or ""), #p)
+end
+_M.Page = Page
+
+-- Per-page bookkeeping (collection, request target, page number, prefetch) kept out of the page's
+-- namespace. Weak keys: a dropped page takes its state with it.
+local state = setmetatable({}, { __mode = "k" })
+
+-- Option names each method accepts; anything else is a programming mistake (most often a typo).
+local LIST_OPTS = { include = true, filter = true, page = true, per_page = true, query = true,
+                    allow_unknown = true }
+local EACH_OPTS = { prefetch = true }
+for k in pairs(LIST_OPTS) do EACH_OPTS[k] = true end
+local GET_OPTS = { include = true, query = true }
+
+local function check_opts(opts, allowed, fname, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(fname .. ": options must be a table", level + 1) end
+  for k in pairs(opts) do
+    if not allowed[k] then
+      local names = {}
+      for name in pairs(allowed) do names[#names + 1] = name end
+      sort(names)
+      error(fname .. ": unknown option '" .. tostring(k) .. "' (valid: " .. concat(names, ", ") .. ")", level + 1)
+    end
+  end
+  return opts
+end
+_M.check_opts = check_opts
+
+--- Raises unless `id` is a usable resource id (a non-empty string; a number is a programming mistake
+-- too, since ids in this API are opaque strings).
+function _M.check_id(id, fname, level)
+  if type(id) ~= "string" or id == "" then
+    error(fname .. ": id must be a non-empty string, got " .. (id == "" and "an empty string" or type(id)),
+      (level or 2) + 1)
+  end
+end
+
+local function positive_integer(v, name)
+  local n = v
+  if type(n) == "string" and n:match("^%d+$") then n = tonumber(n) end
+  if type(n) ~= "number" or n ~= floor(n) or n < 1 or n >= 2 ^ 53 then
+    return fail(name .. " must be a positive integer, got " .. tostring(v), name)
+  end
+  return format("%d", n)
+end
+
+local function scalar(v, what)
+  local tv = type(v)
+  if tv == "string" then
+    if not validate.utf8(v) then return fail(what .. " is not valid UTF-8", "filter") end
+    return v
+  elseif tv == "number" then
+    if v ~= v or v == 1 / 0 or v == -1 / 0 then return fail(what .. " must be finite", "filter") end
+    return v == floor(v) and format("%d", v) or format("%.17g", v)
+  elseif tv == "boolean" then
+    return tostring(v)
+  end
+  return fail(what .. " must be a string, number or boolean, got " .. tv, "filter")
+end
+
+-- Builds the `filter` query table (deepObject: filter[field][operator]=value). Fields the collection's
+-- filter schema marks as times, and for other collections any field ending in "_at", take time values
+-- (see clinch.time). With a filter schema, fields and operators are checked unless allow_unknown.
+local function build_filter(filter, filters, allow_unknown)
+  if type(filter) ~= "table" then return fail("filter must be a table, got " .. type(filter), "filter") end
+  local out = {}
+  for field, ops in pairs(filter) do
+    if type(field) ~= "string" or field == "" then return fail("filter: field names must be strings", "filter") end
+    local spec = filters and filters[field]
+    if filters and not spec and not allow_unknown then
+      local names = {}
+      for name in pairs(filters) do names[#names + 1] = name end
+      return fail("filter: unknown field '" .. field .. "'; valid fields: " .. validate.listing(names)
+        .. " (allow_unknown = true sends it anyway)", "filter")
+    end
+    local is_time = (spec and spec.time) or (not spec and field:match("_at$") ~= nil)
+    local function value(v, what)
+      if is_time then
+        local s, err = time.format(v)
+        if not s then
+          err.message, err.field = what .. ": " .. err.message, "filter"
+          return nil, err
+        end
+        return s
+      end
+      return scalar(v, what)
+    end
+    if type(ops) == "table" and ops.epoch == nil and ops.year == nil then
+      local o = {}
+      for op, v in pairs(ops) do
+        if type(op) ~= "string" or not op:match("^[%w_]+$") then
+          return fail("filter[" .. field .. "]: operator names must be words, got " .. tostring(op), "filter")
+        end
+        if spec and not allow_unknown then
+          local known = false
+          for _, name in ipairs(spec.operators) do if name == op then known = true end end
+          if not known then
+            return fail("filter[" .. field .. "]: unknown operator '" .. op .. "'; valid operators: "
+              .. validate.listing(spec.operators), "filter")
+          end
+        end
+        local s, err = value(v, "filter[" .. field .. "][" .. op .. "]")
+        if not s then return nil, err end
+        o[op] = s
+      end
+      if next(o) then out[field] = o end
+    else
+      if spec and not allow_unknown then
+        return fail("filter[" .. field .. "] takes operators, e.g. { " .. spec.operators[1] .. " = ... }",
+          "filter")
+      end
+      local s, err = value(ops, "filter[" .. field .. "]")
+      if not s then return nil, err end
+      out[field] = s
+    end
+  end
+  return out
+end
+
+--- Validates list/get options and returns the query table for clinch.uri.build, or nil, err.
+function Collection:_query(opts)
+  local q = {}
+  if opts.include ~= nil then
+    local list, err = validate.include(opts.include, self.includes)
+    if not list then return nil, err end
+    if #list > 0 then q.include = list end
+  end
+  if opts.filter ~= nil then
+    local f, err = build_filter(opts.filter, self.filters, opts.allow_unknown)
+    if not f then return nil, err end
+    if next(f) then q.filter = f end
+  end
+  for _, name in ipairs { "page", "per_page" } do
+    if opts[name] ~= nil then
+      local s, err = positive_integer(opts[name], name)
+      if not s then return nil, err end
+      q[name] = s
+    end
+  end
+  if opts.query ~= nil then
+    if type(opts.query) ~= "table" then return fail("query must be a table", "query") end
+    for k, v in pairs(opts.query) do
+      if q[k] ~= nil then return fail("query: '" .. tostring(k) .. "' is set by another option", "query") end
+      q[k] = v
+    end
+  end
+  return q
+end
+
+-- Error for a successful response that does not hold the document the operation needs.
+local function shape_error(res, what)
+  return nil, errors.new {
+    kind = "decode", status = res.status, request = res.request,
+    method = res.request and res.request.method, message = "expected " .. what .. " in the response",
+  }
+end
+_M.shape_error = shape_error
+
+--- The JSON:API document of a response, or nil, err when the body held none.
+function _M.document(res)
+  local doc = res.document
+  if type(doc) ~= "table" then return shape_error(res, "a JSON:API document") end
+  return doc
+end
+
+-- Wraps a decoded resource with the collection's wrapper (identity for plain collections).
+function Collection:_wrap(resource)
+  local wrap = self.wrap
+  if wrap and type(resource) == "table" then return wrap(resource, self) end
+  return resource
+end
+
+local function origin_key(origin)
+  local scheme, host, port = origin:lower():match("^(https?)://([^/:]+):?(%d*)$")
+  if not scheme then return origin:lower() end
+  if port == "" then port = scheme == "https" and "443" or "80" end
+  return scheme .. "://" .. host .. ":" .. tonumber(port)
+end
+
+-- Bytes the client accepts unencoded in a request target; others (a raw "[" or space in a server's
+-- link) are percent-encoded, which is what a browser or curl would put on the wire anyway. Existing
+-- escapes are kept byte for byte.
+local function encode_loose(s)
+  return (s:gsub("[^%w%-%._~!%$&'%(%)%*%+,;=:@/%?%%]", function(c)
+    return format("%%%02X", c:byte())
+  end))
+end
+
+--- Turns a pagination link (absolute, or origin-relative) into a request target relative to the
+-- client's base URL, keeping its query. Returns the target or nil, err.
+function _M.relative_link(client, link)
+  local origin, rest = link:match("^([Hh][Tt][Tt][Pp][Ss]?://[^/?#]+)(.*)$")
+  if origin then
+    if origin_key(origin) ~= origin_key(client.origin) then
+      return nil, errors.new { kind = "redirect", location = link,
+        message = "pagination link points to another origin; not followed: " .. link }
+    end
+  elseif link:sub(1, 1) == "/" and link:sub(2, 2) ~= "/" then
+    rest = link
+  else
+    return nil, errors.new { kind = "decode", message = "unsupported pagination link: " .. link }
+  end
+  rest = rest:gsub("#.*$", "")
+  local base = client.base_path or ""
+  local after = rest:sub(#base + 1, #base + 1)
+  if rest:sub(1, #base) ~= base or (after ~= "/" and after ~= "") then
+    return nil, errors.new { kind = "redirect", location = link,
+      message = "pagination link is outside the API base path " .. base .. ": " .. link }
+  end
+  local target = rest:sub(#base + 1)
+  if target == "" or target:sub(1, 1) ~= "/" then target = "/" .. target end
+  return encode_loose(target)
+end
+
+local function link_href(v)
+  if type(v) == "table" then v = v.href end
+  if type(v) == "string" and v ~= "" then return v end
+  return nil
+end
+
+local PAGINATION_LINKS = { "next", "prev", "first", "last" }
+
+-- Works out the request target of the page after `page`: a string, false when there is none, or
+-- nil, err when the server's link cannot be followed.
+local function next_target(page)
+  local st = state[page]
+  local links = page.links
+  if type(links) == "table" then
+    local href = link_href(links.next)
+    if href then
+      local target, err = _M.relative_link(st.collection.client, href)
+      if not target then return nil, err end
+      if target == st.target then
+        return nil, errors.new { kind = "http", message = "pagination link repeats the current page: " .. href }
+      end
+      return target, tonumber(href:match("[?&]page=(%d+)"))
+    end
+    for _, name in ipairs(PAGINATION_LINKS) do
+      -- The server paginates with links and gave no next one: this was the last page.
+      if link_href(links[name]) then return false end
+    end
+  end
+  local count = #page
+  if count == 0 then return false end
+  local meta = page.meta
+  if type(meta) == "table" and type(meta.total_pages) == "number" and type(meta.current_page) == "number"
+    and meta.current_page >= meta.total_pages then
+    return false
+  end
+  if st.per_page and count < st.per_page then return false end
+  local q = {}
+  for k, v in pairs(st.query) do q[k] = v end
+  local number = st.number + 1
+  q.page = format("%d", number)
+  return uri.build(st.collection.path, q), number
+end
+
+-- Makes a Page out of a response.
+function Collection:_page(res, target, query, number)
+  local doc, err = _M.document(res)
+  if not doc then return nil, err end
+  local data = doc.data
+  if type(data) ~= "table" then return shape_error(res, "a list of resources (data)") end
+  local page = { meta = doc.meta, links = doc.links, included = doc.included }
+  -- A single resource where a list was expected still counts as one item.
+  if data.id ~= nil or data.type ~= nil then data = { data } end
+  for i, resource in ipairs(data) do page[i] = self:_wrap(resource) end
+  state[page] = {
+    collection = self, target = target, query = query, number = number,
+    per_page = tonumber(query.per_page),
+  }
+  return setmetatable(page, page_mt)
+end
+
+-- Fetches the page at `target` (a request target, query included) -> page or nil, err.
+function Collection:_fetch_page(target, query, number, pending)
+  local res, err
+  if pending then
+    res, err = pending:wait()
+  else
+    res, err = self.client:request("GET", target)
+  end
+  if not res then return nil, err end
+  return self:_page(res, target, query, number)
+end
+
+--- The next page, `nil` after the last one, or nil, err.
+function Page:next()
+  local st = state[self]
+  if not st then error("page:next: not a page", 2) end
+  local target, number = st.next_target, st.next_number
+  if target == nil then
+    local t, n_or_err = next_target(self)
+    if t == nil then return nil, n_or_err end
+    target, number = t, n_or_err
+    st.next_target, st.next_number = target, number
+  end
+  if target == false then return nil end
+  local pending = st.pending
+  st.pending = nil
+  return st.collection:_fetch_page(target, st.query, number or st.number + 1, pending)
+end
+
+-- Starts fetching the next page now, so that page:next() finds it on the way or already there.
+-- Returns nothing; a failure shows up when page:next() is called.
+local function prefetch(page)
+  local st = state[page]
+  if st.pending or st.next_target == false then return end
+  local target, number = next_target(page)
+  if target == nil then return end -- the error surfaces again from page:next()
+  st.next_target, st.next_number = target, number
+  if target then st.pending = st.collection.client:start("GET", target) end
+end
+
+--- One page of the collection: list{ include=, filter=, page=, per_page=, query=, allow_unknown= }
+-- -> page or nil, err.
+function Collection:list(opts)
+  opts = check_opts(opts, LIST_OPTS, "list", 2)
+  local q, err = self:_query(opts)
+  if not q then return nil, err end
+  local target = uri.build(self.path, q)
+  return self:_fetch_page(target, q, tonumber(q.page) or 1)
+end
+
+--- An iterator over every resource of the collection across pages, holding one page at a time (two
+-- with prefetch = true, which fetches the next page while the caller works on the current one).
+-- Errors are raised as error objects, never swallowed: invalid options when each() is called, a page
+-- that still fails after the client's retries when the loop reaches it, so a loop cannot end quietly
+-- with part of the data.
+function Collection:each(opts)
+  opts = check_opts(opts, EACH_OPTS, "each", 2)
+  local list_opts = {}
+  for k, v in pairs(opts) do if k ~= "prefetch" then list_opts[k] = v end end
+  local q, qerr = self:_query(list_opts)
+  if not q then error(qerr, 2) end
+  local do_prefetch = opts.prefetch and true or false
+  local page, index, failure, finished = nil, 0, nil, false
+
+  local function advance()
+    local nxt, err
+    if page == nil then
+      nxt, err = self:_fetch_page(uri.build(self.path, q), q, tonumber(q.page) or 1)
+    else
+      nxt, err = page:next()
+    end
+    if err then
+      page, failure = nil, err
+      error(err, 0)
+    end
+    if not nxt then
+      page, finished = nil, true
+      return false
+    end
+    page, index = nxt, 0
+    if do_prefetch then prefetch(page) end
+    return true
+  end
+
+  return function()
+    if failure then error(failure, 0) end
+    while not finished do
+      if page then
+        index = index + 1
+        local item = page[index]
+        if item ~= nil then return item end
+      end
+      if not advance() then break end
+    end
+    return nil
+  end
+end
+
+--- One resource by id: get(id, { include=, query= }) -> resource or nil, err.
+function Collection:get(id, opts)
+  _M.check_id(id, "get", 2)
+  opts = check_opts(opts, GET_OPTS, "get", 2)
+  local q, err = self:_query(opts)
+  if not q then return nil, err end
+  local res, rerr = self.client:request("GET", uri.build(self.path .. "/" .. uri.segment(id), q))
+  if not res then return nil, rerr end
+  return self:_one(res)
+end
+
+--- The single resource of a response, wrapped -> resource or nil, err.
+function Collection:_one(res)
+  local doc, err = _M.document(res)
+  if not doc then return nil, err end
+  local data = doc.data
+  if type(data) ~= "table" or (data.id == nil and data.type == nil) then
+    return shape_error(res, "a single resource (data)")
+  end
+  return self:_wrap(data)
+end
+
+--- Creates a collection for `path` ("/jobs"). opts: `includes` (list of valid include names; default
+-- the seed's enum for that collection, none checked when the seed has none; false turns the check
+-- off), `filters` (a filter schema like schema.candidate_filter; without one, filter fields ending in
+-- "_at" take time values and nothing else is checked), `wrap` (function(resource, collection) -> object,
+-- applied to every resource the collection returns), `class` (a metatable whose __index falls back to
+-- resource.Collection, for collections with more methods, as candidates.lua does).
+function _M.new(client, path, opts)
+  if type(client) ~= "table" then error("resource.new: client required", 2) end
+  if type(path) ~= "string" or not path:match("^/[^?#]+$") then
+    error("resource.new: path must start with '/' and hold no query", 2)
+  end
+  opts = opts or {}
+  if type(opts) ~= "table" then error("resource.new: options must be a table", 2) end
+  local name = path:sub(2)
+  local includes = opts.includes
+  if includes == nil then includes = schema.includes[name] end
+  if includes ~= false and includes ~= nil and not validate.is_list(includes) then
+    error("resource.new: includes must be a list of names or false", 2)
+  end
+  if opts.wrap ~= nil and type(opts.wrap) ~= "function" then error("resource.new: wrap must be a function", 2) end
+  return setmetatable({
+    client = client, path = path, name = name,
+    includes = includes or nil, filters = opts.filters, wrap = opts.wrap,
+  }, opts.class or Collection)
+end
+
+return _M
