@@ -46,7 +46,9 @@ end
 function _M.start_mock(args)
   local argv = {}
   for i, a in ipairs(args or {}) do argv[i] = _M.shell_quote(a) end
-  local cmd = "sh -c " .. _M.shell_quote("echo $$; exec " .. _M.child_env .. _M.lua .. " "
+  -- The execs keep the pid that `echo $$` printed: stop() signals the mock itself, and no shell is left
+  -- waiting to report its end.
+  local cmd = "exec sh -c " .. _M.shell_quote("echo $$; exec env " .. _M.child_env .. _M.lua .. " "
     .. _M.shell_quote(_M.root .. "/bin/clinch-mock") .. " --port 0 " .. table.concat(argv, " "))
   local p = assert(io.popen(cmd, "r"))
   local pid = p:read("*l")

@@ -1,7 +1,8 @@
 --- JSON for the mock server: a private lua-cjson instance (so callers' cjson settings never change ours)
--- plus what Debian's cjson 2.1.0 lacks: a way to write an empty array as `[]` and unescaped slashes.
+-- plus what Debian's cjson 2.1.0 lacks: a way to write an empty array as `[]`.
 local cjson = require "cjson"
 local type, pcall, tostring = type, pcall, tostring
+local find, sub, concat = string.find, string.sub, table.concat
 
 local _M = {}
 
@@ -21,15 +22,25 @@ function _M.array(list)
   return list
 end
 
---- Encodes a value. Slashes come out unescaped: cjson escapes every "/" as "\/", and since it never
--- writes a bare "/", each "\/" in its output is such an escape.
-function _M.encode(value)
-  local text = codec.encode(value)
-  if text:find(EMPTY_JSON, 1, true) then
-    text = text:gsub("\"\\u0001clinch%-mock:empty%-array\\u0001\"", "[]")
+-- Replaces every occurrence of `from` (plain text) with `to`. string.find's plain search runs in C,
+-- which makes this several times faster than gsub over a large document.
+local function replace(text, from, to)
+  local i = find(text, from, 1, true)
+  if not i then return text end
+  local parts, n, pos, len = {}, 0, 1, #from
+  while i do
+    parts[n + 1], parts[n + 2] = sub(text, pos, i - 1), to
+    n, pos = n + 2, i + len
+    i = find(text, from, pos, true)
   end
-  if text:find("\\/", 1, true) then text = text:gsub("\\/", "/") end
-  return text
+  parts[n + 1] = sub(text, pos)
+  return concat(parts)
+end
+
+--- Encodes a value. (Slashes stay escaped as "\/", as cjson writes them: valid JSON, and undoing it
+-- would cost more than the encoding itself on a large page.)
+function _M.encode(value)
+  return replace(codec.encode(value), EMPTY_JSON, "[]")
 end
 
 --- Decodes text; returns value or nil, message (never raises).

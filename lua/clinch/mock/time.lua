@@ -77,16 +77,20 @@ function _M.ago(t, now)
   return text .. suffix
 end
 
+-- Formatted times by epoch: pages render the same few thousand times again and again.
+local utc_cache, local_cache, cached = {}, {}, 0
+
 --- The API's DateTime object for an epoch: { utc, epoch, ago, local, local_epoch }.
 function _M.datetime(t, now)
   local local_epoch = t + _M.local_offset
-  return {
-    utc = os_date("!%Y-%m-%dT%H:%M:%SZ", t),
-    epoch = t,
-    ago = _M.ago(t, now or os_time()),
-    ["local"] = os_date("!%Y-%m-%dT%H:%M:%S", local_epoch) .. LOCAL_SUFFIX,
-    local_epoch = local_epoch,
-  }
+  local utc = utc_cache[t]
+  if not utc then
+    if cached > 100000 then utc_cache, local_cache, cached = {}, {}, 0 end
+    utc = os_date("!%Y-%m-%dT%H:%M:%SZ", t)
+    utc_cache[t], local_cache[t], cached = utc, os_date("!%Y-%m-%dT%H:%M:%S", local_epoch) .. LOCAL_SUFFIX, cached + 1
+  end
+  return { utc = utc, epoch = t, ago = _M.ago(t, now or os_time()), ["local"] = local_cache[t],
+    local_epoch = local_epoch }
 end
 
 --- `2021-01-01T13:00:17` (the filter format) for an epoch.

@@ -1,0 +1,81 @@
+--- The mock's unsigned control API under /__mock/ (plain JSON, never subject to faults):
+--   GET    /__mock/stats     -> {"connections": n, "open": n, "requests": n}
+--   GET    /__mock/faults    -> {"faults": [...]}
+--   POST   /__mock/faults    body {"kind": ..., ...} -> {"fault": {...}}
+--   DELETE /__mock/faults    -> {"faults": []}
+--   GET    /__mock/requests  -> {"requests": [{"method", "uri", "headers", "body", "status", ...}]}
+--   DELETE /__mock/requests  -> {"requests": []}
+--   POST   /__mock/reset     -> re-seeds the store and clears faults, the request log and the stats
+local json = require "clinch.mock.json"
+
+local ipairs, pairs = ipairs, pairs
+
+local _M = {}
+
+local function reply(status, value)
+  return { status = status, headers = { { "Content-Type", "application/json" } }, body = json.encode(value) }
+end
+
+local function fault_view(f)
+  local v = {}
+  for k, x in pairs(f) do v[k] = x end
+  return v
+end
+
+local function faults_doc(mock)
+  local list = {}
+  for i, f in ipairs(mock.faults:all()) do list[i] = fault_view(f) end
+  return { faults = json.array(list) }
+end
+
+local HANDLERS = {
+  stats = {
+    GET = function(mock) return reply(200, mock:stats()) end,
+  },
+  faults = {
+    GET = function(mock) return reply(200, faults_doc(mock)) end,
+    POST = function(mock, req)
+      local spec, why = json.decode(req.body)
+      if spec == nil then return reply(400, { error = "the body is not JSON: " .. why }) end
+      local fault, problem = mock.faults:add(spec)
+      if not fault then return reply(400, { error = problem }) end
+      return reply(200, { fault = fault_view(fault) })
+    end,
+    DELETE = function(mock)
+      mock.faults:clear()
+      return reply(200, faults_doc(mock))
+    end,
+  },
+  requests = {
+    GET = function(mock) return reply(200, { requests = json.array(mock.journal) }) end,
+    DELETE = function(mock)
+      mock.journal = {}
+      return reply(200, { requests = json.empty_array })
+    end,
+  },
+  reset = {
+    POST = function(mock)
+      mock:reset()
+      return reply(200, { reset = true })
+    end,
+  },
+}
+
+--- Handles a request whose path starts with /__mock/.
+function _M.handle(mock, req)
+  local name = req.path:match("^/__mock/([%w_]+)/?$")
+  local methods = name and HANDLERS[name]
+  if not methods then return reply(404, { error = "no control endpoint " .. req.path }) end
+  local fn = methods[req.method]
+  if not fn then
+    local allow = {}
+    for m in pairs(methods) do allow[#allow + 1] = m end
+    table.sort(allow)
+    local res = reply(405, { error = req.method .. " is not allowed on " .. req.path })
+    res.headers[#res.headers + 1] = { "Allow", table.concat(allow, ", ") }
+    return res
+  end
+  return fn(mock, req)
+end
+
+return _M

@@ -1,0 +1,181 @@
+--- clinch.mock: a stand-in for the Recruitment Marketing API for tests, in the manner of stripe-mock.
+--
+--   local mock = require("clinch.mock").new{ port = 0, key = "test-key", secret = "test-secret" }
+--   assert(mock:start())            -- mock.base_url is "http://127.0.0.1:PORT/v1"
+--   mock:run()                      -- or call mock:step(seconds) from your own loop
+--
+-- It serves the seed contract's eight operations over HTTP/1.1 from a deterministic in-memory store,
+-- checks every request's APIAuth signature with clinch.core, and offers an unsigned control API under
+-- /__mock/ for faults, the request log and connection statistics (see clinch.mock.control).
+local server = require "clinch.mock.server"
+local store = require "clinch.mock.store"
+local faults = require "clinch.mock.faults"
+local api = require "clinch.mock.api"
+local control = require "clinch.mock.control"
+local random = require "clinch.mock.random"
+local http = require "clinch.mock.http"
+
+local setmetatable, ipairs, pairs, require, error = setmetatable, ipairs, pairs, require, error
+local sub, format = string.sub, string.format
+local remove, insert = table.remove, table.insert
+
+local _M = { _VERSION = "0.1.0" }
+local Mock = {}
+Mock.__index = Mock
+
+local JOURNAL_LIMIT = 1000
+local REDACTED = { authorization = true, ["proxy-authorization"] = true }
+
+--- Creates a mock. opts: host ("127.0.0.1"), port (0 = any free port), key ("test-key"),
+-- secret ("test-secret"), seed (1), candidates (200), latency (ms added to every /v1 response, 0),
+-- anchor (epoch the seeded times lead up to), log (function(message)), core (defaults to clinch.core).
+function _M.new(opts)
+  opts = opts or {}
+  local core = opts.core or require "clinch.core"
+  if not core.verify or not core.base64_decode then
+    error("clinch.core lacks verify or base64_decode: build the C core (make)", 2)
+  end
+  local self = setmetatable({
+    host = opts.host or "127.0.0.1", key = opts.key or "test-key", latency = opts.latency or 0,
+    log = opts.log or function() end, journal = {}, counts = { connections = 0, requests = 0 },
+    ids = random.new((opts.seed or 1) * 7919 + 17),
+  }, Mock)
+  self.store = store.new({ seed = opts.seed or 1, candidates = opts.candidates or 200, anchor = opts.anchor })
+  self.faults = faults.new()
+  self.api = api.new({ store = self.store, core = core, key = self.key, secret = opts.secret or "test-secret" })
+  self.server = server.new({
+    host = self.host, port = opts.port or 0, log = self.log,
+    handler = function(req, conn) return self:handle(req, conn) end,
+    request_id = function() return self.ids:hex_id() end,
+    on_error = function()
+      local res = api.fail(500, "the mock failed to handle this request")
+      res.headers[#res.headers + 1] = { "X-Request-Id", self.ids:hex_id() }
+      return res
+    end,
+  })
+  return self
+end
+
+--- Starts listening. Returns true, or nil and an error message. Sets self.port and self.base_url.
+function Mock:start()
+  local ok, err = self.server:listen()
+  if not ok then return nil, err end
+  self.port = self.server.port
+  local host = self.host:find(":", 1, true) and "[" .. self.host .. "]" or self.host
+  self.origin = format("http://%s:%d", host, self.port)
+  self.base_url = self.origin .. api.PREFIX
+  return true
+end
+
+--- Serves until stop() (errors such as Lua's "interrupted!" propagate).
+function Mock:run() self.server:run() end
+--- One turn of the event loop.
+function Mock:step(max_wait) self.server:step(max_wait) end
+--- Makes run() return.
+function Mock:stop() self.server:stop() end
+--- Closes the listening socket and every connection.
+function Mock:close() self.server:close() end
+
+--- {connections = API connections accepted, open = those still open, requests = API requests}. Traffic
+-- to the control API is not counted, so a test's own control calls never change the numbers.
+function Mock:stats()
+  local open = 0
+  for _, conn in ipairs(self.server:connections()) do
+    if conn.counted then open = open + 1 end
+  end
+  return { connections = self.counts.connections, open = open, requests = self.counts.requests }
+end
+
+--- Re-seeds the store and clears faults, the request log and the statistics.
+function Mock:reset()
+  self.store:reseed()
+  self.faults:clear()
+  self.journal = {}
+  self.counts = { connections = 0, requests = 0 }
+  for _, conn in ipairs(self.server:connections()) do conn.counted = nil end
+end
+
+local function request_id(self, req)
+  local given = req.headers["x-request-id"]
+  if given and #given <= 200 and given:match("^[%w%-_.:]+$") then return given end
+  return self.ids:hex_id()
+end
+
+local function base_url(self, req)
+  local host = req.headers["host"]
+  if not host or not host:match("^[%w%.%-:%[%]]+$") then return self.base_url end
+  return "http://" .. host .. api.PREFIX
+end
+
+local HTML = '<!DOCTYPE html>\n<html>\n<head><title>%d %s</title></head>\n<body>\n<center><h1>%d %s</h1></center>\n'
+  .. '<hr><center>nginx</center>\n</body>\n</html>\n'
+
+local function fault_response(fault)
+  local status = fault.status
+  if fault.kind == "redirect" then
+    return { status = status, headers = { { "Location", fault.location }, { "Content-Type", "text/plain" } },
+      body = "" }
+  end
+  local res
+  if fault.html then
+    local reason = http.reason(status)
+    res = { status = status, headers = { { "Content-Type", "text/html" } },
+      body = format(HTML, status, reason, status, reason) }
+  else
+    res = api.fail(status, "fault injected by clinch-mock")
+  end
+  if fault.retry_after then res.headers[#res.headers + 1] = { "Retry-After", fault.retry_after } end
+  return res
+end
+
+local function record(self, req, conn, res, fault)
+  local headers = {}
+  for name, value in pairs(req.headers) do
+    headers[name] = REDACTED[name] and "[redacted]" or value
+  end
+  -- Kept in the order the requests arrived: a large body may finish after a later small request.
+  local journal, seq = self.journal, req.seq or 0
+  local i = #journal + 1
+  while i > 1 and (journal[i - 1].seq or 0) > seq do i = i - 1 end
+  insert(journal, i, { method = req.method, uri = req.target, headers = headers, body = req.body,
+    status = res.status, connection = conn.id, fault = fault and fault.kind or nil, seq = seq })
+  if #journal > JOURNAL_LIMIT then remove(journal, 1) end
+end
+
+--- Answers one parsed request (called by the server).
+function Mock:handle(req, conn)
+  local rid = request_id(self, req)
+  local res
+  if sub(req.path, 1, 8) == "/__mock/" then
+    res = control.handle(self, req)
+  else
+    if not conn.counted then
+      conn.counted = true
+      self.counts.connections = self.counts.connections + 1
+    end
+    self.counts.requests = self.counts.requests + 1
+    local path = req.path
+    if path == api.PREFIX or sub(path, 1, #api.PREFIX + 1) == api.PREFIX .. "/" then
+      local latency, fault = self.faults:take(req.method, path)
+      if fault and (fault.kind == "status" or fault.kind == "redirect") then
+        res = fault_response(fault)
+      else
+        res = self.api:handle(req, base_url(self, req))
+        if fault then
+          res.mode, res.trickle_ms, res.trickle_bytes = fault.kind, fault.ms, fault.bytes
+        end
+      end
+      local ms = self.latency + (latency and latency.ms or 0)
+      if ms > 0 then res.delay = ms / 1000 end
+      record(self, req, conn, res, fault or latency)
+    else
+      res = api.fail(404, "no route for " .. path)
+      record(self, req, conn, res)
+    end
+    self.log(format("%s %s -> %d", req.method, req.target, res.status))
+  end
+  res.headers[#res.headers + 1] = { "X-Request-Id", rid }
+  return res
+end
+
+return _M
