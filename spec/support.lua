@@ -31,6 +31,11 @@ function _M.export_paths()
       _M.child_env = _M.child_env .. k .. suffix .. "=" .. _M.shell_quote(v) .. " "
     end
   end
+  -- In the sanitizer run the ASan runtime is preloaded into every child (sh, script, luarocks...);
+  -- leak reports are for this process, which drives the core, not for those programs.
+  if os.getenv("CLINCH_SANITIZER") then
+    _M.child_env = _M.child_env .. "ASAN_OPTIONS=detect_leaks=0 "
+  end
 end
 
 --- Runs a shell command with the child environment; returns ok, stdout.
