@@ -1,0 +1,317 @@
+--- The CLI's commands: each has its words, usage, a summary, its options, its positional arguments and
+-- a `run(cx, opts, args)` returning true or nil, err (cx is the run context of clinch.cli). Sync and the
+-- REPL live in their own modules; this file holds the one-request commands and `candidates list`.
+local type, ipairs, tostring, require, next, pcall = type, ipairs, tostring, require, next, pcall
+local io = io
+local errors = require "clinch.errors"
+
+local _M = {}
+
+--- Columns of the csv and table formats.
+_M.CANDIDATE_COLUMNS = { "id", "email", "first_name", "last_name", "phone_number", "tags", "updated_at" }
+_M.TAG_COLUMNS = { "id", "name" }
+
+local function usage(message)
+  return nil, errors.new { kind = "usage", message = message }
+end
+_M.usage = usage
+
+-- --include values: repeatable, each comma-separated.
+local function includes(list)
+  if not list then return nil end
+  local out = {}
+  for _, v in ipairs(list) do
+    for name in v:gmatch("[^,%s]+") do out[#out + 1] = name end
+  end
+  return out
+end
+
+local COLUMNS_OPT = { "columns", arg = "A,B,...", help = "fields shown by the csv and table formats" }
+
+local function columns(opts, default)
+  if not opts.columns then return default end
+  local list = {}
+  for name in opts.columns:gmatch("[^,%s]+") do list[#list + 1] = name end
+  return list
+end
+
+-- Default columns of a record type in the csv and table formats (nil: every field).
+local function columns_for(record)
+  local t = type(record) == "table" and record.type
+  if t == "candidates" then return _M.CANDIDATE_COLUMNS end
+  if t == "tags" then return _M.TAG_COLUMNS end
+  return nil
+end
+
+-- Writes one record (a resource, or a plain table of fields) in the chosen format. The table format
+-- lists every field of one record unless --columns says otherwise; CSV uses the list's columns.
+local function write_one(cx, record, cols)
+  if not cols and cx.format == "csv" then cols = columns_for(record) end
+  local w = cx:writer { columns = cols, single = true }
+  w:write(record)
+  w:finish()
+  return true
+end
+
+local function list_options(opts)
+  local filter = {}
+  if opts.updated_since or opts.updated_before then
+    filter.updated_at = { gte = opts.updated_since, lt = opts.updated_before }
+  end
+  if opts.email then filter.email = { eq = opts.email } end
+  return {
+    page = opts.page, per_page = opts.per_page, include = includes(opts.include),
+    filter = next(filter) and filter or nil,
+  }
+end
+_M.list_options = list_options
+
+local function candidates_list(cx, opts)
+  local client = cx:client()
+  local page, err = client.candidates:list(list_options(opts))
+  if not page then return nil, err end
+  local w = cx:writer { columns = columns(opts, _M.CANDIDATE_COLUMNS) }
+  local progress = opts.all and cx:progress("candidates")
+  while page do
+    for _, cand in ipairs(page) do w:write(cand) end
+    if not opts.all then break end
+    progress:page(#page, require("clinch.cli.progress").total_of(page))
+    page, err = page:next()
+    if err then
+      progress:clear()
+      w:finish()
+      return nil, err
+    end
+  end
+  if progress then progress:finish() end
+  w:finish()
+  return true
+end
+
+local function candidates_get(cx, opts, args)
+  local cand, err = cx:client().candidates:get(args[1], { include = includes(opts.include) })
+  if not cand then return nil, err end
+  return write_one(cx, cand, opts.columns and columns(opts))
+end
+
+local function attributes(opts)
+  local attrs = {
+    email = opts.email, first_name = opts.first_name, last_name = opts.last_name, phone_number = opts.phone,
+  }
+  if opts.tag then attrs.tag_values = opts.tag end
+  return attrs
+end
+
+local function candidates_create(cx, opts)
+  if not opts.email then return usage("candidates create needs --email") end
+  local cand, err = cx:client().candidates:create(attributes(opts))
+  if not cand then return nil, err end
+  return write_one(cx, cand, opts.columns and columns(opts))
+end
+
+local function candidates_update(cx, opts, args)
+  local attrs = attributes(opts)
+  if next(attrs) == nil then
+    return usage("candidates update needs at least one of --first-name, --last-name, --phone, --email")
+  end
+  -- The seed documents only the names for updates; phone and email are sent as given.
+  local cand, err = cx:client().candidates:update(args[1], attrs, { allow_unknown = true })
+  if not cand then return nil, err end
+  return write_one(cx, cand, opts.columns and columns(opts))
+end
+
+local function tags_list(cx, opts, args)
+  local tags, err = cx:client().candidates:list_tags(args[1])
+  if not tags then return nil, err end
+  local w = cx:writer { columns = columns(opts, _M.TAG_COLUMNS) }
+  for _, tag in ipairs(tags) do w:write(tag) end
+  w:finish()
+  return true
+end
+
+local function tags_add(cx, opts, args)
+  local tag, err = cx:client().candidates:add_tag(args[1], args[2])
+  if not tag then return nil, err end
+  if tag == true then tag = { candidate_id = args[1], name = args[2], added = true } end
+  return write_one(cx, tag, opts.columns and columns(opts))
+end
+
+local function tags_remove(cx, _, args)
+  local ok, err = cx:client().candidates:remove_tag(args[1], args[2])
+  if not ok then return nil, err end
+  return write_one(cx, { candidate_id = args[1], tag_id = args[2], removed = true })
+end
+
+local function resume_upload(cx, _, args)
+  local f = io.open(args[2], "rb")
+  if not f then return usage("cannot read " .. args[2]) end
+  f:close()
+  local file, err = cx:client().candidates:upload_resume(args[1], { path = args[2] })
+  if not file then return nil, err end
+  if file == true then file = { candidate_id = args[1], filename = args[2]:match("[^/]+$"), uploaded = true } end
+  return write_one(cx, file)
+end
+
+-- --query NAME=VALUE: NAME may be deepObject-style, filter[updated_at][gte]=...
+local function query_table(list)
+  local q = {}
+  for _, item in ipairs(list or {}) do
+    local name, value = item:match("^([^=]+)=(.*)$")
+    if not name then return nil, "--query expects NAME=VALUE, got '" .. item .. "'" end
+    local keys = { name:match("^([^%[]+)") }
+    if not keys[1] then return nil, "--query: invalid name '" .. name .. "'" end
+    local rest = name:sub(#keys[1] + 1)
+    for k in rest:gmatch("%[([^%]]*)%]") do keys[#keys + 1] = k end
+    local t = q
+    for i = 1, #keys - 1 do
+      if type(t[keys[i]]) ~= "table" then t[keys[i]] = {} end
+      t = t[keys[i]]
+    end
+    t[keys[#keys]] = value
+  end
+  return q
+end
+
+local function read_data(spec, stdin)
+  if spec:sub(1, 1) ~= "@" then return spec end
+  local path = spec:sub(2)
+  local f = path == "-" and stdin or io.open(path, "rb")
+  if not f then return nil, "cannot read " .. path end
+  local data = f:read("a")
+  if f ~= stdin then f:close() end
+  return data
+end
+
+local function request(cx, opts, args)
+  local method = args[1]:upper()
+  if not method:match("^%u+$") then return usage("METHOD must be an HTTP method such as GET") end
+  local path = args[2]
+  if path:sub(1, 1) ~= "/" then path = "/" .. path end
+  local q, qerr = query_table(opts.query)
+  if not q then return usage(qerr) end
+  local ropts = { query = next(q) and q or nil }
+  if opts.data then
+    local body, derr = read_data(opts.data, cx.stdin)
+    if not body then return usage(derr) end
+    if require("cjson.safe").decode(body) == nil then return usage("--data is not valid JSON") end
+    ropts.body = body
+  end
+  local client = cx:client()
+  local ok, res, err = pcall(client.request, client, method, path, ropts)
+  if not ok then return usage((tostring(res):gsub("^[^:]*:%d+: ", ""))) end
+  if not res then return nil, err end
+  local doc = res.document
+  if cx.format == "json" or type(doc) ~= "table" then
+    local body = res.body or ""
+    cx.stdout:write(body, (body ~= "" and body:sub(-1) ~= "\n") and "\n" or "")
+    return true
+  end
+  local data = doc.data
+  if type(data) ~= "table" then
+    cx.stdout:write(res.body, "\n")
+    return true
+  end
+  local single = data.id ~= nil or data.type ~= nil
+  local cols = opts.columns and columns(opts)
+  if not cols and (cx.format == "csv" or not single) then cols = columns_for(single and data or data[1]) end
+  local w = cx:writer { columns = cols, single = single }
+  if single then w:write(data) else for _, item in ipairs(data) do w:write(item) end end
+  w:finish()
+  return true
+end
+
+local INCLUDE_OPT = { "include", arg = "NAME[,NAME]", multi = true,
+                      help = "related resources to include (repeatable), e.g. notes,jobs" }
+local ATTR_OPTS = {
+  { "email", arg = "EMAIL", help = "email address" },
+  { "first-name", arg = "NAME", help = "first name" },
+  { "last-name", arg = "NAME", help = "last name" },
+  { "phone", arg = "PHONE", help = "phone number" },
+}
+
+local function with(list, ...)
+  local out = {}
+  for _, o in ipairs(list) do out[#out + 1] = o end
+  for _, o in ipairs { ... } do out[#out + 1] = o end
+  return out
+end
+
+--- Every command, in the order `clinch --help` lists them.
+_M.list = {
+  {
+    words = { "candidates", "list" }, usage = "clinch candidates list [options]",
+    summary = "list candidates (one page, or every page with --all)",
+    example = "clinch candidates list --updated-since 2024-01-01 --all --format csv > out.csv",
+    options = {
+      { "page", arg = "N", type = "integer", help = "page number (default 1)" },
+      { "per-page", arg = "N", type = "integer", help = "candidates per page" },
+      { "all", help = "follow every page from --page on (progress on stderr when it is a terminal)" },
+      INCLUDE_OPT,
+      { "updated-since", arg = "TIME", help = "only candidates updated at or after TIME (UTC, YYYY-MM-DD[THH:MM:SS])" },
+      { "updated-before", arg = "TIME", help = "only candidates updated before TIME" },
+      { "email", arg = "EMAIL", help = "only the candidate with this email address" },
+      COLUMNS_OPT,
+    },
+    args = {}, run = candidates_list,
+  },
+  {
+    words = { "candidates", "get" }, usage = "clinch candidates get ID [--include NAME,...]",
+    summary = "show one candidate", example = "clinch candidates get 35b24a --include notes",
+    options = { INCLUDE_OPT, COLUMNS_OPT }, args = { "ID" }, run = candidates_get,
+  },
+  {
+    words = { "candidates", "create" },
+    usage = "clinch candidates create --email EMAIL [--first-name N] [--last-name N] [--phone P] [--tag T]...",
+    summary = "create a candidate",
+    example = "clinch candidates create --email jane@example.com --first-name Jane --tag 'Seed Data'",
+    options = with(ATTR_OPTS, { "tag", arg = "NAME", multi = true, help = "tag to add (repeatable)" }, COLUMNS_OPT),
+    args = {}, run = candidates_create,
+  },
+  {
+    words = { "candidates", "update" }, usage = "clinch candidates update ID [--first-name N] [--last-name N] ...",
+    summary = "change a candidate's fields", example = "clinch candidates update 35b24a --last-name Smith",
+    options = with(ATTR_OPTS, COLUMNS_OPT), args = { "ID" }, run = candidates_update,
+  },
+  {
+    words = { "candidates", "sync" }, usage = "clinch candidates sync --state FILE --out FILE [--since TIME]",
+    summary = "export candidates changed since the last run (incremental, resumable)",
+    example = "clinch candidates sync --since 2024-01-01 --state sync.json --out changes.jsonl",
+    options = function() return require("clinch.cli.sync").OPTIONS end,
+    args = {}, run = function(cx, opts) return require("clinch.cli.sync").run(cx, opts) end,
+  },
+  {
+    words = { "tags", "list" }, usage = "clinch tags list ID", summary = "list a candidate's tags",
+    example = "clinch tags list 35b24a", options = { COLUMNS_OPT }, args = { "ID" }, run = tags_list,
+  },
+  {
+    words = { "tags", "add" }, usage = "clinch tags add ID NAME", summary = "tag a candidate",
+    example = "clinch tags add 35b24a 'Java developer'", options = { COLUMNS_OPT }, args = { "ID", "NAME" },
+    run = tags_add,
+  },
+  {
+    words = { "tags", "remove" }, usage = "clinch tags remove ID TAG_ID", summary = "remove a tag from a candidate",
+    example = "clinch tags remove 35b24a 7f3e01", options = {}, args = { "ID", "TAG_ID" }, run = tags_remove,
+  },
+  {
+    words = { "resume", "upload" }, usage = "clinch resume upload ID FILE", summary = "upload a resume file",
+    example = "clinch resume upload 35b24a cv.pdf", options = {}, args = { "ID", "FILE" }, run = resume_upload,
+  },
+  {
+    words = { "request" }, usage = "clinch request METHOD PATH [--query NAME=VALUE]... [--data JSON|@FILE|@-]",
+    summary = "send any signed request (the response body is printed)",
+    example = "clinch request GET /candidates --query per_page=2 --query 'filter[email][eq]=jane@example.com'",
+    options = {
+      { "query", arg = "NAME=VALUE", multi = true, help = "query parameter (repeatable; a[b][c]=v for deepObject)" },
+      { "data", arg = "JSON|@FILE|@-", help = "request body (JSON text, a file, or stdin)" },
+      COLUMNS_OPT,
+    },
+    args = { "METHOD", "PATH" }, run = request,
+  },
+  {
+    words = { "repl" }, usage = "clinch repl", summary = "interactive Lua prompt with `clinch` and `client` loaded",
+    example = "clinch repl", options = {}, args = {}, interactive = true,
+    run = function(cx) return require("clinch.repl").run(cx) end,
+  },
+}
+
+return _M

@@ -1,0 +1,115 @@
+--- Shared set-up for the runnable examples in examples/: a client configured from the environment
+-- (CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION, CLINCH_BASE_URL), or, when neither
+-- CLINCH_BASE_URL nor CLINCH_REGION is set, a client for a mock API (bin/clinch-mock) started on a free
+-- loopback port for the run and stopped afterwards, also when the example fails.
+--
+--   require("clinch.cli.examples").run(function(client, ex)
+--     ... ex.say("what happened") ...
+--   end, { candidates = 60 })
+local type, tostring, pcall, xpcall, require, error = type, tostring, pcall, xpcall, require, error
+local io, os, debug, arg = io, os, debug, rawget(_G, "arg")
+local config = require "clinch.cli.config"
+
+local _M = {}
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+_M.shell_quote = shell_quote
+
+--- The checkout's root directory, from the path of the running script (examples/x.lua -> .).
+function _M.root()
+  local script = arg and arg[0] or ""
+  local dir = script:match("^(.*)/[^/]*$") or "."
+  return dir .. "/.."
+end
+
+--- Starts bin/clinch-mock -> { base_url, stop() } or nil, message. `opts.candidates`, `opts.seed`.
+function _M.start_mock(opts)
+  opts = opts or {}
+  local root = opts.root or _M.root()
+  local lua = opts.lua or "lua5.4"
+  local cmd = "echo $$; exec " .. lua .. " " .. shell_quote(root .. "/bin/clinch-mock") .. " --port 0"
+    .. " --candidates " .. tostring(opts.candidates or 60) .. " --seed " .. tostring(opts.seed or 1)
+  local p = io.popen("exec sh -c " .. shell_quote(cmd), "r")
+  if not p then return nil, "cannot start the mock" end
+  local pid = p:read("l")
+  local line = p:read("l")
+  local base_url = line and line:match("^listening on (%S+)")
+  if not base_url then
+    p:close()
+    return nil, "the mock did not start"
+  end
+  local mock = { base_url = base_url, pid = pid }
+  function mock.stop()
+    if mock.pid then
+      os.execute("kill " .. mock.pid .. " 2>/dev/null")
+      p:close()
+      mock.pid = nil
+    end
+  end
+  return mock
+end
+
+--- Prints a line of what the example did (stdout, flushed so that it interleaves with stderr).
+function _M.say(...)
+  io.stdout:write(...)
+  io.stdout:write("\n")
+  io.stdout:flush()
+end
+
+--- Whether stderr is a terminal (progress lines are drawn only then).
+function _M.stderr_tty()
+  return require("clinch.cli.tty").isatty(2)
+end
+
+--- Runs `body(client, ex)` with a client from the environment or for a mock started for the run, then
+-- stops the mock and exits: 0 on success, 1 on failure (the error on one line on stderr).
+function _M.run(body, opts)
+  opts = opts or {}
+  local getenv = os.getenv
+  local mock
+  local env_opts
+  if not (getenv("CLINCH_BASE_URL") or getenv("CLINCH_REGION")) then
+    local err
+    mock, err = _M.start_mock(opts)
+    if not mock then
+      io.stderr:write("example: ", err, "\n")
+      os.exit(1)
+    end
+    _M.say("(no CLINCH_BASE_URL set: using a mock API at ", mock.base_url, ")")
+    env_opts = { key = getenv("CLINCH_API_KEY") or "test-key", secret = getenv("CLINCH_API_SECRET") or "test-secret",
+                 base_url = mock.base_url }
+  else
+    local o, err = config.options({}, getenv)
+    if not o then
+      io.stderr:write("example: ", err, "\n")
+      os.exit(2)
+    end
+    env_opts = o
+  end
+  _M.mock = mock
+  local client, cerr = config.client(env_opts)
+  local ok, failure = false, cerr
+  if client then
+    ok, failure = xpcall(body, function(e)
+      if type(e) == "table" then return e end
+      return debug.traceback(tostring(e), 2)
+    end, client, _M)
+    pcall(client.close, client)
+  end
+  if mock then mock.stop() end
+  if not ok then
+    io.stderr:write("example failed: ", (tostring(failure):gsub("\n", "\n  ")), "\n")
+    os.exit(1)
+  end
+  os.exit(0)
+end
+
+--- Returns the value, or raises its error (for `nil, err` results in examples).
+function _M.check(v, err)
+  if v == nil then error(err, 2) end
+  return v
+end
+
+return _M

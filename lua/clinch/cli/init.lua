@@ -1,0 +1,273 @@
+--- The `clinch` command line: `require("clinch.cli").main(argv) -> exit code`. bin/clinch is a thin
+-- launcher around it. Exit codes: 0 success, 1 API or network error, 2 usage error; every error is
+-- one line on stderr. Output goes to stdout as an aligned table when it is a terminal, JSON otherwise,
+-- or as --format says.
+local type, ipairs, tostring, setmetatable, xpcall, require, error =
+  type, ipairs, tostring, setmetatable, xpcall, require, error
+local io, os, debug, concat = io, os, debug, table.concat
+local args = require "clinch.cli.args"
+local config = require "clinch.cli.config"
+local errors = require "clinch.errors"
+local output = require "clinch.cli.output"
+local progress = require "clinch.cli.progress"
+local trace = require "clinch.cli.trace"
+
+local _M = {}
+
+_M.EXIT_OK, _M.EXIT_API, _M.EXIT_USAGE = 0, 1, 2
+
+_M.GLOBAL_OPTIONS = {
+  { "key", arg = "KEY", help = "API access id (default: $CLINCH_API_KEY)" },
+  { "secret-file", arg = "FILE",
+    help = "read the API secret from the first line of FILE (default: $CLINCH_API_SECRET)" },
+  { "secret", arg = "SECRET", reject = config.SECRET_ON_COMMAND_LINE },
+  { "region", arg = "REGION", choices = { "us", "eu", "au" }, help = "us, eu or au (default: $CLINCH_REGION, us)" },
+  { "base-url", arg = "URL", help = "API base URL, e.g. http://127.0.0.1:8080/v1 (default: $CLINCH_BASE_URL)" },
+  { "format", arg = "FORMAT", choices = output.FORMATS,
+    help = "table, json, jsonl or csv (default: table on a terminal, json otherwise)" },
+  { "verbose", help = "log each request to stderr (method, URI, status, time; Authorization redacted)" },
+  { "dry-run", help = "print each request as a signed curl command instead of sending it" },
+  { "timeout", arg = "SECONDS", type = "number", help = "total time allowed per request (default 60)" },
+  { "retries", arg = "N", type = "integer", min = 0,
+    help = "further attempts after a failure that may pass (default 2)" },
+  { "help", help = "show help (also -h)" },
+  { "version", help = "show the version" },
+}
+
+local GROUPS = {
+  candidates = "candidates: list, get, create, update, sync",
+  tags = "a candidate's tags: list, add, remove",
+  resume = "resumes: upload",
+}
+
+local function commands()
+  return require("clinch.cli.commands").list
+end
+
+local function options_of(cmd)
+  local o = cmd.options
+  if type(o) == "function" then o = o() end
+  return o
+end
+
+local function overview()
+  local lines = {
+    "usage: clinch [global options] COMMAND [options]",
+    "",
+    "The command-line client of the PageUp Recruitment Marketing (Clinch) API.",
+    "",
+    "Commands:",
+  }
+  local width = 0
+  for _, cmd in ipairs(commands()) do
+    local w = #concat(cmd.words, " ")
+    if w > width then width = w end
+  end
+  for _, cmd in ipairs(commands()) do
+    local name = concat(cmd.words, " ")
+    lines[#lines + 1] = "  " .. name .. (" "):rep(width - #name + 2) .. cmd.summary
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Global options:"
+  lines[#lines + 1] = args.describe(_M.GLOBAL_OPTIONS)
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Configuration comes from CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION and"
+  lines[#lines + 1] = "CLINCH_BASE_URL, or the flags above. Run 'clinch COMMAND --help' for a command's options."
+  lines[#lines + 1] = "Exit codes: 0 success, 1 API or network error, 2 usage error."
+  return concat(lines, "\n") .. "\n"
+end
+
+local function command_help(cmd)
+  local lines = { "usage: " .. cmd.usage, "", cmd.summary .. "." }
+  local opts = options_of(cmd)
+  if #opts > 0 then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = "Options:"
+    lines[#lines + 1] = args.describe(opts)
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Example:"
+  lines[#lines + 1] = "  " .. cmd.example
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Global options (see clinch --help): --key, --secret-file, --region, --base-url, --format,"
+  lines[#lines + 1] = "--verbose, --dry-run, --timeout, --retries."
+  return concat(lines, "\n") .. "\n"
+end
+
+local function group_help(group)
+  local lines = { "usage: clinch " .. group .. " SUBCOMMAND [options]", "", GROUPS[group] .. "", "" }
+  for _, cmd in ipairs(commands()) do
+    if cmd.words[1] == group then
+      lines[#lines + 1] = "  " .. cmd.usage
+      lines[#lines + 1] = "      " .. cmd.summary
+    end
+  end
+  return concat(lines, "\n") .. "\n"
+end
+
+-- Finds the command named by argv[i], argv[i+1] -> cmd, index after its words.
+local function find_command(argv, i)
+  for _, cmd in ipairs(commands()) do
+    local ok = true
+    for k, w in ipairs(cmd.words) do
+      if argv[i + k - 1] ~= w then ok = false break end
+    end
+    if ok then return cmd, i + #cmd.words end
+  end
+  return nil
+end
+
+--- The run context handed to commands: streams, options, and the client made on first use.
+local Context = {}
+Context.__index = Context
+
+function Context:client()
+  if self._client then return self._client end
+  local o, err = config.options(self.opts, self.getenv)
+  if not o then error(errors.new { kind = "usage", message = err }, 0) end
+  local stderr = self.stderr
+  if self.opts.verbose then
+    o.logger = trace.logger(stderr)
+  end
+  local transport
+  if self.opts.dry_run then
+    transport = trace.dry_run_transport(self.stdout)
+  end
+  if self.opts.verbose then
+    transport = trace.verbose_transport(transport or require("clinch.transport").default { timeout = o.timeout },
+      stderr)
+  end
+  o.transport = transport
+  local client, cerr = config.client(o)
+  if not client then error(errors.new { kind = "usage", message = cerr }, 0) end
+  self._client = client
+  return client
+end
+
+--- An output writer in the chosen format on stdout (see clinch.cli.output).
+function Context:writer(opts)
+  opts.format, opts.stream = opts.format or self.format, self.stdout
+  return output.new(opts)
+end
+
+--- A progress line on stderr, drawn only when stderr is a terminal (and not under --verbose).
+function Context:progress(label)
+  return progress.new { enabled = self.stderr_tty and not self.opts.verbose, stream = self.stderr, label = label }
+end
+
+--- The exit code for an error value: 2 for usage and input validation errors, 0 for the end of a
+-- dry run, 1 for the rest (API, network).
+function _M.exit_code(err)
+  if trace.is_dry_run(err) then return _M.EXIT_OK end
+  if errors.is(err) and (err.kind == "usage" or (err.kind == "validation" and not err.status)) then
+    return _M.EXIT_USAGE
+  end
+  return _M.EXIT_API
+end
+
+-- One line for stderr: newlines in a server message must not break it. Usage errors are their message;
+-- the others keep their kind ("not_found error (HTTP 404) GET ...: ...").
+local function one_line(err)
+  local text
+  if errors.is(err) and (err.kind == "usage" or err.kind == "repl" or err.kind == "io") then
+    text = tostring(err.message)
+  else
+    text = tostring(err):gsub("^clinch%.", "")
+  end
+  return (text:gsub("[\r\n]+", " "))
+end
+
+--- Runs the CLI. `argv` is the argument list (arg), `ctx` optionally overrides stdout, stderr, stdin,
+-- getenv and isatty(fd) (tests). Returns the exit code.
+function _M.main(argv, ctx)
+  ctx = ctx or {}
+  local stdout, stderr = ctx.stdout or io.stdout, ctx.stderr or io.stderr
+  local isatty = ctx.isatty or require("clinch.cli.tty").isatty
+  local function fail(code, message)
+    stderr:write("clinch: ", message, "\n")
+    return code
+  end
+
+  local globals = {}
+  local i, perr = args.leading(argv, { _M.GLOBAL_OPTIONS }, globals)
+  if not i then return fail(_M.EXIT_USAGE, perr .. " (see clinch --help)") end
+  local word = argv[i]
+  if globals.version then
+    stdout:write("clinch ", require("clinch")._VERSION, "\n")
+    return _M.EXIT_OK
+  end
+  if word == nil then
+    if globals.help then stdout:write(overview()) return _M.EXIT_OK end
+    return fail(_M.EXIT_USAGE, "no command given (see clinch --help)")
+  end
+  if word == "help" then
+    local cmd = find_command(argv, i + 1)
+    if cmd then stdout:write(command_help(cmd))
+    elseif GROUPS[argv[i + 1]] then stdout:write(group_help(argv[i + 1]))
+    else stdout:write(overview()) end
+    return _M.EXIT_OK
+  end
+
+  local cmd, rest = find_command(argv, i)
+  if not cmd then
+    if GROUPS[word] then
+      local sub = argv[i + 1]
+      if sub == "--help" or sub == "-h" or globals.help then
+        stdout:write(group_help(word))
+        return _M.EXIT_OK
+      end
+      if sub == nil then
+        return fail(_M.EXIT_USAGE, word .. " needs a subcommand: " .. GROUPS[word]:match(": (.*)$")
+          .. " (see clinch " .. word .. " --help)")
+      end
+      return fail(_M.EXIT_USAGE, "unknown command '" .. word .. " " .. sub .. "' (see clinch " .. word .. " --help)")
+    end
+    return fail(_M.EXIT_USAGE, "unknown command '" .. word .. "' (see clinch --help)")
+  end
+
+  local name = concat(cmd.words, " ")
+  local opts, oerr = args.parse(argv, rest, { options_of(cmd), _M.GLOBAL_OPTIONS }, globals)
+  if not opts then return fail(_M.EXIT_USAGE, oerr .. " (see clinch " .. name .. " --help)") end
+  if opts.help then
+    stdout:write(command_help(cmd))
+    return _M.EXIT_OK
+  end
+  local positionals = opts._args
+  if #positionals < #cmd.args then
+    return fail(_M.EXIT_USAGE, name .. " needs " .. concat(cmd.args, " ", #positionals + 1)
+      .. " (usage: " .. cmd.usage .. ")")
+  elseif #positionals > #cmd.args then
+    return fail(_M.EXIT_USAGE, "unexpected argument '" .. positionals[#cmd.args + 1] .. "' (usage: "
+      .. cmd.usage .. ")")
+  end
+  for k, v in ipairs(positionals) do
+    if v == "" then return fail(_M.EXIT_USAGE, name .. ": " .. cmd.args[k] .. " must not be empty") end
+  end
+
+  local stdout_tty = isatty(1)
+  local cx = setmetatable({
+    opts = opts, name = name, stdout = stdout, stderr = stderr, stdin = ctx.stdin or io.stdin,
+    getenv = ctx.getenv or os.getenv, isatty = isatty, stdout_tty = stdout_tty, stderr_tty = isatty(2),
+    format = opts.format or (stdout_tty and "table" or "json"),
+  }, Context)
+
+  local traceback
+  local ok, res, err = xpcall(cmd.run, function(e)
+    if not errors.is(e) then traceback = debug.traceback(tostring(e), 2) end
+    return e
+  end, cx, opts, positionals)
+  if cx._client then cx._client:close() end
+  if not ok then err = res end
+  if ok and res then return _M.EXIT_OK end
+  if traceback then
+    -- Ctrl-C arrives as lua.c's "interrupted!" error; what sync recorded so far stays valid.
+    if tostring(err):find("interrupted!", 1, true) then return fail(130, "interrupted") end
+    if (ctx.getenv or os.getenv)("CLINCH_DEBUG") then stderr:write(traceback, "\n") end
+    return fail(_M.EXIT_API, "internal error: " .. one_line(err))
+  end
+  local code = _M.exit_code(err)
+  if code == _M.EXIT_OK then return code end
+  return fail(code, one_line(err))
+end
+
+return _M

@@ -1,0 +1,215 @@
+--- Output of records in the CLI's formats: `json` (one document: an array for lists, an object for one
+-- record), `jsonl` (one JSON object per line), `csv` (RFC 4180, with a header) and `table` (aligned, for
+-- a terminal). A record is a resource (written in JSON as the API sent it, via clinch.jsonapi.raw) or
+-- a plain table of fields. Lists stream: JSON, JSONL and CSV are written record by record, so `--all`
+-- over a large account holds one page at a time; only the table format, which needs every width,
+-- collects its rows.
+local type, pairs, ipairs, tostring, getmetatable, setmetatable, pcall, require, next =
+  type, pairs, ipairs, tostring, getmetatable, setmetatable, pcall, require, next
+local error = error
+local io = io
+local concat, sort, format, floor, math_type = table.concat, table.sort, string.format, math.floor, math.type
+local csv = require "clinch.cli.csv"
+local textable = require "clinch.cli.textable"
+
+local _M = {}
+
+_M.FORMATS = { "table", "json", "jsonl", "csv" }
+
+-- JSON encoding through the library's encoder (integers kept exact, empty lists as []).
+local function encode(v)
+  local jsonapi = require "clinch.jsonapi"
+  local s, err = jsonapi.encode(v)
+  if not s then error(err, 0) end
+  return s
+end
+
+local function is_resource(v)
+  return type(v) == "table" and type(v.id) == "string" and type(v.type) == "string"
+end
+
+-- Array attributes of the seed's Candidate schema. lua-cjson 2.1.0 reads an empty JSON array as an
+-- empty table, which would be written back as {}; these are written as [].
+local ARRAYS = {
+  candidates = { "tags", "skills", "job_departments_viewed", "job_categories_viewed", "job_cities",
+                 "educated_at", "studied", "ats_statuses" },
+}
+
+local function fix_empty_arrays(raw)
+  local names, attrs = ARRAYS[raw.type], raw.attributes
+  if not names or type(attrs) ~= "table" then return raw end
+  local jsonapi = require "clinch.jsonapi"
+  local fixed
+  for _, name in ipairs(names) do
+    local v = attrs[name]
+    if type(v) == "table" and next(v) == nil and getmetatable(v) == nil then
+      if not fixed then
+        fixed = {}
+        for k, x in pairs(attrs) do fixed[k] = x end
+      end
+      fixed[name] = jsonapi.array {}
+    end
+  end
+  if not fixed then return raw end
+  local copy = {}
+  for k, x in pairs(raw) do copy[k] = x end
+  copy.attributes = fixed
+  return copy
+end
+
+-- A copy of a decoded value without links back into the document (resources become identifiers).
+local function plain(v, depth, active)
+  if type(v) ~= "table" then return v end
+  if is_resource(v) then return { id = v.id, type = v.type } end
+  if active[v] or depth > 64 then return nil end
+  active[v] = true
+  local out = {}
+  for k, x in next, v do out[k] = plain(x, depth + 1, active) end
+  active[v] = nil
+  return out
+end
+
+local function is_linkage(v)
+  if type(v) ~= "table" then return false end
+  if is_resource(v) then return true end
+  return v[1] ~= nil and is_resource(v[1])
+end
+
+--- A JSON:API resource object rebuilt from a decoded resource's fields, for a resource the original
+-- text is not at hand for (jsonapi.raw gives nil): attributes, and relationships as identifiers.
+function _M.rebuild(resource)
+  local attributes, relationships = {}, {}
+  for k, v in next, resource do
+    if k ~= "id" and k ~= "type" and type(k) == "string" then
+      if is_linkage(v) then
+        relationships[k] = { data = plain(v, 1, {}) }
+      else
+        attributes[k] = plain(v, 1, {})
+      end
+    end
+  end
+  local out = { id = resource.id, type = resource.type, attributes = attributes }
+  if next(relationships) then out.relationships = relationships end
+  return fix_empty_arrays(out)
+end
+
+--- The JSON value of a record: the resource as the API sent it, or the plain table itself.
+function _M.json_value(record)
+  if is_resource(record) then
+    local raw = require("clinch.jsonapi").raw(record)
+    if type(raw) == "table" then return fix_empty_arrays(raw) end
+    return _M.rebuild(record)
+  end
+  return record
+end
+
+local function number_text(n)
+  if math_type(n) == "integer" or (n == floor(n) and n > -2 ^ 53 and n < 2 ^ 53) then
+    return format("%d", n)
+  end
+  return format("%.14g", n)
+end
+
+--- The text of a value in a CSV or table cell.
+function _M.cell(v)
+  local tv = type(v)
+  if tv == "string" then return v end
+  if tv == "number" then return number_text(v) end
+  if tv == "boolean" then return tostring(v) end
+  if tv ~= "table" then return "" end -- nil, JSON null
+  if is_resource(v) then return v.id end
+  if type(v.utc) == "string" then return v.utc end -- a DateTime attribute
+  local mt = getmetatable(v)
+  if mt and mt.__tostring then return tostring(v) end
+  if v[1] ~= nil or next(v) == nil then
+    local parts = {}
+    for i, item in ipairs(v) do parts[i] = _M.cell(item) end
+    return concat(parts, "; ")
+  end
+  local ok, s = pcall(encode, v)
+  return ok and s or "{…}"
+end
+
+--- Field names of a record for a generic listing: id and type first, then its other fields sorted.
+function _M.fields_of(record)
+  local names, seen = {}, {}
+  for _, k in ipairs { "id", "type" } do
+    if record[k] ~= nil then names[#names + 1], seen[k] = k, true end
+  end
+  local rest = {}
+  local src = record
+  if is_resource(record) then
+    local raw = _M.json_value(record)
+    src = type(raw) == "table" and type(raw.attributes) == "table" and raw.attributes or record
+  end
+  for k in pairs(src) do
+    if type(k) == "string" and not seen[k] then rest[#rest + 1] = k end
+  end
+  sort(rest)
+  for _, k in ipairs(rest) do names[#names + 1] = k end
+  return names
+end
+
+local Writer = {}
+Writer.__index = Writer
+
+--- A writer for a list of records: new{ format=, stream=, columns = { names } | nil (from the
+-- first record), single = true (json writes an object; table lists fields vertically) }.
+function _M.new(opts)
+  return setmetatable({
+    format = opts.format or "json", stream = opts.stream or io.stdout, columns = opts.columns,
+    single = opts.single, count = 0, rows = {}, max_width = opts.max_width,
+  }, Writer)
+end
+
+function Writer:_row(record)
+  local row = {}
+  for i, c in ipairs(self.columns) do row[i] = _M.cell(record[c]) end
+  return row
+end
+
+--- Writes one record (the table format only collects it).
+function Writer:write(record)
+  local f, s = self.format, self.stream
+  if not self.columns and (f == "csv" or f == "table") then self.columns = _M.fields_of(record) end
+  self.count = self.count + 1
+  if f == "jsonl" then
+    s:write(encode(_M.json_value(record)), "\n")
+  elseif f == "json" then
+    if self.single then
+      s:write(encode(_M.json_value(record)), "\n")
+    else
+      s:write(self.count == 1 and "[\n" or ",\n", encode(_M.json_value(record)))
+    end
+  elseif f == "csv" then
+    if self.count == 1 then s:write(csv.header(self.columns)) end
+    s:write(csv.record(self:_row(record), #self.columns))
+  else
+    self.rows[#self.rows + 1] = self.single and record or self:_row(record)
+  end
+end
+
+--- Ends the output (closes the JSON array, prints the table).
+function Writer:finish()
+  local f, s = self.format, self.stream
+  if f == "json" and not self.single then
+    s:write(self.count == 0 and "[]\n" or "\n]\n")
+  elseif f == "csv" and self.count == 0 and self.columns then
+    s:write(csv.header(self.columns))
+  elseif f == "table" then
+    if self.single then
+      for _, record in ipairs(self.rows) do
+        local list = {}
+        for _, name in ipairs(self.columns) do list[#list + 1] = { name, _M.cell(record[name]) } end
+        s:write(textable.vertical(list, self.max_width))
+      end
+    elseif self.columns then
+      s:write(textable.render(self.columns, self.rows, self.max_width))
+    else
+      s:write("(none)\n")
+    end
+  end
+  s:flush()
+end
+
+return _M

@@ -1,0 +1,149 @@
+-- `clinch repl`: piped scripts (no prompts, results pretty-printed, errors on stderr), a terminal session
+-- through script(1), and the preloaded `clinch` and `client`. Lua 5.4 only, like the CLI.
+local support = require "support"
+
+if support.is_luajit then
+  describe("clinch repl", function()
+    pending("runs on Lua 5.4 only: covered by the Lua 5.4 suite")
+  end)
+  return
+end
+
+local clinch = require "clinch"
+local q = support.shell_quote
+local tmp = assert(io.popen(support.child_env .. "mktemp -d")):read("l")
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+describe("clinch repl", function()
+  local mock, env
+
+  setup(function()
+    mock = support.start_mock { "--candidates", "12", "--seed", "4" }
+    env = "env -u CLINCH_REGION HOME=" .. q(tmp) .. " CLINCH_BASE_URL=" .. q(mock.base_url)
+      .. " CLINCH_API_KEY=test-key CLINCH_API_SECRET=test-secret "
+  end)
+  teardown(function()
+    mock.stop()
+    os.execute("rm -rf " .. q(tmp))
+  end)
+  before_each(function() mock.control("POST", "reset") end)
+
+  -- Feeds lines to `clinch repl` on stdin -> exit code, stdout, stderr.
+  local function repl(lines, environment)
+    local input = tmp .. "/input.lua"
+    local f = assert(io.open(input, "wb"))
+    f:write(table.concat(lines, "\n"), "\n")
+    f:close()
+    local p = assert(io.popen(support.child_env .. (environment or env) .. support.lua .. " bin/clinch repl <"
+      .. q(input) .. " 2>" .. q(tmp .. "/stderr")))
+    local out = p:read("a")
+    local _, _, code = p:close()
+    return code, out, read_file(tmp .. "/stderr")
+  end
+
+  it("answers a piped script that lists candidates and adds a tag", function()
+    local code, out, err = repl {
+      "page = client.candidates:list{ per_page = 3 }",
+      "#page",
+      "for _, c in ipairs(page) do print(c) end",
+      "tag = page[1]:add_tag(\"Added in the REPL\")",
+      "tag.name",
+      "page[1].id",
+    }
+    assert.are.equal(0, code, err)
+    assert.are.equal("", err)
+    local c = clinch.new { key = "test-key", secret = "test-secret", base_url = mock.base_url }
+    local page = assert(c.candidates:list { per_page = 3 })
+    local lines = {}
+    for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.are.equal("3", lines[1])
+    for i = 1, 3 do assert.are.equal(tostring(page[i]), lines[i + 1]) end
+    assert.are.equal('"Added in the REPL"', lines[5])
+    assert.are.equal('"' .. page[1].id .. '"', lines[6])
+    assert.is_falsy(out:find("clinch>", 1, true))
+    local names = {}
+    for _, t in ipairs(assert(c.candidates:list_tags(page[1].id))) do names[t.name] = true end
+    assert.is_true(names["Added in the REPL"])
+    c:close()
+  end)
+
+  it("pretty-prints resources depth-limited and never shows the secret", function()
+    local code, out = repl {
+      "cand = client.candidates:list{ per_page = 1 }[1]",
+      "cand",
+      "client",
+      "clinch.new{ key = 'k', secret = 'other-secret', base_url = 'http://127.0.0.1:9/v1' }",
+      "pp({ a = { b = { c = { d = 1 } } } }, 1)",
+    }
+    assert.are.equal(0, code)
+    assert.matches("^candidate %x+ [^\n]* {\n  id = \"%x+\",\n  type = \"candidates\",\n", out)
+    assert.matches("updated_at = <DateTime %d%d%d%d%-%d%d%-%d%dT[%d:]+Z>", out)
+    assert.matches("<clinch.client " .. mock.base_url:gsub("%p", "%%%0") .. " %(key test%-key%)>", out)
+    assert.matches("{ a = { … 1 field } }", out, 1, true)
+    assert.is_falsy(out:find("test-secret", 1, true))
+    assert.is_falsy(out:find("other-secret", 1, true))
+  end)
+
+  it("reads multi-line input, keeps the last result in _, and lists operations in help()", function()
+    local code, out = repl {
+      "function double(x)",
+      "  return x * 2",
+      "end",
+      "double(21)",
+      "_ + 1",
+      "help()",
+    }
+    assert.are.equal(0, code)
+    assert.matches("^42\n43\n", out)
+    for _, op in ipairs { "candidates:list", "candidates:each", "candidates:get", "candidates:create",
+                          "candidates:update", "list_tags", "add_tag", "remove_tag", "upload_resume",
+                          "client:request" } do
+      assert.matches(op, out, 1, true)
+    end
+  end)
+
+  it("reports errors on stderr, goes on, and exits 1 for a failed script", function()
+    local code, out, err = repl {
+      "error('boom')",
+      "client.candidates:get('no-such-id')",
+      "this is not lua",
+      "1 + 1",
+    }
+    assert.are.equal(1, code)
+    assert.matches("^error: stdin:1: boom\n", err)
+    assert.matches("error: [^\n]*syntax error", err)
+    -- An API failure is a result (nil, err), not an error.
+    assert.matches("nil\n<clinch.not_found error %(HTTP 404%)", out)
+    assert.matches("\n2\n$", out)
+    assert.matches("clinch: 2 input%(s%) failed\n$", err)
+  end)
+
+  it("starts without configuration, with client nil", function()
+    local code, out, err = repl({ "client == nil", "type(clinch.new)" }, "env -u CLINCH_API_KEY -u CLINCH_API_SECRET "
+      .. "-u CLINCH_BASE_URL -u CLINCH_REGION HOME=" .. q(tmp) .. " ")
+    assert.are.equal(0, code)
+    assert.are.equal('true\n"function"\n', out)
+    assert.matches("no client %(no API key", err)
+  end)
+
+  it("prompts on a terminal", function()
+    local input = tmp .. "/tty-input"
+    local f = assert(io.open(input, "wb"))
+    f:write("6 * 7\nexit()\n")
+    f:close()
+    local inner = env .. support.lua .. " bin/clinch repl"
+    local p = assert(io.popen(support.child_env .. "script -qec " .. q(inner) .. " /dev/null <" .. q(input)))
+    local out = p:read("a")
+    p:close()
+    assert.matches("help%(%) lists what you can do", out)
+    assert.matches("clinch> ", out, 1, true)
+    assert.matches("\n[^\n]-42\r?\n", out)
+  end)
+end)
