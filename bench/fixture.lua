@@ -161,7 +161,9 @@ function _M.page(n)
         links = {
           edit = { url = base .. "/edit" }, self = { url = base }, modal = { url = base .. "/modal" },
           archive = { url = base .. "/archive" },
-          linkedin_search = { url = "https://www.linkedin.com/search/results/all/?keywords=" .. first .. "%20" .. last },
+          linkedin_search = {
+            url = "https://www.linkedin.com/search/results/all/?keywords=" .. first .. "%20" .. last,
+          },
           mail_to = { url = "mailto:" .. first:lower() .. "." .. last:lower() .. "@example.com" },
           tel = { url = "tel:+6140000" .. format("%04d", i) },
           linkedin = { url = "https://www.linkedin.com/in/" .. first:lower() .. "-" .. last:lower() },

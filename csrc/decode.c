@@ -1,6 +1,795 @@
-/* decode.c: placeholder until this concern lands. */
+/* decode.c: `core.decode(text [, raw_map])`, a JSON:API document decoder. lua-cjson parses the text
+ * (a private `cjson.safe` instance, so user settings never change ours); this file then links the
+ * document in place:
+ *
+ *   - each resource becomes one table holding `id`, `type`, its attributes as fields and its
+ *     relationships as fields pointing at other resource tables. The table IS the attributes table
+ *     cjson built (mutated in place: copying every attribute would cost as much as parsing it);
+ *   - an identity map makes the same type+id the same table everywhere; linkage to a resource absent
+ *     from the document becomes a shared `{ id =, type = }` stub; cycles are fine. The map is two
+ *     levels, type -> id -> table: both keys are strings cjson already made, so a lookup builds no
+ *     new string. A type+id given twice is one table; the first registered wins, and `included` is
+ *     registered before `data` (so that primary data is linked while its tables are in cache);
+ *   - JSON null is removed from objects; in arrays null elements are dropped and the array compacted,
+ *     so `#` and ipairs work (raw access keeps the original positions);
+ *   - integral floats become integers on 5.3+ (|n| < 2^53, so the conversion is exact);
+ *   - objects with a string `utc` and a number `epoch` get the "clinch.DateTime" metatable.
+ *
+ * raw access: when raw_map is given, raw_map[resource] = src for every resource (not stubs), src being
+ * one table per document with src.text = text. The Lua layer re-parses src.text on demand and finds
+ * the untouched cjson object by type and id (nulls as cjson.null). Nothing is copied at decode time;
+ * one table store per resource is the whole cost.
+ *
+ * Malformed input never raises: the result is nil plus a message "decode: <where>: <what>" (only a
+ * non-string text or a memory error raise). Nothing here holds malloc'd memory, so even a memory error
+ * raised inside the Lua API leaks nothing.
+ *
+ * Cost (bench/decode.lua): the walk over every value through lua_next is most of the linking time;
+ * on a 100-candidate page it alone is about 13% of cjson.decode on Lua 5.4 and 19% on LuaJIT. */
 #include "compat.h"
 
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DECODE_MAX_DEPTH 128
+/* Lua stack slots: what one level of walk_table/walk_array uses at most, and what the linker's deepest
+ * frame outside the walk needs (including a message being built). l_decode reserves it all up front,
+ * so nothing below has to check, or fail, on the way. */
+#define WALK_SLOTS 4
+#define LINK_SLOTS 48
+#define DATETIME_MT "clinch.DateTime"
+
+/* Upvalues of core.decode: the parser, the DateTime metatable, and the member names the linker looks up
+ * (pushing a kept string is cheaper than interning a literal every time). */
+#define UV_CJSON_DECODE lua_upvalueindex(1) /* the private instance's decode, or an error string */
+#define UV_DATETIME lua_upvalueindex(2)     /* the DateTime metatable */
+#define UV_K_ID lua_upvalueindex(3)
+#define UV_K_TYPE lua_upvalueindex(4)
+#define UV_K_ATTRIBUTES lua_upvalueindex(5)
+#define UV_K_RELATIONSHIPS lua_upvalueindex(6)
+#define UV_K_DATA lua_upvalueindex(7)
+#define UV_K_UTC lua_upvalueindex(8)
+#define UV_COUNT 8
+
+static const char *const decode_keys[] = {"id", "type", "attributes", "relationships", "data", "utc"};
+
+typedef struct {
+    lua_State *L;
+    int types;  /* abs index: identity map, type -> { id -> resource table } */
+    int last;   /* abs index of two slots: the last type looked up and its id map */
+    int stubs;  /* abs index: set of the stubs made so far */
+    int src;    /* abs index of the raw source table, 0 without raw_map */
+    int rawmap; /* abs index of raw_map, 0 without it */
+} decode_ctx;
+
+/* Where a problem is. Formatted only when there is one: building a path per resource would cost
+ * more than linking it. */
+typedef struct {
+    const char *base;   /* "data", "included", "errors", ... */
+    int index;          /* > 0: base[index] */
+    const char *rel;    /* relationship name, or NULL */
+    int rel_data;       /* with rel: 0 the relationship, 1 its data, 2 data[rel_index] */
+    int rel_index;
+    const char *member; /* a trailing member such as "attributes", or NULL */
+} where_t;
+
+static void push_where(lua_State *L, const where_t *w) {
+    int n = 1;
+    lua_pushstring(L, w->base);
+    if (w->index > 0) {
+        lua_pushfstring(L, "[%d]", w->index);
+        n++;
+    }
+    if (w->rel) {
+        lua_pushfstring(L, ".relationships.%s", w->rel);
+        n++;
+        if (w->rel_data) {
+            lua_pushliteral(L, ".data");
+            n++;
+        }
+        if (w->rel_data == 2) {
+            lua_pushfstring(L, "[%d]", w->rel_index);
+            n++;
+        }
+    }
+    if (w->member) {
+        lua_pushfstring(L, ".%s", w->member);
+        n++;
+    }
+    lua_concat(L, n);
+}
+
+/* Pushes "decode: <where>: <message>" and returns -1, the callers' failure value. */
+static int failf(lua_State *L, const where_t *w, const char *fmt, ...) {
+    va_list ap;
+    lua_pushliteral(L, "decode: ");
+    push_where(L, w);
+    lua_pushliteral(L, ": ");
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_concat(L, 4);
+    return -1;
+}
+
+static int is_null(lua_State *L, int idx) {
+    return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
+}
+
+/* JSON kind of the value at idx, for messages. cjson arrays have element 1 (or are empty). */
+static const char *json_kind(lua_State *L, int idx) {
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: return "nothing";
+    case LUA_TLIGHTUSERDATA: return "null";
+    case LUA_TBOOLEAN: return "boolean";
+    case LUA_TNUMBER: return "number";
+    case LUA_TSTRING: return "string";
+    case LUA_TTABLE: {
+        int is_array;
+        lua_rawgeti(L, idx, 1);
+        is_array = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        return is_array ? "array" : "object";
+    }
+    default: return lua_typename(L, lua_type(L, idx));
+    }
+}
+
+/* True when the table at idx is a JSON object (possibly empty): it has no element 1. */
+static int table_is_object(lua_State *L, int idx) {
+    int r;
+    lua_rawgeti(L, idx, 1);
+    r = lua_isnil(L, -1);
+    lua_pop(L, 1);
+    return r;
+}
+
+/* A cjson table is an array when it has element 1; an empty table counts as an (empty) array. */
+static int table_is_array(lua_State *L, int idx) {
+    idx = lua_absindex(L, idx);
+    if (!table_is_object(L, idx)) return 1;
+    lua_pushnil(L);
+    if (!lua_next(L, idx)) return 1;
+    lua_pop(L, 2);
+    return 0;
+}
+
+#if LUA_VERSION_NUM >= 503
+/* Integral and within 2^53, so that the integer is exactly the number the text said. */
+static int integral(lua_Number n) {
+    return n == floor(n) && n > -9007199254740992.0 && n < 9007199254740992.0;
+}
+#endif
+
+static const where_t where_document = {"document", 0, NULL, 0, 0, NULL};
+
+static int walk_table(lua_State *L, int t, int depth, int root);
+
+/* Cleans an array in place: nulls dropped (compacting), numbers and nested tables converted. */
+static int walk_array(lua_State *L, int t, int depth) {
+    lua_Integer n = (lua_Integer)lua_rawlen(L, t), i, j = 0;
+    for (i = 1; i <= n; i++) {
+        int changed = 0;
+        lua_rawgeti(L, t, i);
+        switch (lua_type(L, -1)) {
+        case LUA_TLIGHTUSERDATA:
+            lua_pop(L, 1);
+            continue;
+#if LUA_VERSION_NUM >= 503
+        case LUA_TNUMBER:
+            if (!lua_isinteger(L, -1)) {
+                lua_Number x = lua_tonumber(L, -1);
+                if (integral(x)) {
+                    lua_pop(L, 1);
+                    lua_pushinteger(L, (lua_Integer)x);
+                    changed = 1;
+                }
+            }
+            break;
+#endif
+        case LUA_TTABLE:
+            if (walk_table(L, lua_gettop(L), depth + 1, 0)) return -1;
+            break;
+        default: break;
+        }
+        j++;
+        if (changed || j != i) lua_rawseti(L, t, (int)j);
+        else lua_pop(L, 1);
+    }
+    for (i = j + 1; i <= n; i++) {
+        lua_pushnil(L);
+        lua_rawseti(L, t, (int)i);
+    }
+    return 0;
+}
+
+/* Cleans the table at abs index t in place (see the header). `root` tables (attributes, meta) are
+ * never DateTimes themselves. Returns 0, or -1 with a message pushed. */
+static int walk_table(lua_State *L, int t, int depth, int root) {
+    int has_epoch = 0;
+    /* cjson already bounds nesting; this bounds the C recursion and the Lua stack l_decode reserved
+     * (WALK_SLOTS per level) all the same. */
+    if (depth > DECODE_MAX_DEPTH) return failf(L, &where_document, "nesting too deep");
+    lua_pushnil(L);
+    if (!lua_next(L, t)) return 0;
+    if (lua_type(L, -2) == LUA_TNUMBER) {
+        lua_pop(L, 2);
+        return walk_array(L, t, depth);
+    }
+    do {
+        switch (lua_type(L, -1)) {
+        case LUA_TLIGHTUSERDATA: /* null: assigning nil to an existing field is allowed in lua_next */
+            lua_pushvalue(L, -2);
+            lua_pushnil(L);
+            lua_rawset(L, t);
+            break;
+        case LUA_TNUMBER: {
+#if LUA_VERSION_NUM >= 503
+            if (!lua_isinteger(L, -1)) {
+                lua_Number x = lua_tonumber(L, -1);
+                if (integral(x)) {
+                    lua_pushvalue(L, -2);
+                    lua_pushinteger(L, (lua_Integer)x);
+                    lua_rawset(L, t);
+                }
+            }
+#endif
+            if (!root) {
+                size_t len;
+                const char *k = lua_tolstring(L, -2, &len); /* keys of a cjson object are strings */
+                if (len == 5 && memcmp(k, "epoch", 5) == 0) has_epoch = 1;
+            }
+            break;
+        }
+        case LUA_TTABLE:
+            if (walk_table(L, lua_gettop(L), depth + 1, 0)) return -1;
+            break;
+        default: break;
+        }
+        lua_pop(L, 1);
+    } while (lua_next(L, t));
+    if (has_epoch) { /* only then look for utc: most objects are not DateTimes */
+        lua_pushvalue(L, UV_K_UTC);
+        lua_rawget(L, t);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            lua_pushvalue(L, UV_DATETIME);
+            lua_setmetatable(L, t);
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Pushes the id of the object at abs index r as a string; numbers are accepted and converted.
+ * Returns 0, or -1 with a message pushed. `what` is "resource" or "resource identifier". */
+static int push_id(lua_State *L, int r, const where_t *w, const char *what) {
+    lua_pushvalue(L, UV_K_ID);
+    lua_rawget(L, r);
+    switch (lua_type(L, -1)) {
+    case LUA_TSTRING: return 0;
+    case LUA_TNUMBER: {
+        lua_Number x = lua_tonumber(L, -1);
+        char buf[32];
+        lua_pop(L, 1);
+        if (x == floor(x) && fabs(x) < 9007199254740992.0) snprintf(buf, sizeof buf, "%.0f", x);
+        else snprintf(buf, sizeof buf, "%.17g", x);
+        lua_pushstring(L, buf);
+        return 0;
+    }
+    case LUA_TNIL:
+    case LUA_TLIGHTUSERDATA: return failf(L, w, "%s has no id", what);
+    default: return failf(L, w, "%s id must be a string, got %s", what, json_kind(L, -1));
+    }
+}
+
+static int push_type(lua_State *L, int r, const where_t *w, const char *what) {
+    lua_pushvalue(L, UV_K_TYPE);
+    lua_rawget(L, r);
+    if (lua_type(L, -1) == LUA_TSTRING) return 0;
+    if (lua_isnil(L, -1) || is_null(L, -1)) return failf(L, w, "%s has no type", what);
+    return failf(L, w, "%s type must be a string, got %s", what, json_kind(L, -1));
+}
+
+/* With type at -2 and id at -1, pushes the id map of that type (created when new).
+ * Stack: type id -> type id byid */
+static void push_byid(decode_ctx *c) {
+    lua_State *L = c->L;
+    if (lua_rawequal(L, -2, c->last)) { /* runs of one type are the common case */
+        lua_pushvalue(L, c->last + 1);
+        return;
+    }
+    lua_pushvalue(L, -2);
+    lua_rawget(L, c->types);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 8);
+        lua_pushvalue(L, -3);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, c->types);
+    }
+    lua_pushvalue(L, -3);
+    lua_replace(L, c->last);
+    lua_pushvalue(L, -1);
+    lua_replace(L, c->last + 1);
+}
+
+/* Registers the resource object at abs index r: validates it, turns its attributes into the resource
+ * table and enters it in the identity map. Pushes the resource table and returns 1 when new, 0 when it
+ * repeats an earlier type+id (the earlier table is pushed), -1 on error. The resource table is left in
+ * r.attributes for link_resource; a repeated resource loses its relationships. */
+static int register_resource(decode_ctx *c, int r, const where_t *w) {
+    lua_State *L = c->L;
+    int top = lua_gettop(L), res, found = 0;
+    /* an array fails below for want of a type */
+    if (lua_type(L, r) != LUA_TTABLE) return failf(L, w, "expected resource object, got %s", json_kind(L, r));
+    if (push_type(L, r, w, "resource") || push_id(L, r, w, "resource")) return -1;
+    push_byid(c); /* type id byid */
+    lua_pushvalue(L, -2);
+    lua_rawget(L, -2);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+    } else {
+        int stub;
+        found = lua_gettop(L);
+        lua_pushvalue(L, found);
+        lua_rawget(L, c->stubs);
+        stub = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (!stub) { /* repeated */
+            lua_replace(L, top + 1);
+            lua_settop(L, top + 1);
+            lua_pushvalue(L, UV_K_RELATIONSHIPS);
+            lua_pushnil(L);
+            lua_rawset(L, r);
+            return 0;
+        }
+        /* a stub made for an earlier forward reference: it becomes this resource */
+        lua_pushvalue(L, found);
+        lua_pushnil(L);
+        lua_rawset(L, c->stubs);
+    }
+    lua_pushvalue(L, UV_K_ATTRIBUTES);
+    lua_rawget(L, r);
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        if (!table_is_object(L, -1)) {
+            where_t wa = *w;
+            wa.member = "attributes";
+            return failf(L, &wa, "expected object, got array");
+        }
+        if (walk_table(L, lua_gettop(L), 4, 1)) return -1;
+    } else if (lua_isnil(L, -1) || is_null(L, -1)) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 4);
+        lua_pushvalue(L, UV_K_ATTRIBUTES);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, r);
+    } else {
+        where_t wa = *w;
+        wa.member = "attributes";
+        return failf(L, &wa, "expected object, got %s", json_kind(L, -1));
+    }
+    if (found) { /* the attributes move into the stub, which others already point at */
+        int a = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, a)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, found);
+        }
+        lua_pop(L, 1);
+        lua_pushvalue(L, UV_K_ATTRIBUTES);
+        lua_pushvalue(L, found);
+        lua_rawset(L, r);
+    }
+    res = lua_gettop(L); /* type id byid res */
+    lua_pushvalue(L, UV_K_ID);
+    lua_pushvalue(L, res - 2);
+    lua_rawset(L, res);
+    lua_pushvalue(L, UV_K_TYPE);
+    lua_pushvalue(L, res - 3);
+    lua_rawset(L, res);
+    lua_pushvalue(L, res - 2);
+    lua_pushvalue(L, res);
+    lua_rawset(L, res - 1);
+    if (c->src) {
+        lua_pushvalue(L, res);
+        lua_pushvalue(L, c->src);
+        lua_rawset(L, c->rawmap);
+    }
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 1;
+}
+
+/* Resolves the resource identifier object at abs index d to its resource table (or a shared stub)
+ * and pushes it. Returns 0 or -1 with a message pushed. */
+static int resolve(decode_ctx *c, int d, const where_t *w) {
+    lua_State *L = c->L;
+    int top = lua_gettop(L);
+    if (lua_type(L, d) != LUA_TTABLE)
+        return failf(L, w, "expected resource identifier object, got %s", json_kind(L, d));
+    if (push_type(L, d, w, "resource identifier") || push_id(L, d, w, "resource identifier")) return -1;
+    push_byid(c); /* type id byid */
+    lua_pushvalue(L, -2);
+    lua_rawget(L, -2);
+    if (lua_isnil(L, -1)) { /* not in the document: a stub, registered so that it is shared */
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 2);
+        lua_pushvalue(L, UV_K_ID);
+        lua_pushvalue(L, top + 2);
+        lua_rawset(L, -3);
+        lua_pushvalue(L, UV_K_TYPE);
+        lua_pushvalue(L, top + 1);
+        lua_rawset(L, -3);
+        lua_pushvalue(L, top + 2);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, top + 3);
+        lua_pushvalue(L, -1);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, c->stubs);
+    }
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 0;
+}
+
+/* Sets the relationships of the registered resource object at abs index r as fields of its resource
+ * table. Returns 0 or -1 with a message pushed. */
+static int link_resource(decode_ctx *c, int r, const where_t *w) {
+    lua_State *L = c->L;
+    int top = lua_gettop(L), res, rels;
+    where_t wr = *w;
+    lua_pushvalue(L, UV_K_RELATIONSHIPS);
+    lua_rawget(L, r);
+    if (lua_isnil(L, -1) || is_null(L, -1)) {
+        lua_settop(L, top);
+        return 0;
+    }
+    if (lua_type(L, -1) != LUA_TTABLE || !table_is_object(L, -1)) {
+        wr.member = "relationships";
+        return failf(L, &wr, "expected object, got %s", json_kind(L, -1));
+    }
+    rels = lua_gettop(L);
+    lua_pushvalue(L, UV_K_ATTRIBUTES);
+    lua_rawget(L, r);
+    res = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, rels)) { /* name rel */
+        int rel = lua_gettop(L), d;
+        size_t nlen;
+        const char *name = lua_tolstring(L, rel - 1, &nlen);
+        /* id and type win over everything */
+        if ((nlen == 2 && memcmp(name, "id", 2) == 0) || (nlen == 4 && memcmp(name, "type", 4) == 0)) {
+            lua_pop(L, 1);
+            continue;
+        }
+        wr.rel = name;
+        wr.rel_data = 0;
+        if (lua_type(L, rel) != LUA_TTABLE || !table_is_object(L, rel))
+            return failf(L, &wr, "expected object, got %s", json_kind(L, rel));
+        lua_pushvalue(L, UV_K_DATA);
+        lua_rawget(L, rel);
+        d = lua_gettop(L);
+        switch (lua_type(L, d)) {
+        case LUA_TNIL: /* links/meta only: the field stays absent */
+            break;
+        case LUA_TLIGHTUSERDATA: /* to-one, empty */
+            lua_pushvalue(L, rel - 1);
+            lua_pushnil(L);
+            lua_rawset(L, res);
+            break;
+        case LUA_TTABLE:
+            if (table_is_array(L, d)) { /* to-many: identifiers replaced by their tables in place */
+                int i, n = (int)lua_rawlen(L, d);
+                wr.rel_data = 2;
+                for (i = 1; i <= n; i++) {
+                    lua_rawgeti(L, d, i);
+                    wr.rel_index = i;
+                    if (resolve(c, d + 1, &wr)) return -1;
+                    lua_rawseti(L, d, i);
+                    lua_pop(L, 1);
+                }
+                lua_pushvalue(L, rel - 1);
+                lua_pushvalue(L, d);
+                lua_rawset(L, res);
+            } else {
+                wr.rel_data = 1;
+                if (resolve(c, d, &wr)) return -1;
+                lua_pushvalue(L, rel - 1);
+                lua_insert(L, -2);
+                lua_rawset(L, res);
+            }
+            break;
+        default:
+            wr.rel_data = 1;
+            return failf(L, &wr, "expected object, array or null, got %s", json_kind(L, d));
+        }
+        lua_settop(L, rel - 1);
+    }
+    lua_settop(L, top);
+    return 0;
+}
+
+/* Sets a cleaned top-level member (meta, links, jsonapi) in doc; null and absent stay nil. */
+static int top_member(lua_State *L, int root, int doc, const char *name) {
+    lua_pushstring(L, name);
+    lua_rawget(L, root);
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        if (walk_table(L, lua_gettop(L), 2, 1)) return -1;
+    } else if (is_null(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_setfield(L, doc, name);
+    return 0;
+}
+
+/* Links the cjson tree at abs index root into a new doc table pushed on the stack. */
+static int link_document(decode_ctx *c, int root) {
+    lua_State *L = c->L;
+    int doc, data, inc = 0, out_data = 0, out_inc = 0, ninc = 0, i, n;
+    where_t w = {"data", 0, NULL, 0, 0, NULL};
+
+    if (lua_type(L, root) != LUA_TTABLE || !table_is_object(L, root)) {
+        where_t wt = {"top level", 0, NULL, 0, 0, NULL};
+        return failf(L, &wt, "expected object, got %s", json_kind(L, root));
+    }
+    lua_createtable(L, 0, 6);
+    doc = lua_gettop(L);
+
+    lua_pushvalue(L, UV_K_DATA);
+    lua_rawget(L, root);
+    data = lua_gettop(L);
+    lua_pushliteral(L, "included");
+    lua_rawget(L, root);
+    if (lua_type(L, -1) == LUA_TTABLE && table_is_array(L, -1)) {
+        inc = lua_gettop(L);
+    } else if (!lua_isnil(L, -1) && !is_null(L, -1)) {
+        w.base = "included";
+        return failf(L, &w, "expected array, got %s", json_kind(L, -1));
+    }
+
+    /* Included resources are registered first, so that primary data can be linked as it is
+     * registered, while its tables are still in cache. A forward reference between primary resources
+     * makes a stub that the resource takes over when it comes (see register_resource). */
+    if (inc) {
+        n = (int)lua_rawlen(L, inc);
+        lua_createtable(L, n, 0);
+        out_inc = lua_gettop(L);
+        w.base = "included";
+        for (i = 1; i <= n; i++) {
+            int fresh;
+            lua_rawgeti(L, inc, i);
+            w.index = i;
+            fresh = register_resource(c, out_inc + 1, &w);
+            if (fresh < 0) return -1;
+            if (fresh) lua_rawseti(L, out_inc, ++ninc);
+            else lua_pop(L, 1);
+            lua_pop(L, 1);
+        }
+    }
+    w.base = "data";
+    w.index = 0;
+    switch (lua_type(L, data)) {
+    case LUA_TNIL:
+    case LUA_TLIGHTUSERDATA:
+        break;
+    case LUA_TTABLE:
+        if (table_is_array(L, data)) {
+            n = (int)lua_rawlen(L, data);
+            lua_createtable(L, n, 0);
+            out_data = lua_gettop(L);
+            for (i = 1; i <= n; i++) {
+                lua_rawgeti(L, data, i);
+                w.index = i;
+                if (register_resource(c, out_data + 1, &w) < 0 || link_resource(c, out_data + 1, &w)) return -1;
+                lua_rawseti(L, out_data, i);
+                lua_pop(L, 1);
+            }
+        } else {
+            if (register_resource(c, data, &w) < 0 || link_resource(c, data, &w)) return -1;
+            out_data = lua_gettop(L);
+        }
+        break;
+    default:
+        return failf(L, &w, "expected object, array or null, got %s", json_kind(L, data));
+    }
+    if (inc) {
+        n = (int)lua_rawlen(L, inc);
+        w.base = "included";
+        for (i = 1; i <= n; i++) {
+            lua_rawgeti(L, inc, i);
+            w.index = i;
+            if (link_resource(c, lua_gettop(L), &w)) return -1;
+            lua_pop(L, 1);
+        }
+    }
+
+    if (out_data) {
+        lua_pushvalue(L, out_data);
+        lua_setfield(L, doc, "data");
+    }
+    if (out_inc) {
+        lua_pushvalue(L, out_inc);
+        lua_setfield(L, doc, "included");
+    }
+
+    lua_pushliteral(L, "errors");
+    lua_rawget(L, root);
+    if (lua_type(L, -1) == LUA_TTABLE && table_is_array(L, -1)) {
+        if (walk_table(L, lua_gettop(L), 2, 1)) return -1;
+        lua_setfield(L, doc, "errors");
+    } else if (!lua_isnil(L, -1) && !is_null(L, -1)) {
+        where_t we = {"errors", 0, NULL, 0, 0, NULL};
+        return failf(L, &we, "expected array, got %s", json_kind(L, -1));
+    } else {
+        lua_pop(L, 1);
+    }
+    if (top_member(L, root, doc, "meta") || top_member(L, root, doc, "links") ||
+        top_member(L, root, doc, "jsonapi"))
+        return -1;
+    lua_settop(L, doc);
+    return 0;
+}
+
+/* core.decode(text [, raw_map]) -> doc | nil, message */
+static int l_decode(lua_State *L) {
+    decode_ctx c;
+    int root;
+    luaL_checkstring(L, 1);
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    luaL_checkstack(L, LINK_SLOTS + WALK_SLOTS * (DECODE_MAX_DEPTH + 1), "decode");
+    if (!lua_isfunction(L, UV_CJSON_DECODE)) {
+        lua_pushnil(L);
+        lua_pushvalue(L, UV_CJSON_DECODE);
+        return 2;
+    }
+    lua_pushvalue(L, UV_CJSON_DECODE);
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "decode: not JSON: %s", lua_isstring(L, -2) ? lua_tostring(L, -2) : "parser failed");
+        return 2;
+    }
+    if (lua_isnil(L, 3)) {
+        const char *msg = lua_isstring(L, 4) ? lua_tostring(L, 4) : "parser failed";
+        lua_pushnil(L);
+        if (strncmp(msg, "Found too many nested", 21) == 0)
+            lua_pushfstring(L, "decode: document: nesting deeper than %d levels (%s)", DECODE_MAX_DEPTH, msg);
+        else
+            lua_pushfstring(L, "decode: not JSON: %s", msg);
+        return 2;
+    }
+    lua_settop(L, 3);
+    root = 3;
+
+    c.L = L;
+    c.src = 0;
+    c.rawmap = 0;
+    lua_newtable(L);
+    c.types = lua_gettop(L);
+    lua_newtable(L);
+    c.stubs = lua_gettop(L);
+    lua_pushnil(L);
+    c.last = lua_gettop(L);
+    lua_pushnil(L);
+    if (lua_istable(L, 2)) {
+        c.rawmap = 2;
+        lua_createtable(L, 0, 2);
+        lua_pushvalue(L, 1);
+        lua_setfield(L, -2, "text");
+        c.src = lua_gettop(L);
+    }
+    if (link_document(&c, root)) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    return 1;
+}
+
+/* DateTime metamethods: tostring gives utc, comparisons use epoch. No __index: the fields are plain. */
+static lua_Number dt_epoch(lua_State *L, int idx) {
+    lua_Number e;
+    if (lua_type(L, idx) != LUA_TTABLE) luaL_argerror(L, idx, "DateTime expected");
+    lua_getfield(L, idx, "epoch");
+    if (lua_type(L, -1) != LUA_TNUMBER) luaL_argerror(L, idx, "DateTime expected");
+    e = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return e;
+}
+
+static int dt_tostring(lua_State *L) {
+    lua_getfield(L, 1, "utc");
+    if (!lua_isstring(L, -1)) return luaL_error(L, "DateTime without utc");
+    lua_tostring(L, -1);
+    return 1;
+}
+
+/* == never raises: anything without a numeric epoch is simply not equal. */
+static int dt_eq(lua_State *L) {
+    int ok = 1, i;
+    lua_Number e[2] = {0, 0};
+    for (i = 0; i < 2; i++) {
+        if (lua_type(L, i + 1) != LUA_TTABLE) {
+            ok = 0;
+            break;
+        }
+        lua_getfield(L, i + 1, "epoch");
+        if (lua_type(L, -1) != LUA_TNUMBER) ok = 0;
+        else e[i] = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pushboolean(L, ok && e[0] == e[1]);
+    return 1;
+}
+
+static int dt_lt(lua_State *L) {
+    lua_pushboolean(L, dt_epoch(L, 1) < dt_epoch(L, 2));
+    return 1;
+}
+
+static int dt_le(lua_State *L) {
+    lua_pushboolean(L, dt_epoch(L, 1) <= dt_epoch(L, 2));
+    return 1;
+}
+
+/* Calls f(arg) under pcall if f (at -2 after pushing) exists; used on the private cjson instance. */
+static int call_config(lua_State *L, int inst, const char *name, int arg_is_bool, int arg) {
+    lua_getfield(L, inst, name);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (arg_is_bool) lua_pushboolean(L, arg);
+    else lua_pushinteger(L, arg);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* Pushes the decode function of a private cjson.safe instance, or a message when lua-cjson is not
+ * available. */
+static void push_cjson_decode(lua_State *L) {
+    int top = lua_gettop(L), inst;
+    lua_getglobal(L, "require");
+    if (!lua_isfunction(L, -1)) goto unavailable;
+    lua_pushliteral(L, "cjson.safe");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) goto unavailable;
+    lua_getfield(L, -1, "new");
+    if (!lua_isfunction(L, -1)) goto unavailable;
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK || !lua_istable(L, -1)) goto unavailable;
+    inst = lua_gettop(L);
+    if (call_config(L, inst, "decode_max_depth", 0, DECODE_MAX_DEPTH) ||
+        call_config(L, inst, "decode_invalid_numbers", 1, 0))
+        goto unavailable;
+    lua_getfield(L, inst, "decode");
+    if (!lua_isfunction(L, -1)) goto unavailable;
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return;
+unavailable:
+    lua_settop(L, top);
+    lua_pushliteral(L, "lua-cjson not available");
+}
+
 static void open_decode(lua_State *L) {
-    (void)L;
+    static const luaL_Reg dt_methods[] = {
+        {"__tostring", dt_tostring}, {"__eq", dt_eq}, {"__lt", dt_lt}, {"__le", dt_le}, {NULL, NULL}};
+    int i;
+    push_cjson_decode(L);
+    luaL_newmetatable(L, DATETIME_MT);
+    luaL_setfuncs(L, dt_methods, 0);
+    lua_pushliteral(L, DATETIME_MT);
+    lua_setfield(L, -2, "__name");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "DateTime");
+    for (i = 0; i < (int)(sizeof decode_keys / sizeof decode_keys[0]); i++) lua_pushstring(L, decode_keys[i]);
+    lua_pushcclosure(L, l_decode, UV_COUNT);
+    lua_setfield(L, -2, "decode");
 }

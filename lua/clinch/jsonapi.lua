@@ -1,0 +1,287 @@
+--- JSON:API documents: decoding responses (linked by the C core, see csrc/decode.c) and encoding request
+-- bodies.
+--
+--   local doc, err = jsonapi.decode(text)   -- doc.data, doc.included, doc.meta, doc.links, doc.errors
+--   jsonapi.raw(resource)                   -- the resource object exactly as lua-cjson parsed it
+--   jsonapi.is_datetime(v)
+--   local body, err = jsonapi.encode(value) -- jsonapi.array{} encodes as [], jsonapi.null as null
+--
+-- Decoded resources are plain tables: `id`, `type`, each attribute as a field, each relationship as a
+-- field holding the related resource table (to-one, or nil) or an array of them (to-many). The same
+-- type+id is the same table throughout a document (given twice, the first registered wins, and
+-- `included` is registered before `data`); linkage to a resource the document does not hold is a
+-- `{ id =, type = }` stub. JSON null is absent (nulls inside arrays are dropped and the array
+-- compacted); integral numbers are integers on Lua 5.3+; DateTime objects ({utc, epoch, ...}) have a
+-- metatable: tostring gives utc, and ==, <, <= compare epochs. Resource-level `links` and `meta` are not
+-- fields (Candidate has an attribute called `links`): read them through jsonapi.raw(resource).
+local core = require "clinch.core"
+local errors = require "clinch.errors"
+
+local type, error, next, tostring, tonumber, getmetatable, setmetatable, select =
+  type, error, next, tostring, tonumber, getmetatable, setmetatable, select
+local byte, find, format, gsub, sub = string.byte, string.find, string.format, string.gsub, string.sub
+local concat, sort = table.concat, table.sort
+local floor, huge = math.floor, math.huge
+local math_type = math.type -- nil on LuaJIT: every number is a float there
+local utf8_len = utf8 and utf8.len -- Lua 5.3+; LuaJIT uses the Lua validator below
+
+local MAX_DEPTH = 128
+
+local cjson_ok, cjson = pcall(require, "cjson.safe")
+-- A private instance: the application's cjson settings never change what we parse.
+local raw_decode
+if cjson_ok and type(cjson) == "table" and cjson.new then
+  local instance = cjson.new()
+  instance.decode_max_depth(MAX_DEPTH)
+  raw_decode = instance.decode
+end
+
+local _M = {}
+
+--- JSON null as lua-cjson represents it (a lightuserdata), for raw objects and for encode.
+_M.null = cjson_ok and cjson.null or nil
+
+--- The metatable of decoded DateTime objects.
+_M.DateTime = core.DateTime
+
+-- resource table -> per-document source { text =, index = }; see csrc/decode.c.
+local raw_map = setmetatable({}, { __mode = "k" })
+
+--- Decodes and links a JSON:API document. Returns the document, or nil and an error of kind "decode"
+-- whose message says where the document is wrong (kind "unsupported" when lua-cjson is missing).
+function _M.decode(text)
+  if type(text) ~= "string" then error("jsonapi.decode expects a string, got " .. type(text), 2) end
+  local doc, msg = core.decode(text, raw_map)
+  if doc then return doc end
+  if not find(msg, "^decode: ") then return nil, errors.new { kind = "unsupported", message = msg } end
+  return nil, errors.new { kind = "decode", message = sub(msg, 9) }
+end
+
+-- Keys of the raw index: numeric ids are matched the way core.decode turned them into strings.
+local function id_key(id)
+  if type(id) == "number" then
+    if id == floor(id) and id > -2 ^ 53 and id < 2 ^ 53 then return format("%.0f", id) end
+    return format("%.17g", id)
+  end
+  return id
+end
+
+-- type -> id -> raw object for a document. The first registered wins and `included` is registered
+-- before `data`, as in core.decode (a type+id given twice is one table there).
+local function index_raw(tree)
+  local index = {}
+  local function add(r)
+    if type(r) ~= "table" then return end
+    local ty, id = r.type, id_key(r.id)
+    if type(ty) ~= "string" or type(id) ~= "string" then return end
+    local byid = index[ty]
+    if not byid then
+      byid = {}
+      index[ty] = byid
+    end
+    if byid[id] == nil then byid[id] = r end
+  end
+  if type(tree.included) == "table" then
+    for i = 1, #tree.included do add(tree.included[i]) end
+  end
+  local data = tree.data
+  if type(data) == "table" then
+    if data[1] == nil and next(data) ~= nil then
+      add(data)
+    else
+      for i = 1, #data do add(data[i]) end
+    end
+  end
+  return index
+end
+
+--- The original resource object of a decoded resource as lua-cjson parsed it (attributes with their
+-- original names and values, nulls as jsonapi.null, resource-level links and meta), or nil for a stub
+-- or a table that did not come from jsonapi.decode. The document is parsed again on first use; the
+-- object is found by the resource's type and id, so those two fields must not have been changed.
+function _M.raw(resource)
+  if type(resource) ~= "table" then error("jsonapi.raw expects a resource table, got " .. type(resource), 2) end
+  local src = raw_map[resource]
+  if not src or not raw_decode then return nil end
+  local index = src.index
+  if not index then
+    local tree = raw_decode(src.text)
+    if type(tree) ~= "table" then return nil end
+    index = index_raw(tree)
+    src.index = index
+  end
+  local byid = index[resource.type]
+  return byid and byid[resource.id]
+end
+
+--- True when v is a decoded DateTime object.
+function _M.is_datetime(v)
+  return type(v) == "table" and getmetatable(v) == core.DateTime
+end
+
+-- Encoding ---------------------------------------------------------------------------------------------
+
+local array_mt = { __name = "clinch.jsonapi.array" }
+_M.array_mt = array_mt
+
+--- Marks a table as a JSON array, so that an empty one encodes as [] (lua-cjson would write {}).
+-- Returns the table (a new one when called without argument).
+function _M.array(t)
+  if t == nil then t = {} end
+  if type(t) ~= "table" then error("jsonapi.array expects a table, got " .. type(t), 2) end
+  local mt = getmetatable(t)
+  if mt ~= nil and mt ~= array_mt then error("jsonapi.array: the table already has a metatable", 2) end
+  return setmetatable(t, array_mt)
+end
+
+local ESCAPES = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+  ["\r"] = "\\r", ["\t"] = "\\t" }
+local function escape_char(c)
+  return ESCAPES[c] or format("\\u%04x", byte(c))
+end
+
+-- Strict UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
+local function valid_utf8(s)
+  if not find(s, "[\128-\255]") then return true end
+  if utf8_len then return utf8_len(s) ~= nil end
+  local i, n = 1, #s
+  while i <= n do
+    local c = byte(s, i)
+    if c < 0x80 then
+      i = i + 1
+    else
+      local len, lo, hi
+      if c >= 0xC2 and c <= 0xDF then len, lo, hi = 2, 0x80, 0xBF
+      elseif c == 0xE0 then len, lo, hi = 3, 0xA0, 0xBF
+      elseif c == 0xED then len, lo, hi = 3, 0x80, 0x9F
+      elseif c >= 0xE1 and c <= 0xEF then len, lo, hi = 3, 0x80, 0xBF
+      elseif c == 0xF0 then len, lo, hi = 4, 0x90, 0xBF
+      elseif c >= 0xF1 and c <= 0xF3 then len, lo, hi = 4, 0x80, 0xBF
+      elseif c == 0xF4 then len, lo, hi = 4, 0x80, 0x8F
+      else return false end
+      local c2 = byte(s, i + 1)
+      if not c2 or c2 < lo or c2 > hi then return false end
+      for k = i + 2, i + len - 1 do
+        local ck = byte(s, k)
+        if not ck or ck < 0x80 or ck > 0xBF then return false end
+      end
+      i = i + len
+    end
+  end
+  return true
+end
+
+-- Exact decimal text for a number: integers digit for digit (lua-cjson 2.1.0 rounds to 14 digits),
+-- other floats with the fewest digits that read back as the same value.
+local function number_text(v)
+  if math_type and math_type(v) == "integer" then return format("%d", v) end
+  if v ~= v or v == huge or v == -huge then return nil end
+  if v == floor(v) and v > -1e21 and v < 1e21 then return format("%.0f", v) end
+  for digits = 14, 16 do
+    local s = format("%." .. digits .. "g", v)
+    if tonumber(s) == v then return s end
+  end
+  return format("%.17g", v)
+end
+
+-- Paths name fields the way Lua code reaches them: data.attributes.tags[2]; "" is the value itself.
+local function fail(path, what)
+  local where = path == "" and "value" or path
+  return errors.new { kind = "validation", field = where, message = "encode: " .. where .. ": " .. what }
+end
+
+local function key_path(path, k)
+  if find(k, "^[%a_][%w_]*$") then return path == "" and k or path .. "." .. k end
+  -- other keys in brackets, with every unusual byte as \ddd so that a message stays printable text
+  return path .. '["' .. gsub(k, "[^%w_ %-%.:/]", function(c) return format("\\%d", byte(c)) end) .. '"]'
+end
+
+local encode_value
+
+-- Appends the JSON of table t to buf. Returns nil or an error.
+local function encode_table(t, buf, path, depth, active)
+  if depth > MAX_DEPTH then return fail(path, "nesting deeper than " .. MAX_DEPTH .. " levels") end
+  if active[t] then return fail(path, "table contains itself") end
+  active[t] = true
+  local count, max, strings = 0, 0, 0
+  for k in next, t do
+    count = count + 1
+    local tk = type(k)
+    if tk == "string" then
+      strings = strings + 1
+    elseif tk == "number" and k >= 1 and k == floor(k) then
+      if k > max then max = k end
+    else
+      active[t] = nil
+      return fail(path, "key " .. tostring(k) .. " is neither a string nor an array index")
+    end
+  end
+  local err
+  if strings == 0 and (count > 0 or getmetatable(t) == array_mt) then
+    if max ~= count then
+      active[t] = nil
+      return fail(path, "sparse array (" .. count .. " elements, highest index " .. max .. ")")
+    end
+    buf[#buf + 1] = "["
+    for i = 1, max do
+      if i > 1 then buf[#buf + 1] = "," end
+      err = encode_value(t[i], buf, path .. "[" .. i .. "]", depth + 1, active)
+      if err then break end
+    end
+    buf[#buf + 1] = "]"
+  elseif strings ~= count then
+    active[t] = nil
+    return fail(path, "table mixes array elements and string keys")
+  else
+    local keys = {}
+    for k in next, t do keys[#keys + 1] = k end
+    sort(keys)
+    buf[#buf + 1] = "{"
+    for i = 1, #keys do
+      local k = keys[i]
+      local kpath = key_path(path, k)
+      if not valid_utf8(k) then err = fail(kpath, "key is not valid UTF-8") break end
+      if i > 1 then buf[#buf + 1] = "," end
+      buf[#buf + 1] = '"' .. gsub(k, '[%c"\\]', escape_char) .. '":'
+      err = encode_value(t[k], buf, kpath, depth + 1, active)
+      if err then break end
+    end
+    buf[#buf + 1] = "}"
+  end
+  active[t] = nil
+  return err
+end
+
+function encode_value(v, buf, path, depth, active)
+  local tv = type(v)
+  if tv == "string" then
+    if not valid_utf8(v) then return fail(path, "string is not valid UTF-8") end
+    buf[#buf + 1] = '"' .. gsub(v, '[%c"\\]', escape_char) .. '"'
+  elseif tv == "number" then
+    local s = number_text(v)
+    if not s then return fail(path, "number " .. tostring(v) .. " has no JSON form") end
+    buf[#buf + 1] = s
+  elseif tv == "boolean" then
+    buf[#buf + 1] = v and "true" or "false"
+  elseif tv == "table" then
+    return encode_table(v, buf, path, depth, active)
+  elseif v == nil or (_M.null ~= nil and v == _M.null) then
+    buf[#buf + 1] = "null"
+  else
+    return fail(path, "a " .. tv .. " has no JSON form")
+  end
+end
+
+--- Encodes a Lua value as JSON for a request body. Returns the text, or nil and an error of kind
+-- "validation" naming the offending field (err.field, e.g. "data.attributes.tags[2]") for sparse
+-- arrays, invalid UTF-8, non-finite numbers, cycles and values JSON cannot hold. Object keys are
+-- sorted, so the same value always gives the same bytes. Integers are written exactly.
+function _M.encode(value, ...)
+  if select("#", ...) > 0 then error("jsonapi.encode takes one value", 2) end
+  local buf = {}
+  local err = encode_value(value, buf, "", 1, {})
+  if err then return nil, err end
+  return concat(buf)
+end
+
+return _M

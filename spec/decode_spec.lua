@@ -1,0 +1,511 @@
+-- JSON:API decoding (core.decode through clinch.jsonapi) and request-body encoding. Pure, no server.
+local jsonapi = require "clinch.jsonapi"
+local core = require "clinch.core"
+local cjson = require "cjson"
+
+local math_type = math.type -- nil on LuaJIT
+
+local function decode(text)
+  local doc, err = jsonapi.decode(text)
+  assert(doc, err and tostring(err))
+  return doc
+end
+
+-- Walks everything reachable from v (cycles included) and returns the path of the first lightuserdata.
+local function find_lightuserdata(v, seen, path)
+  seen = seen or {}
+  path = path or "value"
+  if type(v) == "userdata" then return path end
+  if type(v) ~= "table" or seen[v] then return nil end
+  seen[v] = true
+  for k, x in pairs(v) do
+    if type(k) == "userdata" then return path .. "[key]" end
+    local found = find_lightuserdata(x, seen, path .. "." .. tostring(k))
+    if found then return found end
+  end
+end
+
+local function dt(utc, epoch)
+  return string.format('{"utc":"%s","epoch":%d,"ago":"x","local":"%s","local_epoch":%d}', utc, epoch, utc, epoch)
+end
+
+local PAGE = [[{
+  "data": [
+    {"id": "c1", "type": "candidates",
+     "attributes": {"name": "Ada", "visit_count": 3, "interaction_score": 0.25, "phone_number": null,
+                    "id": "attribute-id", "type": "attribute-type", "notes": "attribute notes",
+                    "links": {"self": {"url": "https://x/c1"}, "tel": null},
+                    "tags": ["a", null, "b", null],
+                    "custom_data": {"nested": {"deep": null, "n": 7, "list": [1, 2.5, null]}},
+                    "created_at": ]] .. dt("2021-01-01T00:00:00Z", 1609459200) .. [[,
+                    "updated_at": ]] .. dt("2022-01-01T00:00:00Z", 1640995200) .. [[,
+                    "utm_parameters": {"source": "linked_in", "term": null}},
+     "relationships": {
+       "notes": {"data": [{"type": "candidate_notes", "id": "n1"}, {"type": "candidate_notes", "id": "n2"}],
+                 "links": {"related": "https://x/c1/notes"}},
+       "jobs": {"data": [{"type": "jobs", "id": "j1"}, {"type": "jobs", "id": "j9"}]},
+       "social_profile": {"data": {"type": "social_profiles", "id": "s1"}},
+       "recent_location": {"data": null},
+       "page_sessions": {"links": {"related": "https://x/c1/page_sessions"}},
+       "resumes": {"data": []}
+     },
+     "links": {"self": "https://x/candidates/c1"},
+     "meta": {"score": 1}},
+    {"id": "c2", "type": "candidates",
+     "attributes": {"name": "Grace", "visit_count": 0},
+     "relationships": {
+       "jobs": {"data": [{"type": "jobs", "id": "j1"}, {"type": "jobs", "id": "j9"}]},
+       "notes": {"data": []}
+     }}
+  ],
+  "included": [
+    {"id": "n1", "type": "candidate_notes", "attributes": {"body": "first"},
+     "relationships": {"candidate": {"data": {"type": "candidates", "id": "c1"}}}},
+    {"id": "n2", "type": "candidate_notes", "attributes": {"body": "second"},
+     "relationships": {"candidate": {"data": {"type": "candidates", "id": "c1"}}}},
+    {"id": "j1", "type": "jobs", "attributes": {"title": "Analyst", "closes_at": null},
+     "relationships": {"categories": {"data": [{"type": "categories", "id": "7"}]}}},
+    {"id": "s1", "type": "social_profiles"}
+  ],
+  "meta": {"record_count": 42, "note": null},
+  "links": {"self": "https://x/candidates?page=1", "next": "https://x/candidates?page=2", "prev": null},
+  "jsonapi": {"version": "1.0"}
+}]]
+
+describe("jsonapi.decode", function()
+  local doc, c1, c2
+  before_each(function()
+    doc = decode(PAGE)
+    c1, c2 = doc.data[1], doc.data[2]
+  end)
+
+  it("turns each resource into one table with id, type and attributes as fields", function()
+    assert.equal(2, #doc.data)
+    assert.equal("c1", c1.id)
+    assert.equal("candidates", c1.type)
+    assert.equal("Ada", c1.name)
+    assert.equal(0.25, c1.interaction_score)
+    assert.equal(4, #doc.included)
+    assert.equal("first", doc.included[1].body)
+  end)
+
+  it("keeps id and type over attributes of those names, and relationships over attributes", function()
+    assert.equal("c1", c1.id)
+    assert.equal("candidates", c1.type)
+    assert.equal("table", type(c1.notes)) -- the attribute "notes" lost to the relationship
+  end)
+
+  it("keeps an attribute called links, and leaves resource-level links and meta to raw()", function()
+    assert.equal("https://x/c1", c1.links.self.url)
+    assert.is_nil(c1.meta)
+    assert.equal("https://x/candidates/c1", jsonapi.raw(c1).links.self)
+    assert.equal(1, jsonapi.raw(c1).meta.score)
+  end)
+
+  it("uses one table per type+id everywhere in the document (identity map)", function()
+    local n1 = doc.included[1]
+    assert.equal(n1, c1.notes[1])
+    assert.equal(doc.included[2], c1.notes[2])
+    assert.equal(c1.jobs[1], c2.jobs[1])
+    assert.equal(doc.included[3], c1.jobs[1])
+    assert.equal(doc.included[4], c1.social_profile)
+  end)
+
+  it("links cycles", function()
+    assert.equal(c1, c1.notes[1].candidate)
+    assert.equal(c1, c1.notes[2].candidate)
+    assert.equal(c1.notes[1], c1.notes[1].candidate.notes[1])
+  end)
+
+  it("leaves linkage to a resource that is not included as a shared { id, type } stub", function()
+    local stub = c1.jobs[2]
+    assert.same({ id = "j9", type = "jobs" }, stub)
+    assert.equal(stub, c2.jobs[2])
+    assert.same({ id = "7", type = "categories" }, c1.jobs[1].categories[1])
+    assert.is_nil(jsonapi.raw(stub))
+  end)
+
+  it("makes to-many relationships arrays, to-one a table or nil, and omits relationships without data", function()
+    assert.equal(2, #c1.notes)
+    assert.equal(0, #c2.notes)
+    assert.equal("table", type(c2.notes))
+    assert.equal(0, #c1.resumes)
+    assert.equal("social_profiles", c1.social_profile.type)
+    assert.is_nil(c1.recent_location)
+    assert.is_nil(c1.page_sessions)
+    assert.is_nil(rawget(c1, "relationships"))
+    assert.is_nil(rawget(c1, "attributes"))
+  end)
+
+  it("links forward references between primary resources", function()
+    local d = decode([[{"data":[
+      {"type":"a","id":"1","relationships":{"next":{"data":{"type":"a","id":"2"}}}},
+      {"type":"a","id":"2","attributes":{"x":1},"relationships":{"prev":{"data":{"type":"a","id":"1"}}}}]}]])
+    assert.equal(d.data[2], d.data[1].next)
+    assert.equal(d.data[1], d.data[2].prev)
+    assert.equal(1, d.data[1].next.x)
+    assert.equal("2", d.data[2].id)
+  end)
+
+  it("accepts a single primary resource, null data and numeric ids", function()
+    local d = decode([[{"data":{"type":"tags","id":42,"attributes":{"name":"x"},
+      "relationships":{"owner":{"data":{"type":"users","id":7}}}}}]])
+    assert.equal("42", d.data.id)
+    assert.equal("7", d.data.owner.id)
+    assert.equal("x", jsonapi.raw(d.data).attributes.name)
+    assert.is_nil(decode('{"data":null}').data)
+    assert.same({}, decode('{"data":[]}').data)
+  end)
+
+  it("removes JSON null everywhere: no lightuserdata reaches resource tables", function()
+    assert.is_nil(c1.phone_number)
+    assert.is_nil(c1.utm_parameters.term)
+    assert.equal("linked_in", c1.utm_parameters.source)
+    assert.is_nil(c1.links.tel)
+    assert.is_nil(c1.custom_data.nested.deep)
+    assert.is_nil(doc.included[3].closes_at)
+    assert.is_nil(doc.meta.note)
+    assert.is_nil(doc.links.prev)
+    assert.is_nil(find_lightuserdata(doc))
+  end)
+
+  it("drops null elements of arrays and compacts them", function()
+    assert.same({ "a", "b" }, c1.tags)
+    assert.equal(2, #c1.custom_data.nested.list)
+    assert.equal(2.5, c1.custom_data.nested.list[2])
+  end)
+
+  it("gives integers for integral numbers on Lua 5.3+", function()
+    assert.equal("3", tostring(c1.visit_count))
+    assert.equal("0", tostring(c2.visit_count))
+    assert.equal("42", tostring(doc.meta.record_count))
+    assert.equal("7", tostring(c1.custom_data.nested.n))
+    assert.equal("1", tostring(c1.custom_data.nested.list[1]))
+    if math_type then
+      assert.equal("integer", math_type(c1.visit_count))
+      assert.equal("integer", math_type(c1.created_at.epoch))
+      assert.equal("float", math_type(c1.interaction_score))
+      local d = decode('{"meta":{"big":9007199254740991,"huge":9007199254740992,"neg":-12,"e":1e3}}')
+      assert.equal("integer", math_type(d.meta.big))
+      assert.equal(9007199254740991, d.meta.big)
+      assert.equal("float", math_type(d.meta.huge)) -- beyond 2^53 the text may not have been exact
+      assert.equal(-12, d.meta.neg)
+      assert.equal("integer", math_type(d.meta.e))
+    end
+  end)
+
+  it("gives DateTime objects a metatable: tostring is utc, comparisons use epoch", function()
+    local a, b = c1.created_at, c1.updated_at
+    assert.is_true(jsonapi.is_datetime(a))
+    assert.equal(core.DateTime, getmetatable(a))
+    assert.equal(jsonapi.DateTime, getmetatable(a))
+    assert.equal("2021-01-01T00:00:00Z", tostring(a))
+    assert.equal(1609459200, a.epoch)
+    assert.is_true(a < b)
+    assert.is_true(a <= b)
+    assert.is_false(b < a)
+    assert.is_true(b > a)
+    assert.is_false(a == b)
+    local same_instant = decode('{"meta":{"x":' .. dt("2021-01-01T10:00:00+10:00", 1609459200) .. '}}').meta.x
+    assert.is_true(a == same_instant)
+    assert.is_true(a <= same_instant)
+    assert.is_false(a == { epoch = "1609459200" }) -- == never raises
+    assert.is_false(a == setmetatable({}, getmetatable(a)))
+    assert.has_error(function() return a < {} end)
+    assert.is_false(jsonapi.is_datetime(c1))
+    assert.is_false(jsonapi.is_datetime(c1.utm_parameters))
+    assert.is_false(jsonapi.is_datetime("2021"))
+  end)
+
+  it("only treats objects with a string utc and a number epoch as DateTimes", function()
+    local d = decode([[{"data":{"type":"t","id":"1","attributes":{"utc":"x","epoch":1,
+      "a":{"utc":"x"},"b":{"epoch":1},"c":{"utc":1,"epoch":1},"d":{"utc":"x","epoch":"1"}}}}]])
+    assert.is_nil(getmetatable(d.data)) -- the resource itself is never one
+    for _, k in ipairs { "a", "b", "c", "d" } do assert.is_false(jsonapi.is_datetime(d.data[k]), k) end
+  end)
+
+  it("keeps top-level meta, links, jsonapi and errors", function()
+    assert.equal(42, doc.meta.record_count)
+    assert.equal("https://x/candidates?page=2", doc.links.next)
+    assert.equal("1.0", doc.jsonapi.version)
+    assert.is_nil(doc.errors)
+    local e = decode([[{"errors":[{"status":"422","title":"Invalid","detail":null,
+      "source":{"pointer":"/data/attributes/email"}}],"meta":{"request_id":"r1"}}]])
+    assert.is_nil(e.data)
+    assert.equal(1, #e.errors)
+    assert.equal("422", e.errors[1].status)
+    assert.equal("/data/attributes/email", e.errors[1].source.pointer)
+    assert.is_nil(find_lightuserdata(e))
+    assert.equal("r1", e.meta.request_id)
+  end)
+
+  it("gives raw access to the resource object as parsed, nulls and original names included", function()
+    local raw = jsonapi.raw(c1)
+    assert.equal("c1", raw.id)
+    assert.equal("attribute-id", raw.attributes.id)
+    assert.equal("attribute notes", raw.attributes.notes)
+    assert.equal(jsonapi.null, raw.attributes.phone_number)
+    assert.equal(cjson.null, raw.attributes.utm_parameters.term)
+    assert.equal(4, #raw.attributes.tags)
+    assert.equal("https://x/c1/notes", raw.relationships.notes.links.related)
+    assert.equal(raw, jsonapi.raw(c1)) -- parsed once per document
+    assert.equal("second", jsonapi.raw(doc.included[2]).attributes.body)
+    assert.equal("s1", jsonapi.raw(c1.social_profile).id)
+    assert.equal("Ada", c1.name) -- raw access changes nothing
+    assert.is_nil(jsonapi.raw({ id = "c1", type = "candidates" }))
+    assert.has_error(function() jsonapi.raw("c1") end)
+  end)
+
+  it("treats a resource given twice as one table (the first registered wins)", function()
+    local d = decode([[{"data":[{"type":"a","id":"1","attributes":{"v":1}},{"type":"a","id":"1","attributes":{"v":2}}],
+      "included":[{"type":"b","id":"1"},{"type":"b","id":"1","attributes":{"v":3}}]}]])
+    assert.equal(d.data[1], d.data[2])
+    assert.equal(1, d.data[1].v)
+    assert.equal(1, #d.included)
+    assert.is_nil(d.included[1].v)
+    assert.is_nil(jsonapi.raw(d.included[1]).attributes)
+    -- included is registered before data, so a primary resource repeated in included is that one
+    local x = decode([[{"data":{"type":"a","id":"1","attributes":{"v":1}},
+      "included":[{"type":"a","id":"1","attributes":{"v":2}}]}]])
+    assert.equal(x.included[1], x.data)
+    assert.equal(2, x.data.v)
+    assert.equal(2, jsonapi.raw(x.data).attributes.v)
+  end)
+
+  it("uses its own lua-cjson instance: the application's cjson settings change nothing", function()
+    cjson.decode_max_depth(3)
+    local ok, d = pcall(jsonapi.decode, '{"data":{"type":"a","id":"1","attributes":{"x":{"y":{"z":[1]}}}}}')
+    cjson.decode_max_depth(1000)
+    assert.is_true(ok)
+    assert.equal(1, d.data.x.y.z[1])
+  end)
+
+  it("reports a missing lua-cjson as an unsupported error", function()
+    local support = require "support"
+    local code = [[
+      package.preload["cjson.safe"] = function() error("no cjson here") end
+      local core = require "clinch.core"
+      local doc, msg = core.decode("{}")
+      local jsonapi = require "clinch.jsonapi"
+      local doc2, err = jsonapi.decode("{}")
+      io.write(tostring(doc), "|", msg, "|", tostring(doc2), "|", err.kind, "|", err.message)
+    ]]
+    local ok, out = support.run(support.lua .. " -e " .. support.shell_quote(code))
+    assert.is_true(ok, out)
+    assert.equal("nil|lua-cjson not available|nil|unsupported|lua-cjson not available", out)
+  end)
+
+  it("raises for a non-string argument (a programming error)", function()
+    assert.has_error(function() jsonapi.decode(nil) end)
+    assert.has_error(function() jsonapi.decode({}) end)
+    assert.has_error(function() core.decode({}) end)
+    assert.has_error(function() core.decode("{}", "not a table") end)
+  end)
+end)
+
+describe("jsonapi.decode on malformed documents", function()
+  local function fails(text, pattern)
+    local doc, err = jsonapi.decode(text)
+    assert.is_nil(doc, text)
+    assert.equal("decode", err.kind)
+    assert.is_string(err.message)
+    assert.truthy(err.message:find(pattern, 1, true),
+      ("message %q does not contain %q"):format(err.message, pattern))
+    assert.truthy(tostring(err):find("decode", 1, true))
+    return err
+  end
+
+  it("says where the problem is", function()
+    fails("", "not JSON")
+    fails("nope", "not JSON: Expected value but found invalid token at character 1")
+    fails('{"data":[1,2', "not JSON")
+    fails('{"data":NaN}', "not JSON")
+    fails('{"meta":{"x":Infinity}}', "not JSON")
+    fails('[{"type":"a","id":"1"}]', "top level: expected object, got array")
+    fails('"text"', "top level: expected object, got string")
+    fails("null", "top level: expected object, got null")
+    fails('{"data":"s"}', "data: expected object, array or null, got string")
+    fails('{"data":3}', "data: expected object, array or null, got number")
+    fails('{"data":true}', "data: expected object, array or null, got boolean")
+    fails('{"data":{"type":"a"}}', "data: resource has no id")
+    fails('{"data":{"id":"1"}}', "data: resource has no type")
+    fails('{"data":{"id":null,"type":"a"}}', "data: resource has no id")
+    fails('{"data":{"id":true,"type":"a"}}', "data: resource id must be a string, got boolean")
+    fails('{"data":{"id":"1","type":5}}', "data: resource type must be a string, got number")
+    fails('{"data":[{"type":"a","id":"1"},{"type":"a","id":"2"},{"type":"a"}]}', "data[3]: resource has no id")
+    fails('{"data":["x"]}', "data[1]: expected resource object, got string")
+    fails('{"data":[[1]]}', "data[1]: resource has no type")
+    fails('{"data":{"type":"a","id":"1","attributes":[1]}}', "data.attributes: expected object, got array")
+    fails('{"data":{"type":"a","id":"1","attributes":"x"}}', "data.attributes: expected object, got string")
+    fails('{"data":{"type":"a","id":"1","relationships":"x"}}', "data.relationships: expected object, got string")
+    fails('{"data":{"type":"a","id":"1","relationships":{"notes":3}}}',
+      "data.relationships.notes: expected object, got number")
+    fails('{"data":{"type":"a","id":"1","relationships":{"notes":{"data":"n1"}}}}',
+      "data.relationships.notes.data: expected object, array or null, got string")
+    fails('{"data":{"type":"a","id":"1","relationships":{"owner":{"data":{"type":"u"}}}}}',
+      "data.relationships.owner.data: resource identifier has no id")
+    fails('{"data":{"type":"a","id":"1","relationships":{"notes":{"data":[{"type":"n","id":"1"},"x"]}}}}',
+      "data.relationships.notes.data[2]: expected resource identifier object, got string")
+    fails('{"included":{"type":"a","id":"1"}}', "included: expected array, got object")
+    fails('{"included":[{"type":"a","id":"1"},{"id":"2"}]}', "included[2]: resource has no type")
+    fails('{"included":[{"type":"a","id":"1"},{"type":"b","id":"2","relationships":' ..
+      '{"notes":{"data":[{"id":"1"}]}}}]}', "included[2].relationships.notes.data[1]: resource identifier has no type")
+    fails('{"errors":{"title":"x"}}', "errors: expected array, got object")
+  end)
+
+  it("limits nesting depth", function()
+    local deep = '{"meta":' .. string.rep("[", 200) .. string.rep("]", 200) .. "}"
+    fails(deep, "nesting deeper than 128 levels")
+    local ok = '{"meta":{"x":' .. string.rep("[", 100) .. "1" .. string.rep("]", 100) .. "}}"
+    assert.is_table(decode(ok).meta.x)
+    fails(string.rep("[", 100000), "nesting deeper")
+    fails(string.rep("{\"a\":", 5000), "nesting deeper")
+  end)
+
+  it("never crashes on garbage, truncated or mutated documents", function()
+    local state = 12345
+    local function rand(n) -- deterministic, the same on every Lua
+      state = (state * 16807) % 2147483647
+      return state % n
+    end
+    local alphabet = '{}[]":,0123456789.-+eEtrufalsn \\u/\0\255abc'
+    local function check(text)
+      local ok, doc, err = pcall(jsonapi.decode, text)
+      assert.is_true(ok, doc)
+      if doc == nil then
+        assert.equal("decode", err.kind)
+      else
+        assert.is_table(doc)
+        assert.is_nil(find_lightuserdata(doc))
+      end
+    end
+    for _ = 1, 300 do
+      local parts = {}
+      for i = 1, rand(60) do
+        local k = rand(#alphabet) + 1
+        parts[i] = alphabet:sub(k, k)
+      end
+      check(table.concat(parts))
+    end
+    for i = 0, #PAGE, 7 do check(PAGE:sub(1, i)) end
+    for _ = 1, 200 do
+      local pos = rand(#PAGE) + 1
+      local k = rand(#alphabet) + 1
+      check(PAGE:sub(1, pos - 1) .. alphabet:sub(k, k) .. PAGE:sub(pos + 1))
+    end
+    check(string.rep(" ", 1000000))
+    check(string.rep("\0", 1000))
+    check('{"data":[' .. string.rep('{"type":"a","id":"1"},', 20000) .. '{"type":"a","id":"1"}]}')
+  end)
+end)
+
+describe("jsonapi.encode", function()
+  local function fails(value, field, pattern)
+    local text, err = jsonapi.encode(value)
+    assert.is_nil(text)
+    assert.equal("validation", err.kind)
+    assert.equal(field, err.field)
+    assert.truthy(err.message:find(field, 1, true), err.message)
+    if pattern then assert.truthy(err.message:find(pattern, 1, true), err.message) end
+  end
+
+  it("encodes a request body with sorted keys", function()
+    local body = { data = { type = "tags", attributes = { name = "Graduate", tag_values = jsonapi.array {} } } }
+    assert.equal('{"data":{"attributes":{"name":"Graduate","tag_values":[]},"type":"tags"}}', jsonapi.encode(body))
+  end)
+
+  it("writes [] for marked empty arrays and {} for other empty tables", function()
+    assert.equal("[]", jsonapi.encode(jsonapi.array()))
+    assert.equal("[]", jsonapi.encode(jsonapi.array {}))
+    assert.equal("[1,2]", jsonapi.encode(jsonapi.array { 1, 2 }))
+    assert.equal("{}", jsonapi.encode({}))
+    assert.equal(jsonapi.array_mt, getmetatable(jsonapi.array()))
+    assert.has_error(function() jsonapi.array("x") end)
+    assert.has_error(function() jsonapi.array(setmetatable({}, {})) end)
+  end)
+
+  it("refuses sparse arrays and mixed tables, naming the field", function()
+    fails({ data = { attributes = { tags = { "a", nil, "c" } } } }, "data.attributes.tags", "sparse array")
+    fails({ [1] = 1, [3] = 3 }, "value", "sparse array")
+    fails(jsonapi.array { [2] = "x" }, "value", "sparse array")
+    fails({ list = { 1, 2, x = 3 } }, "list", "mixes")
+    fails({ [1.5] = true }, "value")
+    fails({ [true] = 1 }, "value")
+  end)
+
+  it("writes integers exactly, beyond lua-cjson's 14 digits", function()
+    assert.equal("1234567890123456", jsonapi.encode(1234567890123456))
+    assert.equal("[100000000000000,-9007199254740992]", jsonapi.encode({ 1e14, -2 ^ 53 }))
+    assert.equal("9007199254740992", jsonapi.encode(2 ^ 53))
+    assert.equal("3", jsonapi.encode(3))
+    if math_type then
+      assert.equal("9223372036854775807", jsonapi.encode(math.maxinteger))
+      assert.equal("3", jsonapi.encode(3.0))
+    end
+    if math_type then -- LuaJIT numbers are doubles: this one has no exact form there
+      assert.equal('{"id":12345678901234567}', jsonapi.encode({ id = 12345678901234567 }))
+    end
+  end)
+
+  it("writes floats so that they read back the same", function()
+    for _, x in ipairs { 0.1, 1 / 3, -2.5e-7, 1e300, 123456.789, 2 ^ -1074 } do
+      local text = jsonapi.encode(x)
+      assert.equal(x, tonumber(text), text)
+    end
+    assert.equal("0.1", jsonapi.encode(0.1))
+    fails({ score = 0 / 0 }, "score", "no JSON form")
+    fails({ score = math.huge }, "score")
+    fails({ score = -math.huge }, "score")
+  end)
+
+  it("rejects invalid UTF-8, naming the field", function()
+    fails({ data = { attributes = { first_name = "Ada\255" } } }, "data.attributes.first_name", "not valid UTF-8")
+    fails({ data = { attributes = { tags = { "ok", "\192\175" } } } }, "data.attributes.tags[2]") -- overlong
+    fails({ x = "\237\160\128" }, "x") -- surrogate
+    fails({ x = "\244\144\128\128" }, "x") -- above U+10FFFF
+    fails({ x = "\226\130" }, "x") -- truncated
+    fails({ x = "\128" }, "x") -- lone continuation byte
+    fails({ ["bad\255key"] = 1 }, '["bad\\255key"]', "key is not valid UTF-8")
+    assert.equal('"€ 😀 é"', jsonapi.encode("€ 😀 é"))
+  end)
+
+  it("escapes strings so that lua-cjson reads them back unchanged", function()
+    local s = 'quote " backslash \\ slash / nl \n tab \t cr \r nul \0 bell \7 del \127 end'
+    local text = jsonapi.encode({ s = s })
+    assert.equal(s, cjson.decode(text).s)
+    assert.falsy(text:find("[%z\1-\31]"))
+  end)
+
+  it("writes null, booleans and nested values, and round-trips through lua-cjson", function()
+    local v = { a = jsonapi.null, b = true, c = false, d = { 1, "two", { three = 3 } }, e = "x" }
+    local text = jsonapi.encode(v)
+    assert.equal('{"a":null,"b":true,"c":false,"d":[1,"two",{"three":3}],"e":"x"}', text)
+    assert.same(v, cjson.decode(text))
+    assert.equal("null", jsonapi.encode(nil))
+  end)
+
+  it("refuses values JSON cannot hold and cycles", function()
+    fails({ f = print }, "f", "no JSON form")
+    fails({ co = coroutine.create(print) }, "co")
+    local t = { name = "x" }
+    t.self = t
+    fails(t, "self", "contains itself")
+    local deep = {}
+    local cur = deep
+    for _ = 1, 200 do
+      cur.x = {}
+      cur = cur.x
+    end
+    local text, err = jsonapi.encode(deep)
+    assert.is_nil(text)
+    assert.truthy(err.message:find("nesting deeper", 1, true))
+    assert.has_error(function() jsonapi.encode(1, 2) end)
+  end)
+
+  it("encodes a decoded DateTime as its object", function()
+    local d = decode('{"meta":{"at":' .. dt("2021-01-01T00:00:00Z", 1609459200) .. '}}')
+    local back = cjson.decode(jsonapi.encode(d.meta.at))
+    assert.equal("2021-01-01T00:00:00Z", back.utc)
+    assert.equal(1609459200, back.epoch)
+  end)
+end)
