@@ -1,0 +1,399 @@
+-- The transport contract (see lua/clinch/transport/init.lua): the same cases run against both built-in
+-- transports. libcurl runs here in busted (every run of the suite); the cosocket transport runs inside
+-- nginx (LuaJIT run only), which executes each case through its /t/send test endpoint. nginx also
+-- serves the HTTP endpoints the cases call (spec/nginx_support.lua, TEST_CONF).
+local ns = require "nginx_support"
+local cjson = require "cjson"
+local socket = require "socket"
+
+-- Each case: requests (urls relative to the test server, or "{TLS}/..." / "{WRONG_TLS}/..." /
+-- "{REFUSED}"; or `raw` = the exact response bytes for the server to send; `pause` = seconds to
+-- wait after that request, in "send" mode), optional opts, mode ("send" sequentially, "many",
+-- "start"), and check(results, elapsed, srv) where
+-- results[i] = { res = response, err = error } or { raised = message } when the call raised.
+-- Transports ignore request fields they do not know.
+local CASES = {
+  {
+    name = "GET 200 with a Content-Length body",
+    requests = { { method = "GET", url = "/c/echo" } },
+    check = function(r)
+      local res = assert(r[1].res, r[1].err and r[1].err.message)
+      assert.equal(200, res.status)
+      assert.equal(tostring(#res.body), res.headers["content-length"])
+      local echo = cjson.decode(res.body)
+      assert.equal("GET", echo.method)
+      assert.equal("/c/echo", echo.uri)
+    end,
+  },
+  {
+    name = "response header names are lowercased and repeated ones joined with ', '",
+    requests = { { method = "GET", url = "/c/echo" } },
+    check = function(r)
+      local h = r[1].res.headers
+      assert.equal("Yes", h["x-mixed-case"])
+      assert.equal("one, two", h["x-multi"])
+      assert.equal("application/json", h["content-type"])
+      for name in pairs(h) do assert.equal(name:lower(), name) end
+    end,
+  },
+  {
+    name = "request headers, method and query are sent as given",
+    requests = { { method = "GET", url = "/c/echo?a=1&b=%20x",
+                   headers = { ["X-Custom"] = "value 1", Accept = "a/b" } } },
+    check = function(r)
+      local echo = cjson.decode(r[1].res.body)
+      assert.equal("value 1", echo.headers["x-custom"])
+      assert.equal("a/b", echo.headers["accept"])
+      assert.equal("/c/echo?a=1&b=%20x", echo.uri)
+      assert.truthy(echo.headers["user-agent"]:find("lua-clinch/", 1, true))
+    end,
+  },
+  {
+    name = "a POST body arrives whole with its Content-Length",
+    requests = { { method = "POST", url = "/c/echo", body = '{"data":{"type":"candidate"}}',
+                   headers = { ["Content-Type"] = "application/vnd.api+json" } } },
+    check = function(r)
+      local echo = cjson.decode(r[1].res.body)
+      assert.equal("POST", echo.method)
+      assert.equal('{"data":{"type":"candidate"}}', echo.body)
+      assert.equal("29", echo.headers["content-length"])
+      assert.equal("application/vnd.api+json", echo.headers["content-type"])
+    end,
+  },
+  {
+    name = "PATCH and DELETE are sent with their method",
+    requests = { { method = "PATCH", url = "/c/echo", body = "x" }, { method = "DELETE", url = "/c/echo" } },
+    check = function(r)
+      assert.equal("PATCH", cjson.decode(r[1].res.body).method)
+      assert.equal("x", cjson.decode(r[1].res.body).body)
+      assert.equal("DELETE", cjson.decode(r[2].res.body).method)
+    end,
+  },
+  {
+    name = "a chunked response is decoded",
+    requests = { { method = "GET", url = "/c/chunked?n=5" } },
+    check = function(r)
+      assert.equal(200, r[1].res.status)
+      assert.equal("chunk-1;chunk-2;chunk-3;chunk-4;chunk-5;", r[1].res.body)
+    end,
+  },
+  {
+    name = "an error status is a response, not a transport error",
+    requests = { { method = "GET", url = "/c/status/429" }, { method = "GET", url = "/c/status/503" } },
+    check = function(r)
+      assert.equal(429, r[1].res.status)
+      assert.equal("status 429\n", r[1].res.body)
+      assert.equal(503, r[2].res.status)
+    end,
+  },
+  {
+    name = "a 204 has an empty body",
+    requests = { { method = "DELETE", url = "/c/status/204" } },
+    check = function(r)
+      assert.equal(204, r[1].res.status)
+      assert.equal("", r[1].res.body)
+    end,
+  },
+  {
+    name = "sequential requests reuse one kept-alive connection",
+    requests = { { method = "GET", url = "/c/echo" }, { method = "POST", url = "/c/echo", body = "b" },
+                 { method = "GET", url = "/c/echo" } },
+    check = function(r)
+      local first = cjson.decode(r[1].res.body)
+      for i = 2, 3 do
+        local echo = cjson.decode(r[i].res.body)
+        assert.equal(first.connection, echo.connection)
+        assert.equal(first.connection_requests + i - 1, echo.connection_requests)
+      end
+    end,
+  },
+  {
+    name = "a response with Connection: close is read, and the next request opens a new connection",
+    requests = { { method = "GET", url = "/c/close" }, { method = "GET", url = "/c/echo" } },
+    check = function(r)
+      assert.equal("closed\n", r[1].res.body)
+      assert.equal(200, r[2].res.status)
+    end,
+  },
+  {
+    name = "a kept-alive connection the server closed meanwhile is replaced, even for a POST",
+    requests = { { method = "GET", url = "/c/short-keepalive", pause = 0.5 },
+                 { method = "POST", url = "/c/echo", body = "after the close" } },
+    check = function(r)
+      local first = cjson.decode(r[1].res.body)
+      local res = assert(r[2].res, r[2].err and r[2].err.message)
+      local echo = cjson.decode(res.body)
+      assert.equal("after the close", echo.body)
+      assert.are_not.equal(first.connection, echo.connection)
+    end,
+  },
+  {
+    name = "a kept-alive connection dropped without a response is replayed on a new connection",
+    requests = { { method = "GET", url = "/c/echo" }, { method = "POST", url = "/c/drop-reused", body = "again" } },
+    check = function(r)
+      local first = cjson.decode(r[1].res.body)
+      local res = assert(r[2].res, r[2].err and r[2].err.message)
+      local echo = cjson.decode(res.body)
+      assert.equal("again", echo.body)
+      assert.are_not.equal(first.connection, echo.connection)
+    end,
+  },
+  {
+    name = "a response without a length is read until the server closes",
+    requests = { { method = "GET", raw = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the close" } },
+    check = function(r)
+      local res = assert(r[1].res, r[1].err and r[1].err.message)
+      assert.equal(200, res.status)
+      assert.equal("until the close", res.body)
+    end,
+  },
+  {
+    name = "a 1xx interim response before the response is skipped",
+    requests = { { method = "POST", body = "x", raw = "HTTP/1.1 100 Continue\r\n\r\n"
+      .. "HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-Final: yes\r\nConnection: close\r\n\r\nok" } },
+    check = function(r)
+      local res = assert(r[1].res, r[1].err and r[1].err.message)
+      assert.equal(201, res.status)
+      assert.equal("ok", res.body)
+      assert.equal("yes", res.headers["x-final"])
+    end,
+  },
+  {
+    name = "a body cut short gives kind network",
+    requests = { { method = "GET", raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort" } },
+    check = function(r)
+      assert.is_nil(r[1].res)
+      assert.equal("network", r[1].err.kind)
+      assert.is_true(r[1].err.sent)
+    end,
+  },
+  {
+    name = "a malformed chunked body gives kind network",
+    requests = { { method = "GET", raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx" } },
+    check = function(r)
+      assert.is_nil(r[1].res)
+      assert.equal("network", r[1].err.kind)
+    end,
+  },
+  {
+    name = "a header value with a line break is refused as a programming error",
+    requests = { { method = "GET", url = "/c/echo", headers = { ["X-A"] = "a\r\nX-Injected: 1" } } },
+    check = function(r)
+      assert.is_string(r[1].raised)
+      assert.is_nil(r[1].res)
+    end,
+  },
+  {
+    name = "a URL that is not http(s) is refused as a programming error",
+    requests = { { method = "GET", url = "ftp://127.0.0.1/x" }, { method = "GET", url = "/c/echo?a b" } },
+    check = function(r)
+      assert.is_string(r[1].raised)
+      assert.is_string(r[2].raised)
+    end,
+  },
+  {
+    name = "the total timeout gives kind timeout",
+    opts = { timeout = 0.3 },
+    requests = { { method = "GET", url = "/c/slow?ms=3000" } },
+    check = function(r, elapsed)
+      assert.is_nil(r[1].res)
+      assert.equal("timeout", r[1].err.kind)
+      assert.is_string(r[1].err.message)
+      assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
+    end,
+  },
+  {
+    name = "a per-request timeout overrides the transport's",
+    requests = { { method = "GET", url = "/c/slow?ms=3000", timeout = 0.3 } },
+    check = function(r, elapsed)
+      assert.equal("timeout", r[1].err.kind)
+      assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
+    end,
+  },
+  {
+    name = "connection refused gives kind network with sent = false",
+    requests = { { method = "POST", url = "{REFUSED}/c/echo", body = "x" } },
+    check = function(r)
+      assert.is_nil(r[1].res)
+      assert.equal("network", r[1].err.kind)
+      assert.equal(false, r[1].err.sent)
+    end,
+  },
+  {
+    name = "a Content-Length body over max_response_bytes gives kind too_large",
+    opts = { max_response_bytes = 1000 },
+    requests = { { method = "GET", url = "/c/big?n=5000" }, { method = "GET", url = "/c/big?n=1000" } },
+    check = function(r)
+      assert.is_nil(r[1].res)
+      assert.equal("too_large", r[1].err.kind)
+      assert.equal(1000, #r[2].res.body)
+    end,
+  },
+  {
+    name = "a chunked body over max_response_bytes gives kind too_large",
+    opts = { max_response_bytes = 1000 },
+    requests = { { method = "GET", url = "/c/big?n=5000&chunked=1" } },
+    check = function(r)
+      assert.is_nil(r[1].res)
+      assert.equal("too_large", r[1].err.kind)
+    end,
+  },
+  {
+    name = "send_many runs requests in parallel and keeps their order",
+    mode = "many", concurrency = 5,
+    requests = {
+      { method = "GET", url = "/c/slow?ms=400" }, { method = "GET", url = "/c/chunked?n=1" },
+      { method = "GET", url = "/c/slow?ms=400" }, { method = "GET", url = "/c/status/404" },
+      { method = "GET", url = "/c/slow?ms=400" },
+    },
+    check = function(r, elapsed)
+      assert.equal("slow\n", r[1].res.body)
+      assert.equal("chunk-1;", r[2].res.body)
+      assert.equal(404, r[4].res.status)
+      assert.equal("slow\n", r[5].res.body)
+      assert.is_true(elapsed < 1.1, "3 x 400 ms took " .. elapsed .. " s")
+    end,
+  },
+  {
+    name = "send_many reports each failure in its place",
+    mode = "many",
+    opts = { max_response_bytes = 1000 },
+    requests = { { method = "GET", url = "{REFUSED}/x" }, { method = "GET", url = "/c/big?n=500" },
+                 { method = "GET", url = "/c/big?n=5000" } },
+    check = function(r)
+      assert.equal("network", r[1].err.kind)
+      assert.equal(500, #r[2].res.body)
+      assert.equal("too_large", r[3].err.kind)
+    end,
+  },
+  {
+    name = "start returns pendings that run while the caller goes on",
+    mode = "start",
+    requests = { { method = "GET", url = "/c/slow?ms=400" }, { method = "GET", url = "/c/slow?ms=400" } },
+    check = function(r, elapsed)
+      assert.equal("slow\n", r[1].res.body)
+      assert.equal("slow\n", r[2].res.body)
+      assert.is_true(elapsed < 0.75, "2 x 400 ms took " .. elapsed .. " s")
+    end,
+  },
+  {
+    name = "https with a trusted certificate",
+    requests = { { method = "GET", url = "{TLS}/c/echo" } },
+    check = function(r)
+      local res = assert(r[1].res, r[1].err and r[1].err.message)
+      assert.equal('{"tls":true}', res.body)
+    end,
+  },
+  {
+    name = "https with a certificate for another name gives kind tls",
+    requests = { { method = "GET", url = "{WRONG_TLS}/c/echo" } },
+    check = function(r)
+      assert.is_nil(r[1].res)
+      assert.equal("tls", r[1].err.kind)
+      assert.equal(false, r[1].err.sent)
+    end,
+  },
+  {
+    name = "verify_tls = false accepts that certificate",
+    opts = { verify_tls = false },
+    requests = { { method = "GET", url = "{WRONG_TLS}/c/echo" } },
+    check = function(r)
+      assert.equal(200, assert(r[1].res, r[1].err and r[1].err.message).status)
+    end,
+  },
+}
+
+-- The requests of a case with absolute URLs for this server.
+local function resolve(srv, requests)
+  local out = {}
+  for i, req in ipairs(requests) do
+    local copy = {}
+    for k, v in pairs(req) do copy[k] = v end
+    copy.url = (req.url or "")
+      :gsub("^{TLS}", "https://127.0.0.1:" .. srv.tls_port)
+      :gsub("^{WRONG_TLS}", "https://127.0.0.1:" .. srv.wrong_tls_port)
+      :gsub("^{REFUSED}", "http://127.0.0.1:" .. srv.refused_port)
+    if req.raw then
+      copy.raw, copy.url = nil, "/c/raw?b64=" .. require("clinch.core").base64_encode(req.raw):gsub("[+/=]", {
+        ["+"] = "%2B", ["/"] = "%2F", ["="] = "%3D" })
+    end
+    if copy.url:sub(1, 1) == "/" then copy.url = srv.test_origin .. copy.url end
+    out[i] = copy
+  end
+  return out
+end
+
+local function case_opts(srv, case)
+  local opts = { timeout = 10, connect_timeout = 5, ca_file = srv.certs .. "/127.0.0.1.crt" }
+  for k, v in pairs(case.opts or {}) do opts[k] = v end
+  return opts
+end
+
+-- Runs the cases with `run(srv, opts, requests, mode, concurrency) -> results`.
+local function contract(run, server_opts)
+  local srv
+  setup(function()
+    srv = ns.start(server_opts)
+    srv.refused_port = ns.free_port()
+  end)
+  teardown(function()
+    if srv then srv.stop() end
+  end)
+  for _, case in ipairs(CASES) do
+    it(case.name, function()
+      local started = socket.gettime()
+      local results = run(srv, case_opts(srv, case), resolve(srv, case.requests), case.mode or "send", case.concurrency)
+      local elapsed = socket.gettime() - started
+      assert.equal(#case.requests, #results)
+      case.check(results, elapsed, srv)
+    end)
+  end
+end
+
+describe("transport contract", function()
+  describe("libcurl", function()
+    local why = ns.server_unavailable()
+    if why then
+      it("needs nginx as its test server", function() pending(why) end)
+      return
+    end
+    contract(function(_, opts, requests, mode, concurrency)
+      local t = require("clinch.transport.curl").new(opts)
+      local results = {}
+      if mode == "many" then
+        for i, r in ipairs(t:send_many(requests, concurrency)) do results[i] = { res = r[1], err = r[2] } end
+      elseif mode == "start" then
+        local pending = {}
+        for i, req in ipairs(requests) do pending[i] = t:start(req) end
+        for i, p in ipairs(pending) do
+          local res, err = p:wait()
+          results[i] = { res = res, err = err }
+        end
+      else
+        for i, req in ipairs(requests) do
+          local ok, res, err = pcall(t.send, t, req)
+          results[i] = ok and { res = res, err = err } or { raised = tostring(res) }
+          if req.pause then socket.sleep(req.pause) end
+        end
+      end
+      t:close()
+      return results
+    end, { server_only = true })
+  end)
+
+  describe("cosocket inside nginx #nginx", function()
+    local why = ns.unavailable()
+    if why then
+      it("runs in the LuaJIT run", function() pending(why) end)
+      return
+    end
+    contract(function(srv, opts, requests, mode, concurrency)
+      local status, _, body = ns.request(srv.test_origin, {
+        method = "POST", path = "/t/send", timeout = 30,
+        body = cjson.encode { opts = opts, requests = requests, mode = mode, concurrency = concurrency },
+      })
+      assert.equal(200, status, body)
+      return cjson.decode(body).results
+    end)
+  end)
+end)
