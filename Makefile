@@ -50,7 +50,7 @@ test-nginx: deps
 	@scripts/run-tests.sh nginx
 
 check: deps
-	luacheck -q lua spec bin
+	luacheck -q lua spec bin examples bench
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c99 --inline-suppr -I csrc csrc
 
