@@ -34,6 +34,7 @@ build = {
       libdirs = { "$(OPENSSL_LIBDIR)", "$(CURL_LIBDIR)" },
     },
     ["clinch.candidates"] = "lua/clinch/candidates.lua",
+    ["clinch.checkout"] = "lua/clinch/checkout.lua",
     ["clinch.cli.args"] = "lua/clinch/cli/args.lua",
     ["clinch.cli.commands"] = "lua/clinch/cli/commands.lua",
     ["clinch.cli.config"] = "lua/clinch/cli/config.lua",

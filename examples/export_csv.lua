@@ -6,15 +6,10 @@
 --                                                     FILE: default candidates.csv
 -- Configuration: CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION or CLINCH_BASE_URL; without
 -- CLINCH_BASE_URL/CLINCH_REGION it runs against a mock API started for the run.
-do -- From a checkout, use its modules and C core unless LUA_PATH/LUA_CPATH are set.
+do -- From a checkout, use its modules and C core (see lua/clinch/checkout.lua).
   local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-  local v = _VERSION:match("%d+%.%d+")
-  if not (os.getenv("LUA_PATH") or os.getenv("LUA_PATH_" .. v:gsub("%.", "_"))) then
-    package.path = dir .. "/../lua/?.lua;" .. dir .. "/../lua/?/init.lua;" .. package.path
-  end
-  if not (os.getenv("LUA_CPATH") or os.getenv("LUA_CPATH_" .. v:gsub("%.", "_"))) then
-    package.cpath = dir .. "/../build/" .. v .. "/?.so;" .. package.cpath
-  end
+  local use = loadfile(dir .. "/../lua/clinch/checkout.lua")
+  if use then use()(dir .. "/..") end
 end
 
 local csv = require "clinch.cli.csv"

@@ -10,15 +10,10 @@
 -- (`clinch candidates sync` does the same and also resumes a run that stopped halfway.)
 -- Configuration: as the other examples. Against a mock API started for the run (no CLINCH_BASE_URL),
 -- it runs twice in one go and changes two candidates in between, to show the second run's delta.
-do -- From a checkout, use its modules and C core unless LUA_PATH/LUA_CPATH are set.
+do -- From a checkout, use its modules and C core (see lua/clinch/checkout.lua).
   local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-  local v = _VERSION:match("%d+%.%d+")
-  if not (os.getenv("LUA_PATH") or os.getenv("LUA_PATH_" .. v:gsub("%.", "_"))) then
-    package.path = dir .. "/../lua/?.lua;" .. dir .. "/../lua/?/init.lua;" .. package.path
-  end
-  if not (os.getenv("LUA_CPATH") or os.getenv("LUA_CPATH_" .. v:gsub("%.", "_"))) then
-    package.cpath = dir .. "/../build/" .. v .. "/?.so;" .. package.cpath
-  end
+  local use = loadfile(dir .. "/../lua/clinch/checkout.lua")
+  if use then use()(dir .. "/..") end
 end
 
 local core = require "clinch.core"

@@ -6,15 +6,10 @@
 --   lua5.4 examples/upload_resumes.lua [FOLDER]
 -- Without FOLDER it makes a sample folder: PDFs for three existing candidates and one unknown address.
 -- Configuration: as the other examples (environment, or a mock API started for the run).
-do -- From a checkout, use its modules and C core unless LUA_PATH/LUA_CPATH are set.
+do -- From a checkout, use its modules and C core (see lua/clinch/checkout.lua).
   local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-  local v = _VERSION:match("%d+%.%d+")
-  if not (os.getenv("LUA_PATH") or os.getenv("LUA_PATH_" .. v:gsub("%.", "_"))) then
-    package.path = dir .. "/../lua/?.lua;" .. dir .. "/../lua/?/init.lua;" .. package.path
-  end
-  if not (os.getenv("LUA_CPATH") or os.getenv("LUA_CPATH_" .. v:gsub("%.", "_"))) then
-    package.cpath = dir .. "/../build/" .. v .. "/?.so;" .. package.cpath
-  end
+  local use = loadfile(dir .. "/../lua/clinch/checkout.lua")
+  if use then use()(dir .. "/..") end
 end
 
 local examples = require "clinch.cli.examples"

@@ -16,6 +16,7 @@
 -- fields (Candidate has an attribute called `links`): read them through jsonapi.raw(resource).
 local core = require "clinch.core"
 local errors = require "clinch.errors"
+local valid_utf8 = require("clinch.validate").utf8
 
 local type, error, next, tostring, tonumber, getmetatable, setmetatable, select =
   type, error, next, tostring, tonumber, getmetatable, setmetatable, select
@@ -23,7 +24,6 @@ local byte, find, format, gsub, sub = string.byte, string.find, string.format, s
 local concat, sort = table.concat, table.sort
 local floor, huge = math.floor, math.huge
 local math_type = math.type -- nil on LuaJIT: every number is a float there
-local utf8_len = utf8 and utf8.len -- Lua 5.3+; LuaJIT uses the Lua validator below
 
 local MAX_DEPTH = 128
 
@@ -140,36 +140,6 @@ local function escape_char(c)
   return ESCAPES[c] or format("\\u%04x", byte(c))
 end
 
--- Strict UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
-local function valid_utf8(s)
-  if not find(s, "[\128-\255]") then return true end
-  if utf8_len then return utf8_len(s) ~= nil end
-  local i, n = 1, #s
-  while i <= n do
-    local c = byte(s, i)
-    if c < 0x80 then
-      i = i + 1
-    else
-      local len, lo, hi
-      if c >= 0xC2 and c <= 0xDF then len, lo, hi = 2, 0x80, 0xBF
-      elseif c == 0xE0 then len, lo, hi = 3, 0xA0, 0xBF
-      elseif c == 0xED then len, lo, hi = 3, 0x80, 0x9F
-      elseif c >= 0xE1 and c <= 0xEF then len, lo, hi = 3, 0x80, 0xBF
-      elseif c == 0xF0 then len, lo, hi = 4, 0x90, 0xBF
-      elseif c >= 0xF1 and c <= 0xF3 then len, lo, hi = 4, 0x80, 0xBF
-      elseif c == 0xF4 then len, lo, hi = 4, 0x80, 0x8F
-      else return false end
-      local c2 = byte(s, i + 1)
-      if not c2 or c2 < lo or c2 > hi then return false end
-      for k = i + 2, i + len - 1 do
-        local ck = byte(s, k)
-        if not ck or ck < 0x80 or ck > 0xBF then return false end
-      end
-      i = i + len
-    end
-  end
-  return true
-end
 
 -- Exact decimal text for a number: integers digit for digit (lua-cjson 2.1.0 rounds to 14 digits),
 -- other floats with the fewest digits that read back as the same value.

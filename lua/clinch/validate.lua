@@ -2,7 +2,8 @@
 -- success and `nil, err` with a validation error (lua/clinch/errors.lua, kind "validation", `field` set
 -- where one attribute is at fault) otherwise, so nothing malformed ever reaches the wire.
 local type, pairs, ipairs, tostring, next, floor = type, pairs, ipairs, tostring, next, math.floor
-local sort, concat, byte, format = table.sort, table.concat, string.byte, string.format
+local sort, concat, byte, find, format = table.sort, table.concat, string.byte, string.find, string.format
+local utf8_len = rawget(_G, "utf8") and utf8.len -- Lua 5.3+; LuaJIT uses the loop in _M.utf8
 local errors = require "clinch.errors"
 
 local _M = {}
@@ -25,6 +26,8 @@ _M.listing = listing
 --- True when `s` is valid UTF-8 (cjson passes invalid bytes through, and the server may reject or
 -- mangle them). Overlong forms, surrogates and code points above U+10FFFF are rejected.
 function _M.utf8(s)
+  if not find(s, "[\128-\255]") then return true end
+  if utf8_len then return utf8_len(s) ~= nil end -- Lua 5.3+: strict, as below
   local i, n = 1, #s
   while i <= n do
     local c = byte(s, i)
