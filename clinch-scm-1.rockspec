@@ -58,6 +58,7 @@ build = {
     ["clinch.mock.http"] = "lua/clinch/mock/http.lua",
     ["clinch.mock"] = "lua/clinch/mock/init.lua",
     ["clinch.mock.json"] = "lua/clinch/mock/json.lua",
+    ["clinch.mock.process"] = "lua/clinch/mock/process.lua",
     ["clinch.mock.random"] = "lua/clinch/mock/random.lua",
     ["clinch.mock.render"] = "lua/clinch/mock/render.lua",
     ["clinch.mock.server"] = "lua/clinch/mock/server.lua",

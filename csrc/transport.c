@@ -494,14 +494,9 @@ static void read_req(lua_State *L, int req, int i, xfer *x, int anchors, int bas
 
 /* ---- results ---- */
 
-static int tr_sent(const xfer *x) {
-    switch (x->code) {
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_PROXY:
+/* TLS failures: the handshake (or the local TLS setup) failed, so no request bytes went out. */
+static int tr_is_tls_error(CURLcode code) {
+    switch (code) {
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
@@ -516,6 +511,22 @@ static int tr_sent(const xfer *x) {
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_CLIENTCERT:
     case CURLE_USE_SSL_FAILED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* 0 only when the request certainly never reached the server (the client may then retry any method). */
+static int tr_sent(const xfer *x) {
+    if (tr_is_tls_error(x->code)) return 0;
+    switch (x->code) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_PROXY:
         return 0;
     case CURLE_OPERATION_TIMEDOUT:
         /* timed out before the connection was ready: nothing went out */
@@ -527,28 +538,9 @@ static int tr_sent(const xfer *x) {
 
 static const char *tr_kind(const xfer *x) {
     if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED) return "too_large";
-    switch (x->code) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return "timeout";
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_CLIENTCERT:
-    case CURLE_USE_SSL_FAILED:
-        return "tls";
-    default:
-        return "network";
-    }
+    if (x->code == CURLE_OPERATION_TIMEDOUT) return "timeout";
+    if (tr_is_tls_error(x->code) || x->code == CURLE_SSL_SHUTDOWN_FAILED) return "tls";
+    return "network";
 }
 
 static const char *tr_httpver(long v) {

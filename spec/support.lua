@@ -12,9 +12,7 @@ _M.lua_version = _M.is_luajit and "5.1" or _VERSION:match("%d+%.%d+")
 _M.lua = os.getenv("CLINCH_TEST_LUA") or (_M.is_luajit and "luajit" or "lua" .. _M.lua_version)
 
 --- Quotes a string for /bin/sh.
-function _M.shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+_M.shell_quote = require("clinch.mock.process").shell_quote
 
 --- Exports LUA_PATH/LUA_CPATH so that child processes load this checkout (and the core this suite
 -- runs with, e.g. the sanitizer build).
@@ -49,31 +47,9 @@ end
 --- Starts bin/clinch-mock with extra arguments (a list of strings) and waits for its
 -- "listening on" line. Returns a table { base_url, host, port, pid, stop = function }.
 function _M.start_mock(args)
-  local argv = {}
-  for i, a in ipairs(args or {}) do argv[i] = _M.shell_quote(a) end
-  -- The execs keep the pid that `echo $$` printed: stop() signals the mock itself, and no shell is left
-  -- waiting to report its end.
-  local cmd = "exec sh -c " .. _M.shell_quote("echo $$; exec env " .. _M.child_env .. _M.lua .. " "
-    .. _M.shell_quote(_M.root .. "/bin/clinch-mock") .. " --port 0 " .. table.concat(argv, " "))
-  local p = assert(io.popen(cmd, "r"))
-  local pid = p:read("*l")
-  local line = p:read("*l")
-  if not line then
-    p:close()
-    error("clinch-mock did not start (" .. tostring(cmd) .. ")", 2)
-  end
-  local base_url = line:match("^listening on (%S+)")
-  if not base_url then error("unexpected first line from clinch-mock: " .. line, 2) end
-  local host, port = base_url:match("^http://([^:/]+):(%d+)")
-  local mock = { base_url = base_url, host = host, port = tonumber(port), pid = pid,
-                 origin = "http://" .. host .. ":" .. port }
-  function mock.stop()
-    if mock.pid then
-      os.execute("kill " .. mock.pid .. " 2>/dev/null")
-      p:close()
-      mock.pid = nil
-    end
-  end
+  local mock, err = require("clinch.mock.process").start {
+    root = _M.root, lua = _M.lua, args = args, env = _M.child_env }
+  if not mock then error(err, 2) end
   --- Calls the mock's unsigned control API: mock.control("POST", "faults", { kind = "latency", ... }).
   -- Returns the decoded JSON reply (or nil for an empty one) and the status.
   function mock.control(method, path, body)

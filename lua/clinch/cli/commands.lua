@@ -25,6 +25,7 @@ local function includes(list)
   end
   return out
 end
+_M.includes = includes
 
 local COLUMNS_OPT = { "columns", arg = "A,B,...", help = "fields shown by the csv and table formats" }
 

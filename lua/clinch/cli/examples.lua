@@ -12,10 +12,7 @@ local config = require "clinch.cli.config"
 
 local _M = {}
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-_M.shell_quote = shell_quote
+_M.shell_quote = require("clinch.mock.process").shell_quote
 
 --- The checkout's root directory, from the path of the running script (examples/x.lua -> .).
 function _M.root()
@@ -27,28 +24,9 @@ end
 --- Starts bin/clinch-mock -> { base_url, stop() } or nil, message. `opts.candidates`, `opts.seed`.
 function _M.start_mock(opts)
   opts = opts or {}
-  local root = opts.root or _M.root()
-  local lua = opts.lua or "lua5.4"
-  local cmd = "echo $$; exec " .. lua .. " " .. shell_quote(root .. "/bin/clinch-mock") .. " --port 0"
-    .. " --candidates " .. tostring(opts.candidates or 60) .. " --seed " .. tostring(opts.seed or 1)
-  local p = io.popen("exec sh -c " .. shell_quote(cmd), "r")
-  if not p then return nil, "cannot start the mock" end
-  local pid = p:read("l")
-  local line = p:read("l")
-  local base_url = line and line:match("^listening on (%S+)")
-  if not base_url then
-    p:close()
-    return nil, "the mock did not start"
-  end
-  local mock = { base_url = base_url, pid = pid }
-  function mock.stop()
-    if mock.pid then
-      os.execute("kill " .. mock.pid .. " 2>/dev/null")
-      p:close()
-      mock.pid = nil
-    end
-  end
-  return mock
+  return require("clinch.mock.process").start {
+    root = opts.root or _M.root(), lua = opts.lua,
+    args = { "--candidates", tostring(opts.candidates or 60), "--seed", tostring(opts.seed or 1) } }
 end
 
 --- Prints a line of what the example did (stdout, flushed so that it interleaves with stderr).

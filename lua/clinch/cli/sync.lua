@@ -87,15 +87,6 @@ local function ids_in(path, from, to, format)
   return ids
 end
 
-local function includes(list)
-  if not list then return nil end
-  local out = {}
-  for _, v in ipairs(list) do
-    for name in v:gmatch("[^,%s]+") do out[#out + 1] = name end
-  end
-  return out
-end
-
 -- The text of one record in the output format.
 local function record_text(cand, format, columns)
   if format == "jsonl" then
@@ -141,7 +132,7 @@ function _M.run(cx, opts)
   st = st or { version = 1 }
   local client = cx:client()
   local per_page = opts.per_page or 100
-  local list_opts = { per_page = per_page, include = includes(opts.include) }
+  local list_opts = { per_page = per_page, include = require("clinch.cli.commands").includes(opts.include) }
 
   if cx.opts.dry_run then
     -- Show the first request of the window without touching the state or the output.
