@@ -124,6 +124,13 @@ describe("client.candidates against the mock", function()
       assert.equal("candidate_notes", cand.notes[1].type)
       assert.is_true(candidates.is_candidate(cand))
     end)
+
+    it("keeps raw access in step with an update made through the object", function()
+      local jsonapi = require "clinch.jsonapi"
+      local cand = first_candidate()
+      assert(cand:update { first_name = "Rawley" })
+      assert.equal("Rawley", jsonapi.raw(cand).attributes.first_name)
+    end)
   end)
 
   describe("writing", function()

@@ -15,6 +15,7 @@
 local type, pairs, ipairs, tostring, error, setmetatable, getmetatable, require =
   type, pairs, ipairs, tostring, error, setmetatable, getmetatable, require
 local concat, io = table.concat, io
+local jsonapi = require "clinch.jsonapi"
 local resource = require "clinch.resource"
 local schema = require "clinch.schema"
 local uri = require "clinch.uri"
@@ -44,11 +45,10 @@ end
 
 -- Marks list values so that an empty one is sent as [] rather than {} (see clinch.jsonapi).
 local function mark_arrays(attrs, request)
-  local jsonapi = require "clinch.jsonapi"
   local out = {}
   for k, v in pairs(attrs) do
     local spec = request.attributes[k]
-    if spec and spec.type == "array" and jsonapi.array then
+    if spec and spec.type == "array" then
       local copy = {}
       for i, item in ipairs(v) do copy[i] = item end
       v = jsonapi.array(copy)
@@ -212,6 +212,7 @@ local function refresh(cand, fresh)
   if fresh == cand then return cand end
   for k in pairs(cand) do cand[k] = nil end
   for k, v in pairs(fresh) do cand[k] = v end
+  jsonapi.adopt(cand, fresh)
   return cand
 end
 

@@ -114,6 +114,12 @@ function _M.raw(resource)
   return byid and byid[resource.id]
 end
 
+--- After `target` was refreshed in place from another decoded resource `source` (cand:reload), makes
+-- jsonapi.raw(target) give the newer document's object.
+function _M.adopt(target, source)
+  raw_map[target] = raw_map[source]
+end
+
 --- True when v is a decoded DateTime object.
 function _M.is_datetime(v)
   return type(v) == "table" and getmetatable(v) == core.DateTime
