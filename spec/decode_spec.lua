@@ -399,6 +399,350 @@ describe("jsonapi.decode on malformed documents", function()
   end)
 end)
 
+-- A relationship whose value object has no "data" member ("links"/"meta" only) becomes no field, yet
+-- raw() still shows it. These specs pin that down, with the messages for malformed documents, so that
+-- any change to how the text reaches lua-cjson (such as leaving those members out before parsing, tried
+-- and measured as no faster) must keep the result exactly the one the whole text gives.
+describe("jsonapi.decode and link-only relationships", function()
+  local parse = require("cjson.safe").new() -- configured like core.decode's private instance
+  parse.decode_max_depth(128)
+  parse.decode_invalid_numbers(false)
+
+  -- Deep comparison of two decoded values: same shape, same identities (cycles included), same
+  -- metatables, same number subtypes.
+  local function same(a, b, path, seen, back)
+    seen, back, path = seen or {}, back or {}, path or "doc"
+    if type(a) ~= type(b) then return false, path .. ": " .. type(a) .. " vs " .. type(b) end
+    if type(a) ~= "table" then
+      if a ~= b or (math_type and math_type(a) ~= math_type(b)) then
+        return false, path .. ": " .. tostring(a) .. " vs " .. tostring(b)
+      end
+      return true
+    end
+    if seen[a] ~= nil or back[b] ~= nil then
+      if seen[a] ~= b or back[b] ~= a then return false, path .. ": identity differs" end
+      return true
+    end
+    seen[a], back[b] = b, a
+    if getmetatable(a) ~= getmetatable(b) then return false, path .. ": metatable differs" end
+    for k, v in pairs(a) do
+      local ok, where = same(v, rawget(b, k), path .. "." .. tostring(k), seen, back)
+      if not ok then return false, where end
+    end
+    for k in pairs(b) do
+      if rawget(a, k) == nil then return false, path .. "." .. tostring(k) .. ": missing on the left" end
+    end
+    return true
+  end
+
+  local function is_resource_list(v) return type(v) == "table" and (v[1] ~= nil or next(v) == nil) end
+
+  -- The oracle: the document re-encoded by lua-cjson without the relationship members whose value is an
+  -- object without "data". nil when lua-cjson cannot parse or re-encode it.
+  local function stripped(text)
+    local tree = parse.decode(text)
+    if type(tree) ~= "table" then return nil end
+    local function strip(r)
+      if type(r) ~= "table" or type(r.relationships) ~= "table" then return end
+      for name, rel in pairs(r.relationships) do -- {} and [] have no data either
+        if type(rel) == "table" and rel[1] == nil and rel.data == nil then r.relationships[name] = nil end
+      end
+    end
+    for _, list in ipairs { tree.data, tree.included } do
+      if is_resource_list(list) then
+        for i = 1, #list do strip(list[i]) end
+      else
+        strip(list)
+      end
+    end
+    local ok, out = pcall(cjson.encode, tree)
+    return ok and out or nil
+  end
+
+  -- decode(text) must equal decode(stripped(text)): same document, or both failing.
+  local function check_same_as_stripped(text)
+    local other = stripped(text)
+    local d1, e1 = jsonapi.decode(text)
+    if not other then
+      return d1, e1
+    end
+    local d2, e2 = jsonapi.decode(other)
+    assert.equal(d1 == nil, d2 == nil, text)
+    if d1 then
+      local ok, where = same(d1, d2)
+      assert(ok, (where or "") .. " in " .. text)
+    else
+      assert.equal("decode", e1.kind)
+      assert.equal("decode", e2.kind)
+    end
+    return d1, e1
+  end
+
+  local function res(rels)
+    return '{"type":"t","id":"1","attributes":{"name":"x"},"relationships":{' .. rels .. '}}'
+  end
+  local OWNER = '"owner":{"data":{"type":"u","id":"7"},"links":{"related":"/t/1/owner"}}'
+  local LINKS = '"sessions":{"links":{"self":"/t/1/relationships/sessions","related":"/t/1/sessions"}}'
+  local META = '"events":{"meta":{"count":3}}'
+  local EMPTY = '"resumes":{}'
+  local MANY = '"notes":{"data":[{"type":"n","id":"1"},{"type":"n","id":"2"}]}'
+
+  it("omits them wherever they are among the relationships, and raw() still has them", function()
+    local cases = {
+      { LINKS, OWNER, MANY }, { OWNER, LINKS, MANY }, { OWNER, MANY, LINKS }, { LINKS, META, EMPTY },
+      { OWNER, MANY }, { LINKS, OWNER, META, MANY, EMPTY }, { LINKS }, {},
+    }
+    for _, members in ipairs(cases) do
+      for _, sep in ipairs { ",", " ,\n ", "\t, " } do
+        local text = '{"data":' .. res(table.concat(members, sep)) .. "}"
+        local d = check_same_as_stripped(text)
+        assert(d, text)
+        local r, raw = d.data, jsonapi.raw(d.data)
+        assert.equal("x", r.name)
+        assert.is_nil(r.sessions)
+        assert.is_nil(r.events)
+        assert.is_nil(r.resumes)
+        local has = {}
+        for _, m in ipairs(members) do has[m:match('^"(%w+)"')] = true end
+        if has.owner then
+          assert.equal("7", r.owner.id)
+          assert.equal("/t/1/owner", raw.relationships.owner.links.related)
+        end
+        if has.notes then assert.equal(2, #r.notes) end
+        if has.sessions then assert.equal("/t/1/sessions", raw.relationships.sessions.links.related) end
+        if has.events then assert.equal(3, raw.relationships.events.meta.count) end
+        if has.resumes then assert.same({}, raw.relationships.resumes) end
+        local n = 0
+        for _ in pairs(raw.relationships) do n = n + 1 end
+        assert.equal(#members, n, text)
+      end
+    end
+  end)
+
+  it("does the same in included resources, with the text spaced out", function()
+    local text = ' \n{ "included" : [ { "type" : "n" , "id" : "1" , "relationships" : { ' ..
+      '"a" : { "links" : { "related" : "/a" } } , "candidate" : { "data" : { "type" : "t" , "id" : "1" } } , ' ..
+      '"b" : { "meta" : { } } } } ] , "data" : [ ' .. res(LINKS .. "," .. OWNER) .. " ] } \n"
+    local d = check_same_as_stripped(text)
+    assert.equal(d.data[1], d.included[1].candidate)
+    assert.is_nil(d.included[1].a)
+    assert.equal("/a", jsonapi.raw(d.included[1]).relationships.a.links.related)
+    assert.same({}, jsonapi.raw(d.included[1]).relationships.b.meta)
+  end)
+
+  it("is not fooled by strings holding braces, quotes, escapes or the words relationships and data", function()
+    local tricky = {
+      [["{\"relationships\":{\"x\":{\"links\":{}}}}"]], [["} ] { [ , :"]], [["say \"data\": yes"]],
+      [["back\\slash\\"]], [["\\\""]], [["data"]], [["relationships"]], [["\u0022}\u005c"]], [["é € \ud83d\ude00"]],
+    }
+    for _, s in ipairs(tricky) do
+      local text = '{"data":{"type":"t","id":"1","attributes":{"a":' .. s .. ',' .. s .. ':1},' ..
+        '"relationships":{"x":{"links":{"related":' .. s .. '},"meta":{' .. s .. ':' .. s .. '}},' ..
+        '"y":{"data":null,"links":{"related":' .. s .. '}},' ..
+        '"z":{"meta":{"data":' .. s .. '}}}},"meta":{"relationships":' .. s .. '}}'
+      local d = check_same_as_stripped(text)
+      assert(d, text)
+      assert.equal(parse.decode(s), d.data.a)
+      assert.is_nil(d.data.x)
+      assert.is_nil(d.data.y)
+      assert.is_nil(d.data.z)
+      assert.equal(parse.decode(s), jsonapi.raw(d.data).relationships.x.links.related)
+    end
+  end)
+
+  it("keeps members whose data is spelt with escapes, and treats escaped names as names", function()
+    local d = check_same_as_stripped('{"data":' ..
+      res('"owner":{"d\\u0061ta":{"type":"u","id":"7"}},"x\\"y":{"links":{}},"z":{"data":null}') .. "}")
+    assert.equal("7", d.data.owner.id) -- "d\u0061ta" is "data"
+    assert.is_nil(d.data['x"y'])
+    assert.is_table(jsonapi.raw(d.data).relationships['x"y'])
+    d = check_same_as_stripped('{"d\\u0061ta":{"type":"t","id":"1","rel\\u0061tionships":{' .. OWNER .. "," ..
+      LINKS .. "}}}")
+    assert.equal("7", d.data.owner.id)
+    assert.is_nil(d.data.sessions)
+    d = check_same_as_stripped('{"data":{"type":"t","id":"1","relationships":{' .. LINKS .. "," ..
+      '"s\\u0065ssions":{"data":{"type":"u","id":"2"}}}}}') -- a repeated name, spelt differently
+    assert.equal("2", d.data.sessions.id)
+  end)
+
+  it("omits members whose data is only nested deeper", function()
+    local d = check_same_as_stripped('{"data":' .. res('"a":{"links":{"data":1}},"b":{"meta":{"data":' ..
+      '{"type":"u","id":"1"}}},"c":{"links":{"x":[{"data":{}}]}},' .. OWNER) .. "}")
+    assert.is_nil(d.data.a)
+    assert.is_nil(d.data.b)
+    assert.is_nil(d.data.c)
+    assert.equal("7", d.data.owner.id)
+    assert.equal(1, jsonapi.raw(d.data).relationships.a.links.data)
+  end)
+
+  it("follows the last of repeated names, and of repeated relationships", function()
+    local d = check_same_as_stripped('{"data":' .. res('"owner":{"data":{"type":"u","id":"1"}},' ..
+      '"owner":{"links":{}}') .. "}")
+    assert.is_nil(d.data.owner) -- the last one wins, as in lua-cjson
+    d = check_same_as_stripped('{"data":' .. res('"owner":{"links":{}},"owner":{"data":{"type":"u","id":"1"}}') .. "}")
+    assert.equal("1", d.data.owner.id)
+    d = check_same_as_stripped('{"data":{"type":"t","id":"1","relationships":{' .. OWNER ..
+      '},"relationships":{' .. LINKS .. "}}}")
+    assert.is_nil(d.data.owner)
+    d = check_same_as_stripped('{"data":{"type":"t","id":"1","relationships":{' .. LINKS ..
+      '},"relationships":{' .. OWNER .. "}}}")
+    assert.equal("7", d.data.owner.id)
+  end)
+
+  it("leaves resource-level meta and links, and relationships outside resources, alone", function()
+    local text = '{"data":{"type":"t","id":"1","meta":{"relationships":{"a":{"links":{}}}},' ..
+      '"links":{"self":"/t/1"},"relationships":{' .. LINKS .. "}}," ..
+      '"meta":{"relationships":{"b":{"links":{}}}},"links":{"relationships":{"c":{}}}}'
+    local d = check_same_as_stripped(text)
+    assert.same({ a = { links = {} } }, jsonapi.raw(d.data).meta.relationships)
+    assert.same({ b = { links = {} } }, d.meta.relationships)
+    assert.same({ c = {} }, d.links.relationships)
+  end)
+
+  -- cjson's message for text, as core.decode words it
+  local function cjson_message(text)
+    local tree, msg = parse.decode(text)
+    assert.is_nil(tree, text)
+    if msg:find("^Found too many nested") then return "document: nesting deeper than 128 levels (" .. msg .. ")" end
+    return "not JSON: " .. msg
+  end
+
+  it("reports malformed documents exactly as lua-cjson reads the whole text", function()
+    local bad = {
+      '{"data":' .. res(LINKS .. "," .. OWNER) .. ',"meta":tru}',
+      '{"data":' .. res(LINKS .. " " .. OWNER) .. "}",                 -- a missing comma
+      '{"data":' .. res(LINKS .. ",," .. OWNER) .. "}",
+      '{"data":' .. res(LINKS .. "," .. OWNER .. ",") .. "}",            -- a trailing comma
+      '{"data":' .. res('"a":{"links":tru},' .. OWNER) .. "}",           -- inside a link-only member
+      '{"data":' .. res('"a":{"links":{"x":1,}},' .. OWNER) .. "}",
+      '{"data":' .. res('"a":{"links":"\\ud800"},' .. OWNER) .. "}",     -- a lone surrogate
+      '{"data":' .. res('"a":{"links":01},' .. OWNER) .. "}",
+      '{"data":' .. res('"a":{"links":[1}},' .. OWNER) .. "}",
+      '{"data":' .. res('"a":{"links" {}},' .. OWNER) .. "}",
+      '{"data":' .. res('"a":{"links":{}}' .. OWNER) .. "}",
+      '{"data":' .. res(LINKS .. "," .. OWNER) .. "}}",                  -- trailing bytes
+      '{"data":' .. res(LINKS .. "," .. OWNER) .. "} x",
+      '{"data":' .. res(LINKS .. "," .. OWNER),                          -- truncated
+      '{"data":' .. res('"a":{"links":' .. string.rep("[", 130) .. string.rep("]", 130) .. "}," .. OWNER) .. "}",
+    }
+    for _, text in ipairs(bad) do
+      local d, err = jsonapi.decode(text)
+      assert.is_nil(d, text)
+      assert.equal("decode", err.kind)
+      assert.equal(cjson_message(text), err.message)
+    end
+    -- the message names the character in the original text
+    local text = '{"data":' .. res(LINKS .. "," .. OWNER) .. ',"meta":tru}'
+    local _, err = jsonapi.decode(text)
+    assert.truthy(err.message:find("at character " .. text:find("tru}", 1, true), 1, true), err.message)
+  end)
+
+  it("reports linking errors exactly as before", function()
+    local _, err = jsonapi.decode('{"data":' .. res(LINKS .. ',"notes":3,' .. META) .. "}")
+    assert.equal("data.relationships.notes: expected object, got number", err.message)
+    _, err = jsonapi.decode('{"data":[' .. res(LINKS) .. ',{"type":"t","relationships":{' .. LINKS .. "}}]}")
+    assert.equal("data[2]: resource has no id", err.message)
+    _, err = jsonapi.decode('{"data":' .. res(LINKS .. ',"o":{"data":{"type":"u"}}') .. "}")
+    assert.equal("data.relationships.o.data: resource identifier has no id", err.message)
+  end)
+
+  it("decodes generated and mutated documents exactly as their stripped form", function()
+    local state = 4242
+    local function rand(n) -- deterministic, the same on every Lua
+      state = (state * 16807) % 2147483647
+      return state % n
+    end
+    local function pick(list) return list[rand(#list) + 1] end
+    local function ws() return pick { "", "", "", " ", "\n  ", "\t" } end
+    local STRINGS = { '"plain"', '"{\\"relationships\\":{}}"', '"} ] { ["', '"say \\"data\\""', '"\\\\"',
+      '"data"', '"relationships"', '"\\u0041\\n\\/"', '"é€"', '""' }
+    local NAMES = { "notes", "jobs", "owner", "sessions", "resumes", "data", "links", "relationships", "id",
+      "type", "", "a b" }
+    local function obj(members)
+      local parts = {}
+      for i, m in ipairs(members) do parts[i] = ws() .. '"' .. m[1] .. '"' .. ws() .. ":" .. ws() .. m[2] .. ws() end
+      return "{" .. table.concat(parts, ",") .. ws() .. "}"
+    end
+    local function ident() return obj { { "type", pick { '"t"', '"u"' } }, { "id", '"' .. rand(4) .. '"' } } end
+    local function value(depth)
+      local k = rand(depth > 2 and 4 or 7)
+      if k == 0 then return pick(STRINGS) end
+      if k == 1 then return tostring(rand(1000) - 500) end
+      if k == 2 then return pick { "true", "false", "null", "0.25", "-1e3" } end
+      if k == 3 then return "[]" end
+      if k == 4 then return "[" .. value(depth + 1) .. "," .. ws() .. value(depth + 1) .. "]" end
+      local members = {}
+      for i = 1, rand(3) do members[i] = { pick(NAMES), value(depth + 1) } end
+      return obj(members)
+    end
+    local function relationship()
+      local k = rand(9)
+      local members = {}
+      if k == 0 then members[1] = { "data", ident() }
+      elseif k == 1 then members[1] = { "data", "[" .. ident() .. "," .. ident() .. "]" }
+      elseif k == 2 then members[1] = { "data", "null" }
+      elseif k == 3 then members[1] = { rand(4) == 0 and "d\\u0061ta" or "data", ident() } -- escapes: rare
+      elseif k == 4 then members[1] = { "links", obj { { "data", value(3) } } }
+      elseif k == 5 then members[1] = { "meta", value(2) }
+      elseif k >= 6 then members[1] = { "links", obj { { "related", pick(STRINGS) } } }
+      end
+      if rand(2) == 0 then table.insert(members, rand(#members + 1) + 1, { "links", value(2) }) end
+      return obj(members)
+    end
+    local function resource()
+      local rels = {}
+      local names = {} -- mostly distinct
+      for i = 1, #NAMES do names[i] = NAMES[i] end
+      for i = 1, rand(6) do
+        local j = i + rand(#names - i + 1)
+        names[i], names[j] = names[j], names[i]
+        rels[i] = { rand(10) == 0 and NAMES[1] or names[i], relationship() }
+      end
+      local members = { { "type", pick { '"t"', '"u"' } }, { "id", '"' .. rand(4) .. '"' },
+        { "attributes", obj { { "name", pick(STRINGS) }, { pick(NAMES), value(1) } } }, { "relationships", obj(rels) } }
+      if rand(3) == 0 then members[#members + 1] = { "meta", value(1) } end
+      for i = #members, 2, -1 do -- shuffled
+        local j = rand(i) + 1
+        members[i], members[j] = members[j], members[i]
+      end
+      return obj(members)
+    end
+    local function document()
+      local list = {}
+      for i = 1, rand(4) do list[i] = resource() end
+      local members = { { "data", rand(3) == 0 and resource() or "[" .. table.concat(list, ",") .. "]" } }
+      if rand(2) == 0 then members[#members + 1] = { "included", "[" .. resource() .. "," .. resource() .. "]" } end
+      if rand(2) == 0 then members[#members + 1] = { "meta", value(1) } end
+      return ws() .. obj(members) .. ws()
+    end
+
+    local ALPHABET = '{}[]":,\\ 0123456789tnfulsead-.'
+    local decoded, failed = 0, 0
+    for _ = 1, 250 do
+      local text = document()
+      local d = check_same_as_stripped(text)
+      if d then decoded = decoded + 1 else failed = failed + 1 end
+      for _ = 1, 3 do -- and mutated
+        local pos = rand(#text) + 1
+        local k = rand(#ALPHABET) + 1
+        local c = ALPHABET:sub(k, k)
+        local m = rand(3)
+        local mutated = m == 0 and text:sub(1, pos - 1) .. c .. text:sub(pos + 1)
+          or m == 1 and text:sub(1, pos - 1) .. c .. text:sub(pos) or text:sub(1, pos - 1) .. text:sub(pos + 1)
+        local md, err = check_same_as_stripped(mutated)
+        if md then
+          decoded = decoded + 1
+        else
+          failed = failed + 1
+          if not parse.decode(mutated) then assert.equal(cjson_message(mutated), err.message) end
+        end
+      end
+    end
+    assert.truthy(decoded > 250, decoded) -- the generator mostly makes valid documents
+    assert.truthy(failed > 100, failed)
+  end)
+end)
+
 describe("jsonapi.encode", function()
   local function fails(value, field, pattern)
     local text, err = jsonapi.encode(value)
