@@ -8,17 +8,11 @@ local errors = require "clinch.errors"
 local candidates = require "clinch.candidates"
 local core = require "clinch.core"
 
-local function read_seed()
-  local f = assert(io.open(support.root .. "/api/recruitment-marketing-openapi.json", "rb"))
-  local text = f:read("*a")
-  f:close()
-  return cjson.decode(text)
-end
 
 local METHODS = { "update", "reload", "list_tags", "add_tag", "remove_tag", "upload_resume" }
 
 describe("Candidate objects share one namespace with the seed's fields", function()
-  local seed = read_seed()
+  local seed = support.seed()
   local cand_schema = seed.components.schemas.Candidate.properties
   local names = { "id", "type" }
   for name in pairs(cand_schema.attributes.properties) do names[#names + 1] = name end

@@ -2,6 +2,7 @@
 -- exit codes, progress, --verbose, --dry-run and `candidates sync`, end to end against the mock. The
 -- CLI is a Lua 5.4 program: under LuaJIT these specs are skipped (the 5.4 suite runs them).
 local support = require "support"
+local read_file, write_file = support.read_file, support.write_file
 
 if support.is_luajit then
   describe("clinch CLI", function()
@@ -74,19 +75,7 @@ end
 local tmp = assert(io.popen(support.child_env .. "mktemp -d")):read("l")
 local q = support.shell_quote
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
 
 -- Runs a shell command with the suite's module paths -> exit code, stdout, stderr.
 local function sh(cmd)

@@ -1,6 +1,7 @@
 -- The runnable examples in examples/ and the `make demo` driver, end to end against the mock. Lua 5.4
 -- only, like the CLI they share modules with.
 local support = require "support"
+local read_file = support.read_file
 
 if support.is_luajit then
   describe("examples", function()
@@ -16,13 +17,6 @@ local socket = require "socket"
 local q = support.shell_quote
 local tmp = assert(io.popen(support.child_env .. "mktemp -d")):read("l")
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 -- Runs a shell command with the suite's module paths -> exit code, stdout, stderr.
 local function sh(cmd)

@@ -3,6 +3,7 @@
 -- test servers, and stops it by its pid file. Also a small blocking HTTP client and a concurrent one
 -- (LuaSocket) to talk to it.
 local support = require "support"
+local read_file, write_file = support.read_file, support.write_file
 local socket = require "socket"
 local cjson = require "cjson"
 local io, os, table, string = io, os, table, string
@@ -22,18 +23,7 @@ local function exists(path)
   return false
 end
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("*a")
-  f:close()
-  return data
-end
 
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
 
 -- External programs run without the sanitizer runtimes the ASan run preloads: they are not built
 -- for them (LeakSanitizer would abort mktemp at exit, and nginx must not run under them).
@@ -350,7 +340,7 @@ function _M.start(opts)
       RESOLVER = "127.0.0.1",
       TEST_PORT = srv.test_port, TLS_PORT = srv.tls_port, WRONG_TLS_PORT = srv.wrong_tls_port, CERTS = srv.certs,
     }
-    local conf = _M.fill(read_file(root .. "/examples/openresty/nginx.conf"), values)
+    local conf = _M.fill(assert(read_file(root .. "/examples/openresty/nginx.conf")), values)
     -- Test-only changes to the example: one worker (the non-blocking test needs it), and, when the
     -- suite runs as root, workers as root too, since the checkout may not be readable by nobody.
     local n

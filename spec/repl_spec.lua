@@ -1,6 +1,7 @@
 -- `clinch repl`: piped scripts (no prompts, results pretty-printed, errors on stderr), a terminal session
 -- through script(1), and the preloaded `clinch` and `client`. Lua 5.4 only, like the CLI.
 local support = require "support"
+local function read_file(path) return support.read_file(path) or "" end
 
 if support.is_luajit then
   describe("clinch repl", function()
@@ -13,13 +14,6 @@ local clinch = require "clinch"
 local q = support.shell_quote
 local tmp = assert(io.popen(support.child_env .. "mktemp -d")):read("l")
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 describe("clinch repl", function()
   local mock, env

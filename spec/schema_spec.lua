@@ -1,17 +1,9 @@
 -- clinch.schema holds facts copied from the seed (api/recruitment-marketing-openapi.json). These tests
 -- read the seed itself and compare, so a contract change cannot drift away from the code unnoticed.
-local cjson = require("cjson").new()
 local support = require "support"
 local schema = require "clinch.schema"
 
-local function read_seed()
-  local f = assert(io.open(support.root .. "/api/recruitment-marketing-openapi.json", "rb"))
-  local text = f:read("*a")
-  f:close()
-  return cjson.decode(text)
-end
-
-local seed = read_seed()
+local seed = support.seed()
 
 local function keys(t)
   local out = {}

@@ -3,14 +3,8 @@
 local core = require "clinch.core"
 local cjson = require "cjson"
 local support = require "support"
+local read_file = support.read_file
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 local fixture = assert(read_file(support.root .. "/spec/fixtures/signing-vectors.json"))
 local shared = read_file(support.root .. "/../shared/conformance/signing-vectors.json")

@@ -14,6 +14,27 @@ _M.lua = os.getenv("CLINCH_TEST_LUA") or (_M.is_luajit and "luajit" or "lua" .. 
 --- Quotes a string for /bin/sh.
 _M.shell_quote = require("clinch.mock.process").shell_quote
 
+--- The bytes of a file, or nil when it cannot be read.
+function _M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+--- Writes (replaces) a file.
+function _M.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+--- The API contract the project follows (api/recruitment-marketing-openapi.json), decoded.
+function _M.seed()
+  return require("cjson").new().decode(assert(_M.read_file(_M.root .. "/api/recruitment-marketing-openapi.json")))
+end
+
 --- Exports LUA_PATH/LUA_CPATH so that child processes load this checkout (and the core this suite
 -- runs with, e.g. the sanitizer build).
 function _M.export_paths()
