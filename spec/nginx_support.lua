@@ -266,7 +266,7 @@ server {
 }
 
 server {
-    listen 127.0.0.1:@TLS_PORT@ ssl;
+    listen 127.0.0.1:@TLS_PORT@ ssl http2;
     ssl_certificate @CERTS@/127.0.0.1.crt;
     ssl_certificate_key @CERTS@/127.0.0.1.key;
     location = /c/echo {
