@@ -295,6 +295,18 @@ local CASES = {
     end,
   },
   {
+    name = "sends through the configured HTTP proxy",
+    only = "libcurl", -- nginx cosockets have no proxy support; that transport refuses the option
+    opts = { proxy = "{TEST_ORIGIN}" },
+    requests = { { method = "GET", url = "http://api.example.invalid/c/echo?via=proxy" } },
+    check = function(r)
+      local res = assert(r[1].res, r[1].err and r[1].err.message)
+      local echo = cjson.decode(res.body)
+      assert.equal("api.example.invalid", echo.headers.host)
+      assert.matches("/c/echo%?via=proxy$", echo.uri)
+    end,
+  },
+  {
     name = "https with a certificate for another name gives kind tls",
     requests = { { method = "GET", url = "{WRONG_TLS}/c/echo" } },
     check = function(r)
@@ -335,7 +347,7 @@ end
 
 local function case_opts(srv, case)
   local opts = { timeout = 10, connect_timeout = 5, ca_file = srv.certs .. "/127.0.0.1.crt" }
-  for k, v in pairs(case.opts or {}) do opts[k] = v end
+  for k, v in pairs(case.opts or {}) do opts[k] = v == "{TEST_ORIGIN}" and srv.test_origin or v end
   return opts
 end
 
