@@ -255,6 +255,18 @@ describe("client:request against the mock", function()
     assert.are.equal(ra, (a:wait()))
   end)
 
+  it("gives the signed request without sending it", function()
+    local c = new_client()
+    local req = assert(c:signed_request("POST", "/candidates", { body = { data = { type = "candidate",
+      attributes = { email = "dry@example.com" } } } }))
+    assert.are.equal(mock.base_url .. "/candidates", req.url)
+    local ok, who = core.verify({ method = req.method, request_uri = "/v1/candidates", headers = req.headers,
+      body = req.body }, "test-secret")
+    assert.is_true(ok)
+    assert.are.equal("test-key", who)
+    assert.are.equal(0, #mock.control("GET", "requests").requests)
+  end)
+
   it("logs each attempt without the Authorization value", function()
     local events = {}
     local c = new_client { logger = function(e) events[#events + 1] = e end }
