@@ -8,7 +8,7 @@
 --     :close().
 -- request  = { method, url, headers = { Name = value }, body = string|nil, timeout, connect_timeout }
 -- response = { status = number, headers = { lowercased-name = value }, body = string }
--- err      = { kind = "network"|"timeout"|"tls"|"too_large", message = string,
+-- err      = { kind = "network"|"timeout"|"tls"|"too_large"|"unsupported", message = string,
 --              sent = false only when the request certainly never reached the server }
 --             (a plain string is taken as a network error that may have been sent).
 -- Built-in implementations: clinch.transport.curl (libcurl, the default) and
@@ -82,15 +82,6 @@ function _M.wrap(t)
     return setmetatable({ impl = t, send_fn = function(req) return t:send(req) end }, Wrapped)
   end
   error("transport must be a function or an object with send", 3)
-end
-
---- True inside nginx in a phase where cosockets work.
-function _M.in_cosocket_phase()
-  local ngx = rawget(_G, "ngx")
-  if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then return false end
-  local phase = ngx.get_phase()
-  return phase == "rewrite" or phase == "access" or phase == "content" or phase == "timer"
-    or phase == "ssl_cert" or phase == "ssl_session_fetch"
 end
 
 --- The default transport for a client: cosockets inside nginx, libcurl elsewhere.
