@@ -320,6 +320,21 @@ describe("collections against the mock", function()
       end
     end)
 
+    it("page:prefetch puts the next page on the wire and page:next takes it from there", function()
+      local page = assert(client.candidates:list { per_page = 50 })
+      assert.equal(page, page:prefetch())
+      local seen, deadline = false, os.time() + 3
+      repeat
+        for _, r in ipairs(requests()) do
+          if r.uri:find("page=2", 1, true) then seen = true end
+        end
+      until seen or os.time() > deadline
+      assert.is_true(seen)
+      local second = assert(page:next())
+      assert.equal(2, second.meta.current_page)
+      assert.equal(2, #requests()) -- no second request for page 2
+    end)
+
     it("without prefetch, asks for the next page only when the current one is used up", function()
       local iter = client.candidates:each { per_page = 50 }
       for _ = 1, 50 do assert.is_table(iter()) end

@@ -5,6 +5,7 @@
 --   local page = assert(jobs:list { per_page = 50, include = { "categories" } })
 --   for _, job in ipairs(page) do ... end          -- page.meta, page.links, page.included
 --   page = page:next()                              -- the next page, nil after the last one
+--   page:prefetch()                                 -- start fetching the next page now
 --   for job in jobs:each { per_page = 100, prefetch = true } do ... end
 --   local job = assert(jobs:get("4aa454fa42106969bc4a6ea2366262e5"))
 --
@@ -355,6 +356,14 @@ local function prefetch(page)
   if target == nil then return end -- the error surfaces again from page:next()
   st.next_target, st.next_number = target, number
   if target then st.pending = st.collection.client:start("GET", target) end
+end
+
+--- Starts fetching the next page now, so that it travels while the caller works on this one;
+-- page:next() then returns it. Returns the page.
+function Page:prefetch()
+  if not state[self] then error("page:prefetch: not a page", 2) end
+  prefetch(self)
+  return self
 end
 
 --- One page of the collection: list{ include=, filter=, page=, per_page=, query=, allow_unknown= }

@@ -74,6 +74,7 @@ local function candidates_list(cx, opts)
   local w = cx:writer { columns = columns(opts, _M.CANDIDATE_COLUMNS) }
   local progress = opts.all and cx:progress("candidates")
   while page do
+    if opts.all then page:prefetch() end -- the next page travels while this one is written
     for _, cand in ipairs(page) do w:write(cand) end
     if not opts.all then break end
     progress:page(#page, require("clinch.cli.progress").total_of(page))
