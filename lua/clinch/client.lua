@@ -2,6 +2,7 @@
 -- or structured errors. One client owns one transport (and so its kept-alive connections).
 local core = require "clinch.core"
 local errors = require "clinch.errors"
+local jsonapi = require "clinch.jsonapi"
 local retry = require "clinch.retry"
 local uri = require "clinch.uri"
 local transports = require "clinch.transport"
@@ -180,7 +181,7 @@ function Client:_prepare(method, path, opts, level)
 
   local body, content_type = opts.body, nil
   if type(body) == "table" then
-    local encoded, err = require("clinch.jsonapi").encode(body)
+    local encoded, err = jsonapi.encode(body)
     if not encoded then return nil, err end
     body, content_type = encoded, _M.JSONAPI
   elseif type(body) == "string" then
@@ -261,7 +262,7 @@ local function http_error(p, res, attempt)
     request = { method = p.method, uri = p.request_uri }, attempts = attempt,
     request_id = res.headers["x-request-id"],
   }
-  local doc = is_json(res.headers["content-type"]) and require("clinch.jsonapi").decode(res.body or "")
+  local doc = is_json(res.headers["content-type"]) and jsonapi.decode(res.body or "")
   if doc and type(doc.errors) == "table" and doc.errors[1] then
     e.errors = doc.errors
     local first = doc.errors[1]
@@ -300,7 +301,7 @@ function Client:_outcome(p, res, terr, attempt)
       retry.retry_after(res.headers["retry-after"])
   end
   if res.body and res.body ~= "" and is_json(res.headers["content-type"]) then
-    local doc, err = require("clinch.jsonapi").decode(res.body)
+    local doc, err = jsonapi.decode(res.body)
     if not doc then
       err.method, err.url, err.status, err.attempts = p.method, p.display, status, attempt
       err.request = { method = p.method, uri = p.request_uri }
