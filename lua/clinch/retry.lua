@@ -11,11 +11,6 @@ _M.BASE, _M.CAP, _M.MAX_WAIT = 0.5, 8, 60
 local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true }
 local RETRY_STATUS = { [429] = true, [502] = true, [503] = true, [504] = true }
 
---- True when `method` may be repeated without changing the outcome.
-function _M.idempotent(method)
-  return IDEMPOTENT[method] == true
-end
-
 --- Decides whether a failed attempt is retried. `failure` is either a transport error
 -- ({ kind, sent }) or an HTTP status number. POST and PATCH are repeated only when the request
 -- certainly never reached the server, unless `unsafe` is set.
