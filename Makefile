@@ -26,7 +26,7 @@ CORE_SRC  := $(wildcard csrc/*.c) $(wildcard csrc/*.h)
 CORE_LIBS := -lcurl -lcrypto -lm
 LUA_SRC   := $(shell find lua -name '*.lua')
 
-.PHONY: all core asan test test-nginx check install bench demo deps clean
+.PHONY: all core bench-core asan test test-nginx check install bench demo deps clean
 
 all: core
 core: $(BUILD)/clinch/core.so
@@ -34,6 +34,12 @@ core: $(BUILD)/clinch/core.so
 $(BUILD)/clinch/core.so: $(CORE_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(STRICT) $(CFLAGS) -fPIC -I$(LUA_INCDIR) -shared -o $@ csrc/core.c $(LDFLAGS) $(CORE_LIBS)
+
+# The benchmark's own C module (bench/walk_floor.c), next to the core; never installed.
+bench-core: core $(BUILD)/walk_floor.so
+
+$(BUILD)/walk_floor.so: bench/walk_floor.c csrc/compat.h
+	$(CC) $(STRICT) $(CFLAGS) -fPIC -I$(LUA_INCDIR) -Icsrc -shared -o $@ bench/walk_floor.c
 
 # The Lua 5.4 core built under AddressSanitizer and UBSan, for the sanitizer run of the suite.
 asan:
@@ -52,7 +58,7 @@ test-nginx: deps
 check: deps
 	luacheck -q lua spec bin examples bench
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-	  --std=c99 --inline-suppr -I csrc csrc
+	  --std=c99 --inline-suppr -I csrc csrc bench
 
 demo: deps
 	@scripts/demo.sh

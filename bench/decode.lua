@@ -2,6 +2,8 @@
 --   A. bare lua-cjson:            cjson.decode(text)
 --   B. lua-clinch:                jsonapi.decode(text)  (core.decode + the raw map, what users call)
 --   C. cjson + a pure-Lua linker: bench/lua_linker.lua
+--   and, to show the floor of any linker that runs after cjson, cjson.decode followed by a C walk that
+--   visits every value and does nothing (bench/walk_floor.c, built by `make bench`).
 -- Each round times every contender back to back (order rotated, a full GC before each), so the
 -- per-round ratios B/A and C/B are measured under the same machine conditions; the printed ratios
 -- are the medians over the rounds, the times the best and the median.
@@ -14,6 +16,7 @@ local jsonapi = require "clinch.jsonapi"
 local core = require "clinch.core"
 local fixture = require "fixture"
 local lua_linker = require "lua_linker"
+local has_walk, walk_floor = pcall(require, "walk_floor")
 
 local clock, format, sort = os.clock, string.format, table.sort
 
@@ -60,6 +63,11 @@ local contenders = {
   { name = "cjson + Lua linker", fn = lua_linker.decode },
   { name = "core.decode (no raw map)", fn = core.decode },
 }
+local cjson_decode = cjson.decode
+if has_walk then
+  local walk = walk_floor.walk
+  contenders[#contenders + 1] = { name = "cjson + bare C walk", fn = function(s) walk(cjson_decode(s)) end }
+end
 
 -- Iterations so that one measurement lasts about MIN_TIME.
 local iterations
@@ -81,7 +89,7 @@ end
 
 for _, c in ipairs(contenders) do measure(c.fn) end -- warm up (and let the JIT compile)
 
-local times, ratio_ba, ratio_cb = {}, {}, {}
+local times, ratio_ba, ratio_cb, ratio_ca, ratio_wa = {}, {}, {}, {}, {}
 for _, c in ipairs(contenders) do times[c.name] = {} end
 for round = 1, ROUNDS do
   local t = {}
@@ -93,6 +101,8 @@ for round = 1, ROUNDS do
   end
   ratio_ba[round] = t["jsonapi.decode"] / t["cjson.decode"]
   ratio_cb[round] = t["cjson + Lua linker"] / t["jsonapi.decode"]
+  ratio_ca[round] = t["cjson + Lua linker"] / t["cjson.decode"]
+  if has_walk then ratio_wa[round] = t["cjson + bare C walk"] / t["cjson.decode"] end
 end
 
 local function median(list)
@@ -123,3 +133,15 @@ end
 local ba, cb = median(ratio_ba), median(ratio_cb)
 print(format("decode+link / cjson.decode = %.3fx (target <= 1.15x)%s", ba, ba <= 1.15 and "" or "  MISSED"))
 print(format("cjson+Lua linker / core.decode = %.3fx (target >= 1.3x)%s", cb, cb >= 1.3 and "" or "  MISSED"))
+-- The most the second ratio can reach for any decoder that runs cjson.decode over the whole text (one
+-- whose linking costs nothing): below 1.3x the second target needs a decoder faster than cjson itself.
+local ca = median(ratio_ca)
+print(format("ceiling of that ratio with cjson parsing = cjson+Lua linker / cjson.decode = %.3fx%s", ca,
+  ca >= 1.3 and "" or "  (below 1.3x: unreachable while lua-cjson parses)"))
+-- For the second target, core.decode may cost at most ceiling / 1.3 of cjson.decode; merely visiting
+-- every value after cjson costs this much:
+if has_walk then
+  local wa = median(ratio_wa)
+  print(format("floor of any linker after cjson = (cjson + bare C walk) / cjson.decode = %.3fx;"
+    .. " the second target needs core.decode <= %.3fx", wa, ca / 1.3))
+end

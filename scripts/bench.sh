@@ -18,8 +18,8 @@ for lua in $luas; do
     continue
   fi
   case "$lua" in
-    *luajit*) build=build/5.1; make -s LUA=luajit >/dev/null ;;
-    *) build=build/$("$lua" -e 'io.write((_VERSION:gsub("Lua ","")))'); make -s LUA="$lua" >/dev/null ;;
+    *luajit*) build=build/5.1; make -s LUA=luajit bench-core >/dev/null ;;
+    *) build=build/$("$lua" -e 'io.write((_VERSION:gsub("Lua ","")))'); make -s LUA="$lua" bench-core >/dev/null ;;
   esac
   echo "== $lua"
   path="lua/?.lua;lua/?/init.lua;bench/?.lua;;"
