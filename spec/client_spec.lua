@@ -303,6 +303,45 @@ describe("client without a server", function()
     assert.has_error(function() c:request("GET", "/x", { headers = { Authorization = "x" } }) end)
   end)
 
+  -- error(msg, 2): the message starts with the line of the caller, here this file.
+  local function raises_here(f)
+    local ok, err = pcall(f)
+    assert.is_false(ok)
+    assert.is_string(err)
+    assert.matches("client_spec%.lua:%d+: ", err)
+    return err
+  end
+
+  it("points every clinch.new mistake at the caller's line", function()
+    for _, opts in ipairs {
+      { key = "k" }, { secret = "s" }, { key = "k", secret = "s", timeout = "soon" },
+      { key = "k", secret = "s", timeout = -1 }, { key = "k", secret = "s", timeout = 0 },
+      { key = "k", secret = "s", region = "mars" }, { key = "k", secret = "s", base_url = "ftp://x/v1" },
+      { key = "k", secret = "s", signing = { digest = "md5" } },
+      { key = "k", secret = "s", signing = { with_method = 1 } },
+    } do
+      raises_here(function() local c = clinch.new(opts); return c end)
+    end
+  end)
+
+  it("refuses at clinch.new a key the Authorization header cannot carry, without showing the secret", function()
+    for _, key in ipairs { "k:1", "k 1", "k\n", "k\0", "k\127", "kä" } do
+      local err = raises_here(function() local c = clinch.new { key = key, secret = "very-secret-value" }; return c end)
+      assert.matches("'key'", err, 1, true)
+      assert.is_falsy(err:find("very-secret-value", 1, true))
+    end
+  end)
+
+  it("refuses a base_url with user info, and never echoes the password", function()
+    for _, url in ipairs { "https://user:pa55word@api.example.com/v1", "ftp://user:pa55word@x/v1?q" } do
+      local err = raises_here(function()
+        local c = clinch.new { key = "k", secret = "s", base_url = url }
+        return c
+      end)
+      assert.is_falsy(err:find("pa55word", 1, true))
+    end
+  end)
+
   it("uses the region's base URL and keeps the version configurable", function()
     assert.are.equal("https://api.clinchtalent.com/v1", clinch.new { key = "k", secret = "s" }.base_url)
     assert.are.equal("https://api.rec-marketing.dc3.pageuppeople.com/v2",

@@ -27,13 +27,14 @@ local secrets = setmetatable({}, { __mode = "k" })
 local Client = {}
 _M.Client = Client
 
-local function check(cond, msg)
-  if not cond then error(msg, 4) end
+-- Levels count from check itself: 3 is the caller of clinch.new when check is called from it directly.
+local function check(cond, msg, level)
+  if not cond then error(msg, level or 3) end
 end
 
 local function opt_type(opts, name, want)
   local v = opts[name]
-  check(v == nil or type(v) == want, "clinch.new: option '" .. name .. "' must be a " .. want)
+  check(v == nil or type(v) == want, "clinch.new: option '" .. name .. "' must be a " .. want, 4)
   return v
 end
 
@@ -41,25 +42,28 @@ local function opt_enum(t, name, allowed)
   local v = t[name]
   if v == nil then return end
   for _, a in ipairs(allowed) do if v == a then return end end
-  error("clinch.new: signing option '" .. name .. "' must be one of " .. table.concat(allowed, ", "), 4)
+  error("clinch.new: signing option '" .. name .. "' must be one of " .. table.concat(allowed, ", "), 3)
 end
 
--- Splits a base URL into origin ("https://host:port") and path prefix ("/v1").
+-- Splits a base URL into origin ("https://host:port") and path prefix ("/v1"). User info is refused:
+-- the API authenticates by signature (the Authorization header is ours), and a password in the URL
+-- would show in tostring(client) and break the origin check on pagination links.
 local function split_base(url)
+  local shown = url:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1[user info]@")
+  if shown ~= url then
+    error("clinch.new: base_url must not hold user info (user:password@): " .. shown, 3)
+  end
   local origin, path = url:match("^(https?://[^/?#]+)(/?[^?#]*)$")
-  if not origin then error("clinch.new: base_url must be an http(s) URL without query: " .. url, 4) end
+  if not origin then error("clinch.new: base_url must be an http(s) URL without query: " .. url, 3) end
   return origin, (path:gsub("/+$", ""))
-end
-
--- The URL as shown in errors and logs: no user-info part.
-local function display_url(url)
-  return (url:gsub("^(https?://)[^/@]*@", "%1"))
 end
 
 --- Creates a client. See README "Configuration" for every option.
 function _M.new(opts)
   if type(opts) ~= "table" then error("clinch.new expects a table of options", 2) end
   check(type(opts.key) == "string" and opts.key ~= "", "clinch.new: 'key' (the API access id) is required")
+  -- The Authorization header carries "key:signature": visible ASCII without ':' (as core.sign checks).
+  check(not opts.key:find("[^!-9;-~]"), "clinch.new: 'key' must be visible ASCII without ':' or spaces")
   check(type(opts.secret) == "string" and opts.secret ~= "", "clinch.new: 'secret' is required")
   for _, name in ipairs { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent" } do
     opt_type(opts, name, "string")
@@ -113,7 +117,7 @@ function _M.new(opts)
   secrets[self] = opts.secret
 
   if opts.verify_tls == false then
-    self:_log { event = "warning", message = "TLS certificate verification is disabled for " .. display_url(base_url) }
+    self:_log { event = "warning", message = "TLS certificate verification is disabled for " .. base_url }
   end
   local transport_opts = {
     timeout = self.timeout, connect_timeout = self.connect_timeout, proxy = opts.proxy,
@@ -217,7 +221,6 @@ function Client:_prepare(method, path, opts, level)
   local request_uri = self.base_path .. target
   return {
     method = method, request_uri = request_uri, url = self.origin .. request_uri,
-    display = display_url(self.origin) .. request_uri,
     body = body, content_type = content_type, headers = headers,
     timeout = opts.timeout, retries = opts.retries or self.retries,
   }
@@ -258,7 +261,7 @@ local STATUS_KIND = { [400] = "validation", [401] = "auth", [403] = "auth", [404
 --- Turns an HTTP error response into an error object, reading a JSON:API error list when there is one.
 local function http_error(p, res, attempt)
   local e = errors.new {
-    kind = STATUS_KIND[res.status] or "http", status = res.status, method = p.method, url = p.display,
+    kind = STATUS_KIND[res.status] or "http", status = res.status, method = p.method, url = p.url,
     request = { method = p.method, uri = p.request_uri }, attempts = attempt,
     request_id = res.headers["x-request-id"],
   }
@@ -281,7 +284,7 @@ end
 function Client:_outcome(p, res, terr, attempt)
   if not res then
     local e = errors.new {
-      kind = terr.kind, message = terr.message, method = p.method, url = p.display, attempts = attempt,
+      kind = terr.kind, message = terr.message, method = p.method, url = p.url, attempts = attempt,
       request = { method = p.method, uri = p.request_uri }, curl_code = terr.code,
     }
     return nil, e, retry.retryable(p.method, terr, self.retry_unsafe)
@@ -291,7 +294,7 @@ function Client:_outcome(p, res, terr, attempt)
   if status >= 300 and status < 400 then
     local location = res.headers.location
     return nil, errors.new {
-      kind = "redirect", status = status, method = p.method, url = p.display, attempts = attempt,
+      kind = "redirect", status = status, method = p.method, url = p.url, attempts = attempt,
       request = { method = p.method, uri = p.request_uri }, location = location,
       message = "redirect to " .. tostring(location) .. " not followed (signed requests are never replayed elsewhere)",
     }
@@ -303,7 +306,7 @@ function Client:_outcome(p, res, terr, attempt)
   if res.body and res.body ~= "" and is_json(res.headers["content-type"]) then
     local doc, err = jsonapi.decode(res.body)
     if not doc then
-      err.method, err.url, err.status, err.attempts = p.method, p.display, status, attempt
+      err.method, err.url, err.status, err.attempts = p.method, p.url, status, attempt
       err.request = { method = p.method, uri = p.request_uri }
       err.request_id = res.headers["x-request-id"]
       return nil, err
