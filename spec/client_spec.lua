@@ -342,6 +342,28 @@ describe("client without a server", function()
     end
   end)
 
+  it("raises at the caller for a header that would split or break the request, without its value", function()
+    local c = clinch.new { key = "k", secret = "s", base_url = "http://127.0.0.1:9/v1", retries = 0 }
+    for _, headers in ipairs {
+      { ["X-Trace"] = "a\r\nX-Injected: 1" }, { ["X-Trace"] = "a\0b" }, { ["X-Trace"] = "a\27b" },
+      { ["Content-Type"] = "application/json\nX-Injected: 1" }, { ["Bad Name"] = "v" }, { ["X:y"] = "v" },
+      { [""] = "v" },
+    } do
+      for _, call in ipairs {
+        function() local r = c:request("GET", "/x", { headers = headers }); return r end,
+        function() local r = c:signed_request("POST", "/x", { headers = headers, body = "{}" }); return r end,
+        function() local r = c:start("GET", "/x", { headers = headers }); return r end,
+        function() local r = c:request_many({ { "GET", "/x", { headers = headers } } }); return r end,
+      } do
+        local err = raises_here(call)
+        assert.is_falsy(err:find("Injected", 1, true))
+      end
+    end
+    -- A tab is allowed in a value (RFC 9110 field-value), as in any HTTP client.
+    assert(c:signed_request("GET", "/x", { headers = { ["X-Trace"] = "a\tb" } }))
+    c:close()
+  end)
+
   it("uses the region's base URL and keeps the version configurable", function()
     assert.are.equal("https://api.clinchtalent.com/v1", clinch.new { key = "k", secret = "s" }.base_url)
     assert.are.equal("https://api.rec-marketing.dc3.pageuppeople.com/v2",

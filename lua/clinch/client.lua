@@ -161,6 +161,9 @@ end
 -- Characters allowed in a request path given by the caller (RFC 3986 pchar, "/", "?", "%").
 local PATH_OK = "^/[%w%-%._~!%$&'%(%)%*%+,;=:@/%%]*$"
 local QUERY_OK = "^[%w%-%._~!%$&'%(%)%*%+,;=:@/%?%%]*$"
+-- A header name is an RFC 9110 token; a value may hold anything but controls other than tab.
+local TOKEN = "^[%w!#%$%%&'%*%+%-%.%^_`|~]+$"
+local CTL = "[%z\1-\8\10-\31\127]"
 
 --- Builds everything about a request that does not change between attempts.
 function Client:_prepare(method, path, opts, level)
@@ -200,6 +203,12 @@ function Client:_prepare(method, path, opts, level)
     for name, value in pairs(opts.headers) do
       if type(name) ~= "string" or type(value) ~= "string" then
         error("request: header names and values must be strings", level)
+      end
+      -- Checked here, so the mistake points at the caller (not at the signer or the transport) and no
+      -- transport ever gets a header that could split the request. The value is never quoted.
+      if not name:match(TOKEN) then error("request: invalid header name " .. string.format("%q", name), level) end
+      if value:find(CTL) then
+        error("request: the value of header " .. name .. " holds CR, LF, NUL or another control character", level)
       end
       local lname = name:lower()
       if lname == "authorization" or lname == "date" or lname == "x-hmac-date" then
