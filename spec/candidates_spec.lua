@@ -341,6 +341,18 @@ describe("client.candidates against the mock", function()
       end
     end)
 
+    it("prints an error as one line even when the server's message holds control characters", function()
+      -- The mock's 404 detail quotes the id: a newline and an escape sequence come back in it.
+      local cand, err = client.candidates:get("two\nlines\27[31m")
+      assert.is_nil(cand)
+      assert.equal("not_found", err.kind)
+      assert.equal("Not Found: candidate two\nlines\27[31m not found", err.message) -- the data, as sent
+      local text = tostring(err)
+      assert.is_nil(text:find("%c"), text)
+      assert.matches("candidate two lines [31m not found", text, 1, true)
+      assert.same({ method = "GET", uri = "/v1/candidates/two%0Alines%1B%5B31m" }, err.request)
+    end)
+
     it("maps 422 (and 400) to validation with the API's messages", function()
       local page = assert(client.candidates:list { per_page = 2 })
       -- Another candidate's email: the seed does not list email for updates, the API refuses it.

@@ -2,7 +2,8 @@
 -- of these objects. Fields: `kind` (network, timeout, tls, http, too_large, redirect, auth, not_found,
 -- validation, decode, unsupported), `message`, and where known `status`, `method`, `url`, `attempts`,
 -- `request_id`, `errors` (the JSON:API error list), `curl_code`. They never hold secrets.
-local setmetatable, getmetatable, type, tostring, concat = setmetatable, getmetatable, type, tostring, table.concat
+local setmetatable, getmetatable, type, tostring, concat, gsub =
+  setmetatable, getmetatable, type, tostring, table.concat, string.gsub
 
 local _M = {}
 
@@ -10,14 +11,19 @@ local Error = {}
 Error.__index = Error
 Error.__name = "clinch.error"
 
+-- One line whatever the fields hold: a server's message may carry newlines or terminal escapes.
+local function clean(v)
+  return (gsub(tostring(v), "%c", " "))
+end
+
 function Error.__tostring(e)
-  local parts = { "clinch." .. tostring(e.kind) .. " error" }
-  if e.status then parts[#parts + 1] = "(HTTP " .. tostring(e.status) .. ")" end
-  if e.method and e.url then parts[#parts + 1] = e.method .. " " .. e.url end
+  local parts = { "clinch." .. clean(e.kind) .. " error" }
+  if e.status then parts[#parts + 1] = "(HTTP " .. clean(e.status) .. ")" end
+  if e.method and e.url then parts[#parts + 1] = clean(e.method) .. " " .. clean(e.url) end
   local text = concat(parts, " ")
-  if e.message and e.message ~= "" then text = text .. ": " .. e.message end
-  if e.attempts and e.attempts > 1 then text = text .. " [after " .. e.attempts .. " attempts]" end
-  if e.request_id then text = text .. " [request id " .. tostring(e.request_id) .. "]" end
+  if e.message and e.message ~= "" then text = text .. ": " .. clean(e.message) end
+  if type(e.attempts) == "number" and e.attempts > 1 then text = text .. " [after " .. e.attempts .. " attempts]" end
+  if e.request_id then text = text .. " [request id " .. clean(e.request_id) .. "]" end
   return text
 end
 
