@@ -289,7 +289,7 @@ describe("client.candidates against the mock", function()
       local c = client.candidates
       assert.has_error(function() c:create("jane@example.com") end, "create: attributes must be a table, got string")
       assert.has_error(function() c:create({ email = "a@example.com" }, { allow = true }) end,
-        "create: unknown option 'allow' (valid: allow_unknown)")
+        "create: unknown option 'allow' (valid: allow_unknown, retries, timeout)")
       assert.has_error(function() c:update(12, {}) end, "update: id must be a non-empty string, got number")
       assert.has_error(function() c:update("x", "first_name=Jane") end,
         "update: attributes must be a table, got string")
@@ -304,6 +304,66 @@ describe("client.candidates against the mock", function()
         "upload_resume: unknown field 'file' (valid: content, filename, path)")
       assert.has_error(function() candidates.Candidate.reload({ id = "x" }) end,
         "candidate:reload: not a candidate object (use cand:reload(...))")
+      assert.equal(0, #requests())
+    end)
+  end)
+
+  describe("per-request options", function()
+    -- Every call takes { timeout =, retries = } as its last argument, by id and through the object.
+    it("every operation takes timeout and retries for its request", function()
+      local cand = first_candidate()
+      local tag = assert(cand:add_tag("Timed"))
+      local file = { filename = "cv.txt", content = "text" }
+      local calls = {
+        create = function(o) return client.candidates:create({ email = "timed@example.com" }, o) end,
+        update = function(o) return client.candidates:update(cand.id, { first_name = "T" }, o) end,
+        list_tags = function(o) return client.candidates:list_tags(cand.id, o) end,
+        add_tag = function(o) return client.candidates:add_tag(cand.id, "T2", o) end,
+        remove_tag = function(o) return client.candidates:remove_tag(cand.id, tag, o) end,
+        upload_resume = function(o) return client.candidates:upload_resume(cand.id, file, o) end,
+        ["cand:update"] = function(o) return cand:update({ first_name = "T" }, o) end,
+        ["cand:reload"] = function(o) return cand:reload(o) end,
+        ["cand:list_tags"] = function(o) return cand:list_tags(o) end,
+        ["cand:add_tag"] = function(o) return cand:add_tag("T3", o) end,
+        ["cand:remove_tag"] = function(o) return cand:remove_tag(tag.id, o) end,
+        ["cand:upload_resume"] = function(o) return cand:upload_resume(file, o) end,
+      }
+      mock.control("POST", "faults", { kind = "latency", ms = 250 })
+      for name, call in pairs(calls) do
+        local v, err = call { timeout = 0.1, retries = 0 }
+        assert.is_nil(v, name)
+        assert.equal("timeout", err.kind, name)
+        assert.equal(1, err.attempts, name)
+      end
+      mock.control("DELETE", "faults")
+      -- retries: a 503 once, then success, only when the call allows a retry (idempotent requests).
+      for _, name in ipairs { "list_tags", "cand:reload", "cand:remove_tag" } do
+        tag = assert(cand:add_tag("Retried")) -- the timed-out remove_tag calls did reach the server
+        mock.control("POST", "faults", { kind = "status", status = 503, count = 1 })
+        local v, err = calls[name] { retries = 0 }
+        assert.is_nil(v, name)
+        assert.equal(1, err.attempts, name)
+        mock.control("POST", "faults", { kind = "status", status = 503, count = 1 })
+        assert(calls[name] { retries = 1, timeout = 5 }, name)
+      end
+    end)
+
+    it("raise at the caller for wrong values and unknown options", function()
+      local cand = first_candidate()
+      mock.control("DELETE", "requests")
+      for _, call in ipairs {
+        function() local r = cand:update({}, { bogus = true }); return r end,
+        function() local r = cand:update({}, { timeout = "soon" }); return r end,
+        function() local r = cand:add_tag("x", { retries = -1 }); return r end,
+        function() local r = cand:list_tags { include = { "notes" } }; return r end,
+        function() local r = client.candidates:remove_tag(cand.id, "t", 5); return r end,
+        function() local r = client.candidates:upload_resume(cand.id, { content = "x" }, { timeout = 0 }); return r end,
+        function() local r = client.candidates:create({ email = "a@example.com" }, { retries = "2" }); return r end,
+      } do
+        local ok, err = pcall(call)
+        assert.is_false(ok)
+        assert.matches("candidates_spec%.lua:%d+: ", err)
+      end
       assert.equal(0, #requests())
     end)
   end)

@@ -5,6 +5,7 @@ local clinch = require "clinch"
 local errors = require "clinch.errors"
 local resource = require "clinch.resource"
 local time = require "clinch.time"
+local core = require "clinch.core"
 
 local function no_sleep() end
 
@@ -204,7 +205,8 @@ describe("collections against the mock", function()
       assert.equal(0, #requests())
       -- Option names and types are programming mistakes: they raise.
       assert.has_error(function() client.candidates:list { includes = { "notes" } } end,
-        "list: unknown option 'includes' (valid: allow_unknown, filter, include, page, per_page, query)")
+        "list: unknown option 'includes' (valid: allow_unknown, filter, include, page, per_page, query, retries, "
+        .. "timeout)")
       assert.has_error(function() client.candidates:list("notes") end, "list: options must be a table")
     end)
 
@@ -411,6 +413,61 @@ describe("collections against the mock", function()
       assert.is_false(ok)
       assert.equal("validation", err.kind)
       retrying:close()
+    end)
+  end)
+
+  describe("per-request options", function()
+    it("list and get take timeout and retries for their request", function()
+      mock.control("POST", "faults", { kind = "status", status = 503, count = 1 })
+      local page, err = client.candidates:list { per_page = 5, retries = 0 }
+      assert.is_nil(page)
+      assert.equal(503, err.status)
+      assert.equal(1, err.attempts) -- the client's default (2 retries) would have succeeded
+      local first = assert(client.candidates:list { per_page = 1 })[1]
+      mock.control("POST", "faults", { kind = "latency", ms = 600, count = 1 })
+      local t0 = core.monotime()
+      local none, terr = client.candidates:get(first.id, { timeout = 0.2, retries = 0 })
+      assert.is_nil(none)
+      assert.equal("timeout", terr.kind)
+      assert.is_true(core.monotime() - t0 < 0.5)
+      assert.equal(first.id, assert(client.candidates:get(first.id, { timeout = 5, retries = 1 })).id)
+    end)
+
+    it("each and page:next keep them for every page", function()
+      for _, prefetch in ipairs { false, true } do
+        mock.control("DELETE", "faults")
+        local n = 0
+        local ok, err = pcall(function()
+          for _ in client.candidates:each { per_page = 100, retries = 0, prefetch = prefetch } do
+            n = n + 1
+            if n == 1 then
+              mock.control("POST", "faults", { kind = "status", status = 503, count = 1, path = "/v1/candidates" })
+            end
+          end
+        end)
+        assert.is_false(ok)
+        assert.equal(503, err.status)
+        assert.equal(1, err.attempts)
+      end
+      mock.control("DELETE", "faults")
+      local page = assert(client.candidates:list { per_page = 10, retries = 0 })
+      mock.control("POST", "faults", { kind = "status", status = 503, count = 1, path = "/v1/candidates" })
+      local _, err = page:next()
+      assert.equal(1, err.attempts)
+    end)
+
+    it("raise at the caller for wrong values", function()
+      for _, call in ipairs {
+        function() local r = client.candidates:list { timeout = "soon" }; return r end,
+        function() local r = client.candidates:list { timeout = 0 }; return r end,
+        function() local r = client.candidates:get("x", { retries = -1 }); return r end,
+        function() local r = client.candidates:each { retries = 1.5 }; return r end,
+      } do
+        local ok, err = pcall(call)
+        assert.is_false(ok)
+        assert.matches("resource_spec%.lua:%d+: %a+: (%a+) must be", err)
+      end
+      assert.equal(0, #requests())
     end)
   end)
 

@@ -36,8 +36,22 @@ _M.Candidates = Candidates
 local Candidate = {}
 _M.Candidate = Candidate
 
-local WRITE_OPTS = { allow_unknown = true }
-local RELOAD_OPTS = { include = true, query = true }
+-- Option names each call accepts; every call takes the per-request options timeout and retries.
+local WRITE_OPTS = { allow_unknown = true, timeout = true, retries = true }
+local RELOAD_OPTS = { include = true, query = true, timeout = true, retries = true }
+local CALL_OPTS = { timeout = true, retries = true }
+
+-- Checks a call's options (level is the caller's, counted from the method calling this) and returns
+-- them with the client:request options for its request.
+local function call_opts(opts, allowed, fname, level)
+  opts = resource.check_opts(opts, allowed, fname, level + 1)
+  return opts, resource.request_opts(opts, fname, level + 1)
+end
+
+-- client:request options: the body plus the per-request options.
+local function with_body(body, ropts)
+  return { body = body, timeout = ropts and ropts.timeout, retries = ropts and ropts.retries }
+end
 
 local function check_attrs(attrs, fname)
   if type(attrs) ~= "table" then error(fname .. ": attributes must be a table, got " .. type(attrs), 3) end
@@ -70,37 +84,41 @@ local function candidate_path(self, id)
 end
 
 --- Creates a candidate: create({ email=, first_name=, last_name=, phone_number=, tag_values= },
--- { allow_unknown = }) -> Candidate or nil, err. The email must be plausible.
+-- { allow_unknown=, timeout=, retries= }) -> Candidate or nil, err. The email must be plausible.
 function Candidates:create(attrs, opts)
   check_attrs(attrs, "create")
-  opts = resource.check_opts(opts, WRITE_OPTS, "create", 2)
+  local ropts
+  opts, ropts = call_opts(opts, WRITE_OPTS, "create", 2)
   local body, err = body_for(schema.requests.create, attrs, "create candidate", opts)
   if not body then return nil, err end
-  local res, rerr = self.client:request("POST", self.path, { body = body })
+  local res, rerr = self.client:request("POST", self.path, with_body(body, ropts))
   if not res then return nil, rerr end
   return self:_one(res)
 end
 
---- Updates a candidate: update(id, { first_name=, last_name= }, { allow_unknown = }) -> Candidate
--- or nil, err.
+--- Updates a candidate: update(id, { first_name=, last_name= }, { allow_unknown=, timeout=, retries= })
+-- -> Candidate or nil, err.
 function Candidates:update(id, attrs, opts)
   resource.check_id(id, "update", 2)
   check_attrs(attrs, "update")
-  opts = resource.check_opts(opts, WRITE_OPTS, "update", 2)
+  local ropts
+  opts, ropts = call_opts(opts, WRITE_OPTS, "update", 2)
   local body, err = body_for(schema.requests.update, attrs, "update candidate", opts)
   if not body then return nil, err end
-  local res, rerr = self.client:request("PATCH", candidate_path(self, id), { body = body })
+  local res, rerr = self.client:request("PATCH", candidate_path(self, id), with_body(body, ropts))
   if not res then return nil, rerr end
   local doc = res.document
   -- A body-less success is still a success: fetch the candidate as it now is.
-  if type(doc) ~= "table" or type(doc.data) ~= "table" then return self:get(id) end
+  if type(doc) ~= "table" or type(doc.data) ~= "table" then return self:get(id, ropts) end
   return self:_one(res)
 end
 
---- The candidate's tags: list_tags(id) -> list of tag resources ({ id=, type=, name=, ... }) or nil, err.
-function Candidates:list_tags(id)
+--- The candidate's tags: list_tags(id, { timeout=, retries= }) -> list of tag resources
+-- ({ id=, type=, name=, ... }) or nil, err.
+function Candidates:list_tags(id, opts)
   resource.check_id(id, "list_tags", 2)
-  local res, err = self.client:request("GET", candidate_path(self, id) .. "/tags")
+  local _, ropts = call_opts(opts, CALL_OPTS, "list_tags", 2)
+  local res, err = self.client:request("GET", candidate_path(self, id) .. "/tags", ropts)
   if not res then return nil, err end
   local doc, derr = resource.document(res)
   if not doc then return nil, derr end
@@ -114,14 +132,16 @@ local function trimmed_empty(s)
   return s:match("^%s*$") ~= nil
 end
 
---- Tags a candidate: add_tag(id, name) -> the tag resource (or true when the reply has none) or nil, err.
-function Candidates:add_tag(id, name)
+--- Tags a candidate: add_tag(id, name, { timeout=, retries= }) -> the tag resource (or true when the
+-- reply has none) or nil, err.
+function Candidates:add_tag(id, name, opts)
   resource.check_id(id, "add_tag", 2)
   if type(name) ~= "string" then error("add_tag: tag name must be a string, got " .. type(name), 2) end
+  local _, ropts = call_opts(opts, CALL_OPTS, "add_tag", 2)
   if trimmed_empty(name) then return fail("add_tag: tag name must not be empty", "name") end
   local body, err = body_for(schema.requests.tag, { name = name }, "add tag")
   if not body then return nil, err end
-  local res, rerr = self.client:request("POST", candidate_path(self, id) .. "/tags", { body = body })
+  local res, rerr = self.client:request("POST", candidate_path(self, id) .. "/tags", with_body(body, ropts))
   if not res then return nil, rerr end
   local doc = res.document
   if type(doc) == "table" and type(doc.data) == "table" then return doc.data end
@@ -136,12 +156,14 @@ local function tag_id_of(tag, fname)
   return tag
 end
 
---- Removes a tag from a candidate: remove_tag(id, tag) where tag is a tag id or a tag object -> true
--- or nil, err.
-function Candidates:remove_tag(id, tag)
+--- Removes a tag from a candidate: remove_tag(id, tag, { timeout=, retries= }) where tag is a tag id
+-- or a tag object -> true or nil, err.
+function Candidates:remove_tag(id, tag, opts)
   resource.check_id(id, "remove_tag", 2)
   local tag_id = tag_id_of(tag, "remove_tag")
-  local res, err = self.client:request("DELETE", candidate_path(self, id) .. "/tags/" .. uri.segment(tag_id))
+  local _, ropts = call_opts(opts, CALL_OPTS, "remove_tag", 2)
+  local res, err = self.client:request("DELETE", candidate_path(self, id) .. "/tags/" .. uri.segment(tag_id),
+    ropts)
   if not res then return nil, err end
   return true
 end
@@ -150,10 +172,11 @@ local function basename(path)
   return path:match("([^/\\]+)$") or path
 end
 
---- Uploads a resume: upload_resume(id, { filename=, content= } or { path=, filename= }) -> the
--- candidate_files resource (or true when the reply has none) or nil, err. `content` is the raw file
--- (it is base64-encoded here); a `path` is read in binary mode and its basename is the default filename.
-function Candidates:upload_resume(id, file)
+--- Uploads a resume: upload_resume(id, { filename=, content= } or { path=, filename= },
+-- { timeout=, retries= }) -> the candidate_files resource (or true when the reply has none) or nil, err.
+-- `content` is the raw file (it is base64-encoded here); a `path` is read in binary mode and its
+-- basename is the default filename.
+function Candidates:upload_resume(id, file, opts)
   resource.check_id(id, "upload_resume", 2)
   if type(file) ~= "table" then error("upload_resume: expected a table { filename=, content= } or { path= }", 2) end
   for k in pairs(file) do
@@ -161,6 +184,7 @@ function Candidates:upload_resume(id, file)
       error("upload_resume: unknown field '" .. tostring(k) .. "' (valid: content, filename, path)", 2)
     end
   end
+  local _, ropts = call_opts(opts, CALL_OPTS, "upload_resume", 2)
   local content, filename, path = file.content, file.filename, file.path
   if content ~= nil and path ~= nil then return fail("upload_resume: give content or path, not both", "content") end
   if content == nil and path == nil then return fail("upload_resume: content or path is required", "content") end
@@ -188,7 +212,8 @@ function Candidates:upload_resume(id, file)
   local encoded = require("clinch.core").base64_encode(content)
   local body, err = body_for(schema.requests.file, { filename = filename, content = encoded }, "upload resume")
   if not body then return nil, err end
-  local res, rerr = self.client:request("POST", candidate_path(self, id) .. "/candidate_files", { body = body })
+  local res, rerr = self.client:request("POST", candidate_path(self, id) .. "/candidate_files",
+    with_body(body, ropts))
   if not res then return nil, rerr end
   local doc = res.document
   if type(doc) == "table" and type(doc.data) == "table" then return doc.data end
@@ -216,43 +241,49 @@ local function refresh(cand, fresh)
   return cand
 end
 
---- cand:update(attrs, opts) -> cand (its fields refreshed from the reply) or nil, err.
+--- cand:update(attrs, { allow_unknown=, timeout=, retries= }) -> cand (its fields refreshed from the
+-- reply) or nil, err.
 function Candidate:update(attrs, opts)
   local coll = collection_of(self, "update")
   check_attrs(attrs, "update")
+  call_opts(opts, WRITE_OPTS, "update", 2) -- here, so that a mistake points at the caller
   local fresh, err = coll:update(self.id, attrs, opts)
   if not fresh then return nil, err end
   return refresh(self, fresh)
 end
 
---- cand:reload({ include = }) -> cand (its fields refreshed from the server) or nil, err.
+--- cand:reload({ include=, timeout=, retries= }) -> cand (its fields refreshed from the server) or nil, err.
 function Candidate:reload(opts)
   local coll = collection_of(self, "reload")
-  opts = resource.check_opts(opts, RELOAD_OPTS, "reload", 2)
+  opts = call_opts(opts, RELOAD_OPTS, "reload", 2)
   local fresh, err = coll:get(self.id, opts)
   if not fresh then return nil, err end
   return refresh(self, fresh)
 end
 
---- cand:list_tags() -> list of tag resources or nil, err.
-function Candidate:list_tags()
-  return collection_of(self, "list_tags"):list_tags(self.id)
+-- The methods below end in a tail call, so the collection's argument errors (level 2) point at the
+-- caller of the method.
+
+--- cand:list_tags({ timeout=, retries= }) -> list of tag resources or nil, err.
+function Candidate:list_tags(opts)
+  return collection_of(self, "list_tags"):list_tags(self.id, opts)
 end
 
---- cand:add_tag(name) -> tag resource or nil, err.
-function Candidate:add_tag(name)
-  return collection_of(self, "add_tag"):add_tag(self.id, name)
+--- cand:add_tag(name, { timeout=, retries= }) -> tag resource or nil, err.
+function Candidate:add_tag(name, opts)
+  return collection_of(self, "add_tag"):add_tag(self.id, name, opts)
 end
 
---- cand:remove_tag(tag) (a tag object or its id) -> true or nil, err.
-function Candidate:remove_tag(tag)
+--- cand:remove_tag(tag, { timeout=, retries= }) (a tag object or its id) -> true or nil, err.
+function Candidate:remove_tag(tag, opts)
   local coll = collection_of(self, "remove_tag")
-  return coll:remove_tag(self.id, tag_id_of(tag, "remove_tag"))
+  return coll:remove_tag(self.id, tag_id_of(tag, "remove_tag"), opts)
 end
 
---- cand:upload_resume({ filename=, content= } or { path= }) -> candidate_files resource or nil, err.
-function Candidate:upload_resume(file)
-  return collection_of(self, "upload_resume"):upload_resume(self.id, file)
+--- cand:upload_resume({ filename=, content= } or { path= }, { timeout=, retries= }) -> candidate_files
+-- resource or nil, err.
+function Candidate:upload_resume(file, opts)
+  return collection_of(self, "upload_resume"):upload_resume(self.id, file, opts)
 end
 
 -- One line, whatever the data holds: control characters (a newline in a name) become spaces.

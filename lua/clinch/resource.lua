@@ -51,11 +51,12 @@ _M.Page = Page
 local state = setmetatable({}, { __mode = "k" })
 
 -- Option names each method accepts; anything else is a programming mistake (most often a typo).
+-- Every call also takes the per-request options `timeout` and `retries` (see request_opts).
 local LIST_OPTS = { include = true, filter = true, page = true, per_page = true, query = true,
-                    allow_unknown = true }
+                    allow_unknown = true, timeout = true, retries = true }
 local EACH_OPTS = { prefetch = true }
 for k in pairs(LIST_OPTS) do EACH_OPTS[k] = true end
-local GET_OPTS = { include = true, query = true }
+local GET_OPTS = { include = true, query = true, timeout = true, retries = true }
 
 local function check_opts(opts, allowed, fname, level)
   if opts == nil then return {} end
@@ -71,6 +72,21 @@ local function check_opts(opts, allowed, fname, level)
   return opts
 end
 _M.check_opts = check_opts
+
+--- The per-request options of a call's (already name-checked) options, for client:request:
+-- { timeout =, retries = } or nil when neither is given. Wrong values raise at `level`.
+function _M.request_opts(opts, fname, level)
+  local timeout, retries = opts.timeout, opts.retries
+  if timeout == nil and retries == nil then return nil end
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout <= 0 or timeout == 1 / 0) then
+    error(fname .. ": timeout must be a positive number of seconds", level + 1)
+  end
+  if retries ~= nil and (type(retries) ~= "number" or retries < 0 or retries ~= floor(retries)
+                         or retries == 1 / 0) then
+    error(fname .. ": retries must be a non-negative integer", level + 1)
+  end
+  return { timeout = timeout, retries = retries }
+end
 
 --- Raises unless `id` is a usable resource id (a non-empty string; a number is a programming mistake
 -- too, since ids in this API are opaque strings).
@@ -302,7 +318,7 @@ local function next_target(page)
 end
 
 -- Makes a Page out of a response.
-function Collection:_page(res, target, query, number)
+function Collection:_page(res, target, query, number, ropts)
   local doc, err = _M.document(res)
   if not doc then return nil, err end
   local data = doc.data
@@ -313,21 +329,22 @@ function Collection:_page(res, target, query, number)
   for i, resource in ipairs(data) do page[i] = self:_wrap(resource) end
   state[page] = {
     collection = self, target = target, query = query, number = number,
-    per_page = tonumber(query.per_page),
+    per_page = tonumber(query.per_page), ropts = ropts,
   }
   return setmetatable(page, page_mt)
 end
 
--- Fetches the page at `target` (a request target, query included) -> page or nil, err.
-function Collection:_fetch_page(target, query, number, pending)
+-- Fetches the page at `target` (a request target, query included) -> page or nil, err. `ropts` are
+-- the per-request options, kept for the pages after it.
+function Collection:_fetch_page(target, query, number, pending, ropts)
   local res, err
   if pending then
     res, err = pending:wait()
   else
-    res, err = self.client:request("GET", target)
+    res, err = self.client:request("GET", target, ropts)
   end
   if not res then return nil, err end
-  return self:_page(res, target, query, number)
+  return self:_page(res, target, query, number, ropts)
 end
 
 --- The next page, `nil` after the last one, or nil, err.
@@ -344,7 +361,7 @@ function Page:next()
   if target == false then return nil end
   local pending = st.pending
   st.pending = nil
-  return st.collection:_fetch_page(target, st.query, number or st.number + 1, pending)
+  return st.collection:_fetch_page(target, st.query, number or st.number + 1, pending, st.ropts)
 end
 
 -- Starts fetching the next page now, so that page:next() finds it on the way or already there.
@@ -355,7 +372,7 @@ local function prefetch(page)
   local target, number = next_target(page)
   if target == nil then return end -- the error surfaces again from page:next()
   st.next_target, st.next_number = target, number
-  if target then st.pending = st.collection.client:start("GET", target) end
+  if target then st.pending = st.collection.client:start("GET", target, st.ropts) end
 end
 
 --- Starts fetching the next page now, so that it travels while the caller works on this one;
@@ -366,14 +383,15 @@ function Page:prefetch()
   return self
 end
 
---- One page of the collection: list{ include=, filter=, page=, per_page=, query=, allow_unknown= }
--- -> page or nil, err.
+--- One page of the collection: list{ include=, filter=, page=, per_page=, query=, allow_unknown=,
+-- timeout=, retries= } -> page or nil, err.
 function Collection:list(opts)
   opts = check_opts(opts, LIST_OPTS, "list", 2)
+  local ropts = _M.request_opts(opts, "list", 2)
   local q, err = self:_query(opts)
   if not q then return nil, err end
   local target = uri.build(self.path, q)
-  return self:_fetch_page(target, q, tonumber(q.page) or 1)
+  return self:_fetch_page(target, q, tonumber(q.page) or 1, nil, ropts)
 end
 
 --- An iterator over every resource of the collection across pages, holding one page at a time (two
@@ -383,6 +401,7 @@ end
 -- with part of the data.
 function Collection:each(opts)
   opts = check_opts(opts, EACH_OPTS, "each", 2)
+  local ropts = _M.request_opts(opts, "each", 2)
   local list_opts = {}
   for k, v in pairs(opts) do if k ~= "prefetch" then list_opts[k] = v end end
   local q, qerr = self:_query(list_opts)
@@ -393,7 +412,7 @@ function Collection:each(opts)
   local function advance()
     local nxt, err
     if page == nil then
-      nxt, err = self:_fetch_page(uri.build(self.path, q), q, tonumber(q.page) or 1)
+      nxt, err = self:_fetch_page(uri.build(self.path, q), q, tonumber(q.page) or 1, nil, ropts)
     else
       nxt, err = page:next()
     end
@@ -424,13 +443,14 @@ function Collection:each(opts)
   end
 end
 
---- One resource by id: get(id, { include=, query= }) -> resource or nil, err.
+--- One resource by id: get(id, { include=, query=, timeout=, retries= }) -> resource or nil, err.
 function Collection:get(id, opts)
   _M.check_id(id, "get", 2)
   opts = check_opts(opts, GET_OPTS, "get", 2)
+  local ropts = _M.request_opts(opts, "get", 2)
   local q, err = self:_query(opts)
   if not q then return nil, err end
-  local res, rerr = self.client:request("GET", uri.build(self.path .. "/" .. uri.segment(id), q))
+  local res, rerr = self.client:request("GET", uri.build(self.path .. "/" .. uri.segment(id), q), ropts)
   if not res then return nil, rerr end
   return self:_one(res)
 end
