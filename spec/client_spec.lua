@@ -88,19 +88,42 @@ describe("client:request against the mock", function()
     end
   end)
 
+  -- Fails when any string reachable from v (keys and values, through tables) contains one of `needles`.
+  local function assert_nowhere(v, needles, seen, path)
+    seen, path = seen or {}, path or "value"
+    if type(v) == "string" then
+      for _, n in ipairs(needles) do assert.is_falsy(v:find(n, 1, true), path .. " holds " .. n) end
+    elseif type(v) == "table" and not seen[v] then
+      seen[v] = true
+      for k, x in pairs(v) do
+        assert_nowhere(k, needles, seen, path .. "[key]")
+        assert_nowhere(x, needles, seen, path .. "." .. tostring(k))
+      end
+    end
+  end
+
   it("gives an auth error object for a wrong secret, without the secret", function()
-    local c = new_client { secret = "not-the-secret" }
-    local res, err = c:request("GET", "/candidates")
+    local events = {}
+    local c = new_client { secret = "not-the-secret", logger = function(e) events[#events + 1] = e end }
+    local res, err = c:request("GET", "/candidates", { query = { per_page = 1 } })
     assert.is_nil(res)
     assert.is_true(errors.is(err))
     assert.are.equal("auth", err.kind)
     assert.are.equal(401, err.status)
     assert.are.equal(1, err.attempts)
     assert.is_truthy(err.request_id)
+    assert.are.same({ method = "GET", uri = "/v1/candidates?per_page=1" }, err.request)
     local text = tostring(err)
     assert.is_truthy(text:find("401", 1, true))
-    assert.is_falsy(text:find("not-the-secret", 1, true))
-    assert.is_falsy(tostring(c):find("not-the-secret", 1, true))
+    -- Neither the secret nor the signature made from it, anywhere in the error, the log or tostring.
+    local sent = c:signed_request("GET", "/candidates", { query = { per_page = 1 } })
+    local signature = sent.headers.Authorization:match(":(.+)$")
+    local needles = { "not-the-secret", signature }
+    assert_nowhere(err, needles)
+    assert_nowhere(text, needles)
+    assert_nowhere(events, needles)
+    assert.are.equal(1, #events)
+    assert_nowhere(tostring(c), needles)
   end)
 
   it("maps 404 and 422 to error kinds with the API's messages", function()
@@ -150,13 +173,49 @@ describe("client:request against the mock", function()
     end
   end)
 
-  it("honours Retry-After on 429 and then succeeds", function()
+  it("honours Retry-After on 429 and then succeeds, signing the retry afresh", function()
     local c = new_client { sleep = core.sleep }
     mock.control("POST", "faults", { kind = "status", status = 429, retry_after = "1", count = 1 })
     local t0 = core.monotime()
     local res = assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
     assert.is_true(core.monotime() - t0 >= 1.0)
     assert.are.equal(2, res.attempts)
+    -- A second later: a new Date header (the mock verified both signatures against their dates).
+    local log = mock.control("GET", "requests").requests
+    assert.are.equal(2, #log)
+    assert.are_not.equal(log[1].headers.date, log[2].headers.date)
+  end)
+
+  it("honours Retry-After on 503 too, capped by max_retry_wait", function()
+    local c, slept = new_client { max_retry_wait = 2 }
+    mock.control("POST", "faults", { kind = "status", status = 503, retry_after = "30", count = 1 })
+    assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
+    mock.control("POST", "faults", { kind = "status", status = 503, retry_after = "1", count = 1 })
+    assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
+    assert.are.same({ 2, 1 }, slept)
+  end)
+
+  it("backs off exponentially with full jitter drawn from the random source", function()
+    local draws = 0
+    local c, slept = new_client { retries = 3, random = function() draws = draws + 1; return 0.5 end }
+    mock.control("POST", "faults", { kind = "status", status = 503, count = 3 })
+    assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
+    assert.are.equal(3, draws)
+    assert.are.same({ 0.25, 0.5, 1 }, slept) -- half of the 0.5, 1 and 2 s windows
+  end)
+
+  it("takes timeout and retries per request", function()
+    local c, slept = new_client()
+    mock.control("POST", "faults", { kind = "status", status = 503, count = 1 })
+    local _, err = c:request("GET", "/candidates", { retries = 0 })
+    assert.are.equal(1, err.attempts)
+    assert.are.equal(0, #slept)
+    mock.control("POST", "faults", { kind = "status", status = 503, count = 4 })
+    local res = assert(c:request("GET", "/candidates", { retries = 4, query = { per_page = 1 } }))
+    assert.are.equal(5, res.attempts)
+    mock.control("POST", "faults", { kind = "trickle", ms = 400, count = 1 })
+    local _, terr = c:request("GET", "/candidates", { timeout = 0.2, retries = 0, query = { per_page = 5 } })
+    assert.are.equal("timeout", terr.kind)
   end)
 
   it("retries 503 twice with jittered backoff, then succeeds", function()
@@ -216,6 +275,22 @@ describe("client:request against the mock", function()
     assert.is_nil(res)
     assert.are.equal("timeout", err.kind)
     assert.are.equal(1, err.attempts)
+  end)
+
+  it("retries a timed-out GET, but not a POST that timed out or was reset (it reached the server)", function()
+    local c = new_client { timeout = 0.3 }
+    mock.control("POST", "faults", { kind = "trickle", ms = 400, count = 1 })
+    local res = assert(c:request("GET", "/candidates", { query = { per_page = 5 } }))
+    assert.are.equal(2, res.attempts)
+    local body = { data = { type = "candidate", attributes = { email = "once.only@example.com" } } }
+    for _, fault in ipairs { { kind = "trickle", ms = 400, count = 1 }, { kind = "reset", count = 1 } } do
+      mock.control("POST", "reset")
+      mock.control("POST", "faults", fault)
+      local _, err = c:request("POST", "/candidates", { body = body })
+      assert.are.equal(fault.kind == "reset" and "network" or "timeout", err.kind)
+      assert.are.equal(1, err.attempts)
+      assert.are.equal(1, #mock.control("GET", "requests").requests)
+    end
   end)
 
   it("turns a redirect into an error naming the Location", function()
