@@ -219,6 +219,10 @@ describe("collections against the mock", function()
       assert.equal("/v1/candidates?filter%5Bupdated_at%5D%5Bgte%5D=1970-01-01T00%3A00%3A00"
         .. "&filter%5Bupdated_at%5D%5Blt%5D=2999-01-01T00%3A00%3A00&include=notes,jobs&per_page=5",
         requests()[1].uri)
+      -- An os.date("*t") table is local time, as os.time reads it: the same instant in UTC on the wire.
+      assert(client.candidates:list { per_page = 1, filter = { updated_at = { gte = os.date("*t", 1609506017) } } })
+      assert.equal("/v1/candidates?filter%5Bupdated_at%5D%5Bgte%5D=2021-01-01T13%3A00%3A17&per_page=1",
+        requests()[2].uri)
     end)
 
     it("sends unknown filters with allow_unknown (the server has the last word)", function()
@@ -365,6 +369,8 @@ describe("collections against the mock", function()
       assert.same(expected(lo, nil), got)
       got = collect { per_page = 100, filter = { updated_at = { lt = os.date("!%Y-%m-%dT%H:%M:%SZ", lo) } } }
       assert.same(expected(nil, lo), got)
+      got = collect { per_page = 100, filter = { updated_at = { gte = os.date("*t", lo), lt = os.date("*t", hi) } } }
+      assert.same(expected(lo, hi), got)
 
       local one = assert(client.candidates:list { per_page = 1, page = 123 })[1]
       got = collect { filter = { email = { eq = one.email } } }
