@@ -439,6 +439,16 @@ describe("client without a server", function()
     c:close()
   end)
 
+  it("raises at the caller for a query value that has no query form", function()
+    local c = clinch.new { key = "k", secret = "s", base_url = "http://127.0.0.1:9/v1", retries = 0 }
+    for _, query in ipairs { { a = print }, { a = 0 / 0 }, { a = { b = { true, {} } } }, { [1] = "x" } } do
+      raises_here(function() local r = c:request("GET", "/x", { query = query }); return r end)
+      raises_here(function() local r = c:start("GET", "/x", { query = query }); return r end)
+      raises_here(function() local r = c:request_many({ { "GET", "/x", { query = query } } }); return r end)
+    end
+    c:close()
+  end)
+
   it("uses the region's base URL and keeps the version configurable", function()
     assert.are.equal("https://api.clinchtalent.com/v1", clinch.new { key = "k", secret = "s" }.base_url)
     assert.are.equal("https://api.rec-marketing.dc3.pageuppeople.com/v2",

@@ -462,6 +462,20 @@ describe("collections against the mock", function()
       assert.equal(1, err.attempts)
     end)
 
+    it("raise at the caller for a query value with no query form, each at once", function()
+      for _, call in ipairs {
+        function() local r = client.candidates:list { query = { a = print } }; return r end,
+        function() local r = client.candidates:get("x", { query = { a = 0 / 0 } }); return r end,
+        function() local r = client.candidates:each { query = { a = print } }; return r end,
+        function() local r = client:resource("jobs"):each { query = { a = { b = { {} } } } }; return r end,
+      } do
+        local ok, err = pcall(call)
+        assert.is_false(ok)
+        assert.matches("resource_spec%.lua:%d+: ", err)
+      end
+      assert.equal(0, #requests())
+    end)
+
     it("raise at the caller for wrong values", function()
       for _, call in ipairs {
         function() local r = client.candidates:list { timeout = "soon" }; return r end,

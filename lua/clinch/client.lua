@@ -7,8 +7,8 @@ local retry = require "clinch.retry"
 local uri = require "clinch.uri"
 local transports = require "clinch.transport"
 
-local type, pairs, ipairs, tostring, error, setmetatable, rawget, rawset, require =
-  type, pairs, ipairs, tostring, error, setmetatable, rawget, rawset, require
+local type, pairs, ipairs, tostring, error, setmetatable, rawget, rawset, require, pcall =
+  type, pairs, ipairs, tostring, error, setmetatable, rawget, rawset, require, pcall
 local math, table, io = math, table, io
 local unpack = table.unpack or rawget(_G, "unpack")
 
@@ -183,7 +183,10 @@ function Client:_prepare(method, path, opts, level)
   if opts.query ~= nil then
     if type(opts.query) ~= "table" then error("request: query must be a table", level) end
     if path:find("?", 1, true) then error("request: give the query in the path or in opts.query, not both", level) end
-    target = uri.build(path, opts.query)
+    -- uri.build raises on a value with no query form; raised again here to point at the caller.
+    local ok, built = pcall(uri.build, path, opts.query)
+    if not ok then error(built, level) end
+    target = built
   end
 
   local body, content_type = opts.body, nil

@@ -14,8 +14,8 @@
 -- link to another origin or outside the base path is refused); without pagination links the next
 -- page is `page + 1`, asked for until a page is empty or shorter than `per_page`, or meta's
 -- current_page reaches total_pages.
-local type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, floor =
-  type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, math.floor
+local type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, floor, pcall =
+  type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, math.floor, pcall
 local format, concat, sort = string.format, table.concat, table.sort
 local errors = require "clinch.errors"
 local schema = require "clinch.schema"
@@ -177,6 +177,14 @@ local function build_filter(filter, filters, allow_unknown)
     end
   end
   return out
+end
+
+-- uri.build of a query made from the caller's options: a value with no query form (a function, NaN)
+-- raises at `level` (the caller's, counted from the function calling this).
+local function build_target(path, q, level)
+  local ok, target = pcall(uri.build, path, q)
+  if not ok then error(target, level + 1) end
+  return target
 end
 
 --- Validates list/get options and returns the query table for clinch.uri.build, or nil, err.
@@ -390,7 +398,7 @@ function Collection:list(opts)
   local ropts = _M.request_opts(opts, "list", 2)
   local q, err = self:_query(opts)
   if not q then return nil, err end
-  local target = uri.build(self.path, q)
+  local target = build_target(self.path, q, 2)
   return self:_fetch_page(target, q, tonumber(q.page) or 1, nil, ropts)
 end
 
@@ -406,13 +414,14 @@ function Collection:each(opts)
   for k, v in pairs(opts) do if k ~= "prefetch" then list_opts[k] = v end end
   local q, qerr = self:_query(list_opts)
   if not q then error(qerr, 2) end
+  local first = build_target(self.path, q, 2)
   local do_prefetch = opts.prefetch and true or false
   local page, index, failure, finished = nil, 0, nil, false
 
   local function advance()
     local nxt, err
     if page == nil then
-      nxt, err = self:_fetch_page(uri.build(self.path, q), q, tonumber(q.page) or 1, nil, ropts)
+      nxt, err = self:_fetch_page(first, q, tonumber(q.page) or 1, nil, ropts)
     else
       nxt, err = page:next()
     end
@@ -450,7 +459,7 @@ function Collection:get(id, opts)
   local ropts = _M.request_opts(opts, "get", 2)
   local q, err = self:_query(opts)
   if not q then return nil, err end
-  local res, rerr = self.client:request("GET", uri.build(self.path .. "/" .. uri.segment(id), q), ropts)
+  local res, rerr = self.client:request("GET", build_target(self.path .. "/" .. uri.segment(id), q, 2), ropts)
   if not res then return nil, rerr end
   return self:_one(res)
 end
