@@ -193,6 +193,15 @@ describe("client:request against the mock", function()
     mock.control("POST", "faults", { kind = "status", status = 503, retry_after = "1", count = 1 })
     assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
     assert.are.same({ 2, 1 }, slept)
+    -- An HTTP-date: the seconds until then (whole seconds, so between 0 and 2 here), still capped.
+    mock.control("POST", "faults", { kind = "status", status = 503, retry_after = core.httpdate(core.now() + 2),
+      count = 1 })
+    assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
+    assert.is_true(slept[3] > 0 and slept[3] <= 2, tostring(slept[3]))
+    mock.control("POST", "faults", { kind = "status", status = 503, retry_after = core.httpdate(core.now() + 600),
+      count = 1 })
+    assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
+    assert.are.equal(2, slept[4])
   end)
 
   it("backs off exponentially with full jitter drawn from the random source", function()
