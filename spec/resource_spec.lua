@@ -202,6 +202,8 @@ describe("collections against the mock", function()
       assert.matches("job_applications, jobs, list_memberships", err.message, 1, true)
       local _, ferr = client.candidates:list { filter = { name = { eq = "Jane" } } }
       assert.matches("valid fields: email, updated_at", ferr.message, 1, true)
+      local _, oerr = client.candidates:list { filter = { updated_at = { since = "2021-01-01T00:00:00" } } }
+      assert.matches("unknown operator 'since'; valid operators: gte, lt", oerr.message, 1, true)
       assert.equal(0, #requests())
       -- Option names and types are programming mistakes: they raise.
       assert.has_error(function() client.candidates:list { includes = { "notes" } } end,
