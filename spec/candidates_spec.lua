@@ -356,6 +356,7 @@ describe("client.candidates against the mock", function()
         function() local r = cand:update({}, { timeout = "soon" }); return r end,
         function() local r = cand:add_tag("x", { retries = -1 }); return r end,
         function() local r = cand:list_tags { include = { "notes" } }; return r end,
+        function() local r = cand:reload { query = { x = print } }; return r end,
         function() local r = client.candidates:remove_tag(cand.id, "t", 5); return r end,
         function() local r = client.candidates:upload_resume(cand.id, { content = "x" }, { timeout = 0 }); return r end,
         function() local r = client.candidates:create({ email = "a@example.com" }, { retries = "2" }); return r end,

@@ -12,8 +12,8 @@
 -- are its fields (relationships point at the included resources), and the methods come from its
 -- metatable. No method takes the name of an attribute or relationship of the seed's Candidate schema
 -- (spec/candidates_spec.lua checks), so `cand.tags` is the tags attribute, never a method.
-local type, pairs, ipairs, tostring, error, setmetatable, getmetatable, require =
-  type, pairs, ipairs, tostring, error, setmetatable, getmetatable, require
+local type, pairs, ipairs, tostring, error, setmetatable, getmetatable, require, pcall =
+  type, pairs, ipairs, tostring, error, setmetatable, getmetatable, require, pcall
 local concat, io = table.concat, io
 local jsonapi = require "clinch.jsonapi"
 local resource = require "clinch.resource"
@@ -256,6 +256,11 @@ end
 function Candidate:reload(opts)
   local coll = collection_of(self, "reload")
   opts = call_opts(opts, RELOAD_OPTS, "reload", 2)
+  if type(opts.query) == "table" then
+    -- get would raise a query value with no query form at this line: raise it at the caller's
+    local ok, why = pcall(uri.query, opts.query)
+    if not ok then error(why, 2) end
+  end
   local fresh, err = coll:get(self.id, opts)
   if not fresh then return nil, err end
   return refresh(self, fresh)
