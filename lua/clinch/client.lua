@@ -209,7 +209,9 @@ function Client:_prepare(method, path, opts, level)
       end
       -- Checked here, so the mistake points at the caller (not at the signer or the transport) and no
       -- transport ever gets a header that could split the request. The value is never quoted.
-      if not name:match(TOKEN) then error("request: invalid header name " .. string.format("%q", name), level) end
+      if not name:match(TOKEN) then
+        error("request: invalid header name '" .. name:gsub("[%c\128-\255]", "?") .. "'", level)
+      end
       if value:find(CTL) then
         error("request: the value of header " .. name .. " holds CR, LF, NUL or another control character", level)
       end
