@@ -495,6 +495,42 @@ describe("bin/clinch against the mock", function()
     assert.matches("^clinch: [^\n]*email[^\n]*\n$", err)
   end)
 
+  it("stops with exit code 1 when stdout cannot be written (full disk, reader gone)", function()
+    -- A stream that fails once the first page is written, as a full disk does; stderr is a terminal.
+    local failing = { n = 0 }
+    function failing.write(self, ...)
+      for i = 1, select("#", ...) do self.n = self.n + #tostring((select(i, ...))) end
+      if self.n > 10000 then return nil, "No space left on device", 28 end
+      return self
+    end
+    function failing.flush(self) return self end
+    mock.control("DELETE", "requests")
+    local err = sink()
+    local code = require("clinch.cli").main({ "candidates", "list", "--all", "--per-page", "1", "--format", "jsonl" },
+      { stdout = failing, stderr = err, isatty = function(fd) return fd == 2 end,
+        getenv = function(k) return vars[k] end })
+    assert.are.equal(1, code)
+    -- The progress line is cleared, so the message starts at column one.
+    assert.matches("^\r1 page, 1/45 [^\n]*\27%[K\r\27%[Kclinch: cannot write the output: No space left on device\n$",
+      err.text())
+    -- It stopped at the second page (and the one prefetched with it), not after all 45.
+    assert.is_true(#mock.control("GET", "requests").requests <= 3)
+
+    -- The same through bin/clinch: a short output that only fails when flushed at the end...
+    local _, out, serr = sh("sh -c " .. q(env_string(vars) .. " " .. support.lua .. " bin/clinch candidates list "
+      .. "--per-page 2 --format csv >/dev/full; echo $?"))
+    assert.are.equal("1\n", out)
+    assert.are.equal("clinch: cannot write the output: No space left on device\n", serr)
+    -- ...and a pipe whose reader left while SIGPIPE is ignored: no traceback, no walk over every page.
+    mock.control("DELETE", "requests")
+    _, out, serr = sh("sh -c " .. q("trap '' PIPE; (" .. env_string(vars) .. " " .. support.lua
+      .. " bin/clinch candidates list --all --per-page 5 --format jsonl; echo $? >" .. q(tmp .. "/code")
+      .. ") | head -c 1 >/dev/null"))
+    assert.are.equal("1\n", read_file(tmp .. "/code"))
+    assert.are.equal("clinch: cannot write the output: Broken pipe\n", serr)
+    assert.is_true(#mock.control("GET", "requests").requests <= 2)
+  end)
+
   it("reads the secret from --secret-file, and flags override the environment", function()
     local secret_file = tmp .. "/secret"
     write_file(secret_file, "test-secret\n")
