@@ -776,6 +776,18 @@ describe("clinch candidates sync", function()
     assert.are.equal(60, #ids)
   end)
 
+  it("records no run for an output file it cannot open, so the next run may name another", function()
+    local code, _, err = clinch { "candidates", "sync", "--state", state, "--out", tmp .. "/no-such-dir/out.jsonl" }
+    assert.are.equal(1, code)
+    assert.matches("^clinch: cannot open [^\n]*no%-such%-dir/out%.jsonl", err)
+    local text = read_file(state)
+    if text then assert.is_nil(cjson.decode(text).run) end
+    local summary
+    code, summary, err = sync()
+    assert.are.equal(0, code, err)
+    assert.are.equal(60, cjson.decode(summary).exported)
+  end)
+
   it("refuses formats that cannot be appended and a resumed run with another output", function()
     local code, _, err = sync { "--format", "json" }
     assert.are.equal(2, code)
