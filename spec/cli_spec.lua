@@ -523,7 +523,7 @@ describe("bin/clinch against the mock", function()
     assert.are.equal("clinch: cannot write the output: No space left on device\n", serr)
     -- ...and a pipe whose reader left while SIGPIPE is ignored: no traceback, no walk over every page.
     mock.control("DELETE", "requests")
-    _, out, serr = sh("sh -c " .. q("trap '' PIPE; (" .. env_string(vars) .. " " .. support.lua
+    _, _, serr = sh("sh -c " .. q("trap '' PIPE; (" .. env_string(vars) .. " " .. support.lua
       .. " bin/clinch candidates list --all --per-page 5 --format jsonl; echo $? >" .. q(tmp .. "/code")
       .. ") | head -c 1 >/dev/null"))
     assert.are.equal("1\n", read_file(tmp .. "/code"))
