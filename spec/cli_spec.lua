@@ -560,10 +560,10 @@ describe("bin/clinch against the mock", function()
     local with_userinfo = {}
     for k, v in pairs(vars) do with_userinfo[k] = v end
     with_userinfo.CLINCH_BASE_URL = mock.base_url:gsub("^http://", "http://gateway:url-password@")
-    code, _, err = clinch({ "--verbose", "candidates", "list", "--per-page", "1" }, { vars = with_userinfo })
-    assert.are.equal(0, code, err)
-    assert.matches("clinch: > GET http://%[redacted%]@127%.0%.0%.1:%d+/v1/candidates%?per_page=1\n", err)
-    assert.is_falsy(err:find("url-password", 1, true))
+    local code2, _, err2 = clinch({ "--verbose", "candidates", "list", "--per-page", "1" }, { vars = with_userinfo })
+    assert.are.equal(0, code2, err2)
+    assert.matches("clinch: > GET http://%[redacted%]@127%.0%.0%.1:%d+/v1/candidates%?per_page=1\n", err2)
+    assert.is_falsy(err2:find("url-password", 1, true))
   end)
 
   it("prints the signed request as curl with --dry-run and sends nothing", function()
