@@ -140,4 +140,19 @@ describe("clinch repl", function()
     assert.matches("clinch> ", out, 1, true)
     assert.matches("\n[^\n]-42\r?\n", out)
   end)
+
+  it("goes on after Ctrl-C at the prompt, with the line as typed #slow", function()
+    -- Typed with pauses, so that Ctrl-C (sent by the terminal as SIGINT) arrives while a line is read.
+    local keys = "sleep 2; printf '1+'; sleep 0.5; printf '\\003'; sleep 0.5; printf '2\\n'; sleep 0.5; "
+      .. "printf '3*3\\nexit()\\n'; sleep 2"
+    local inner = env .. support.lua .. " bin/clinch repl; echo \"exit $?\""
+    local p = assert(io.popen(support.child_env .. "sh -c " .. q("(" .. keys .. ") | script -qec "
+      .. q(inner) .. " /dev/null")))
+    local out = p:read("a")
+    p:close()
+    assert.is_falsy(out:find("interrupted", 1, true), out)
+    assert.matches("[\r\n]3\r?\n", out)
+    assert.matches("[\r\n]9\r?\n", out)
+    assert.matches("exit 0", out, 1, true)
+  end)
 end)
