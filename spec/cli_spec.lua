@@ -413,6 +413,39 @@ describe("bin/clinch against the mock", function()
     assert.are.equal(last, csv_records(out)[1].last_name)
   end)
 
+  it("shows what --include fetched: the related resources beside each record in JSON", function()
+    local code, out, err = clinch { "candidates", "list", "--per-page", "3", "--include", "notes",
+      "--format", "jsonl" }
+    assert.are.equal(0, code, err)
+    local records = decode_lines(out)
+    assert.are.equal(3, #records)
+    for _, r in ipairs(records) do
+      local linked = {}
+      for _, l in ipairs(r.relationships.notes.data) do linked[#linked + 1] = l.id end
+      assert.is_true(#linked > 0)
+      local shown = {}
+      for _, inc in ipairs(r.included) do
+        assert.are.equal("candidate_notes", inc.type)
+        assert.is_string(inc.attributes.content)
+        shown[#shown + 1] = inc.id
+      end
+      table.sort(linked)
+      table.sort(shown)
+      assert.are.same(linked, shown)
+    end
+    code, out = clinch { "candidates", "get", records[1].id, "--include", "notes,jobs" }
+    assert.are.equal(0, code)
+    local one = cjson.decode(out)
+    local types = {}
+    for _, inc in ipairs(one.included) do types[inc.type] = (types[inc.type] or 0) + 1 end
+    assert.are.equal(#one.relationships.notes.data, types.candidate_notes)
+    assert.are.equal(#one.relationships.jobs.data, types.jobs)
+    -- Without --include, records are the API's resource objects alone.
+    code, out = clinch { "candidates", "get", records[1].id }
+    assert.are.equal(0, code)
+    assert.is_nil(cjson.decode(out).included)
+  end)
+
   it("gets, updates, tags, untags and uploads", function()
     local id = first_id()
     local code, out = clinch { "candidates", "get", id }
