@@ -527,6 +527,11 @@ describe("bin/clinch against the mock", function()
       CLINCH_BASE_URL = "http://127.0.0.1:1/v1", CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s" } })
     assert.are.equal(1, code)
     assert.matches("^clinch: network error[^\n]*\n$", err)
+    -- The API's message echoes the id: its control characters reach neither the line nor the terminal.
+    code, _, err = clinch { "candidates", "get", "x\27]0;title\7\ty\nz" }
+    assert.are.equal(1, code)
+    assert.matches("^clinch: not_found error[^\n]*\n$", err)
+    assert.is_falsy(err:sub(1, -2):find("%c"), err)
     code, _, err = clinch { "candidates", "create", "--email", "not-an-email" }
     assert.are.equal(2, code)
     assert.matches("^clinch: [^\n]*email[^\n]*\n$", err)

@@ -108,15 +108,18 @@ describe("clinch repl", function()
       "error('boom')",
       "client.candidates:get('no-such-id')",
       "this is not lua",
+      "error('escape \\27[2J here', 0)",
       "1 + 1",
     }
     assert.are.equal(1, code)
     assert.matches("^error: stdin:1: boom\n", err)
+    assert.matches("error: escape \\027[2J here\n", err, 1, true)
+    assert.is_falsy(err:find("\27", 1, true))
     assert.matches("error: [^\n]*syntax error", err)
     -- An API failure is a result (nil, err), not an error.
     assert.matches("nil\n<clinch.not_found error %(HTTP 404%)", out)
     assert.matches("\n2\n$", out)
-    assert.matches("clinch: 2 input%(s%) failed\n$", err)
+    assert.matches("clinch: 3 input%(s%) failed\n$", err)
   end)
 
   it("starts without configuration, with client nil", function()

@@ -67,9 +67,13 @@ local function number_text(n)
   return format("%.14g", n)
 end
 
+-- A description from tostring, which may hold data from the API (a candidate's name): its control
+-- characters are escaped, so none reaches the terminal as a command.
 local function safe_tostring(v)
   local ok, s = pcall(tostring, v)
-  if ok and type(s) == "string" then return redact(s) end
+  if ok and type(s) == "string" then
+    return (redact(s):gsub("%c", function(c) return ESC[c] or format("\\%03d", c:byte()) end))
+  end
   return type(v)
 end
 

@@ -92,9 +92,11 @@ local function compile(source, env)
   return nil, err
 end
 
+-- An error's text for stderr; control characters other than line breaks and tabs (an API message may
+-- echo what a user sent) are escaped, so none reaches the terminal as a command.
 local function message_of(e)
-  if type(e) == "table" and e.kind == "usage" and e.message then return tostring(e.message) end
-  return tostring(e)
+  local text = tostring(type(e) == "table" and e.kind == "usage" and e.message or e)
+  return (text:gsub("[%z\1-\8\11-\31\127]", function(c) return ("\\%03d"):format(c:byte()) end))
 end
 
 --- Runs the prompt on the CLI run context (see clinch.cli) -> true, or nil and an error when a piped

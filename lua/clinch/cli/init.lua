@@ -188,8 +188,9 @@ function _M.exit_code(err)
   return _M.EXIT_API
 end
 
--- One line for stderr: newlines in a server message must not break it. Usage errors are their message;
--- the others keep their kind ("not_found error (HTTP 404) GET ...: ...").
+-- One line for stderr: line breaks and other control characters in a server message (which may echo
+-- what a user sent) must neither break it nor reach the terminal. Usage errors are their message; the
+-- others keep their kind ("not_found error (HTTP 404) GET ...: ...").
 local function one_line(err)
   local text
   if errors.is(err) and (err.kind == "usage" or err.kind == "repl" or err.kind == "io") then
@@ -197,7 +198,7 @@ local function one_line(err)
   else
     text = tostring(err):gsub("^clinch%.", "")
   end
-  return (text:gsub("[\r\n]+", " "))
+  return (text:gsub("%c+", " "))
 end
 
 local function main(argv, ctx, stdout, stderr)
