@@ -573,6 +573,18 @@ describe("bin/clinch against the mock", function()
     assert.is_true(#mock.control("GET", "requests").requests <= 2)
   end)
 
+  it("runs from the checkout through a symbolic link to bin/clinch (e.g. from ~/bin)", function()
+    local link = tmp .. "/bin-link/clinch"
+    os.execute("mkdir -p " .. q(tmp .. "/bin-link") .. " && ln -sf " .. q(support.root .. "/bin/clinch") .. " "
+      .. q(link))
+    -- No LUA_PATH: only the checkout the link points into has the modules.
+    local code, out, err = sh("sh -c " .. q("cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "
+      .. env_string(vars) .. " " .. support.lua .. " " .. q(link) .. " candidates list --per-page 1 --format csv "
+      .. "--columns id"))
+    assert.are.equal(0, code, err)
+    assert.are.equal(2, #read_csv(out))
+  end)
+
   it("reads the secret from --secret-file, and flags override the environment", function()
     local secret_file = tmp .. "/secret"
     write_file(secret_file, "test-secret\n")
