@@ -56,7 +56,7 @@ test-nginx: deps
 	@scripts/run-tests.sh nginx
 
 check: deps
-	luacheck -q lua spec bin examples bench
+	luacheck -q lua spec bin/clinch bin/clinch-mock examples bench
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c99 --inline-suppr -I csrc csrc bench
 

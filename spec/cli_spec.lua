@@ -246,6 +246,10 @@ describe("clinch.cli modules", function()
       .. "-H 'Date: Thu, 01 Jan 1970 00:00:00 GMT' --data-binary '{\"x\":\"it'\\''s\"}'", cmd)
     assert.are.equal("APIAuth k:[redacted]", trace.redact_authorization("APIAuth k:c2lnbmF0dXJl"))
     assert.are.equal("APIAuth-HMAC-SHA256 k:[redacted]", trace.redact_authorization("APIAuth-HMAC-SHA256 k:abc"))
+    -- Credentials in the URL's user-info part never show (the client's errors leave them out too).
+    cmd = trace.curl_command { method = "GET", url = "https://user:p@ss@api.example.com/v1/x?a=b@c", headers = {} }
+    assert.are.equal("curl 'https://[redacted]@api.example.com/v1/x?a=b@c'", cmd)
+    assert.are.equal("http://h/v1/x?email=a@b", trace.redact_url("http://h/v1/x?email=a@b"))
   end)
 
   it("configures from the environment and flags, the secret only from the environment or a file", function()
@@ -409,6 +413,39 @@ describe("bin/clinch against the mock", function()
     assert.are.equal(last, csv_records(out)[1].last_name)
   end)
 
+  it("shows what --include fetched: the related resources beside each record in JSON", function()
+    local code, out, err = clinch { "candidates", "list", "--per-page", "3", "--include", "notes",
+      "--format", "jsonl" }
+    assert.are.equal(0, code, err)
+    local records = decode_lines(out)
+    assert.are.equal(3, #records)
+    for _, r in ipairs(records) do
+      local linked = {}
+      for _, l in ipairs(r.relationships.notes.data) do linked[#linked + 1] = l.id end
+      assert.is_true(#linked > 0)
+      local shown = {}
+      for _, inc in ipairs(r.included) do
+        assert.are.equal("candidate_notes", inc.type)
+        assert.is_string(inc.attributes.content)
+        shown[#shown + 1] = inc.id
+      end
+      table.sort(linked)
+      table.sort(shown)
+      assert.are.same(linked, shown)
+    end
+    code, out = clinch { "candidates", "get", records[1].id, "--include", "notes,jobs" }
+    assert.are.equal(0, code)
+    local one = cjson.decode(out)
+    local types = {}
+    for _, inc in ipairs(one.included) do types[inc.type] = (types[inc.type] or 0) + 1 end
+    assert.are.equal(#one.relationships.notes.data, types.candidate_notes)
+    assert.are.equal(#one.relationships.jobs.data, types.jobs)
+    -- Without --include, records are the API's resource objects alone.
+    code, out = clinch { "candidates", "get", records[1].id }
+    assert.are.equal(0, code)
+    assert.is_nil(cjson.decode(out).included)
+  end)
+
   it("gets, updates, tags, untags and uploads", function()
     local id = first_id()
     local code, out = clinch { "candidates", "get", id }
@@ -490,9 +527,62 @@ describe("bin/clinch against the mock", function()
       CLINCH_BASE_URL = "http://127.0.0.1:1/v1", CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s" } })
     assert.are.equal(1, code)
     assert.matches("^clinch: network error[^\n]*\n$", err)
+    -- The API's message echoes the id: its control characters reach neither the line nor the terminal.
+    code, _, err = clinch { "candidates", "get", "x\27]0;title\7\ty\nz" }
+    assert.are.equal(1, code)
+    assert.matches("^clinch: not_found error[^\n]*\n$", err)
+    assert.is_falsy(err:sub(1, -2):find("%c"), err)
     code, _, err = clinch { "candidates", "create", "--email", "not-an-email" }
     assert.are.equal(2, code)
     assert.matches("^clinch: [^\n]*email[^\n]*\n$", err)
+  end)
+
+  it("stops with exit code 1 when stdout cannot be written (full disk, reader gone)", function()
+    -- A stream that fails once the first page is written, as a full disk does; stderr is a terminal.
+    local failing = { n = 0 }
+    function failing.write(self, ...)
+      for i = 1, select("#", ...) do self.n = self.n + #tostring((select(i, ...))) end
+      if self.n > 10000 then return nil, "No space left on device", 28 end
+      return self
+    end
+    function failing.flush(self) return self end
+    mock.control("DELETE", "requests")
+    local err = sink()
+    local code = require("clinch.cli").main({ "candidates", "list", "--all", "--per-page", "1", "--format", "jsonl" },
+      { stdout = failing, stderr = err, isatty = function(fd) return fd == 2 end,
+        getenv = function(k) return vars[k] end })
+    assert.are.equal(1, code)
+    -- The progress line is cleared, so the message starts at column one.
+    assert.matches("^\r1 page, 1/45 [^\n]*\27%[K\r\27%[Kclinch: cannot write the output: No space left on device\n$",
+      err.text())
+    -- It stopped at the second page (and the one prefetched with it), not after all 45.
+    assert.is_true(#mock.control("GET", "requests").requests <= 3)
+
+    -- The same through bin/clinch: a short output that only fails when flushed at the end...
+    local _, out, serr = sh("sh -c " .. q(env_string(vars) .. " " .. support.lua .. " bin/clinch candidates list "
+      .. "--per-page 2 --format csv >/dev/full; echo $?"))
+    assert.are.equal("1\n", out)
+    assert.are.equal("clinch: cannot write the output: No space left on device\n", serr)
+    -- ...and a pipe whose reader left while SIGPIPE is ignored: no traceback, no walk over every page.
+    mock.control("DELETE", "requests")
+    _, _, serr = sh("sh -c " .. q("trap '' PIPE; (" .. env_string(vars) .. " " .. support.lua
+      .. " bin/clinch candidates list --all --per-page 5 --format jsonl; echo $? >" .. q(tmp .. "/code")
+      .. ") | head -c 1 >/dev/null"))
+    assert.are.equal("1\n", read_file(tmp .. "/code"))
+    assert.are.equal("clinch: cannot write the output: Broken pipe\n", serr)
+    assert.is_true(#mock.control("GET", "requests").requests <= 2)
+  end)
+
+  it("runs from the checkout through a symbolic link to bin/clinch (e.g. from ~/bin)", function()
+    local link = tmp .. "/bin-link/clinch"
+    os.execute("mkdir -p " .. q(tmp .. "/bin-link") .. " && ln -sf " .. q(support.root .. "/bin/clinch") .. " "
+      .. q(link))
+    -- No LUA_PATH: only the checkout the link points into has the modules.
+    local code, out, err = sh("sh -c " .. q("cd / && env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 "
+      .. env_string(vars) .. " " .. support.lua .. " " .. q(link) .. " candidates list --per-page 1 --format csv "
+      .. "--columns id"))
+    assert.are.equal(0, code, err)
+    assert.are.equal(2, #read_csv(out))
   end)
 
   it("reads the secret from --secret-file, and flags override the environment", function()
@@ -516,6 +606,14 @@ describe("bin/clinch against the mock", function()
     assert.matches("clinch: < 503 GET /v1/candidates%?per_page=2 %(%d+ ms, attempt 1%)\n", err)
     assert.matches("clinch: < 200 GET /v1/candidates%?per_page=2 %(%d+ ms, attempt 2%)\n", err)
     assert.is_falsy(err:find("test-secret", 1, true))
+    -- A base URL with credentials in it: they are not logged.
+    local with_userinfo = {}
+    for k, v in pairs(vars) do with_userinfo[k] = v end
+    with_userinfo.CLINCH_BASE_URL = mock.base_url:gsub("^http://", "http://gateway:url-password@")
+    local code2, _, err2 = clinch({ "--verbose", "candidates", "list", "--per-page", "1" }, { vars = with_userinfo })
+    assert.are.equal(0, code2, err2)
+    assert.matches("clinch: > GET http://%[redacted%]@127%.0%.0%.1:%d+/v1/candidates%?per_page=1\n", err2)
+    assert.is_falsy(err2:find("url-password", 1, true))
   end)
 
   it("prints the signed request as curl with --dry-run and sends nothing", function()
@@ -738,6 +836,18 @@ describe("clinch candidates sync", function()
       seen[id] = true
     end
     assert.are.equal(60, #ids)
+  end)
+
+  it("records no run for an output file it cannot open, so the next run may name another", function()
+    local code, _, err = clinch { "candidates", "sync", "--state", state, "--out", tmp .. "/no-such-dir/out.jsonl" }
+    assert.are.equal(1, code)
+    assert.matches("^clinch: cannot open [^\n]*no%-such%-dir/out%.jsonl", err)
+    local text = read_file(state)
+    if text then assert.is_nil(cjson.decode(text).run) end
+    local summary
+    code, summary, err = sync()
+    assert.are.equal(0, code, err)
+    assert.are.equal(60, cjson.decode(summary).exported)
   end)
 
   it("refuses formats that cannot be appended and a resumed run with another output", function()

@@ -59,6 +59,17 @@ describe("clinch.pretty", function()
     assert.matches("secret = <redacted>", text, 1, true)
   end)
 
+  it("escapes control characters in descriptions, which may hold the API's data", function()
+    -- A candidate can choose their own name on a careers form: none of it may reach the terminal raw.
+    local obj = setmetatable({}, { __tostring = function() return "candidate 1 Evil\27]0;owned\7 Name\n" end })
+    local res = setmetatable({ id = "1", type = "candidates", name = "x" },
+      { __tostring = function() return "candidate 1 \27[2J" end })
+    local text = pretty.format({ obj, res })
+    assert.is_falsy(text:find("[\27\7]"), text)
+    assert.matches("<candidate 1 Evil\\027]0;owned\\007 Name\\n>", text, 1, true)
+    assert.matches("candidate 1 \\027[2J", text, 1, true)
+  end)
+
   it("cuts long strings and long lists", function()
     local text = pretty.format(("x"):rep(500), { max_string = 10 })
     assert.are.equal('"xxxxxxxxxx"…(500 bytes)', text)
@@ -73,6 +84,13 @@ describe("clinch.pretty", function()
     local text = pretty.format({ client = c, list = { c } }, 6)
     assert.is_falsy(text:find("very-secret-value", 1, true))
     assert.matches("<clinch.client http://127.0.0.1:9/v1 (key k)>", text, 1, true)
+    c:close()
+    -- Credentials in the base URL's user-info part stay hidden too, in the description and as a string.
+    c = clinch.new { key = "k", secret = "s", base_url = "http://gateway:url-password@127.0.0.1:9/v1" }
+    text = pretty.format({ client = c, url = c.base_url, long = "see https://u:url-password@h/" .. ("x"):rep(300) }, 6)
+    assert.is_falsy(text:find("url-password", 1, true), text)
+    assert.matches("<clinch.client http://<redacted>@127.0.0.1:9/v1 (key k)>", text, 1, true)
+    assert.matches('"see https://<redacted>@h/xxx', text, 1, true)
     c:close()
   end)
 

@@ -108,15 +108,18 @@ describe("clinch repl", function()
       "error('boom')",
       "client.candidates:get('no-such-id')",
       "this is not lua",
+      "error('escape \\27[2J here', 0)",
       "1 + 1",
     }
     assert.are.equal(1, code)
     assert.matches("^error: stdin:1: boom\n", err)
+    assert.matches("error: escape \\027[2J here\n", err, 1, true)
+    assert.is_falsy(err:find("\27", 1, true))
     assert.matches("error: [^\n]*syntax error", err)
     -- An API failure is a result (nil, err), not an error.
     assert.matches("nil\n<clinch.not_found error %(HTTP 404%)", out)
     assert.matches("\n2\n$", out)
-    assert.matches("clinch: 2 input%(s%) failed\n$", err)
+    assert.matches("clinch: 3 input%(s%) failed\n$", err)
   end)
 
   it("starts without configuration, with client nil", function()
@@ -139,5 +142,20 @@ describe("clinch repl", function()
     assert.matches("help%(%) lists what you can do", out)
     assert.matches("clinch> ", out, 1, true)
     assert.matches("\n[^\n]-42\r?\n", out)
+  end)
+
+  it("goes on after Ctrl-C at the prompt, with the line as typed #slow", function()
+    -- Typed with pauses, so that Ctrl-C (sent by the terminal as SIGINT) arrives while a line is read.
+    local keys = "sleep 2; printf '1+'; sleep 0.5; printf '\\003'; sleep 0.5; printf '2\\n'; sleep 0.5; "
+      .. "printf '3*3\\nexit()\\n'; sleep 2"
+    local inner = env .. support.lua .. " bin/clinch repl; echo \"exit $?\""
+    local p = assert(io.popen(support.child_env .. "sh -c " .. q("(" .. keys .. ") | script -qec "
+      .. q(inner) .. " /dev/null")))
+    local out = p:read("a")
+    p:close()
+    assert.is_falsy(out:find("interrupted", 1, true), out)
+    assert.matches("[\r\n]3\r?\n", out)
+    assert.matches("[\r\n]9\r?\n", out)
+    assert.matches("exit 0", out, 1, true)
   end)
 end)

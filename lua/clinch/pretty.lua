@@ -9,8 +9,9 @@
 -- limited; a table met a second time (a cycle, or a resource linked from several places) is shown as a
 -- short reference instead of again. Objects that describe themselves (a client, a collection, an
 -- error) print as their tostring, so a client's internals never show, and the values of fields named
--- like secrets (secret, password, token, authorization, api_key...) are replaced by <redacted>.
--- Long strings and long lists are cut. Nothing here calls __pairs, __index or __len.
+-- like secrets (secret, password, token, authorization, api_key...) are replaced by <redacted>, as are
+-- API signatures and the credentials in URLs (http://user:password@host) in any text. Long strings
+-- and long lists are cut. Nothing here calls __pairs, __index or __len.
 local type, tostring, next, ipairs, rawget, getmetatable, pcall, select, require =
   type, tostring, next, ipairs, rawget, getmetatable, pcall, select, require
 local format, rep, concat, sort = string.format, string.rep, table.concat, table.sort
@@ -38,17 +39,23 @@ local function is_secret_name(k)
   return false
 end
 
+-- Hides credentials inside text: the signature of an "APIAuth key:signature" value and the user-info
+-- part of URLs (http://user:password@host).
+local function redact(s)
+  s = s:gsub("^(APIAuth[%w%-]*%s+[^:%s]+:)%S+", "%1<redacted>")
+  return (s:gsub("(%a[%w+.-]*://)[^/?#%s]*@", "%1<redacted>@"))
+end
+
 local ESC = { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
 
 --- A string as a Lua literal, cut at `max` bytes.
 function _M.quote(s, max)
   local cut = ""
+  s = redact(s) -- before the cut, which could leave a credential without what marks it
   if max and #s > max then
     cut = format("…(%d bytes)", #s)
     s = s:sub(1, max)
   end
-  -- An "APIAuth key:signature" value shows its key only.
-  s = s:gsub("^(APIAuth[%w%-]*%s+[^:%s]+:)%S+", "%1<redacted>")
   return '"' .. s:gsub('[%c"\\]', function(c) return ESC[c] or format("\\%03d", c:byte()) end) .. '"' .. cut
 end
 
@@ -60,9 +67,13 @@ local function number_text(n)
   return format("%.14g", n)
 end
 
+-- A description from tostring, which may hold data from the API (a candidate's name): its control
+-- characters are escaped, so none reaches the terminal as a command.
 local function safe_tostring(v)
   local ok, s = pcall(tostring, v)
-  if ok and type(s) == "string" then return s end
+  if ok and type(s) == "string" then
+    return (redact(s):gsub("%c", function(c) return ESC[c] or format("\\%03d", c:byte()) end))
+  end
   return type(v)
 end
 

@@ -8,6 +8,7 @@
 local type, tostring, load, select, setmetatable, xpcall, pcall, require, rawget =
   type, tostring, load, select, setmetatable, xpcall, pcall, require, rawget
 local table_pack, table_unpack, concat = table.pack, table.unpack, table.concat
+local co_create, co_resume = coroutine.create, coroutine.resume
 local io, debug, G, VERSION = io, debug, _G, _VERSION
 local pretty = require "clinch.pretty"
 
@@ -38,23 +39,45 @@ their result, or nil and an error object. Results are pretty-printed; `_` holds 
   exit()                                                       leave (or Ctrl-D)
 ]]
 
+-- Ctrl-C while a line is read: lua.c's SIGINT handler arms a hook on the main thread that raises
+-- "interrupted!" at its next step, which would drop the line being returned and end the REPL. The
+-- read runs in a coroutine, which that hook does not reach, and the interrupt is caught when control
+-- comes back: readline keeps the line on screen and goes on reading it, so the line is used as typed;
+-- a plain read cut short asks again.
+local function guarded(read, stdout)
+  return function(prompt)
+    while true do
+      local line
+      local co = co_create(function() line = read(prompt) end)
+      local ok, resumed, err = pcall(co_resume, co)
+      if ok then
+        if not resumed then error(err, 0) end -- the read itself failed
+        return line
+      end
+      if not tostring(resumed):find("interrupted!", 1, true) then error(resumed, 0) end
+      if line ~= nil then return line end
+      stdout:write("\n")
+    end
+  end
+end
+
 -- Reads lines: readline on a terminal when available, else the plain stream.
 local function reader(cx, interactive)
+  local stdin, stdout = cx.stdin or io.stdin, cx.stdout or io.stdout
   if interactive then
     local ok, rl = pcall(require, "readline")
     if ok and type(rl) == "table" and rl.readline then
       pcall(rl.set_options, { histfile = "~/.clinch_history", keeplines = 1000 })
-      return function(prompt) return rl.readline(prompt) end, function() pcall(rl.save_history) end
+      return guarded(rl.readline, stdout), function() pcall(rl.save_history) end
     end
   end
-  local stdin, stdout = cx.stdin or io.stdin, cx.stdout or io.stdout
-  return function(prompt)
+  return guarded(function(prompt)
     if interactive then
       stdout:write(prompt)
       stdout:flush()
     end
     return stdin:read("l")
-  end, function() end
+  end, stdout), function() end
 end
 
 -- Compiles one input: expression first, then statement. Returns fn, or nil and "incomplete", or nil
@@ -69,9 +92,11 @@ local function compile(source, env)
   return nil, err
 end
 
+-- An error's text for stderr; control characters other than line breaks and tabs (an API message may
+-- echo what a user sent) are escaped, so none reaches the terminal as a command.
 local function message_of(e)
-  if type(e) == "table" and e.kind == "usage" and e.message then return tostring(e.message) end
-  return tostring(e)
+  local text = tostring(type(e) == "table" and e.kind == "usage" and e.message or e)
+  return (text:gsub("[%z\1-\8\11-\31\127]", function(c) return ("\\%03d"):format(c:byte()) end))
 end
 
 --- Runs the prompt on the CLI run context (see clinch.cli) -> true, or nil and an error when a piped

@@ -152,7 +152,30 @@ end
 
 --- A progress line on stderr, drawn only when stderr is a terminal (and not under --verbose).
 function Context:progress(label)
-  return progress.new { enabled = self.stderr_tty and not self.opts.verbose, stream = self.stderr, label = label }
+  local p = progress.new { enabled = self.stderr_tty and not self.opts.verbose, stream = self.stderr, label = label }
+  self._progress = p -- cleared before an error message, which then starts at column one
+  return p
+end
+
+-- stdout as commands see it: a write or flush that fails (a full disk, a pipe whose reader left while
+-- SIGPIPE is ignored) raises an io error, so the command stops at once instead of fetching every page
+-- for nobody and exiting 0.
+local function checked(stream)
+  local function check(ok, err)
+    if not ok then
+      error(errors.new { kind = "io", message = "cannot write the output: " .. tostring(err) }, 0)
+    end
+  end
+  local w = {}
+  function w.write(self, ...)
+    check(stream:write(...))
+    return self
+  end
+  function w.flush(self)
+    check(stream:flush())
+    return self
+  end
+  return w
 end
 
 --- The exit code for an error value: 2 for usage and input validation errors, 0 for the end of a
@@ -165,8 +188,9 @@ function _M.exit_code(err)
   return _M.EXIT_API
 end
 
--- One line for stderr: newlines in a server message must not break it. Usage errors are their message;
--- the others keep their kind ("not_found error (HTTP 404) GET ...: ...").
+-- One line for stderr: line breaks and other control characters in a server message (which may echo
+-- what a user sent) must neither break it nor reach the terminal. Usage errors are their message; the
+-- others keep their kind ("not_found error (HTTP 404) GET ...: ...").
 local function one_line(err)
   local text
   if errors.is(err) and (err.kind == "usage" or err.kind == "repl" or err.kind == "io") then
@@ -174,14 +198,10 @@ local function one_line(err)
   else
     text = tostring(err):gsub("^clinch%.", "")
   end
-  return (text:gsub("[\r\n]+", " "))
+  return (text:gsub("%c+", " "))
 end
 
---- Runs the CLI. `argv` is the argument list (arg), `ctx` optionally overrides stdout, stderr, stdin,
--- getenv and isatty(fd) (tests). Returns the exit code.
-function _M.main(argv, ctx)
-  ctx = ctx or {}
-  local stdout, stderr = ctx.stdout or io.stdout, ctx.stderr or io.stderr
+local function main(argv, ctx, stdout, stderr)
   local isatty = ctx.isatty or require("clinch.cli.tty").isatty
   local function fail(code, message)
     stderr:write("clinch: ", message, "\n")
@@ -252,13 +272,15 @@ function _M.main(argv, ctx)
   }, Context)
 
   local traceback
-  local ok, res, err = xpcall(cmd.run, function(e)
+  local function handler(e)
     if not errors.is(e) then traceback = debug.traceback(tostring(e), 2) end
     return e
-  end, cx, opts, positionals)
+  end
+  local ok, res, err = xpcall(cmd.run, handler, cx, opts, positionals)
   if cx._client then cx._client:close() end
   if not ok then err = res end
   if ok and res then return _M.EXIT_OK end
+  if cx._progress then cx._progress:clear() end
   if traceback then
     -- Ctrl-C arrives as lua.c's "interrupted!" error; what sync recorded so far stays valid.
     if tostring(err):find("interrupted!", 1, true) then return fail(130, "interrupted") end
@@ -268,6 +290,25 @@ function _M.main(argv, ctx)
   local code = _M.exit_code(err)
   if code == _M.EXIT_OK then return code end
   return fail(code, one_line(err))
+end
+
+--- Runs the CLI. `argv` is the argument list (arg), `ctx` optionally overrides stdout, stderr, stdin,
+-- getenv and isatty(fd) (tests). Returns the exit code.
+function _M.main(argv, ctx)
+  ctx = ctx or {}
+  local stdout, stderr = checked(ctx.stdout or io.stdout), ctx.stderr or io.stderr
+  local ok, code = pcall(function()
+    local c = main(argv, ctx, stdout, stderr)
+    -- What is still buffered must reach its destination before success is reported.
+    if c == _M.EXIT_OK then stdout:flush() end
+    return c
+  end)
+  if ok then return code end
+  if errors.is(code) and code.kind == "io" then
+    stderr:write("clinch: ", code.message, "\n")
+    return _M.EXIT_API
+  end
+  error(code, 0)
 end
 
 return _M

@@ -93,12 +93,57 @@ function _M.rebuild(resource)
   return fix_empty_arrays(out)
 end
 
---- The JSON value of a record: the resource as the API sent it, or the plain table itself.
+-- The resources of the document that a record links to (those --include asked for), through its
+-- relationships and theirs, each once, in a stable order: as the API sent them.
+local function included_of(record, raw_of)
+  local out, seen, queue, i = {}, { [record] = true }, { record }, 1
+  while queue[i] do
+    local r = queue[i]
+    i = i + 1
+    local raw = raw_of(r)
+    local rels = type(raw) == "table" and raw.relationships
+    if type(rels) == "table" then
+      local names = {}
+      for name, rel in pairs(rels) do
+        if type(name) == "string" and type(rel) == "table" and type(rel.data) == "table" then
+          names[#names + 1] = name
+        end
+      end
+      sort(names)
+      for _, name in ipairs(names) do
+        local linked = r[name]
+        if is_resource(linked) then linked = { linked } end
+        if type(linked) == "table" then
+          for _, v in ipairs(linked) do
+            if is_resource(v) and not seen[v] then
+              seen[v] = true
+              local vraw = raw_of(v)
+              if type(vraw) == "table" then -- a stub (linkage to a resource not included) has none
+                out[#out + 1] = fix_empty_arrays(vraw)
+                queue[#queue + 1] = v
+              end
+            end
+          end
+        end
+      end
+    end
+  end
+  return out
+end
+
+--- The JSON value of a record: the resource as the API sent it, or the plain table itself. A resource
+-- fetched with included resources (--include) carries those it links to in an `included` member.
 function _M.json_value(record)
   if is_resource(record) then
-    local raw = require("clinch.jsonapi").raw(record)
-    if type(raw) == "table" then return fix_empty_arrays(raw) end
-    return _M.rebuild(record)
+    local jsonapi = require "clinch.jsonapi"
+    local raw = jsonapi.raw(record)
+    local value = type(raw) == "table" and fix_empty_arrays(raw) or _M.rebuild(record)
+    local included = included_of(record, jsonapi.raw)
+    if #included == 0 then return value end
+    local copy = {}
+    for k, x in pairs(value) do copy[k] = x end
+    copy.included = included
+    return copy
   end
   return record
 end

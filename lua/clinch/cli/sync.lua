@@ -168,13 +168,21 @@ function _M.run(cx, opts)
 
   local exported = 0
   if run.page then
-    st.run = run
-    local started, serr = state.save(opts.state, st)
-    if not started then return nil, serr end
-    local seen, ierr = ids_in(opts.out, run.out_start, run.out_size, format)
-    if not seen then return nil, ierr end
+    -- The output must open before the run is recorded: a run recorded for a path that cannot be
+    -- written would hold the state file to that path.
     local f, oerr = io.open(opts.out, "ab")
     if not f then return io_error("cannot open " .. opts.out .. ": " .. tostring(oerr)) end
+    st.run = run
+    local started, serr = state.save(opts.state, st)
+    if not started then
+      f:close()
+      return nil, serr
+    end
+    local seen, ierr = ids_in(opts.out, run.out_start, run.out_size, format)
+    if not seen then
+      f:close()
+      return nil, ierr
+    end
     local prog = cx:progress("candidates")
     list_opts.filter = { updated_at = { gte = run.gte, lt = run.lt } }
     local function fail(err)
