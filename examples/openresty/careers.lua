@@ -4,7 +4,8 @@
 --
 -- Configuration comes from the environment (declared with `env` in nginx.conf):
 --   CLINCH_API_KEY, CLINCH_API_SECRET  the API credentials (required)
---   CLINCH_BASE_URL                    the API base URL (default: the "us" region)
+--   CLINCH_REGION                      the API region: us (default), eu or au, as the CLI reads it
+--   CLINCH_BASE_URL                    a full API base URL instead of a region
 --   CLINCH_CAREERS_TAG                 the tag every application gets (default "careers-site")
 local clinch = require "clinch"
 local cjson = require("cjson.safe").new()
@@ -28,10 +29,11 @@ function _M.init()
     ngx.log(ngx.ERR, "careers: CLINCH_API_KEY and CLINCH_API_SECRET must be set (and listed with `env`)")
     return
   end
-  local base_url = os.getenv("CLINCH_BASE_URL")
+  local base_url, region = os.getenv("CLINCH_BASE_URL"), os.getenv("CLINCH_REGION")
   client = clinch.new {
     key = key, secret = secret,
     base_url = base_url ~= "" and base_url or nil,
+    region = region ~= "" and region or nil,
     -- The visitor waits for the answer: fail in seconds, not a minute.
     timeout = 15, connect_timeout = 5, retries = 2, max_retry_wait = 5,
     logger = function(event)
