@@ -692,14 +692,17 @@ static lua_Number opt_number(lua_State *L, int opts, const char *key, lua_Number
     return v;
 }
 
-/* Leaves opts[key] (a string or nil) on the stack; returns its length + 1, or 0 when nil. */
-static size_t opt_string(lua_State *L, int opts, const char *key) {
+/* Leaves opts[key] (a string or nil) on the stack; returns its length + 1, or 0 when nil. A value curl
+ * sends as a header (is_header) must not hold CR or LF either: they would start headers of their own. */
+static size_t opt_string(lua_State *L, int opts, const char *key, int is_header) {
     size_t len;
+    const char *s;
     lua_getfield(L, opts, key);
     if (lua_isnil(L, -1)) return 0;
     if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "transport option %s must be a string", key);
-    lua_tolstring(L, -1, &len);
-    if (strlen(lua_tostring(L, -1)) != len) luaL_error(L, "transport option %s holds a NUL byte", key);
+    s = lua_tolstring(L, -1, &len);
+    if (strlen(s) != len) luaL_error(L, "transport option %s holds a NUL byte", key);
+    if (is_header && !tr_isvalue(s, len)) luaL_error(L, "transport option %s holds CR or LF", key);
     return len + 1;
 }
 
@@ -741,10 +744,10 @@ static int l_transport_new(lua_State *L) {
     lua_pop(L, 1);
 
     base = lua_gettop(L) + 1; /* proxy, ca_file, ca_path, user_agent */
-    strbytes += opt_string(L, opts, "proxy");
-    strbytes += opt_string(L, opts, "ca_file");
-    strbytes += opt_string(L, opts, "ca_path");
-    size = opt_string(L, opts, "user_agent");
+    strbytes += opt_string(L, opts, "proxy", 0);
+    strbytes += opt_string(L, opts, "ca_file", 0);
+    strbytes += opt_string(L, opts, "ca_path", 0);
+    size = opt_string(L, opts, "user_agent", 1);
     if (size == 0) {
         lua_pop(L, 1);
         lua_pushfstring(L, "lua-clinch/%s libcurl/%s", lua_tostring(L, lua_upvalueindex(1)),
