@@ -71,6 +71,7 @@ typedef struct xfer {
     size_t limit;
     tr_buf resp, head;
     int too_large, oom;
+    int busy;                     /* a pending's result is being built from resp and head */
     CURLcode code;
     long status, http_version, num_connects, request_size;
     curl_off_t total_us, pretransfer_us;
@@ -892,26 +893,43 @@ static int l_start(lua_State *L) {
     return 1;
 }
 
+/* pending_build(x, env): builds the result of a finished pending and keeps it in env. */
+static int pending_build(lua_State *L) {
+    push_result(L, (xfer *)lua_touserdata(L, 1));
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, 2, ENV_RESULT);
+    /* the strings curl read are no longer needed */
+    lua_pushnil(L);
+    lua_rawseti(L, 2, ENV_STRINGS + 2);
+    return 1;
+}
+
 static int l_pending_wait(lua_State *L) {
     pending *p = (pending *)luaL_checkudata(L, 1, PENDING_MT);
     xfer *x = &p->x;
+    int status;
     lua_settop(L, 1);
     tr_getenv(L, 1);
     lua_rawgeti(L, 2, ENV_RESULT);
     if (!lua_isnil(L, -1)) return 1;
     lua_pop(L, 1);
+    /* Building the result allocates, so a finalizer may run and call wait again: it must not read
+     * (or free) the buffers the outer call is reading. */
+    if (x->busy) return luaL_error(L, "pending:wait called again while its result is being built");
     if (x->state == X_RUNNING) {
         transport *t = x->t;
         pump(t);
         while (x->state == X_RUNNING) pump_wait(t);
     }
     if (x->state != X_DONE) return luaL_error(L, "transport is closed");
-    push_result(L, x);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, 2, ENV_RESULT);
-    /* the strings curl read are no longer needed */
-    lua_pushnil(L);
-    lua_rawseti(L, 2, ENV_STRINGS + 2);
+    /* under pcall, so that busy is cleared even when building fails (out of memory) */
+    x->busy = 1;
+    lua_pushcfunction(L, pending_build);
+    lua_pushlightuserdata(L, x);
+    lua_pushvalue(L, 2);
+    status = lua_pcall(L, 2, 1, 0);
+    x->busy = 0;
+    if (status != LUA_OK) return lua_error(L);
     return 1;
 }
 
@@ -924,6 +942,9 @@ static int l_pending_done(lua_State *L) {
 
 static int l_pending_gc(lua_State *L) {
     pending *p = (pending *)luaL_checkudata(L, 1, PENDING_MT);
+    /* busy: __gc called by hand (the collector cannot take a pending that wait holds on its stack);
+     * the real finalizer frees everything later */
+    if (p->x.busy) return 0;
     xfer_free(&p->x);
     return 0;
 }
