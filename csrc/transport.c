@@ -415,6 +415,12 @@ static void read_req(lua_State *L, int req, int i, xfer *x, int anchors, int bas
         lua_pop(L, 1);
         lua_pushliteral(L, "GET");
     }
+    /* read the method now: once popped, only req holds the string (anchors are for the second pass),
+     * and a finalizer run by a later allocation could replace req.method and let it be collected */
+    is_get = strcmp(method, "GET") == 0;
+    is_head = strcmp(method, "HEAD") == 0;
+    /* POST, PUT and PATCH always send a body (empty if none), so that Content-Length: 0 goes out */
+    post = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
     if (x) { tr_anchor(L, anchors, base + 1); x->method = method; }
     lua_pop(L, 1);
 
@@ -442,12 +448,8 @@ static void read_req(lua_State *L, int req, int i, xfer *x, int anchors, int bas
         luaL_error(L, "request %d: connect_timeout must be a positive number", i);
     lua_pop(L, 1);
 
-    is_get = strcmp(method, "GET") == 0;
-    is_head = strcmp(method, "HEAD") == 0;
     if (is_head && body) luaL_error(L, "request %d: a HEAD request cannot have a body", i);
-    /* POST, PUT and PATCH always send a body (empty if none), so that Content-Length: 0 goes out */
-    post = body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0
-           || strcmp(method, "PATCH") == 0;
+    post = post || body != NULL;
 
     t = tr_field(L, req, "headers");
     if (t == LUA_TTABLE) {
