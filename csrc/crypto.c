@@ -22,10 +22,11 @@
 /* Base64 of CRYPTO_MAX_MD bytes plus NUL. */
 #define CRYPTO_MAX_MD_B64 (4 * ((CRYPTO_MAX_MD + 2) / 3) + 1)
 
-/* Maps a digest name to its EVP_MD, or NULL for an unsupported name. */
-static const EVP_MD *crypto_md(const char *name) {
-    if (strcmp(name, "sha1") == 0) return EVP_sha1();
-    if (strcmp(name, "sha256") == 0) return EVP_sha256();
+/* Maps a digest name (a Lua string of len bytes, compared whole) to its EVP_MD, or NULL for an
+ * unsupported name. */
+static const EVP_MD *crypto_md(const char *name, size_t len) {
+    if (len == 4 && memcmp(name, "sha1", 4) == 0) return EVP_sha1();
+    if (len == 6 && memcmp(name, "sha256", 6) == 0) return EVP_sha256();
     return NULL;
 }
 
@@ -129,11 +130,11 @@ nonzero:
 }
 
 static int l_hmac(lua_State *L) {
-    size_t keylen, msglen;
-    const char *name = luaL_checkstring(L, 1);
+    size_t namelen, keylen, msglen;
+    const char *name = luaL_checklstring(L, 1, &namelen);
     const char *key = luaL_checklstring(L, 2, &keylen);
     const char *msg = luaL_checklstring(L, 3, &msglen);
-    const EVP_MD *md = crypto_md(name);
+    const EVP_MD *md = crypto_md(name, namelen);
     unsigned char mac[CRYPTO_MAX_MD];
     unsigned maclen;
     if (md == NULL) return luaL_argerror(L, 1, "digest must be \"sha1\" or \"sha256\"");

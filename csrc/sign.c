@@ -95,15 +95,17 @@ static int sign_is_request_uri(const char *s, size_t len) {
     return 1;
 }
 
-/* Index of the string at idx in the NULL-terminated list, def when nil, -1 when neither. */
+/* Index of the string at idx in the NULL-terminated list, def when nil, -1 when neither. The whole
+ * Lua string is compared: "sha1\0x" is not "sha1". */
 static int sign_choice(lua_State *L, int idx, const char *const *list, int def) {
     int i;
+    size_t len;
     const char *s;
     if (lua_isnil(L, idx)) return def;
     if (lua_type(L, idx) != LUA_TSTRING) return -1;
-    s = lua_tostring(L, idx);
+    s = lua_tolstring(L, idx, &len);
     for (i = 0; list[i] != NULL; i++)
-        if (strcmp(s, list[i]) == 0) return i;
+        if (strlen(list[i]) == len && memcmp(s, list[i], len) == 0) return i;
     return -1;
 }
 

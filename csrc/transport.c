@@ -71,6 +71,7 @@ typedef struct xfer {
     size_t limit;
     tr_buf resp, head;
     int too_large, oom;
+    int busy;                     /* a pending's result is being built from resp and head */
     CURLcode code;
     long status, http_version, num_connects, request_size;
     curl_off_t total_us, pretransfer_us;
@@ -414,6 +415,12 @@ static void read_req(lua_State *L, int req, int i, xfer *x, int anchors, int bas
         lua_pop(L, 1);
         lua_pushliteral(L, "GET");
     }
+    /* read the method now: once popped, only req holds the string (anchors are for the second pass),
+     * and a finalizer run by a later allocation could replace req.method and let it be collected */
+    is_get = strcmp(method, "GET") == 0;
+    is_head = strcmp(method, "HEAD") == 0;
+    /* POST, PUT and PATCH always send a body (empty if none), so that Content-Length: 0 goes out */
+    post = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
     if (x) { tr_anchor(L, anchors, base + 1); x->method = method; }
     lua_pop(L, 1);
 
@@ -441,12 +448,8 @@ static void read_req(lua_State *L, int req, int i, xfer *x, int anchors, int bas
         luaL_error(L, "request %d: connect_timeout must be a positive number", i);
     lua_pop(L, 1);
 
-    is_get = strcmp(method, "GET") == 0;
-    is_head = strcmp(method, "HEAD") == 0;
     if (is_head && body) luaL_error(L, "request %d: a HEAD request cannot have a body", i);
-    /* POST, PUT and PATCH always send a body (empty if none), so that Content-Length: 0 goes out */
-    post = body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0
-           || strcmp(method, "PATCH") == 0;
+    post = post || body != NULL;
 
     t = tr_field(L, req, "headers");
     if (t == LUA_TTABLE) {
@@ -692,14 +695,17 @@ static lua_Number opt_number(lua_State *L, int opts, const char *key, lua_Number
     return v;
 }
 
-/* Leaves opts[key] (a string or nil) on the stack; returns its length + 1, or 0 when nil. */
-static size_t opt_string(lua_State *L, int opts, const char *key) {
+/* Leaves opts[key] (a string or nil) on the stack; returns its length + 1, or 0 when nil. A value curl
+ * sends as a header (is_header) must not hold CR or LF either: they would start headers of their own. */
+static size_t opt_string(lua_State *L, int opts, const char *key, int is_header) {
     size_t len;
+    const char *s;
     lua_getfield(L, opts, key);
     if (lua_isnil(L, -1)) return 0;
     if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "transport option %s must be a string", key);
-    lua_tolstring(L, -1, &len);
-    if (strlen(lua_tostring(L, -1)) != len) luaL_error(L, "transport option %s holds a NUL byte", key);
+    s = lua_tolstring(L, -1, &len);
+    if (strlen(s) != len) luaL_error(L, "transport option %s holds a NUL byte", key);
+    if (is_header && !tr_isvalue(s, len)) luaL_error(L, "transport option %s holds CR or LF", key);
     return len + 1;
 }
 
@@ -741,10 +747,10 @@ static int l_transport_new(lua_State *L) {
     lua_pop(L, 1);
 
     base = lua_gettop(L) + 1; /* proxy, ca_file, ca_path, user_agent */
-    strbytes += opt_string(L, opts, "proxy");
-    strbytes += opt_string(L, opts, "ca_file");
-    strbytes += opt_string(L, opts, "ca_path");
-    size = opt_string(L, opts, "user_agent");
+    strbytes += opt_string(L, opts, "proxy", 0);
+    strbytes += opt_string(L, opts, "ca_file", 0);
+    strbytes += opt_string(L, opts, "ca_path", 0);
+    size = opt_string(L, opts, "user_agent", 1);
     if (size == 0) {
         lua_pop(L, 1);
         lua_pushfstring(L, "lua-clinch/%s libcurl/%s", lua_tostring(L, lua_upvalueindex(1)),
@@ -889,26 +895,43 @@ static int l_start(lua_State *L) {
     return 1;
 }
 
+/* pending_build(x, env): builds the result of a finished pending and keeps it in env. */
+static int pending_build(lua_State *L) {
+    push_result(L, (xfer *)lua_touserdata(L, 1));
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, 2, ENV_RESULT);
+    /* the strings curl read are no longer needed */
+    lua_pushnil(L);
+    lua_rawseti(L, 2, ENV_STRINGS + 2);
+    return 1;
+}
+
 static int l_pending_wait(lua_State *L) {
     pending *p = (pending *)luaL_checkudata(L, 1, PENDING_MT);
     xfer *x = &p->x;
+    int status;
     lua_settop(L, 1);
     tr_getenv(L, 1);
     lua_rawgeti(L, 2, ENV_RESULT);
     if (!lua_isnil(L, -1)) return 1;
     lua_pop(L, 1);
+    /* Building the result allocates, so a finalizer may run and call wait again: it must not read
+     * (or free) the buffers the outer call is reading. */
+    if (x->busy) return luaL_error(L, "pending:wait called again while its result is being built");
     if (x->state == X_RUNNING) {
         transport *t = x->t;
         pump(t);
         while (x->state == X_RUNNING) pump_wait(t);
     }
     if (x->state != X_DONE) return luaL_error(L, "transport is closed");
-    push_result(L, x);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, 2, ENV_RESULT);
-    /* the strings curl read are no longer needed */
-    lua_pushnil(L);
-    lua_rawseti(L, 2, ENV_STRINGS + 2);
+    /* under pcall, so that busy is cleared even when building fails (out of memory) */
+    x->busy = 1;
+    lua_pushcfunction(L, pending_build);
+    lua_pushlightuserdata(L, x);
+    lua_pushvalue(L, 2);
+    status = lua_pcall(L, 2, 1, 0);
+    x->busy = 0;
+    if (status != LUA_OK) return lua_error(L);
     return 1;
 }
 
@@ -921,6 +944,9 @@ static int l_pending_done(lua_State *L) {
 
 static int l_pending_gc(lua_State *L) {
     pending *p = (pending *)luaL_checkudata(L, 1, PENDING_MT);
+    /* busy: __gc called by hand (the collector cannot take a pending that wait holds on its stack);
+     * the real finalizer frees everything later */
+    if (p->x.busy) return 0;
     xfer_free(&p->x);
     return 0;
 }

@@ -67,6 +67,9 @@ describe("core.hmac", function()
 
   it("raises on an unknown digest or wrong argument types", function()
     assert.has_error(function() core.hmac("md5", "k", "m") end)
+    -- a name is compared whole: a NUL does not cut it short
+    assert.has_error(function() core.hmac("sha1\0x", "k", "m") end)
+    assert.has_error(function() core.hmac("sha256\0", "k", "m") end)
     assert.has_error(function() core.hmac("sha1", nil, "m") end)
     assert.has_error(function() core.hmac("sha1", "k", {}) end)
   end)

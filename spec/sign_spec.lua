@@ -341,6 +341,7 @@ describe("core.verify", function()
     assert.has_error(function() core.verify(req, SECRET, { with_method = "no" }) end)
     assert.has_error(function() core.verify(req, SECRET, { now = "today" }) end)
     assert.has_error(function() core.verify(req, SECRET, { digest = "md5" }) end)
+    assert.has_error(function() core.verify(req, SECRET, { digest = "sha256\0x" }) end)
     assert.has_error(function() core.verify({ method = "GET", request_uri = "/" }, SECRET) end)
     assert.has_error(function() core.verify({ method = "GET", headers = {} }, SECRET) end)
     assert.has_error(function() core.verify(req, function() return 1 end, { now = NOW }) end)
@@ -392,9 +393,12 @@ describe("core.sign bad input", function()
     { "date", { date = 1e300 }, "date" },
     { "date", { date = {} }, "date" },
     { "digest", { digest = "md5" }, "digest" },
+    { "digest", { digest = "sha256\0x" }, "digest" },
     { "content_hash", { content_hash = "sha1" }, "content_hash" },
+    { "content_hash", { content_hash = "md5\0" }, "content_hash" },
     { "with_method", { with_method = "yes" }, "with_method" },
     { "date_header", { date_header = "date" }, "date_header" },
+    { "date_header", { date_header = "both\0" }, "date_header" },
   }
   for _, c in ipairs(cases) do
     it("raises a clear error for a bad " .. c[1], function()

@@ -284,6 +284,11 @@ describe("core.transport", function()
     assert.has_error(function() core.transport { timeout = 0 } end)
     assert.has_error(function() core.transport { verify_tls = "no" } end)
     assert.has_error(function() core.transport { proxy = 1 } end)
+    assert.has_error(function() core.transport { proxy = "http://p\0:1" } end)
+    -- the user agent is sent as a header: CR or LF would add headers of their own
+    assert.has_error(function() core.transport { user_agent = "ua\r\nX-Injected: yes" } end)
+    assert.has_error(function() core.transport { user_agent = "ua\nX-Injected: yes" } end)
+    assert.has_error(function() core.transport { user_agent = "ua\0" } end)
     assert.has_error(function() core.transport { max_concurrency = 0 } end)
     local x = core.transport()
     assert.equal("clinch.transport", getmetatable(x).__name)
@@ -349,6 +354,61 @@ describe("core.transport", function()
     x:close()
     assert.is_true(p:done())
     assert.has_error(function() p:wait() end, "transport is closed")
+  end)
+
+  it("keeps a pending's response intact when a finalizer waits on it (or collects it) meanwhile", function()
+    -- Finalizers run inside allocations, so Lua code can call p:wait() (or p's __gc) while p:wait() is
+    -- building p's result from the response buffers; that must neither free nor rebuild them. It runs
+    -- in a fresh interpreter: in a small heap a collection cycle fits inside the build, so the
+    -- finalizers are sure to run there.
+    local code = [=[
+      local core, socket = require "clinch.core", require "socket"
+      local server = assert(socket.bind("127.0.0.1", 0))
+      local _, port = server:getsockname()
+      server:settimeout(2)
+      local t = core.transport { timeout = 5 }
+      local p = t:start({ url = "http://127.0.0.1:" .. port .. "/" })
+      local conn = assert(server:accept())
+      conn:settimeout(2)
+      repeat local line = conn:receive("*l") until line == "" or line == nil
+      local lines = {}
+      for i = 1, 2000 do lines[i] = "X-H" .. i .. ": v" .. i .. (" "):rep(60) .. "." end
+      conn:send("HTTP/1.1 200 OK\r\n" .. table.concat(lines, "\r\n") .. "\r\nContent-Length: 2\r\n\r\nok")
+      conn:close()
+      server:close()
+      while not p:done() do socket.sleep(0.01) end
+      -- garbage with such finalizers, and a collector that runs whole cycles from the next allocation on
+      local inner = {}
+      local function finalizer()
+        inner[#inner + 1] = { pcall(p.wait, p) }
+        getmetatable(p).__gc(p)
+      end
+      collectgarbage()
+      collectgarbage("stop")
+      for _ = 1, 100 do
+        if newproxy then getmetatable(newproxy(true)).__gc = finalizer -- LuaJIT: only userdata have __gc
+        else setmetatable({}, { __gc = finalizer }) end
+      end
+      collectgarbage("setpause", 0)
+      collectgarbage("setstepmul", 1000)
+      collectgarbage("restart")
+      local r = p:wait()
+      collectgarbage("setpause", 200)
+      collectgarbage()
+      assert(r.status == 200 and r.body == "ok" and #r.header_list == 2001)
+      for i = 1, 2000 do assert(r.headers["x-h" .. i] == "v" .. i .. (" "):rep(60) .. ".", i) end
+      local refused = 0
+      for _, res in ipairs(inner) do
+        if res[1] then assert(res[2] == r) else refused = refused + 1 end
+      end
+      t:close()
+      print("refused " .. refused)
+    ]=]
+    local ok, out = support.run(support.lua .. " -e " .. support.shell_quote(code))
+    assert.is_true(ok, out)
+    local refused = tonumber(out:match("refused (%d+)"))
+    assert.is_number(refused, out)
+    assert.is_true(refused > 0, "no finalizer ran while the result was being built")
   end)
 
   it("keeps a transport alive while a pending needs it", function()
