@@ -32,6 +32,8 @@ describe("cosocket transport outside nginx", function()
       "cosocket.new: option 'timeout' must be a non-negative number")
     assert.has_error(function() cosocket.new(5) end, "cosocket.new: options must be a table")
     assert.has_error(function() cosocket.new { proxy = "http://proxy:3128" } end)
+    assert.has_error(function() cosocket.new { user_agent = "ua\r\nX-Injected: yes" } end,
+      "cosocket.new: option 'user_agent' must not hold CR, LF, NUL or other control characters")
   end)
 
   it("is not the default transport outside nginx", function()

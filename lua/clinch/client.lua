@@ -68,6 +68,9 @@ function _M.new(opts)
   for _, name in ipairs { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent" } do
     opt_type(opts, name, "string")
   end
+  -- It goes on the wire as a header: a control character could end it and add headers of its own.
+  check(not (opts.user_agent and opts.user_agent:find("[%z\1-\8\10-\31\127]")),
+    "clinch.new: option 'user_agent' must not hold CR, LF, NUL or other control characters")
   for _, name in ipairs { "timeout", "connect_timeout", "retries", "max_retry_wait", "max_response_bytes",
                           "max_concurrency", "backoff_base", "backoff_cap" } do
     local v = opt_type(opts, name, "number")

@@ -82,6 +82,9 @@ function _M.new(opts)
   if opts.user_agent ~= nil and type(opts.user_agent) ~= "string" then
     error("cosocket.new: option 'user_agent' must be a string", 2)
   end
+  if opts.user_agent and opts.user_agent:find("[%z\1-\8\10-\31\127]") then -- it is sent as a header line
+    error("cosocket.new: option 'user_agent' must not hold CR, LF, NUL or other control characters", 2)
+  end
   -- Going around a configured proxy could break a network policy: refuse rather than ignore it.
   if opts.proxy ~= nil then
     error("cosocket.new: the proxy option is not supported inside nginx (plug in a transport that "
