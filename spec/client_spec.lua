@@ -418,7 +418,10 @@ describe("client without a server", function()
 
   it("refuses at clinch.new a user_agent that would add headers of its own", function()
     for _, ua in ipairs { "ua\r\nX-Injected: yes", "ua\nX: y", "ua\0", "ua\27[31m" } do
-      local err = raises_here(function() local c = clinch.new { key = "k", secret = "s", user_agent = ua }; return c end)
+      local err = raises_here(function()
+        local c = clinch.new { key = "k", secret = "s", user_agent = ua }
+        return c
+      end)
       assert.matches("clinch.new: option 'user_agent' must not hold", err, 1, true)
     end
     assert.is_table(clinch.new { key = "k", secret = "s", user_agent = "my-sync/1.0 (ops@example.com)\tx" })
