@@ -20,8 +20,8 @@ describe("clinch-scm-1.rockspec", function()
     for name, src in pairs(spec.build.modules) do
       if type(src) == "string" then listed[src] = name end
     end
-    local p = assert(io.popen("cd " .. support.shell_quote(support.root) .. " && " .. LIST .. "find lua -name '*.lua' | "
-      .. LIST .. "sort"))
+    local p = assert(io.popen("cd " .. support.shell_quote(support.root) .. " && "
+      .. LIST .. "find lua -name '*.lua' | " .. LIST .. "sort"))
     local count = 0
     for path in p:lines() do
       count = count + 1
