@@ -24,20 +24,11 @@ function _M.redact_authorization(value)
   return (tostring(value):gsub("^(%S+%s+[^:]*:).*$", "%1[redacted]"))
 end
 
---- A URL with its user-info part (credentials) hidden: http://[redacted]@host/... The client's own
--- errors and logs leave user-info out too.
-function _M.redact_url(url)
-  url = tostring(url)
-  local scheme, rest = url:match("^(%a[%w+.-]*://)[^/?#]*@(.*)$")
-  if not scheme then return url end
-  return scheme .. "[redacted]@" .. rest
-end
-
 --- A transport request as a curl command line.
 function _M.curl_command(req)
   local parts = { "curl" }
   if req.method ~= "GET" or req.body then parts[#parts + 1] = "-X " .. req.method end
-  parts[#parts + 1] = _M.shell_quote(_M.redact_url(req.url))
+  parts[#parts + 1] = _M.shell_quote(req.url)
   for _, name in ipairs(sorted_headers(req.headers)) do
     parts[#parts + 1] = "-H " .. _M.shell_quote(name .. ": " .. req.headers[name])
   end
@@ -72,7 +63,7 @@ end
 
 -- Writes the request line and headers of an attempt, the Authorization value redacted.
 local function show(stream, req)
-  local lines = { format("clinch: > %s %s", req.method, _M.redact_url(req.url)) }
+  local lines = { format("clinch: > %s %s", req.method, req.url) }
   for _, name in ipairs(sorted_headers(req.headers)) do
     local value = req.headers[name]
     if name:lower() == "authorization" then value = _M.redact_authorization(value) end
