@@ -22,15 +22,18 @@ static int clock_monotime(lua_State *L) {
     return 1;
 }
 
-/* core.sleep(seconds): blocks the thread; nginx callers pass ngx.sleep to the client instead. */
+/* core.sleep(seconds): blocks the thread; nginx callers pass ngx.sleep to the client instead. A signal
+ * that asks for an interrupt (Ctrl-C, see interrupt.c) ends the sleep early; other signals do not. */
 static int clock_sleep(lua_State *L) {
     lua_Number s = luaL_checknumber(L, 1);
+    lua_State *main_L = interrupt_main_thread(L);
     struct timespec ts;
     if (!(s > 0)) return 0;                      /* also rejects NaN */
     if (s > 86400.0) return luaL_error(L, "sleep: %f seconds is too long", (double)s);
     ts.tv_sec = (time_t)s;
     ts.tv_nsec = (long)((s - floor(s)) * 1e9);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        if (interrupt_requested(main_L)) break;
     }
     return 0;
 }

@@ -4,6 +4,7 @@
  * to the module table on top of the stack. */
 #include "compat.h"
 
+#include "interrupt.c"
 #include "clock.c"
 #include "crypto.c"
 #include "httpdate.c"

@@ -71,6 +71,7 @@ typedef struct xfer {
     size_t limit;
     tr_buf resp, head;
     int too_large, oom;
+    int interrupted;              /* ended at the user's request (Ctrl-C, see interrupt.c) */
     int busy;                     /* a pending's result is being built from resp and head */
     CURLcode code;
     long status, http_version, num_connects, request_size;
@@ -296,7 +297,7 @@ static int xfer_launch(transport *t, xfer *x) {
     t->active = x;
     x->errbuf[0] = 0;
     x->limit = t->max_response;
-    x->too_large = x->oom = 0;
+    x->too_large = x->oom = x->interrupted = 0;
     x->resp.len = x->head.len = 0;
 
 #define TR_SET(opt, val) ok &= (curl_easy_setopt(e, opt, val) == CURLE_OK)
@@ -367,10 +368,25 @@ static void pump(transport *t) {
     }
 }
 
-static void pump_wait(transport *t) {
+/* Waits for activity (at most POLL_MS; a signal ends the wait at once) and steps the transfers.
+ * Returns 1 when the user asked to interrupt (interrupt.c): the caller then ends what it waits for. */
+static int pump_wait(transport *t, lua_State *main_L) {
     int numfds = 0;
     (void)curl_multi_poll(t->multi, NULL, 0, POLL_MS, &numfds);
     pump(t);
+    return interrupt_requested(main_L);
+}
+
+/* Ends a transfer at the user's request: a running one drops its connection, one not yet started
+ * never starts. Its result is an error of kind "interrupted", which is never retried. */
+static void xfer_interrupt(xfer *x) {
+    x->interrupted = 1;
+    if (x->state == X_RUNNING) {
+        xfer_finish(x, CURLE_ABORTED_BY_CALLBACK);
+    } else if (x->state == X_NEW) {
+        x->code = CURLE_ABORTED_BY_CALLBACK;
+        x->state = X_DONE;
+    }
 }
 
 /* ---- reading a request table ---- */
@@ -540,6 +556,7 @@ static int tr_sent(const xfer *x) {
 }
 
 static const char *tr_kind(const xfer *x) {
+    if (x->interrupted) return "interrupted";
     if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED) return "too_large";
     if (x->code == CURLE_OPERATION_TIMEDOUT) return "timeout";
     if (tr_is_tls_error(x->code) || x->code == CURLE_SSL_SHUTDOWN_FAILED) return "tls";
@@ -635,7 +652,9 @@ static void push_result(lua_State *L, xfer *x) {
         lua_createtable(L, 0, 5);
         lua_pushstring(L, tr_kind(x));
         lua_setfield(L, -2, "error");
-        if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED)
+        if (x->interrupted)
+            lua_pushliteral(L, "interrupted (Ctrl-C) before the response came");
+        else if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED)
             lua_pushfstring(L, "response larger than max_response_bytes (%s bytes)", tr_size(num, x->limit));
         else
             lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->code));
@@ -794,6 +813,7 @@ static int l_batch_gc(lua_State *L) {
 
 static int l_perform(lua_State *L) {
     transport *t = check_transport(L, 1);
+    lua_State *main_L = interrupt_main_thread(L);
     size_t n, i, next = 0, lo = 0, running = 0;
     lua_Integer conc;
     int anchors;
@@ -841,7 +861,10 @@ static int l_perform(lua_State *L) {
         while (lo < next && b->x[lo].state != X_RUNNING) lo++;
         for (i = lo; i < next; i++) running += b->x[i].state == X_RUNNING;
         if (lo == n) break;
-        if (running == (size_t)conc || next == n) pump_wait(t);
+        if ((running == (size_t)conc || next == n) && pump_wait(t, main_L)) {
+            for (i = lo; i < n; i++) xfer_interrupt(&b->x[i]);
+            break;
+        }
     }
 
     lua_createtable(L, (int)n, 0);
@@ -920,8 +943,10 @@ static int l_pending_wait(lua_State *L) {
     if (x->busy) return luaL_error(L, "pending:wait called again while its result is being built");
     if (x->state == X_RUNNING) {
         transport *t = x->t;
+        lua_State *main_L = interrupt_main_thread(L);
         pump(t);
-        while (x->state == X_RUNNING) pump_wait(t);
+        while (x->state == X_RUNNING)
+            if (pump_wait(t, main_L) && x->state == X_RUNNING) xfer_interrupt(x);
     }
     if (x->state != X_DONE) return luaL_error(L, "transport is closed");
     /* under pcall, so that busy is cleared even when building fails (out of memory) */

@@ -1,6 +1,6 @@
 --- Structured errors: every runtime failure of lua-clinch is returned as `nil, err` where `err` is one
 -- of these objects. Fields: `kind` (network, timeout, tls, http, too_large, redirect, auth, not_found,
--- validation, decode, unsupported), `message`, and where known `status`, `method`, `url`, `attempts`,
+-- validation, decode, unsupported, interrupted), `message`, and where known `status`, `method`, `url`, `attempts`,
 -- `request_id`, `errors` (the JSON:API error list), `curl_code`. They never hold secrets.
 local setmetatable, getmetatable, type, tostring, concat, gsub =
   setmetatable, getmetatable, type, tostring, table.concat, string.gsub

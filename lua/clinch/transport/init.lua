@@ -8,7 +8,7 @@
 --     :close().
 -- request  = { method, url, headers = { Name = value }, body = string|nil, timeout, connect_timeout }
 -- response = { status = number, headers = { lowercased-name = value }, body = string }
--- err      = { kind = "network"|"timeout"|"tls"|"too_large"|"unsupported", message = string,
+-- err      = { kind = "network"|"timeout"|"tls"|"too_large"|"unsupported"|"interrupted", message = string,
 --              sent = false only when the request certainly never reached the server }
 --             (a plain string is taken as a network error that may have been sent).
 -- Built-in implementations: clinch.transport.curl (libcurl, the default) and
