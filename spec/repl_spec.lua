@@ -146,9 +146,13 @@ describe("clinch repl", function()
 
   it("goes on after Ctrl-C at the prompt, with the line as typed #slow", function()
     -- Typed with pauses, so that Ctrl-C (sent by the terminal as SIGINT) arrives while a line is read.
+    -- The input stays open until the REPL has exited (up to 10 s): at its end the terminal would hang up.
+    local done = tmp .. "/repl-done"
+    os.remove(done)
     local keys = "sleep 2; printf '1+'; sleep 0.5; printf '\\003'; sleep 0.5; printf '2\\n'; sleep 0.5; "
-      .. "printf '3*3\\nexit()\\n'; sleep 2"
-    local inner = env .. support.lua .. " bin/clinch repl; echo \"exit $?\""
+      .. "printf '3*3\\nexit()\\n'; i=0; while [ ! -e " .. q(done) .. " ] && [ $i -lt 100 ]; do sleep 0.1; "
+      .. "i=$((i+1)); done"
+    local inner = env .. support.lua .. " bin/clinch repl; echo \"exit $?\"; touch " .. q(done)
     local p = assert(io.popen(support.child_env .. "sh -c " .. q("(" .. keys .. ") | script -qec "
       .. q(inner) .. " /dev/null")))
     local out = p:read("a")
