@@ -152,8 +152,10 @@ describe("clinch repl", function()
     local keys = "sleep 2; printf '1+'; sleep 0.5; printf '\\003'; sleep 0.5; printf '2\\n'; sleep 0.5; "
       .. "printf '3*3\\nexit()\\n'; i=0; while [ ! -e " .. q(done) .. " ] && [ $i -lt 100 ]; do sleep 0.1; "
       .. "i=$((i+1)); done"
-    local inner = env .. support.lua .. " bin/clinch repl; echo \"exit $?\"; touch " .. q(done)
-    local p = assert(io.popen(support.child_env .. "sh -c " .. q("(" .. keys .. ") | script -qec "
+    -- The terminal's SIGINT reaches the shell running the REPL too: a trap keeps it alive (script(1)
+    -- runs $SHELL, pinned to Debian's dash so the case runs the same everywhere).
+    local inner = "trap : INT; " .. env .. support.lua .. " bin/clinch repl; echo \"exit $?\"; touch " .. q(done)
+    local p = assert(io.popen(support.child_env .. "sh -c " .. q("(" .. keys .. ") | SHELL=/bin/sh script -qec "
       .. q(inner) .. " /dev/null")))
     local out = p:read("a")
     p:close()
