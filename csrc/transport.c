@@ -538,6 +538,8 @@ static int tr_is_tls_error(CURLcode code) {
 
 /* 0 only when the request certainly never reached the server (the client may then retry any method). */
 static int tr_sent(const xfer *x) {
+    /* interrupted before it started, or before the connection was ready */
+    if (x->interrupted) return !(x->pretransfer_us == 0 && x->request_size == 0);
     if (tr_is_tls_error(x->code)) return 0;
     switch (x->code) {
     case CURLE_COULDNT_RESOLVE_PROXY:
