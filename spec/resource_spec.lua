@@ -9,6 +9,21 @@ local core = require "clinch.core"
 
 local function no_sleep() end
 
+-- Iterates c.candidates:each(opts) and, after the first candidate, makes the mock answer the next
+-- `count` candidate requests with 503. Returns how many candidates came, and pcall's ok and error.
+local function each_until_503(mock, c, opts, count)
+  local n = 0
+  local ok, err = pcall(function()
+    for _ in c.candidates:each(opts) do
+      n = n + 1
+      if n == 1 then
+        mock.control("POST", "faults", { kind = "status", status = 503, count = count, path = "/v1/candidates" })
+      end
+    end
+  end)
+  return n, ok, err
+end
+
 describe("clinch.time", function()
   it("keeps API times and converts zones to UTC", function()
     assert.equal("2021-01-01T13:00:17", time.format("2021-01-01T13:00:17"))
@@ -386,15 +401,7 @@ describe("collections against the mock", function()
         mock.control("DELETE", "faults")
         local retrying = clinch.new { key = "test-key", secret = "test-secret", base_url = mock.base_url,
                                       retries = 1, sleep = function() end }
-        local n = 0
-        local ok, err = pcall(function()
-          for _ in retrying.candidates:each { per_page = 100, prefetch = prefetch } do
-            n = n + 1
-            if n == 1 then
-              mock.control("POST", "faults", { kind = "status", status = 503, count = 10, path = "/v1/candidates" })
-            end
-          end
-        end)
+        local n, ok, err = each_until_503(mock, retrying, { per_page = 100, prefetch = prefetch }, 10)
         assert.is_false(ok)
         assert.is_true(errors.is(err), tostring(err))
         assert.equal("http", err.kind)
@@ -444,15 +451,7 @@ describe("collections against the mock", function()
     it("each and page:next keep them for every page", function()
       for _, prefetch in ipairs { false, true } do
         mock.control("DELETE", "faults")
-        local n = 0
-        local ok, err = pcall(function()
-          for _ in client.candidates:each { per_page = 100, retries = 0, prefetch = prefetch } do
-            n = n + 1
-            if n == 1 then
-              mock.control("POST", "faults", { kind = "status", status = 503, count = 1, path = "/v1/candidates" })
-            end
-          end
-        end)
+        local _, ok, err = each_until_503(mock, client, { per_page = 100, retries = 0, prefetch = prefetch }, 1)
         assert.is_false(ok)
         assert.equal(503, err.status)
         assert.equal(1, err.attempts)
