@@ -73,6 +73,7 @@ build = {
     ["clinch.transport.cosocket"] = "lua/clinch/transport/cosocket.lua",
     ["clinch.transport.curl"] = "lua/clinch/transport/curl.lua",
     ["clinch.transport"] = "lua/clinch/transport/init.lua",
+    ["clinch.text"] = "lua/clinch/text.lua",
     ["clinch.uri"] = "lua/clinch/uri.lua",
     ["clinch.validate"] = "lua/clinch/validate.lua",
   },

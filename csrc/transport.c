@@ -12,7 +12,13 @@
 #include "compat.h"
 
 #include <curl/curl.h>
+#include <math.h>
 #include <stdio.h>
+
+/* CURLOPT_PREREQFUNCTION (7.80.0) is how a write is kept from being sent twice: see on_prereq. */
+#if LIBCURL_VERSION_NUM < 0x075000
+#error "lua-clinch needs libcurl 7.80.0 or later (CURLOPT_PREREQFUNCTION)"
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +33,8 @@
 #define MAX_POOL 64
 #define POLL_MS 1000                    /* upper bound; curl_multi_poll shortens it to curl's own timers */
 #define PREALLOC_MAX (1024 * 1024)      /* trust a Content-Length only this far when pre-sizing a body */
+#define MAX_HEADER_BYTES (64 * 1024)    /* the final response's header block, as the cosocket transport */
+#define DEFAULT_WRITE_REUSE 1           /* seconds; see xfer_launch */
 
 /* The uservalue of a pending: a table holding the transport (keeps it alive), the strings curl reads
  * without copying, and the result once built. */
@@ -57,6 +65,16 @@ struct transport;
 
 typedef enum { X_NEW = 0, X_RUNNING, X_DONE, X_ABORTED } xfer_state;
 
+/* Why a transfer was ended by one of our callbacks rather than by libcurl (CURLE_WRITE_ERROR or
+ * CURLE_ABORTED_BY_CALLBACK): each gives its own error. */
+typedef enum {
+    F_NONE = 0,
+    F_REPLAY,       /* libcurl wanted to send the request again on a new connection */
+    F_STATUS,       /* a final status outside 200-599, or 101 */
+    F_LENGTH,       /* conflicting or invalid Content-Length */
+    F_HEADERS_BIG   /* the header block is over MAX_HEADER_BYTES */
+} xfer_fault;
+
 typedef struct xfer {
     struct transport *t;          /* set while this transfer holds one of t's easy handles */
     struct xfer *prev, *next;     /* t->active list */
@@ -66,11 +84,16 @@ typedef struct xfer {
     struct curl_slist *hdrs;
     const char *url, *method, *body; /* Lua strings anchored by the owner */
     size_t body_len;
-    int use_postfields, is_head, is_get;
+    int use_postfields, is_head, is_get, is_write;
     long timeout_ms, connect_timeout_ms;
     size_t limit;
     tr_buf resp, head;
     int too_large, oom;
+    int sends;                    /* times libcurl began sending the request (on_prereq) */
+    int head_done;                /* the final response's header block has ended: later lines are trailers */
+    long head_status;             /* the status line being read (on_header) */
+    curl_off_t content_length;    /* the final response's Content-Length, -1 when none was given */
+    xfer_fault fault;
     int interrupted;              /* ended at the user's request (Ctrl-C, see interrupt.c) */
     int busy;                     /* a pending's result is being built from resp and head */
     CURLcode code;
@@ -86,6 +109,7 @@ typedef struct transport {
     size_t max_response;
     int max_concurrency;
     int verify_tls;
+    long write_reuse;             /* seconds a connection may have been idle for a write to reuse it */
     const char *proxy, *ca_file, *ca_path, *user_agent; /* copies in this userdata's tail, or NULL */
     int npool, pool_cap;
     CURL *pool[];                 /* idle easy handles; strings follow */
@@ -197,20 +221,95 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
     return n;
 }
 
-/* Keeps the header lines of the final response, one per line ("name: value\n"); a status line starts
- * a new response (after a 1xx), so it drops what came before. */
+/* Called by libcurl right before it sends the request on a connection, new or reused. A second call
+ * for one transfer is libcurl replaying the request by itself, because a reused connection died
+ * before any response came: the first copy may have reached the server. The replay is refused, for
+ * every method: only the Lua layer sends a request again, and it counts every attempt (retry.lua
+ * decides what may be repeated). */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
+    xfer *x = (xfer *)ud;
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    (void)local_port;
+    if (x->sends++ > 0) {
+        x->fault = F_REPLAY;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
+/* The status code of a status line ("HTTP/1.1 200 OK", "HTTP/2 404"), or -1. */
+static long tr_status_code(const char *p, size_t len) {
+    size_t i = 5;
+    while (i < len && p[i] != ' ') i++;
+    while (i < len && p[i] == ' ') i++;
+    if (i + 3 > len || (i + 3 < len && p[i + 3] != ' ')) return -1;
+    if (p[i] < '0' || p[i] > '9' || p[i + 1] < '0' || p[i + 1] > '9' || p[i + 2] < '0' || p[i + 2] > '9')
+        return -1;
+    return (p[i] - '0') * 100 + (p[i + 1] - '0') * 10 + (p[i + 2] - '0');
+}
+
+/* The value of a Content-Length header: one number, or a list of equal ones ("5, 5"); -1 for
+ * anything else (a list of different numbers is two conflicting lengths). */
+static curl_off_t tr_content_length(const char *v, size_t n) {
+    curl_off_t len = -1, cur;
+    size_t i = 0, digits;
+    for (;;) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+        cur = 0;
+        for (digits = 0; i < n && v[i] >= '0' && v[i] <= '9'; digits++) cur = cur * 10 + (v[i++] - '0');
+        if (digits == 0 || digits > 15) return -1;
+        while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
+        if (len >= 0 && cur != len) return -1;
+        len = cur;
+        if (i == n) return len;
+        if (v[i++] != ',') return -1;
+    }
+}
+
+/* Keeps the header lines of the final response, one per line ("name: value\n"). A status line starts
+ * a new response (after an interim 1xx), so it drops what came before; a final status outside
+ * 200-599, or a 101 (this client never asks to switch protocols), ends the transfer. Lines after the
+ * final response's header block are chunked trailers: dropped, so that a trailer can never pass for a
+ * header (Content-Type, X-Request-Id, Location). Conflicting Content-Length headers end the transfer:
+ * which one frames the body would be a guess. */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
     xfer *x = (xfer *)ud;
     size_t n = size * nmemb, len = n;
+    if (x->head_done) return n;
     while (len && (ptr[len - 1] == '\r' || ptr[len - 1] == '\n')) len--;
     if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+        long status = tr_status_code(ptr, len);
         x->head.len = 0;
+        x->content_length = -1;
+        x->head_status = status;
+        if (status < 100 || status == 101 || status > 599) {
+            x->fault = F_STATUS;
+            return 0;
+        }
         return n;
     }
-    if (len == 0) return n;
-    if (x->head.len > x->limit || len + 1 > x->limit - x->head.len) {
-        x->too_large = 1;
+    if (len == 0) { /* the end of a header block; an interim response's is followed by another */
+        if (x->head_status >= 200) x->head_done = 1;
+        return n;
+    }
+    if (len + 1 > MAX_HEADER_BYTES - x->head.len) {
+        x->fault = F_HEADERS_BIG;
         return 0;
+    }
+    if (len >= 15 && tr_lower((unsigned char)ptr[0]) == 'c' && ptr[14] == ':') {
+        static const char name[] = "content-length";
+        size_t i;
+        for (i = 0; i < 14 && tr_lower((unsigned char)ptr[i]) == name[i]; i++) {}
+        if (i == 14) {
+            curl_off_t cl = tr_content_length(ptr + 15, len - 15);
+            if (cl < 0 || (x->content_length >= 0 && cl != x->content_length)) {
+                x->fault = F_LENGTH;
+                return 0;
+            }
+            x->content_length = cl;
+        }
     }
     if ((ptr[0] == ' ' || ptr[0] == '\t') && x->head.len > 0) {
         /* obsolete line folding: continue the previous value */
@@ -299,6 +398,10 @@ static int xfer_launch(transport *t, xfer *x) {
     x->limit = t->max_response;
     x->too_large = x->oom = x->interrupted = 0;
     x->resp.len = x->head.len = 0;
+    x->sends = x->head_done = 0;
+    x->head_status = 0;
+    x->content_length = -1;
+    x->fault = F_NONE;
 
 #define TR_SET(opt, val) ok &= (curl_easy_setopt(e, opt, val) == CURLE_OK)
     TR_SET(CURLOPT_PRIVATE, (void *)x);
@@ -328,6 +431,16 @@ static int xfer_launch(transport *t, xfer *x) {
     TR_SET(CURLOPT_HEADERFUNCTION, on_header);
     TR_SET(CURLOPT_HEADERDATA, (void *)x);
     TR_SET(CURLOPT_HTTPHEADER, x->hdrs);
+    TR_SET(CURLOPT_PREREQFUNCTION, on_prereq);
+    TR_SET(CURLOPT_PREREQDATA, (void *)x);
+    /* A write goes out on a kept-alive connection only if it was in use moments ago: servers close idle
+     * connections (after 5 s for Apache and Node.js, 2 s for gunicorn), and one closing just as the
+     * write leaves would leave it unknown whether the write arrived. libcurl counts idle time in whole
+     * seconds and reuses while idle <= MAXAGE_CONN, so a window of w seconds is a max age of w - 1. */
+    if (x->is_write) {
+        if (t->write_reuse > 0) TR_SET(CURLOPT_MAXAGE_CONN, t->write_reuse - 1);
+        else TR_SET(CURLOPT_FRESH_CONNECT, 1L);
+    }
     if (x->is_head) {
         TR_SET(CURLOPT_NOBODY, 1L);
     } else if (x->is_get && !x->use_postfields) {
@@ -416,7 +529,7 @@ static struct curl_slist *tr_append(lua_State *L, xfer *x, const char *line) {
 static void read_req(lua_State *L, int req, int i, xfer *x, int anchors, int base) {
     const char *method = "GET", *url, *body = NULL;
     size_t mlen = 3, ulen = 0, blen = 0;
-    int t, has_accept = 0, has_ctype = 0, has_expect = 0, is_get, is_head, post;
+    int t, has_accept = 0, has_ctype = 0, has_expect = 0, is_get, is_head, is_write, post;
     lua_Number to = 0, cto = 0;
 
     if (!lua_istable(L, req)) luaL_error(L, "request %d: table expected, got %s", i, luaL_typename(L, req));
@@ -437,6 +550,9 @@ static void read_req(lua_State *L, int req, int i, xfer *x, int anchors, int bas
     is_head = strcmp(method, "HEAD") == 0;
     /* POST, PUT and PATCH always send a body (empty if none), so that Content-Length: 0 goes out */
     post = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+    /* not idempotent (RFC 9110 9.2.2): POST, PATCH and methods of extensions */
+    is_write = !(is_get || is_head || strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0
+                 || strcmp(method, "OPTIONS") == 0 || strcmp(method, "TRACE") == 0);
     if (x) { tr_anchor(L, anchors, base + 1); x->method = method; }
     lua_pop(L, 1);
 
@@ -504,6 +620,7 @@ static void read_req(lua_State *L, int req, int i, xfer *x, int anchors, int bas
         if (!has_ctype && post) tr_append(L, x, "Content-Type:");
         x->is_get = is_get;
         x->is_head = is_head;
+        x->is_write = is_write;
         x->use_postfields = post;
         x->timeout_ms = to > 0 ? tr_ms(to) : 0;
         x->connect_timeout_ms = cto > 0 ? tr_ms(cto) : 0;
@@ -512,6 +629,11 @@ static void read_req(lua_State *L, int req, int i, xfer *x, int anchors, int bas
 }
 
 /* ---- results ---- */
+
+static const char *tr_size(char *out, size_t n) {
+    snprintf(out, 32, "%zu", n);
+    return out;
+}
 
 /* TLS failures: the handshake (or the local TLS setup) failed, so no request bytes went out. */
 static int tr_is_tls_error(CURLcode code) {
@@ -536,33 +658,50 @@ static int tr_is_tls_error(CURLcode code) {
     }
 }
 
-/* 0 only when the request certainly never reached the server (the client may then retry any method). */
+/* 0 only when the request certainly never reached the server (the client may then retry any method):
+ * libcurl had not begun to send it (on_prereq was never called: no connection, DNS or TLS failure,
+ * a timeout or an interrupt before the connection was ready). */
 static int tr_sent(const xfer *x) {
-    /* interrupted before it started, or before the connection was ready */
-    if (x->interrupted) return !(x->pretransfer_us == 0 && x->request_size == 0);
-    if (tr_is_tls_error(x->code)) return 0;
-    switch (x->code) {
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_PROXY:
-        return 0;
-    case CURLE_OPERATION_TIMEDOUT:
-        /* timed out before the connection was ready: nothing went out */
-        return !(x->pretransfer_us == 0 && x->request_size == 0);
-    default:
-        return 1;
-    }
+    return x->sends > 0;
+}
+
+/* libcurl's own answer to a header line over its 100 KB limit is CURLE_OUT_OF_MEMORY: while a header
+ * block is being read (and our buffers did not fail), that is what it means. */
+static int tr_headers_too_big(const xfer *x) {
+    return x->fault == F_HEADERS_BIG
+           || (x->code == CURLE_OUT_OF_MEMORY && !x->oom && x->head_status > 0 && !x->head_done);
 }
 
 static const char *tr_kind(const xfer *x) {
     if (x->interrupted) return "interrupted";
-    if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED) return "too_large";
+    if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED || tr_headers_too_big(x)) return "too_large";
+    /* the reply was not HTTP as this client reads it: retrying would not make it so */
+    if (x->fault == F_STATUS || x->fault == F_LENGTH || x->code == CURLE_WEIRD_SERVER_REPLY) return "protocol";
     if (x->code == CURLE_OPERATION_TIMEDOUT) return "timeout";
     if (tr_is_tls_error(x->code) || x->code == CURLE_SSL_SHUTDOWN_FAILED) return "tls";
     return "network";
+}
+
+/* Pushes the message of a failed transfer. */
+static void tr_push_message(lua_State *L, const xfer *x) {
+    char num[32];
+    if (x->interrupted)
+        lua_pushliteral(L, "interrupted (Ctrl-C) before the response came");
+    else if (tr_headers_too_big(x))
+        lua_pushfstring(L, "response headers larger than %d bytes", MAX_HEADER_BYTES);
+    else if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED)
+        lua_pushfstring(L, "response larger than max_response_bytes (%s bytes)", tr_size(num, x->limit));
+    else if (x->fault == F_REPLAY)
+        lua_pushliteral(L, "the kept-alive connection closed before any response came; the request may "
+                           "have reached the server");
+    else if (x->fault == F_STATUS && x->head_status == 101)
+        lua_pushliteral(L, "the server answered 101 Switching Protocols, which this client never asks for");
+    else if (x->fault == F_STATUS)
+        lua_pushfstring(L, "the server answered with HTTP status %d, outside 200-599", (int)x->head_status);
+    else if (x->fault == F_LENGTH)
+        lua_pushliteral(L, "the response has conflicting or invalid Content-Length headers");
+    else
+        lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->code));
 }
 
 static const char *tr_httpver(long v) {
@@ -623,14 +762,9 @@ static void push_headers(lua_State *L, xfer *x) {
     }
 }
 
-/* Pushes the result table of a finished transfer and frees its buffers. */
-static const char *tr_size(char *out, size_t n) {
-    snprintf(out, 32, "%zu", n);
-    return out;
-}
 
+/* Pushes the result table of a finished transfer and frees its buffers. */
 static void push_result(lua_State *L, xfer *x) {
-    char num[32];
     if (x->oom) {
         xfer_free(x);
         luaL_error(L, "not enough memory for the response");
@@ -651,16 +785,19 @@ static void push_result(lua_State *L, xfer *x) {
         lua_pushboolean(L, x->num_connects == 0);
         lua_setfield(L, -2, "connect_reused");
     } else {
-        lua_createtable(L, 0, 5);
+        lua_createtable(L, 0, 7);
         lua_pushstring(L, tr_kind(x));
         lua_setfield(L, -2, "error");
-        if (x->interrupted)
-            lua_pushliteral(L, "interrupted (Ctrl-C) before the response came");
-        else if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED)
-            lua_pushfstring(L, "response larger than max_response_bytes (%s bytes)", tr_size(num, x->limit));
-        else
-            lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->code));
+        tr_push_message(L, x);
         lua_setfield(L, -2, "message");
+        if (x->fault == F_REPLAY) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "reused");
+        }
+        if (x->fault == F_STATUS && x->head_status > 0) {
+            compat_pushint(L, x->head_status);
+            lua_setfield(L, -2, "status");
+        }
         compat_pushint(L, x->code);
         lua_setfield(L, -2, "curl_code");
         lua_pushboolean(L, tr_sent(x));
@@ -746,6 +883,7 @@ static int l_transport_new(lua_State *L) {
     lua_Number timeout, ctimeout, maxresp, conc;
     size_t strbytes = 0, size;
     int opts, verify = 1, base, cap;
+    long write_reuse = DEFAULT_WRITE_REUSE;
     transport *t;
     char *tail;
 
@@ -760,6 +898,14 @@ static int l_transport_new(lua_State *L) {
     ctimeout = opt_number(L, opts, "connect_timeout", DEFAULT_CONNECT_TIMEOUT);
     maxresp = opt_number(L, opts, "max_response_bytes", DEFAULT_MAX_RESPONSE);
     conc = opt_number(L, opts, "max_concurrency", DEFAULT_CONCURRENCY);
+    lua_getfield(L, opts, "write_reuse_idle");
+    if (!lua_isnil(L, -1)) {
+        lua_Number w = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || !(w >= 0 && w <= 86400) || w != floor(w))
+            luaL_error(L, "transport option write_reuse_idle must be a whole number of seconds (0-86400)");
+        write_reuse = (long)w;
+    }
+    lua_pop(L, 1);
     if (maxresp < 1 || maxresp > 1e15) luaL_error(L, "transport option max_response_bytes is out of range");
     if (conc < 1 || conc > 1e6) luaL_error(L, "transport option max_concurrency is out of range");
     lua_getfield(L, opts, "verify_tls");
@@ -790,6 +936,7 @@ static int l_transport_new(lua_State *L) {
     t->max_response = (size_t)maxresp;
     t->max_concurrency = (int)conc;
     t->verify_tls = verify;
+    t->write_reuse = write_reuse;
     t->pool_cap = cap;
     tail = (char *)(t->pool + cap);
     t->proxy = tr_copy(L, base, &tail);

@@ -237,6 +237,29 @@ server {
         }
     }
 
+    # The fault matrix (spec/fault_matrix_spec.lua): runs client:request steps through the cosocket
+    # transport against the suite's fault server and answers what each gave.
+    location = /t/client {
+        content_by_lua_block {
+            local cjson = require "cjson"
+            local summarize = require("fault_server").summarize
+            ngx.req.read_body()
+            local job = cjson.decode(ngx.req.get_body_data())
+            job.opts.key, job.opts.secret = "k", "s"
+            local client = require("clinch").new(job.opts)
+            local results = {}
+            for i, step in ipairs(job.steps) do
+                ngx.update_time()
+                local started = ngx.now()
+                local res, err = client:request(step.method, step.path, { body = step.body })
+                ngx.update_time()
+                results[i] = summarize(res, err, ngx.now() - started)
+            end
+            ngx.header["Content-Type"] = "application/json"
+            ngx.print(cjson.encode { results = results })
+        }
+    }
+
     # Phases without cosockets ----------------------------------------------------------------
     location = /t/phase/init {
         content_by_lua_block { ngx.print(package.loaded.clinch_init_outcome or "init block did not run") }

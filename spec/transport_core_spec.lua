@@ -183,7 +183,7 @@ describe("core.transport", function()
     small:close()
     assert.equal("too_large", r.error)
     assert.is_true(r.sent)
-    assert.equal(23, r.curl_code) -- CURLE_WRITE_ERROR: aborted by the write callback
+    assert.equal(63, r.curl_code) -- CURLE_FILESIZE_EXCEEDED: the Content-Length is over the limit
     assert.is_number(r.curl_code)
     assert.is_string(r.message)
 
@@ -372,7 +372,8 @@ describe("core.transport", function()
       conn:settimeout(2)
       repeat local line = conn:receive("*l") until line == "" or line == nil
       local lines = {}
-      for i = 1, 2000 do lines[i] = "X-H" .. i .. ": v" .. i .. (" "):rep(60) .. "." end
+      -- as many headers as the 64 KiB limit on a header block lets through
+      for i = 1, 800 do lines[i] = "X-H" .. i .. ": v" .. i .. (" "):rep(60) .. "." end
       conn:send("HTTP/1.1 200 OK\r\n" .. table.concat(lines, "\r\n") .. "\r\nContent-Length: 2\r\n\r\nok")
       conn:close()
       server:close()
@@ -395,8 +396,8 @@ describe("core.transport", function()
       local r = p:wait()
       collectgarbage("setpause", 200)
       collectgarbage()
-      assert(r.status == 200 and r.body == "ok" and #r.header_list == 2001)
-      for i = 1, 2000 do assert(r.headers["x-h" .. i] == "v" .. i .. (" "):rep(60) .. ".", i) end
+      assert(r.status == 200 and r.body == "ok" and #r.header_list == 801)
+      for i = 1, 800 do assert(r.headers["x-h" .. i] == "v" .. i .. (" "):rep(60) .. ".", i) end
       local refused = 0
       for _, res in ipairs(inner) do
         if res[1] then assert(res[2] == r) else refused = refused + 1 end

@@ -275,23 +275,33 @@ end
 
 local STATUS_KIND = { [400] = "validation", [401] = "auth", [403] = "auth", [404] = "not_found", [422] = "validation" }
 
+-- The message of a JSON:API error list: the first error object's title and detail. The list comes
+-- from the server as it is, so any entry may be something else than an object.
+local function errors_message(list)
+  for i = 1, #list do
+    local first = list[i]
+    if type(first) == "table" then
+      local title, detail = first.title, first.detail
+      title = type(title) == "string" and title ~= "" and title or nil
+      detail = type(detail) == "string" and detail ~= "" and detail or nil
+      if title and detail and detail ~= title then return title .. ": " .. detail end
+      if detail or title then return detail or title end
+    end
+  end
+  return nil
+end
+
 --- Turns an HTTP error response into an error object, reading a JSON:API error list when there is one.
 local function http_error(p, res, attempt)
   local e = errors.new {
     kind = STATUS_KIND[res.status] or "http", status = res.status, method = p.method, url = p.url,
-    request = { method = p.method, uri = p.request_uri }, attempts = attempt,
+    request = { method = p.method, uri = p.request_uri }, attempts = attempt, sent = true,
     request_id = res.headers["x-request-id"],
   }
   local doc = is_json(res.headers["content-type"]) and jsonapi.decode(res.body or "")
-  if doc and type(doc.errors) == "table" and doc.errors[1] then
+  if doc and type(doc.errors) == "table" then
     e.errors = doc.errors
-    local first = doc.errors[1]
-    local title, detail = first.title, first.detail
-    if type(title) == "string" and type(detail) == "string" and detail ~= title then
-      e.message = title .. ": " .. detail
-    else
-      e.message = (type(detail) == "string" and detail) or (type(title) == "string" and title) or nil
-    end
+    e.message = errors_message(doc.errors)
   end
   e.message = e.message or body_summary(res)
   return e
@@ -302,16 +312,27 @@ function Client:_outcome(p, res, terr, attempt)
   if not res then
     local e = errors.new {
       kind = terr.kind, message = terr.message, method = p.method, url = p.url, attempts = attempt,
-      request = { method = p.method, uri = p.request_uri }, curl_code = terr.code,
+      request = { method = p.method, uri = p.request_uri }, curl_code = terr.code, sent = terr.sent ~= false,
+      status = terr.status,
     }
-    return nil, e, retry.retryable(p.method, terr, self.retry_unsafe)
+    -- A kept-alive connection that died before any response came is retried at once (when the
+    -- method allows it at all): waiting would not help, the next attempt uses a new connection.
+    return nil, e, retry.retryable(p.method, terr, self.retry_unsafe), terr.reused and 0 or nil
   end
   local status = res.status
   res.headers = res.headers or {}
+  -- The built-in transports refuse these themselves; a plugged-in one may not.
+  if type(status) ~= "number" or status < 200 or status > 599 then
+    return nil, errors.new {
+      kind = "protocol", status = status, method = p.method, url = p.url, attempts = attempt, sent = true,
+      request = { method = p.method, uri = p.request_uri },
+      message = "the server answered with HTTP status " .. tostring(status) .. ", outside 200-599",
+    }
+  end
   if status >= 300 and status < 400 then
     local location = res.headers.location
     return nil, errors.new {
-      kind = "redirect", status = status, method = p.method, url = p.url, attempts = attempt,
+      kind = "redirect", status = status, method = p.method, url = p.url, attempts = attempt, sent = true,
       request = { method = p.method, uri = p.request_uri }, location = location,
       message = "redirect to " .. tostring(location) .. " not followed (signed requests are never replayed elsewhere)",
     }
@@ -323,7 +344,7 @@ function Client:_outcome(p, res, terr, attempt)
   if res.body and res.body ~= "" and is_json(res.headers["content-type"]) then
     local doc, err = jsonapi.decode(res.body)
     if not doc then
-      err.method, err.url, err.status, err.attempts = p.method, p.url, status, attempt
+      err.method, err.url, err.status, err.attempts, err.sent = p.method, p.url, status, attempt, true
       err.request = { method = p.method, uri = p.request_uri }
       err.request_id = res.headers["x-request-id"]
       return nil, err

@@ -163,7 +163,8 @@ end
 -- Paths name fields the way Lua code reaches them: data.attributes.tags[2]; "" is the value itself.
 local function fail(path, what)
   local where = path == "" and "value" or path
-  return errors.new { kind = "validation", field = where, message = "encode: " .. where .. ": " .. what }
+  return errors.new { kind = "validation", field = where, message = "encode: " .. where .. ": " .. what,
+                      sent = false }
 end
 
 local function key_path(path, k)

@@ -220,7 +220,7 @@ end
 -- Error for a successful response that does not hold the document the operation needs.
 local function shape_error(res, what)
   return nil, errors.new {
-    kind = "decode", status = res.status, request = res.request,
+    kind = "decode", status = res.status, request = res.request, sent = true,
     method = res.request and res.request.method, message = "expected " .. what .. " in the response",
   }
 end
@@ -262,19 +262,19 @@ function _M.relative_link(client, link)
   local origin, rest = link:match("^([Hh][Tt][Tt][Pp][Ss]?://[^/?#]+)(.*)$")
   if origin then
     if origin_key(origin) ~= origin_key(client.origin) then
-      return nil, errors.new { kind = "redirect", location = link,
+      return nil, errors.new { kind = "redirect", location = link, sent = false,
         message = "pagination link points to another origin; not followed: " .. link }
     end
   elseif link:sub(1, 1) == "/" and link:sub(2, 2) ~= "/" then
     rest = link
   else
-    return nil, errors.new { kind = "decode", message = "unsupported pagination link: " .. link }
+    return nil, errors.new { kind = "decode", message = "unsupported pagination link: " .. link, sent = false }
   end
   rest = rest:gsub("#.*$", "")
   local base = client.base_path or ""
   local after = rest:sub(#base + 1, #base + 1)
   if rest:sub(1, #base) ~= base or (after ~= "/" and after ~= "") then
-    return nil, errors.new { kind = "redirect", location = link,
+    return nil, errors.new { kind = "redirect", location = link, sent = false,
       message = "pagination link is outside the API base path " .. base .. ": " .. link }
   end
   local target = rest:sub(#base + 1)
@@ -301,7 +301,8 @@ local function next_target(page)
       local target, err = _M.relative_link(st.collection.client, href)
       if not target then return nil, err end
       if target == st.target then
-        return nil, errors.new { kind = "http", message = "pagination link repeats the current page: " .. href }
+        return nil, errors.new { kind = "http", sent = false,
+                                 message = "pagination link repeats the current page: " .. href }
       end
       return target, tonumber(href:match("[?&]page=(%d+)"))
     end

@@ -55,7 +55,7 @@ local function civil_from_days(z)
 end
 
 local function invalid(message)
-  return nil, errors.new { kind = "validation", message = message }
+  return nil, errors.new { kind = "validation", message = message, sent = false }
 end
 
 --- Seconds since the epoch of a UTC civil time; fields are checked (returns nil, message when invalid).

@@ -10,7 +10,7 @@ local _M = {}
 
 --- Returns nil and a validation error.
 function _M.fail(message, field)
-  return nil, errors.new { kind = "validation", message = message, field = field }
+  return nil, errors.new { kind = "validation", message = message, field = field, sent = false }
 end
 local fail = _M.fail
 

@@ -8,10 +8,12 @@ local _M = {}
 local Curl = {}
 Curl.__index = Curl
 
--- The C core reports failures as { error = kind, message, sent }: turn them into nil, err.
+-- The C core reports failures as { error = kind, message, sent, reused, status, curl_code }: turn them
+-- into nil, err.
 local function outcome(r)
   if r.error then
-    return nil, { kind = r.error, message = r.message, sent = r.sent, code = r.curl_code }
+    return nil, { kind = r.error, message = r.message, sent = r.sent, reused = r.reused, status = r.status,
+                  code = r.curl_code }
   end
   return r
 end

@@ -8,8 +8,11 @@
 --     :close().
 -- request  = { method, url, headers = { Name = value }, body = string|nil, timeout, connect_timeout }
 -- response = { status = number, headers = { lowercased-name = value }, body = string }
--- err      = { kind = "network"|"timeout"|"tls"|"too_large"|"unsupported"|"interrupted", message = string,
---              sent = false only when the request certainly never reached the server }
+-- err      = { kind = "network"|"timeout"|"tls"|"too_large"|"protocol"|"unsupported"|"interrupted",
+--              message = string, sent = false only when the request certainly never reached the server,
+--              reused = true when a kept-alive connection died before any response came (the
+--              transport never sends the request again by itself), status = the offending status of a
+--              "protocol" error (a 101, or one outside 200-599) }
 --             (a plain string is taken as a network error that may have been sent).
 -- Built-in implementations: clinch.transport.curl (libcurl, the default) and
 -- clinch.transport.cosocket (nginx cosockets, chosen automatically inside nginx).
@@ -20,7 +23,7 @@ local _M = {}
 local function normalize_error(err)
   if type(err) == "table" then
     return { kind = err.kind or "network", message = err.message or "", sent = err.sent ~= false,
-             code = err.code }
+             reused = err.reused == true or nil, status = err.status, code = err.code }
   end
   return { kind = "network", message = err ~= nil and tostring(err) or "transport failed", sent = true }
 end

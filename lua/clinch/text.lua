@@ -1,0 +1,84 @@
+--- Text from the network made safe to show: one line, valid UTF-8, nothing a terminal would act on.
+-- A server's message (or a candidate's self-chosen name) may hold line breaks that fake a second
+-- log line, escape sequences, or Unicode bidi controls (U+202E and friends) that make a line read
+-- differently from what it holds.
+local byte, find, sub, tostring = string.byte, string.find, string.sub, tostring
+local concat = table.concat
+
+local _M = {}
+
+_M.REPLACEMENT = "\239\191\189" -- U+FFFD
+
+-- Invisible formatting characters that reorder or break a line: U+061C, U+200E, U+200F,
+-- U+2028-U+202E (line and paragraph separators, bidi embeddings and overrides), U+2066-U+2069
+-- (bidi isolates). Keys are their UTF-8 bytes.
+local FORMAT = {
+  ["\216\156"] = true, ["\226\128\142"] = true, ["\226\128\143"] = true,
+  ["\226\128\168"] = true, ["\226\128\169"] = true, ["\226\128\170"] = true, ["\226\128\171"] = true,
+  ["\226\128\172"] = true, ["\226\128\173"] = true, ["\226\128\174"] = true,
+  ["\226\129\166"] = true, ["\226\129\167"] = true, ["\226\129\168"] = true, ["\226\129\169"] = true,
+}
+
+-- The length of the valid UTF-8 sequence starting at byte i of s, or nil (overlong forms, surrogates
+-- and code points above U+10FFFF are not valid).
+local function sequence(s, i)
+  local c = byte(s, i)
+  local len, lo, hi
+  lo, hi = 0x80, 0xBF
+  if c >= 0xC2 and c <= 0xDF then len = 2
+  elseif c >= 0xE0 and c <= 0xEF then
+    len = 3
+    if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+  elseif c >= 0xF0 and c <= 0xF4 then
+    len = 4
+    if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+  else
+    return nil
+  end
+  local c2 = byte(s, i + 1)
+  if not c2 or c2 < lo or c2 > hi then return nil end
+  for j = i + 2, i + len - 1 do
+    local cc = byte(s, j)
+    if not cc or cc < 0x80 or cc > 0xBF then return nil end
+  end
+  return len
+end
+
+--- `s` (any value, through tostring) as one line of valid UTF-8: ASCII control characters (CR, LF,
+-- tab, ESC...) become spaces; C1 controls, bidi and line-separator characters and invalid bytes
+-- become U+FFFD, so that tampering shows instead of acting.
+function _M.one_line(s)
+  s = tostring(s)
+  if not find(s, "[%c\128-\255]") then return s end
+  local out, n, i, len = {}, 0, 1, #s
+  while i <= len do
+    local j = find(s, "[%c\128-\255]", i)
+    if not j then
+      n = n + 1
+      out[n] = sub(s, i)
+      break
+    end
+    if j > i then
+      n = n + 1
+      out[n] = sub(s, i, j - 1)
+    end
+    local c = byte(s, j)
+    n = n + 1
+    if c < 0x80 then
+      out[n], i = " ", j + 1
+    else
+      local k = sequence(s, j)
+      if not k then
+        out[n], i = _M.REPLACEMENT, j + 1
+      else
+        local seq = sub(s, j, j + k - 1)
+        -- C1 controls are U+0080-U+009F: C2 80 to C2 9F
+        if FORMAT[seq] or (k == 2 and c == 0xC2 and byte(s, j + 1) <= 0x9F) then seq = _M.REPLACEMENT end
+        out[n], i = seq, j + k
+      end
+    end
+  end
+  return concat(out, "", 1, n)
+end
+
+return _M
