@@ -72,13 +72,15 @@ function _M.new(opts)
   check(not (opts.user_agent and opts.user_agent:find("[%z\1-\8\10-\31\127]")),
     "clinch.new: option 'user_agent' must not hold CR, LF, NUL or other control characters")
   for _, name in ipairs { "timeout", "connect_timeout", "retries", "max_retry_wait", "max_response_bytes",
-                          "max_concurrency", "backoff_base", "backoff_cap" } do
+                          "max_concurrency", "backoff_base", "backoff_cap", "write_reuse_idle" } do
     local v = opt_type(opts, name, "number")
     check(v == nil or v >= 0, "clinch.new: option '" .. name .. "' must not be negative")
   end
   for _, name in ipairs { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency" } do
     check(opts[name] == nil or opts[name] > 0, "clinch.new: option '" .. name .. "' must be positive")
   end
+  check(opts.write_reuse_idle == nil or opts.write_reuse_idle % 1 == 0,
+    "clinch.new: option 'write_reuse_idle' must be a whole number of seconds")
   for _, name in ipairs { "sleep", "logger", "random" } do opt_type(opts, name, "function") end
   opt_type(opts, "verify_tls", "boolean")
   opt_type(opts, "retry_unsafe", "boolean")
@@ -126,7 +128,7 @@ function _M.new(opts)
     timeout = self.timeout, connect_timeout = self.connect_timeout, proxy = opts.proxy,
     ca_file = opts.ca_file, ca_path = opts.ca_path, verify_tls = opts.verify_tls,
     user_agent = opts.user_agent, max_response_bytes = opts.max_response_bytes,
-    max_concurrency = opts.max_concurrency,
+    max_concurrency = opts.max_concurrency, write_reuse_idle = opts.write_reuse_idle,
   }
   if opts.transport ~= nil then
     self.transport = transports.wrap(opts.transport)

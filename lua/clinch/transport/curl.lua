@@ -24,7 +24,7 @@ function _M.new(opts)
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, proxy = opts.proxy,
     ca_file = opts.ca_file, ca_path = opts.ca_path, verify_tls = opts.verify_tls,
     user_agent = opts.user_agent, max_response_bytes = opts.max_response_bytes,
-    max_concurrency = opts.max_concurrency,
+    max_concurrency = opts.max_concurrency, write_reuse_idle = opts.write_reuse_idle,
   }
   return setmetatable({ handle = handle }, Curl)
 end
