@@ -29,9 +29,21 @@
 --   big-header     ?size=N: a 200 with an X-Big header of N bytes
 --   two-cl         Content-Length: 5 and Content-Length: 7, then 7 bytes
 --   alternate      the server's odd-numbered requests like ok, even-numbered ones like reset-body
+--   errbody        a 500 with a JSON:API content type whose body is ERROR_BODIES[tag]
 local _M = {}
 
 local LISTEN_BACKLOG = 128
+
+--- Error response bodies of every JSON shape (and worse), served by /f/errbody/<name>.
+_M.ERROR_BODIES = {
+  numbers = '{"errors":[1,2]}', booleans = '{"errors":[true]}', string = '{"errors":"broken"}',
+  object = '{"errors":{"title":"not a list"}}', empty = '{"errors":[]}', nulls = '{"errors":[null]}',
+  mixed = '{"errors":[7,{"title":"Second"}]}', array = '[1,2]', top_string = '"oops"', top_null = 'null',
+  number_title = '{"errors":[{"title":5,"detail":false}]}', invalid = '{"errors":[',
+  empty_body = '',
+  crlf = [[{"errors":[{"title":"Bad\r\nclinch: all good","detail":"line\nbreak\u001b[31m"}]}]],
+  bidi = [[{"errors":[{"title":"invoice\u202Egpj.exe","detail":"a\u2066b\u2069c\u200Fd\u0085e"}]}]],
+}
 
 --- The log entries (decoded) of the requests whose path is /f/<fault>/<tag>.
 local function read_log(path, tag)
@@ -292,6 +304,11 @@ local function serve(logpath)
           local size = tonumber(p.size) or 110000
           if not respond(c, 200, "OK", { { "Content-Type", "application/vnd.api+json" }, { "X-Big", ("b"):rep(size) } },
             ok_body(c, method)) then
+            break
+          end
+        elseif fault == "errbody" then
+          local b = _M.ERROR_BODIES[path:match("^/f/errbody/([^/]+)")] or "{}"
+          if not respond(c, 500, "Internal Server Error", { { "Content-Type", "application/vnd.api+json" } }, b) then
             break
           end
         elseif fault == "two-cl" then

@@ -295,18 +295,14 @@ end
 
 --- Turns an HTTP error response into an error object, reading a JSON:API error list when there is one.
 local function http_error(p, res, attempt)
-  local e = errors.new {
+  local doc = is_json(res.headers["content-type"]) and jsonapi.decode(res.body or "")
+  local list = doc and type(doc.errors) == "table" and doc.errors or nil
+  return errors.new {
     kind = STATUS_KIND[res.status] or "http", status = res.status, method = p.method, url = p.url,
     request = { method = p.method, uri = p.request_uri }, attempts = attempt, sent = true,
-    request_id = res.headers["x-request-id"],
+    request_id = res.headers["x-request-id"], errors = list,
+    message = list and errors_message(list) or body_summary(res),
   }
-  local doc = is_json(res.headers["content-type"]) and jsonapi.decode(res.body or "")
-  if doc and type(doc.errors) == "table" then
-    e.errors = doc.errors
-    e.message = errors_message(doc.errors)
-  end
-  e.message = e.message or body_summary(res)
-  return e
 end
 
 --- Classifies one attempt: returns the final response, or nil, err, retryable, retry_after_seconds.
