@@ -261,6 +261,31 @@ describe("fault matrix", function()
     end)
   end)
 
+  it("libcurl: writes in a row reuse one connection; after write_reuse_idle a write opens a new one", function()
+    local fs = fault_server.start()
+    local ok, err = pcall(function()
+      local client = require("clinch").new { key = "k", secret = "s", base_url = fs.origin, write_reuse_idle = 1 }
+      for i = 1, 5 do assert(client:request("POST", fs.path("ok", "row-" .. i), { body = "{}" })) end
+      socket.sleep(1.2)
+      assert(client:request("GET", fs.path("ok", "row-get")))     -- GETs reuse whatever the idle time
+      assert(client:request("POST", fs.path("ok", "row-6"), { body = "{}" }))
+      socket.sleep(1.2)
+      assert(client:request("POST", fs.path("ok", "row-7"), { body = "{}" }))
+      client:close()
+    end)
+    local conn = {}
+    for _, tag in ipairs { "row-1", "row-2", "row-3", "row-4", "row-5", "row-get", "row-6", "row-7" } do
+      local got = fs.received(tag)
+      conn[tag] = got[1] and got[1].conn
+    end
+    fs.stop()
+    assert(ok, err)
+    for i = 2, 5 do assert.equal(conn["row-1"], conn["row-" .. i]) end
+    assert.equal(conn["row-1"], conn["row-get"])
+    assert.equal(conn["row-get"], conn["row-6"]) -- the GET just used it: fresh again
+    assert.are_not.equal(conn["row-6"], conn["row-7"])
+  end)
+
   describe("cosocket inside nginx #nginx", function()
     local why = ns.unavailable()
     if why then
