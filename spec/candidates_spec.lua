@@ -407,7 +407,8 @@ describe("client.candidates against the mock", function()
       local cand, err = client.candidates:get("two\nlines\27[31m")
       assert.is_nil(cand)
       assert.equal("not_found", err.kind)
-      assert.equal("Not Found: candidate two\nlines\27[31m not found", err.message) -- the data, as sent
+      assert.equal("Not Found: candidate two lines [31m not found", err.message)
+      assert.equal("candidate two\nlines\27[31m not found", err.errors[1].detail) -- the data, as sent
       local text = tostring(err)
       assert.is_nil(text:find("%c"), text)
       assert.matches("candidate two lines [31m not found", text, 1, true)
