@@ -26,7 +26,7 @@ CORE_SRC  := $(wildcard csrc/*.c) $(wildcard csrc/*.h)
 CORE_LIBS := -lcurl -lcrypto -lm
 LUA_SRC   := $(shell find lua -name '*.lua')
 
-.PHONY: all core bench-core asan test test-nginx check install bench demo deps clean
+.PHONY: all core bench-core bench-tools asan test test-nginx check install bench demo deps clean
 
 all: core
 core: $(BUILD)/clinch/core.so
@@ -37,6 +37,17 @@ $(BUILD)/clinch/core.so: $(CORE_SRC)
 
 # The benchmark's own C module (bench/walk_floor.c), next to the core; never installed.
 bench-core: core $(BUILD)/walk_floor.so
+
+# The benchmark's C floors (bare libcurl GET loop, bare HMAC loop); never installed.
+bench-tools: build/bench/curl_loop build/bench/hmac_loop
+
+build/bench/curl_loop: bench/curl_loop.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STRICT) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl
+
+build/bench/hmac_loop: bench/hmac_loop.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STRICT) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcrypto
 
 $(BUILD)/walk_floor.so: bench/walk_floor.c csrc/compat.h
 	$(CC) $(STRICT) $(CFLAGS) -fPIC -I$(LUA_INCDIR) -Icsrc -shared -o $@ bench/walk_floor.c
@@ -63,7 +74,8 @@ check: deps
 demo: deps
 	@scripts/demo.sh
 
-bench: deps
+bench:
+	@scripts/deps.sh bench
 	@scripts/bench.sh
 
 install: core

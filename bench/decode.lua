@@ -145,3 +145,12 @@ if has_walk then
   print(format("floor of any linker after cjson = (cjson + bare C walk) / cjson.decode = %.3fx;"
     .. " the second target needs core.decode <= %.3fx", wa, ca / 1.3))
 end
+
+-- For bench/run.lua: every round's ratio, so that it can report medians and ranges.
+local function csv_of(list)
+  local out = {}
+  for i, v in ipairs(list) do out[i] = format("%.4f", v) end
+  return table.concat(out, ",")
+end
+print("RESULT decode_vs_cjson " .. csv_of(ratio_ba))
+print("RESULT lualinker_vs_decode " .. csv_of(ratio_cb))

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs the Debian packages lua-clinch needs to build, test and run (idempotent).
+# Installs the Debian packages lua-clinch needs to build, test and run (idempotent); `deps.sh bench`
+# adds what `make bench` compares against (wrk, Debian's lua-curl).
 # As root it apt-installs what is missing; otherwise it prints the exact command and fails.
 set -eu
 
@@ -8,6 +9,9 @@ lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev
 lua-cjson lua-socket lua-busted lua-check luarocks lua-readline
 libcurl4-openssl-dev libssl-dev cppcheck ca-certificates procps
 nginx-light libnginx-mod-http-lua lua-resty-core lua-resty-lrucache"
+if [ "${1:-}" = bench ]; then
+  PACKAGES="$PACKAGES wrk lua-curl"
+fi
 
 missing=""
 for p in $PACKAGES; do

@@ -1,0 +1,76 @@
+/* curl_loop.c: the floor of an HTTP GET from C, for `make bench`: curl_easy_perform on one easy handle
+ * (so one kept-alive connection), the body collected into a buffer, as long as asked.
+ *   curl_loop URL SECONDS  ->  "requests N seconds T"
+ * Not part of lua-clinch; never installed. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} buf;
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
+    buf *b = (buf *)ud;
+    size_t n = size * nmemb;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        char *p;
+        while (cap < b->len + n) cap *= 2;
+        p = (char *)realloc(b->p, cap);
+        if (!p) return 0;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, ptr, n);
+    b->len += n;
+    return n;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+    CURL *e;
+    buf body = {NULL, 0, 0};
+    double seconds, t0, t;
+    long n = 0, status = 0;
+    if (argc != 3) {
+        fprintf(stderr, "usage: curl_loop URL SECONDS\n");
+        return 2;
+    }
+    seconds = atof(argv[2]);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, argv[1]);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)&body);
+    t0 = now();
+    do {
+        body.len = 0;
+        if (curl_easy_perform(e) != CURLE_OK) {
+            fprintf(stderr, "curl_loop: request failed\n");
+            return 1;
+        }
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200 || body.len == 0) {
+            fprintf(stderr, "curl_loop: status %ld\n", status);
+            return 1;
+        }
+        n++;
+        t = now() - t0;
+    } while (t < seconds);
+    printf("requests %ld seconds %.6f\n", n, t);
+    curl_easy_cleanup(e);
+    free(body.p);
+    curl_global_cleanup();
+    return 0;
+}

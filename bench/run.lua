@@ -1,0 +1,333 @@
+--- `make bench`: every comparison of the request path, signing and decoding, side by side in one run,
+-- printed as ratios with their targets and written to BENCHMARKS.md. Benchmarks, not tests: a missed
+-- target is printed as MISSED, and the run still succeeds.
+--
+-- Each comparison runs its contenders in rounds, the order rotated every round, each contender for
+-- BENCH_SECONDS (default 1); a round's ratio compares contenders measured moments apart, and the
+-- printed ratio is the median over BENCH_ROUNDS (default 5) rounds, with the range. Throughputs are
+-- requests (or signatures) per second, so "0.9x" means 90% of the other's rate.
+--
+-- Run by scripts/bench.sh from the repository root (it builds what is needed):
+--   lua5.4 bench/run.lua
+local socket = require "socket"
+
+local ROUNDS = tonumber(os.getenv("BENCH_ROUNDS")) or 5
+local SECONDS = tonumber(os.getenv("BENCH_SECONDS")) or 1
+local ROOT = assert(io.popen("pwd")):read("*l")
+local NGINX = os.getenv("CLINCH_NGINX") or "/usr/sbin/nginx"
+local DOC = '{"data":{"type":"candidates","id":"35b24aace05952641a90752f26638691","attributes":'
+  .. '{"email":"jane.smith@example.com","first_name":"Jane","last_name":"Smith","visit_count":3,'
+  .. '"created_at":{"utc":"2024-01-02T03:04:05Z","epoch":1704164645}}},"meta":{"total":1}}'
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function sh(cmd)
+  local ok = os.execute(cmd)
+  return ok == true or ok == 0
+end
+
+local function capture(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  local ok = p:close()
+  return out, ok
+end
+
+local function free_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return tonumber(port)
+end
+
+local function median(list)
+  local s = {}
+  for i, v in ipairs(list) do s[i] = v end
+  table.sort(s)
+  local n = #s
+  return n % 2 == 1 and s[(n + 1) / 2] or (s[n / 2] + s[n / 2 + 1]) / 2
+end
+
+local function range(list)
+  local lo, hi = math.huge, -math.huge
+  for _, v in ipairs(list) do lo, hi = math.min(lo, v), math.max(hi, v) end
+  return lo, hi
+end
+
+local function env_for(lua)
+  local build = lua:find("luajit") and "build/5.1" or "build/5.4"
+  local path, cpath = "lua/?.lua;lua/?/init.lua;bench/?.lua;;", build .. "/?.so;;"
+  return "LUA_PATH=" .. q(path) .. " LUA_CPATH=" .. q(cpath) .. " LUA_PATH_5_4=" .. q(path)
+    .. " LUA_CPATH_5_4=" .. q(cpath) .. " "
+end
+
+-- Runs a contender command that prints "<what> N seconds T"; returns the rate per second.
+local function rate(cmd)
+  local out, ok = capture(cmd)
+  local n, t = out:match("%a+ (%d+) seconds ([%d%.]+)")
+  if not ok or not n then error("benchmark contender failed: " .. cmd .. "\n" .. out) end
+  return tonumber(n) / tonumber(t)
+end
+
+-- A wrk run: requests per second of an nginx endpoint at 8 connections.
+local function wrk(url)
+  local out, ok = capture("wrk -t1 -c8 -d" .. SECONDS .. "s " .. q(url))
+  local rps = out:match("Requests/sec:%s*([%d%.]+)")
+  if not ok or not rps or out:find("Non%-2xx") then error("wrk failed on " .. url .. "\n" .. out) end
+  return tonumber(rps)
+end
+
+-- Runs `contenders` (name -> function returning a rate) in rotated rounds; returns name -> list of
+-- rates, in round order.
+local function rounds(names, contenders)
+  local rates = {}
+  for _, name in ipairs(names) do rates[name] = {} end
+  for r = 1, ROUNDS do
+    for k = 0, #names - 1 do
+      local name = names[(r + k - 1) % #names + 1]
+      rates[name][r] = contenders[name]()
+    end
+  end
+  return rates
+end
+
+local results = {} -- { group, what, ratio list, target, direction ("min" or "max"), note }
+
+local function ratio(group, what, a, b, target, note)
+  local list = {}
+  for i = 1, #a do list[i] = a[i] / b[i] end
+  results[#results + 1] = { group = group, what = what, list = list, target = target, note = note }
+end
+
+-- ---- nginx: a private prefix on free loopback ports ----
+
+local nginx = {}
+local function start_nginx()
+  local prefix = capture("mktemp -d /tmp/clinch-bench.XXXXXX"):match("%S+")
+  nginx.prefix = prefix
+  nginx.backend, nginx.front = free_port(), free_port()
+  assert(sh("mkdir -p " .. q(prefix .. "/conf") .. " " .. q(prefix .. "/logs") .. " " .. q(prefix .. "/tmp")
+    .. " && chmod 755 " .. q(prefix)))
+  local f = assert(io.open(ROOT .. "/bench/nginx.conf", "rb"))
+  local conf = f:read("*a")
+  f:close()
+  local uid = capture("id -u"):match("%d+")
+  local values = { ROOT = ROOT, BACKEND_PORT = nginx.backend, FRONT_PORT = nginx.front, DOC = DOC,
+                   USER = uid == "0" and "user root root;" or "" }
+  conf = conf:gsub("@([A-Z_]+)@", function(k) return assert(values[k], k) end)
+  f = assert(io.open(prefix .. "/conf/nginx.conf", "wb"))
+  f:write(conf)
+  f:close()
+  local out, ok = capture(q(NGINX) .. " -p " .. q(prefix .. "/") .. " -c conf/nginx.conf -e logs/error.log")
+  if not ok then error("nginx did not start: " .. out) end
+  local deadline = socket.gettime() + 10
+  while true do
+    local body, status = require("socket.http").request("http://127.0.0.1:" .. nginx.front .. "/client")
+    if status == 200 then break end
+    if socket.gettime() > deadline then
+      local log = io.open(prefix .. "/logs/error.log", "rb")
+      error("nginx does not answer /client: " .. tostring(status) .. " " .. tostring(body) .. "\n"
+        .. (log and log:read("*a") or ""))
+    end
+    socket.sleep(0.1)
+  end
+end
+
+local function stop_nginx()
+  if not nginx.prefix then return end
+  local f = io.open(nginx.prefix .. "/logs/nginx.pid", "rb")
+  local pid = f and f:read("*l")
+  if f then f:close() end
+  if pid then
+    sh("kill -QUIT " .. pid .. " 2>/dev/null")
+    for _ = 1, 50 do
+      if not sh("kill -0 " .. pid .. " 2>/dev/null") then break end
+      socket.sleep(0.1)
+    end
+  end
+  sh("rm -rf " .. q(nginx.prefix))
+  nginx.prefix = nil
+end
+
+-- ---- the comparisons ----
+
+local function request_path()
+  local base = "http://127.0.0.1:" .. nginx.backend .. "/v1"
+  local url = base .. "/doc"
+  local names = { "curl_loop", "lua5.4 client:request", "luajit client:request" }
+  local c = {
+    curl_loop = function() return rate("build/bench/curl_loop " .. q(url) .. " " .. SECONDS) end,
+    ["lua5.4 client:request"] = function()
+      return rate(env_for("lua5.4") .. "lua5.4 bench/request.lua client " .. q(base) .. " " .. SECONDS)
+    end,
+    ["luajit client:request"] = function()
+      return rate(env_for("luajit") .. "luajit bench/request.lua client " .. q(base) .. " " .. SECONDS)
+    end,
+  }
+  local luacurl = sh("luajit -e 'require \"curl\"' >/dev/null 2>&1")
+  if luacurl then
+    names[#names + 1] = "luajit lua-curl + cjson"
+    c["luajit lua-curl + cjson"] = function()
+      return rate(env_for("luajit") .. "luajit bench/request.lua luacurl " .. q(url) .. " " .. SECONDS)
+    end
+  end
+  local r = rounds(names, c)
+  ratio("request path outside nginx", "Lua 5.4 `client:request` GET / bare C libcurl loop",
+    r["lua5.4 client:request"], r.curl_loop, 0.9)
+  ratio("request path outside nginx", "LuaJIT `client:request` GET / bare C libcurl loop", r["luajit client:request"],
+    r.curl_loop, nil)
+  if luacurl then
+    ratio("request path outside nginx", "LuaJIT `client:request` GET / Debian's lua-curl + cjson",
+      r["luajit client:request"], r["luajit lua-curl + cjson"], 1.0)
+  else
+    results[#results + 1] = { group = "request path outside nginx", what = "LuaJIT vs lua-curl + cjson",
+                              skipped = "lua-curl is not installed (scripts/deps.sh bench installs it)" }
+  end
+  return r
+end
+
+local function inside_nginx()
+  local front = "http://127.0.0.1:" .. nginx.front
+  local names = { "/client", "/cosocket", "/proxy" }
+  local c = {}
+  for _, n in ipairs(names) do c[n] = function() return wrk(front .. n) end end
+  local r = rounds(names, c)
+  ratio("request path inside nginx", "endpoint with `client:request` / hand-written cosocket GET + cjson",
+    r["/client"], r["/cosocket"], 0.9)
+  ratio("request path inside nginx", "endpoint with `client:request` / `proxy_pass`", r["/client"], r["/proxy"], 0.7)
+  return r
+end
+
+local function signing()
+  local names = { "hmac_loop", "lua5.4 core.sign", "luajit core.sign" }
+  local c = {
+    hmac_loop = function() return rate("build/bench/hmac_loop " .. SECONDS) end,
+    ["lua5.4 core.sign"] = function() return rate(env_for("lua5.4") .. "lua5.4 bench/sign.lua " .. SECONDS) end,
+    ["luajit core.sign"] = function() return rate(env_for("luajit") .. "luajit bench/sign.lua " .. SECONDS) end,
+  }
+  local r = rounds(names, c)
+  local what = "`core.sign` / C loop of OpenSSL HMAC-SHA1 + Base64"
+  ratio("signing", "Lua 5.4 " .. what, r["lua5.4 core.sign"], r.hmac_loop, 0.5)
+  ratio("signing", "LuaJIT " .. what, r["luajit core.sign"], r.hmac_loop, 0.5)
+  return r
+end
+
+-- bench/decode.lua measures its own rounds and prints "RESULT name ratio..." lines.
+local function decoding()
+  for _, lua in ipairs { "lua5.4", "luajit" } do
+    local out, ok = capture(env_for(lua) .. lua .. " bench/decode.lua " .. (ROUNDS * 3) .. " 100")
+    if not ok then error("bench/decode.lua failed on " .. lua .. ":\n" .. out) end
+    io.write(out)
+    for name, list in out:gmatch("RESULT (%S+) ([%d%.,]+)") do
+      local values = {}
+      for v in list:gmatch("[%d%.]+") do values[#values + 1] = tonumber(v) end
+      local label = lua == "luajit" and "LuaJIT" or "Lua 5.4"
+      if name == "decode_vs_cjson" then
+        results[#results + 1] = { group = "decoding", list = values, lower = true,
+                                  what = label .. " `jsonapi.decode` time / bare `cjson.decode`",
+                                  target = lua == "lua5.4" and 1.2 or nil }
+      elseif name == "lualinker_vs_decode" then
+        -- 5.4: faster than cjson + the Lua linker; LuaJIT: at least as fast
+        results[#results + 1] = { group = "decoding", list = values, target = 1.0, strict = lua == "lua5.4",
+                                  what = label .. " (cjson + pure-Lua linker) time / `jsonapi.decode`" }
+      end
+    end
+  end
+end
+
+-- ---- report ----
+
+local function verdict(r, m)
+  if not r.target then return "" end
+  if r.lower then return m <= r.target and "" or "MISSED" end
+  if r.strict then return m > r.target and "" or "MISSED" end
+  return m >= r.target and "" or "MISSED"
+end
+
+local function target_text(r)
+  if not r.target then return "(no target)" end
+  if r.lower then return string.format("<= %.2fx", r.target) end
+  if r.strict then return string.format("> %.2fx", r.target) end
+  return string.format(">= %.2fx", r.target)
+end
+
+local function report(raw)
+  local lines = {}
+  for _, r in ipairs(results) do
+    if r.skipped then
+      lines[#lines + 1] = { r.group, r.what, "skipped: " .. r.skipped, "", "" }
+    else
+      local m = median(r.list)
+      local lo, hi = range(r.list)
+      lines[#lines + 1] = { r.group, r.what, string.format("%.2fx", m), string.format("%.2f-%.2f", lo, hi),
+                            target_text(r) .. (verdict(r, m) ~= "" and " MISSED" or "") }
+    end
+  end
+  print("\n== lua-clinch benchmarks (median over " .. ROUNDS .. " rounds; range in brackets)")
+  for _, l in ipairs(lines) do
+    print(string.format("%-27s %-72s %8s [%s] target %s", l[1], l[2], l[3], l[4], l[5]))
+  end
+
+  local uname = capture("uname -srm"):gsub("%s+$", "")
+  local cpus = capture("nproc"):gsub("%s+$", "")
+  local model = (capture("grep -m1 'model name' /proc/cpuinfo"):match(":%s*(.-)%s*$")) or "unknown CPU"
+  local versions = {
+    (capture("lua5.4 -v"):gsub("%s+$", "")), (capture("luajit -v"):gsub("%s+$", "")),
+    (capture(q(NGINX) .. " -v"):gsub("%s+$", "")),
+    "libcurl " .. capture(env_for("lua5.4") .. "lua5.4 -e 'io.write(require(\"clinch.core\").curl_version())'"),
+    (capture("openssl version"):gsub("%s+$", "")), (capture("wrk -v"):match("^[^\n]*") or "wrk"),
+  }
+  local md = {
+    "# Benchmarks", "",
+    "Written by `make bench` (`scripts/bench.sh`, `bench/run.lua`); do not edit by hand. Ratios of two",
+    "contenders measured side by side in one run: each round runs every contender for " .. SECONDS .. " s, in",
+    "rotated order; the ratio is the median over " .. ROUNDS .. " rounds (range in brackets). Rates are requests or",
+    "signatures per second (higher is better) except decoding, which compares times (lower is better for",
+    "`jsonapi.decode` / `cjson.decode`).", "",
+    "| | comparison | ratio | range | target |", "|---|---|---|---|---|",
+  }
+  for _, l in ipairs(lines) do
+    md[#md + 1] = "| " .. l[1] .. " | " .. l[2] .. " | " .. l[3] .. " | " .. l[4] .. " | " .. l[5] .. " |"
+  end
+  md[#md + 1] = ""
+  md[#md + 1] = "Absolute rates of this run (per second, medians), for orientation only:"
+  md[#md + 1] = ""
+  for _, group in ipairs(raw) do
+    local names = {}
+    for name in pairs(group) do names[#names + 1] = name end
+    table.sort(names)
+    for _, name in ipairs(names) do
+      md[#md + 1] = string.format("- %s: %.0f", name, median(group[name]))
+    end
+  end
+  md[#md + 1] = ""
+  md[#md + 1] = "Machine: " .. uname .. ", " .. cpus .. " CPUs (" .. model .. "), run on "
+    .. os.date("!%Y-%m-%d") .. "."
+  md[#md + 1] = "Versions: " .. table.concat(versions, "; ") .. "."
+  md[#md + 1] = "Command: `make bench` (BENCH_ROUNDS=" .. ROUNDS .. ", BENCH_SECONDS=" .. SECONDS .. ")."
+  md[#md + 1] = ""
+  local f = assert(io.open(ROOT .. "/BENCHMARKS.md", "wb"))
+  f:write(table.concat(md, "\n"))
+  f:close()
+  print("written to BENCHMARKS.md")
+end
+
+local ok, err = pcall(function()
+  start_nginx()
+  local raw = {}
+  print("== request path outside nginx")
+  raw[#raw + 1] = request_path()
+  print("== request path inside nginx (wrk -c8, one worker)")
+  raw[#raw + 1] = inside_nginx()
+  stop_nginx()
+  print("== signing")
+  raw[#raw + 1] = signing()
+  print("== decoding")
+  decoding()
+  report(raw)
+end)
+stop_nginx()
+if not ok then
+  io.stderr:write("bench: ", tostring(err), "\n")
+  os.exit(1)
+end
