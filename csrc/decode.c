@@ -21,7 +21,8 @@
  * one table store per resource is the whole cost.
  *
  * Malformed input never raises: the result is nil plus a message "decode: <where>: <what>" (only a
- * non-string text or a memory error raise). Nothing here holds malloc'd memory, so even a memory error
+ * non-string text or a memory error raise). The top level must be an object; `[]` too is refused,
+ * although cjson makes it the same empty table as `{}`: the text's first byte decides. Nothing here holds malloc'd memory, so even a memory error
  * raised inside the Lua API leaks nothing.
  *
  * Cost (`make bench`): the walk over every value through the Lua C API is most of the linking time;
@@ -635,6 +636,15 @@ static int link_document(decode_ctx *c, int root) {
     return 0;
 }
 
+/* True when the text at index 1, which cjson parsed, is an object: its first byte after cjson's
+ * whitespace is '{'. */
+static int text_is_object(lua_State *L) {
+    size_t len, i = 0;
+    const char *s = lua_tolstring(L, 1, &len);
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+    return i < len && s[i] == '{';
+}
+
 /* core.decode(text [, raw_map]) -> doc | nil, message */
 static int l_decode(lua_State *L) {
     decode_ctx c;
@@ -666,6 +676,13 @@ static int l_decode(lua_State *L) {
     }
     lua_settop(L, 3);
     root = 3;
+    if (lua_type(L, root) == LUA_TTABLE && !text_is_object(L)) {
+        /* cjson gives [] and {} as the same empty table: only the text tells them apart */
+        where_t wt = {"top level", 0, NULL, 0, 0, NULL};
+        lua_pushnil(L);
+        failf(L, &wt, "expected object, got array");
+        return 2;
+    }
 
     c.L = L;
     c.src = 0;

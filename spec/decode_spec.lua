@@ -353,6 +353,18 @@ describe("jsonapi.decode on malformed documents", function()
     fails('{"errors":{"title":"x"}}', "errors: expected array, got object")
   end)
 
+  it("refuses every top-level value that is not an object, the empty array included", function()
+    -- lua-cjson gives [] and {} as the same empty table: the text must decide
+    for text, kind in pairs { ["[]"] = "array", [" \n\t[ ]"] = "array", ["[1]"] = "array", ["[{}]"] = "array",
+      ['"x"'] = "string", ["1"] = "number", ["-0.5"] = "number", ["true"] = "boolean", ["false"] = "boolean",
+      ["null"] = "null", ['[{"type":"a","id":"1"}]'] = "array" } do
+      local err = fails(text, "top level: expected object, got " .. kind)
+      assert.equal("top level: expected object, got " .. kind, err.message)
+    end
+    assert.same({}, decode("{}"))
+    assert.same({}, decode(" \r\n {} "))
+  end)
+
   it("limits nesting depth", function()
     local deep = '{"meta":' .. string.rep("[", 200) .. string.rep("]", 200) .. "}"
     fails(deep, "nesting deeper than 128 levels")
