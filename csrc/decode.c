@@ -10,6 +10,9 @@
  *     levels, type -> id -> table: both keys are strings cjson already made, so a lookup builds no
  *     new string. A type+id given twice is one table; the first registered wins, and `included` is
  *     registered before `data` (so that primary data is linked while its tables are in cache);
+ *   - ids are strings: a numeric id (the API sends none) is its decimal string when integral and
+ *     below 2^53, and any other is a decode error: cjson parses 2^53 and 2^53 + 1 to one double, and
+ *     two resources silently merged would be a wrong answer;
  *   - JSON null is removed from objects; in arrays null elements are dropped and the array compacted,
  *     so `#` and ipairs work (raw access keeps the original positions);
  *   - integral floats become integers on 5.3+ (|n| < 2^53, so the conversion is exact);
@@ -264,7 +267,9 @@ static int walk_table(lua_State *L, int t, int depth, int root) {
     return 0;
 }
 
-/* Pushes the id of the object at abs index r as a string; numbers are accepted and converted.
+/* Pushes the id of the object at abs index r as a string. A number is its decimal string when it is
+ * integral and below 2^53; any other number may not be what the text said (cjson parsed it to a
+ * double: 2^53 and 2^53 + 1 are one), so it is refused rather than risk merging two resources.
  * Returns 0, or -1 with a message pushed. `what` is "resource" or "resource identifier". */
 static int push_id(lua_State *L, int r, const where_t *w, const char *what) {
     lua_pushvalue(L, UV_K_ID);
@@ -274,9 +279,14 @@ static int push_id(lua_State *L, int r, const where_t *w, const char *what) {
     case LUA_TNUMBER: {
         lua_Number x = lua_tonumber(L, -1);
         char buf[32];
+        if (x != floor(x)) /* NaN too */
+            return failf(L, w, "numeric %s id %f is not an integer, so its text cannot be known exactly; the API "
+                               "sends ids as strings", what, x);
+        if (fabs(x) >= 9007199254740992.0)
+            return failf(L, w, "numeric %s id %f is beyond 2^53 and cannot be kept exactly; the API sends ids as "
+                               "strings", what, x);
         lua_pop(L, 1);
-        if (x == floor(x) && fabs(x) < 9007199254740992.0) snprintf(buf, sizeof buf, "%.0f", x);
-        else snprintf(buf, sizeof buf, "%.17g", x);
+        snprintf(buf, sizeof buf, "%.0f", x);
         lua_pushstring(L, buf);
         return 0;
     }

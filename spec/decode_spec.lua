@@ -365,6 +365,42 @@ describe("jsonapi.decode on malformed documents", function()
     assert.same({}, decode(" \r\n {} "))
   end)
 
+  it("refuses numeric ids that cannot be what the text said, instead of merging resources", function()
+    -- both parse to the same double: as strings they would collapse into one table
+    local err = fails('{"data":[{"type":"a","id":"1"},{"type":"a","id":9007199254740993},' ..
+      '{"type":"a","id":9007199254740992}]}', "data[2]: numeric resource id 9.007199254741e+15 is beyond 2^53")
+    assert.truthy(err.message:find("the API sends ids as strings", 1, true), err.message)
+    fails('{"data":{"type":"a","id":-9007199254740992}}',
+      "data: numeric resource id -9.007199254741e+15 is beyond 2^53")
+    fails('{"data":{"type":"a","id":1e300}}', "data: numeric resource id 1e+300 is beyond 2^53")
+    fails('{"data":{"type":"a","id":1.5}}', "data: numeric resource id 1.5 is not an integer")
+    fails('{"included":[{"type":"a","id":0.1}]}', "included[1]: numeric resource id 0.1 is not an integer")
+    fails('{"data":{"type":"a","id":"1","relationships":{"o":{"data":{"type":"u","id":12345678901234567890}}}}}',
+      "data.relationships.o.data: numeric resource identifier id 1.2345678901235e+19 is beyond 2^53")
+    fails('{"data":{"type":"a","id":"1","relationships":{"o":{"data":[{"type":"u","id":"1"},{"type":"u","id":2.5}]}}}}',
+      "data.relationships.o.data[2]: numeric resource identifier id 2.5 is not an integer")
+    fails('{"included":[{"type":"a","id":"1","relationships":{"o":{"data":{"type":"u","id":9007199254740993}}}}]}',
+      "included[1].relationships.o.data: numeric resource identifier id 9.007199254741e+15 is beyond 2^53")
+  end)
+
+  it("keeps integral numeric ids below 2^53 as their decimal string, and raw() finds them", function()
+    local d = decode('{"data":[{"type":"a","id":9007199254740991,"attributes":{"v":1}},' ..
+      '{"type":"a","id":-9007199254740991},{"type":"a","id":0},{"type":"a","id":1e3,"attributes":{"v":2}}],' ..
+      '"included":[{"type":"u","id":12}],' ..
+      '"meta":{"x":1}}')
+    assert.equal("9007199254740991", d.data[1].id)
+    assert.equal("-9007199254740991", d.data[2].id)
+    assert.equal("0", d.data[3].id)
+    assert.equal("1000", d.data[4].id)
+    assert.equal(1, jsonapi.raw(d.data[1]).attributes.v)
+    assert.equal(2, jsonapi.raw(d.data[4]).attributes.v)
+    assert.equal("12", d.included[1].id)
+    assert.equal(12, jsonapi.raw(d.included[1]).id)
+    -- a string id and the same number are one resource
+    local m = decode('{"data":[{"type":"a","id":"7"},{"type":"a","id":7}]}')
+    assert.equal(m.data[1], m.data[2])
+  end)
+
   it("limits nesting depth", function()
     local deep = '{"meta":' .. string.rep("[", 200) .. string.rep("]", 200) .. "}"
     fails(deep, "nesting deeper than 128 levels")

@@ -10,9 +10,11 @@
 -- field holding the related resource table (to-one, or nil) or an array of them (to-many). The same
 -- type+id is the same table throughout a document (given twice, the first registered wins, and
 -- `included` is registered before `data`); linkage to a resource the document does not hold is a
--- `{ id =, type = }` stub. JSON null is absent (nulls inside arrays are dropped and the array
--- compacted); integral numbers are integers on Lua 5.3+; DateTime objects ({utc, epoch, ...}) have a
--- metatable: tostring gives utc, and ==, <, <= compare epochs. Resource-level `links` and `meta` are not
+-- `{ id =, type = }` stub. Ids are strings: a numeric id is accepted as its decimal string only when it
+-- is integral and below 2^53 (beyond, cjson may have parsed two ids to one number), else decode fails.
+-- JSON null is absent (nulls inside arrays are dropped and the array compacted); integral numbers are
+-- integers on Lua 5.3+; DateTime objects ({utc, epoch, ...}) have a metatable: tostring gives utc, and
+-- ==, <, <= compare epochs. Resource-level `links` and `meta` are not
 -- fields (Candidate has an attribute called `links`): read them through jsonapi.raw(resource).
 local core = require "clinch.core"
 local errors = require "clinch.errors"
@@ -57,11 +59,12 @@ function _M.decode(text)
   return nil, errors.new { kind = "decode", message = sub(msg, 9) }
 end
 
--- Keys of the raw index: numeric ids are matched the way core.decode turned them into strings.
+-- Keys of the raw index, as core.decode makes them: an integral number below 2^53 is its decimal
+-- string; core.decode refuses any other numeric id, so such an id needs no key.
 local function id_key(id)
   if type(id) == "number" then
     if id == floor(id) and id > -2 ^ 53 and id < 2 ^ 53 then return format("%.0f", id) end
-    return format("%.17g", id)
+    return nil
   end
   return id
 end
