@@ -134,11 +134,14 @@ describe("the core and OpenSSL's error queue", function()
     end
   end)
 
-  it("clears the queue after core.verify fails to hash the body or to compute the MAC", function()
-    for _, name in ipairs { "verify md5", "verify sha256", "verify hmac" } do
+  it("clears the queue after core.verify fails to hash the body or to compute the MAC, and says so", function()
+    for name, reason in pairs { ["verify md5"] = "cannot check Content-MD5: OpenSSL could not compute MD5",
+      ["verify sha256"] = "cannot check X-Authorization-Content-SHA256: OpenSSL could not compute SHA-256",
+      ["verify hmac"] = "cannot check the signature: OpenSSL could not compute the HMAC" } do
       local r = result(name)
       assert.equal("true", r.ok, name) -- verify answers, it does not raise
       assert.equal("nil", r.a, name)
+      assert.equal(reason, r.b, name) -- not "does not match": nothing was compared
       assert.equal("nil", r.left, name)
     end
   end)
