@@ -28,8 +28,8 @@
  *
  * Malformed input never raises: the result is nil plus a message "decode: <where>: <what>" (only a
  * non-string text or a memory error raise). The top level must be an object; `[]` too is refused,
- * although cjson makes it the same empty table as `{}`: the text's first byte decides. Nothing here holds malloc'd memory, so even a memory error
- * raised inside the Lua API leaks nothing.
+ * although cjson makes it the same empty table as `{}`: the text's first byte decides. Nothing here
+ * holds malloc'd memory, so even a memory error raised inside the Lua API leaks nothing.
  *
  * Cost (`make bench`): the walk over every value through the Lua C API is most of the linking time;
  * on a 100-candidate page it alone (bench/walk_floor.c) costs 9-13% of cjson.decode on Lua 5.4 and
