@@ -6,7 +6,9 @@
  *                                   zero pad bits; bad input is data, not a programming error)
  * Only OpenSSL 3.0 APIs that are not deprecated are used (EVP_Digest, the one-shot HMAC,
  * EVP_EncodeBlock). Scratch output goes into Lua userdata, so a memory error while pushing the
- * result cannot leak. */
+ * result cannot leak. A failed call's errors stay in the thread's OpenSSL error queue, where the next
+ * OpenSSL user of the thread (nginx's TLS in a worker) would take them for its own: every failure is
+ * followed by ERR_clear_error. sign.c reaches OpenSSL's fallible calls only through these helpers. */
 #include "compat.h"
 
 #include <limits.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -33,7 +36,10 @@ static const EVP_MD *crypto_md(const char *name, size_t len) {
 /* One-shot digest; returns the digest length, or 0 on failure. */
 static unsigned crypto_digest(const EVP_MD *md, const void *data, size_t len, unsigned char *out) {
     unsigned outlen = 0;
-    if (EVP_Digest(data, len, out, &outlen, md, NULL) != 1) return 0;
+    if (EVP_Digest(data, len, out, &outlen, md, NULL) != 1) {
+        ERR_clear_error();
+        return 0;
+    }
     return outlen;
 }
 
@@ -45,7 +51,10 @@ static unsigned crypto_hmac(const EVP_MD *md, const void *key, size_t keylen, co
     if (keylen > INT_MAX) return 0;
     /* OpenSSL treats a NULL key as "reuse the previous one"; always hand it a real pointer. */
     if (keylen == 0) key = &empty;
-    if (HMAC(md, key, (int)keylen, msg, msglen, out, &outlen) == NULL) return 0;
+    if (HMAC(md, key, (int)keylen, msg, msglen, out, &outlen) == NULL) {
+        ERR_clear_error();
+        return 0;
+    }
     return outlen;
 }
 

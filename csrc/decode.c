@@ -8,8 +8,14 @@
  *   - an identity map makes the same type+id the same table everywhere; linkage to a resource absent
  *     from the document becomes a shared `{ id =, type = }` stub; cycles are fine. The map is two
  *     levels, type -> id -> table: both keys are strings cjson already made, so a lookup builds no
- *     new string. A type+id given twice is one table; the first registered wins, and `included` is
- *     registered before `data` (so that primary data is linked while its tables are in cache);
+ *     new string. A type+id given more than once is one table holding the union of its copies, member
+ *     by member, the copy registered later winning (its nulls too). `included` is registered before
+ *     `data` (so that primary data is linked while its tables are in cache): primary data wins over
+ *     included and, within either, the later copy wins, as a repeated member name does in cjson.
+ *     Relationships win over attributes of any copy, id and type over both;
+ *   - ids are strings: a numeric id (the API sends none) is its decimal string when integral and
+ *     below 2^53, and any other is a decode error: cjson parses 2^53 and 2^53 + 1 to one double, and
+ *     two resources silently merged would be a wrong answer;
  *   - JSON null is removed from objects; in arrays null elements are dropped and the array compacted,
  *     so `#` and ipairs work (raw access keeps the original positions);
  *   - integral floats become integers on 5.3+ (|n| < 2^53, so the conversion is exact);
@@ -21,8 +27,9 @@
  * one table store per resource is the whole cost.
  *
  * Malformed input never raises: the result is nil plus a message "decode: <where>: <what>" (only a
- * non-string text or a memory error raise). Nothing here holds malloc'd memory, so even a memory error
- * raised inside the Lua API leaks nothing.
+ * non-string text or a memory error raise). The top level must be an object; `[]` too is refused,
+ * although cjson makes it the same empty table as `{}`: the text's first byte decides. Nothing here
+ * holds malloc'd memory, so even a memory error raised inside the Lua API leaks nothing.
  *
  * Cost (`make bench`): the walk over every value through the Lua C API is most of the linking time;
  * on a 100-candidate page it alone (bench/walk_floor.c) costs 9-13% of cjson.decode on Lua 5.4 and
@@ -63,6 +70,7 @@ typedef struct {
     int stubs;  /* abs index: set of the stubs made so far */
     int src;    /* abs index of the raw source table, 0 without raw_map */
     int rawmap; /* abs index of raw_map, 0 without it */
+    int repeats; /* abs index: nil until a type+id is given twice, then the set of those tables */
 } decode_ctx;
 
 /* Where a problem is. Formatted only when there is one: building a path per resource would cost
@@ -263,7 +271,9 @@ static int walk_table(lua_State *L, int t, int depth, int root) {
     return 0;
 }
 
-/* Pushes the id of the object at abs index r as a string; numbers are accepted and converted.
+/* Pushes the id of the object at abs index r as a string. A number is its decimal string when it is
+ * integral and below 2^53; any other number may not be what the text said (cjson parsed it to a
+ * double: 2^53 and 2^53 + 1 are one), so it is refused rather than risk merging two resources.
  * Returns 0, or -1 with a message pushed. `what` is "resource" or "resource identifier". */
 static int push_id(lua_State *L, int r, const where_t *w, const char *what) {
     lua_pushvalue(L, UV_K_ID);
@@ -273,9 +283,14 @@ static int push_id(lua_State *L, int r, const where_t *w, const char *what) {
     case LUA_TNUMBER: {
         lua_Number x = lua_tonumber(L, -1);
         char buf[32];
+        if (x != floor(x)) /* NaN too */
+            return failf(L, w, "numeric %s id %f is not an integer, so its text cannot be known exactly; the API "
+                               "sends ids as strings", what, x);
+        if (fabs(x) >= 9007199254740992.0)
+            return failf(L, w, "numeric %s id %f is beyond 2^53 and cannot be kept exactly; the API sends ids as "
+                               "strings", what, x);
         lua_pop(L, 1);
-        if (x == floor(x) && fabs(x) < 9007199254740992.0) snprintf(buf, sizeof buf, "%.0f", x);
-        else snprintf(buf, sizeof buf, "%.17g", x);
+        snprintf(buf, sizeof buf, "%.0f", x);
         lua_pushstring(L, buf);
         return 0;
     }
@@ -316,13 +331,26 @@ static void push_byid(decode_ctx *c) {
     lua_replace(L, c->last + 1);
 }
 
+/* Adds the table at abs index t to the set of repeated resources. */
+static void mark_repeated(decode_ctx *c, int t) {
+    lua_State *L = c->L;
+    if (lua_isnil(L, c->repeats)) {
+        lua_newtable(L);
+        lua_replace(L, c->repeats);
+    }
+    lua_pushvalue(L, t);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, c->repeats);
+}
+
 /* Registers the resource object at abs index r: validates it, turns its attributes into the resource
  * table and enters it in the identity map. Pushes the resource table and returns 1 when new, 0 when it
  * repeats an earlier type+id (the earlier table is pushed), -1 on error. The resource table is left in
- * r.attributes for link_resource; a repeated resource loses its relationships. */
+ * r.attributes for link_resource. A repeat is registered later than the copies before it, so its
+ * attributes, nulls included, win over theirs; link_repeats settles the relationships. */
 static int register_resource(decode_ctx *c, int r, const where_t *w) {
     lua_State *L = c->L;
-    int top = lua_gettop(L), res, found = 0;
+    int top = lua_gettop(L), res, found = 0, repeated = 0;
     /* an array fails below for want of a type */
     if (lua_type(L, r) != LUA_TTABLE) return failf(L, w, "expected resource object, got %s", json_kind(L, r));
     if (push_type(L, r, w, "resource") || push_id(L, r, w, "resource")) return -1;
@@ -338,18 +366,14 @@ static int register_resource(decode_ctx *c, int r, const where_t *w) {
         lua_rawget(L, c->stubs);
         stub = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        if (!stub) { /* repeated */
-            lua_replace(L, top + 1);
-            lua_settop(L, top + 1);
-            lua_pushvalue(L, UV_K_RELATIONSHIPS);
+        if (stub) { /* a stub made for an earlier forward reference: it becomes this resource */
+            lua_pushvalue(L, found);
             lua_pushnil(L);
-            lua_rawset(L, r);
-            return 0;
+            lua_rawset(L, c->stubs);
+        } else {
+            repeated = 1;
+            mark_repeated(c, found);
         }
-        /* a stub made for an earlier forward reference: it becomes this resource */
-        lua_pushvalue(L, found);
-        lua_pushnil(L);
-        lua_rawset(L, c->stubs);
     }
     lua_pushvalue(L, UV_K_ATTRIBUTES);
     lua_rawget(L, r);
@@ -358,6 +382,18 @@ static int register_resource(decode_ctx *c, int r, const where_t *w) {
             where_t wa = *w;
             wa.member = "attributes";
             return failf(L, &wa, "expected object, got array");
+        }
+        if (repeated) { /* this copy's nulls remove what earlier copies said; walk_table drops them */
+            int a = lua_gettop(L);
+            lua_pushnil(L);
+            while (lua_next(L, a)) {
+                if (is_null(L, -1)) {
+                    lua_pushvalue(L, -2);
+                    lua_pushnil(L);
+                    lua_rawset(L, found);
+                }
+                lua_pop(L, 1);
+            }
         }
         if (walk_table(L, lua_gettop(L), 4, 1)) return -1;
     } else if (lua_isnil(L, -1) || is_null(L, -1)) {
@@ -371,7 +407,7 @@ static int register_resource(decode_ctx *c, int r, const where_t *w) {
         wa.member = "attributes";
         return failf(L, &wa, "expected object, got %s", json_kind(L, -1));
     }
-    if (found) { /* the attributes move into the stub, which others already point at */
+    if (found) { /* the attributes move into the earlier table, which others already point at */
         int a = lua_gettop(L);
         lua_pushnil(L);
         while (lua_next(L, a)) {
@@ -401,7 +437,7 @@ static int register_resource(decode_ctx *c, int r, const where_t *w) {
     }
     lua_replace(L, top + 1);
     lua_settop(L, top + 1);
-    return 1;
+    return !repeated;
 }
 
 /* Resolves the resource identifier object at abs index d to its resource table (or a shared stub)
@@ -527,6 +563,33 @@ static int top_member(lua_State *L, int root, int doc, const char *name) {
     return 0;
 }
 
+/* Links again, in registration order, every copy of a resource given more than once, once all
+ * attributes are in: so the later copy wins each relationship, and relationships win over attributes
+ * of any copy. Linking a copy twice is harmless: resolved identifiers are resource tables, which have
+ * id and type. `list` is an abs index of included or data (an array), or of a single resource. */
+static int link_repeats(decode_ctx *c, int list, const char *base) {
+    lua_State *L = c->L;
+    where_t w = {NULL, 0, NULL, 0, 0, NULL};
+    int i, n = 1, single = !table_is_array(L, list);
+    w.base = base;
+    if (!single) n = (int)lua_rawlen(L, list);
+    for (i = 1; i <= n; i++) {
+        int r, repeated;
+        if (single) lua_pushvalue(L, list);
+        else lua_rawgeti(L, list, i);
+        r = lua_gettop(L);
+        w.index = single ? 0 : i;
+        lua_pushvalue(L, UV_K_ATTRIBUTES);
+        lua_rawget(L, r);
+        lua_rawget(L, c->repeats);
+        repeated = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (repeated && link_resource(c, r, &w)) return -1;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 /* Links the cjson tree at abs index root into a new doc table pushed on the stack. */
 static int link_document(decode_ctx *c, int root) {
     lua_State *L = c->L;
@@ -607,6 +670,9 @@ static int link_document(decode_ctx *c, int root) {
             lua_pop(L, 1);
         }
     }
+    if (!lua_isnil(L, c->repeats) && ((inc && link_repeats(c, inc, "included")) ||
+                                      (lua_type(L, data) == LUA_TTABLE && link_repeats(c, data, "data"))))
+        return -1;
 
     if (out_data) {
         lua_pushvalue(L, out_data);
@@ -633,6 +699,15 @@ static int link_document(decode_ctx *c, int root) {
         return -1;
     lua_settop(L, doc);
     return 0;
+}
+
+/* True when the text at index 1, which cjson parsed, is an object: its first byte after cjson's
+ * whitespace is '{'. */
+static int text_is_object(lua_State *L) {
+    size_t len, i = 0;
+    const char *s = lua_tolstring(L, 1, &len);
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+    return i < len && s[i] == '{';
 }
 
 /* core.decode(text [, raw_map]) -> doc | nil, message */
@@ -666,6 +741,13 @@ static int l_decode(lua_State *L) {
     }
     lua_settop(L, 3);
     root = 3;
+    if (lua_type(L, root) == LUA_TTABLE && !text_is_object(L)) {
+        /* cjson gives [] and {} as the same empty table: only the text tells them apart */
+        where_t wt = {"top level", 0, NULL, 0, 0, NULL};
+        lua_pushnil(L);
+        failf(L, &wt, "expected object, got array");
+        return 2;
+    }
 
     c.L = L;
     c.src = 0;
@@ -677,6 +759,8 @@ static int l_decode(lua_State *L) {
     lua_pushnil(L);
     c.last = lua_gettop(L);
     lua_pushnil(L);
+    lua_pushnil(L);
+    c.repeats = lua_gettop(L);
     if (lua_istable(L, 2)) {
         c.rawmap = 2;
         lua_createtable(L, 0, 2);

@@ -462,13 +462,16 @@ static int l_verify(lua_State *L) {
         char buf[CRYPTO_MAX_MD_B64];
         size_t n = sign_b64_digest(EVP_md5(), body, blen, buf);
         hash = lua_tolstring(L, VF_H_MD5, &hlen);
-        if (n == 0 || !verify_equal(hash, hlen, buf, n)) return verify_reject(L, "Content-MD5 does not match the body");
+        if (n == 0) return verify_reject(L, "cannot check Content-MD5: OpenSSL could not compute MD5");
+        if (!verify_equal(hash, hlen, buf, n)) return verify_reject(L, "Content-MD5 does not match the body");
     }
     if (!lua_isnil(L, VF_H_SHA256)) {
         char buf[CRYPTO_MAX_MD_B64];
         size_t n = sign_b64_digest(EVP_sha256(), body, blen, buf);
         hash = lua_tolstring(L, VF_H_SHA256, &hlen);
-        if (n == 0 || !verify_equal(hash, hlen, buf, n))
+        if (n == 0)
+            return verify_reject(L, "cannot check X-Authorization-Content-SHA256: OpenSSL could not compute SHA-256");
+        if (!verify_equal(hash, hlen, buf, n))
             return verify_reject(L, "X-Authorization-Content-SHA256 does not match the body");
     }
     if (!lua_isnil(L, VF_H_CTYPE)) ctype = lua_tolstring(L, VF_H_CTYPE, &clen);
@@ -510,7 +513,8 @@ static int l_verify(lua_State *L) {
         const char *canon = lua_tolstring(L, VF_CANON, &canonlen);
         explen = crypto_hmac(md, key, keylen, canon, canonlen, expected);
     }
-    if (explen == 0 || (long long)explen != glen) return verify_reject(L, "signature does not match");
+    if (explen == 0) return verify_reject(L, "cannot check the signature: OpenSSL could not compute the HMAC");
+    if ((long long)explen != glen) return verify_reject(L, "signature does not match");
     match = CRYPTO_memcmp(given, expected, explen) == 0;
     OPENSSL_cleanse(expected, sizeof expected);
     if (!match) return verify_reject(L, "signature does not match");

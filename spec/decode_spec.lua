@@ -256,20 +256,112 @@ describe("jsonapi.decode", function()
     assert.has_error(function() jsonapi.raw("c1") end)
   end)
 
-  it("treats a resource given twice as one table (the first registered wins)", function()
-    local d = decode([[{"data":[{"type":"a","id":"1","attributes":{"v":1}},{"type":"a","id":"1","attributes":{"v":2}}],
-      "included":[{"type":"b","id":"1"},{"type":"b","id":"1","attributes":{"v":3}}]}]])
-    assert.equal(d.data[1], d.data[2])
-    assert.equal(1, d.data[1].v)
-    assert.equal(1, #d.included)
-    assert.is_nil(d.included[1].v)
-    assert.is_nil(jsonapi.raw(d.included[1]).attributes)
-    -- included is registered before data, so a primary resource repeated in included is that one
-    local x = decode([[{"data":{"type":"a","id":"1","attributes":{"v":1}},
-      "included":[{"type":"a","id":"1","attributes":{"v":2}}]}]])
-    assert.equal(x.included[1], x.data)
-    assert.equal(2, x.data.v)
-    assert.equal(2, jsonapi.raw(x.data).attributes.v)
+  describe("given a resource more than once", function()
+    -- Union, member by member; of two copies the later registered wins: `included` is registered before
+    -- `data`, so primary data wins over included, and within either the later copy wins, as a repeated
+    -- member name does in lua-cjson. Relationships win over attributes, id and type over both.
+    local U1, U2 = '{"type":"u","id":"1"}', '{"type":"u","id":"2"}'
+
+    it("makes a primary resource that is also included one table, the primary's members winning", function()
+      local d = decode([[{"data":{"type":"a","id":"1",
+          "attributes":{"v":1,"only_data":"d","gone":null,"shadow":"attr","deep":{"x":1}},
+          "relationships":{"owner":{"data":]] .. U1 .. [[},"both":{"data":]] .. U1 .. [[},
+            "none":{"data":null},"lo":{"links":{"related":"/lo"}},"shadow2":{"data":]] .. U1 .. [[}},
+          "links":{"self":"/a/1"}},
+        "included":[{"type":"a","id":"1",
+          "attributes":{"v":2,"only_inc":"i","gone":"stale","shadow2":"attr","id":"x","deep":{"y":2}},
+          "relationships":{"both":{"data":]] .. U2 .. [[},"inc_rel":{"data":[]] .. U2 .. [[]},
+            "none":{"data":]] .. U2 .. [[},"lo":{"data":]] .. U2 .. [[},"shadow":{"data":]] .. U2 .. [[},
+            "back":{"data":{"type":"a","id":"1"}}}},
+          ]] .. U1 .. "," .. U2 .. "]}")
+      local a, u1, u2 = d.data, d.included[2], d.included[3]
+      assert.equal(a, d.included[1])
+      assert.equal(3, #d.included)
+      assert.equal("1", a.id)
+      assert.equal("a", a.type)
+      assert.equal(1, a.v)
+      assert.equal("d", a.only_data)
+      assert.equal("i", a.only_inc)
+      assert.is_nil(a.gone) -- the primary's null wins too
+      assert.same({ x = 1 }, a.deep) -- a member is taken whole, not merged deeper
+      assert.equal(u1, a.owner)
+      assert.equal(u1, a.both)
+      assert.is_nil(a.none) -- the primary's empty to-one wins
+      assert.equal(u2, a.lo) -- a links-only relationship says nothing of linkage: the included one shows
+      assert.equal(1, #a.inc_rel)
+      assert.equal(u2, a.inc_rel[1])
+      assert.equal(a, a.back)
+      assert.equal(u2, a.shadow) -- relationships win over attributes, whichever copy holds them
+      assert.equal(u1, a.shadow2)
+      local raw = jsonapi.raw(a) -- the primary data's object
+      assert.equal(1, raw.attributes.v)
+      assert.equal("/a/1", raw.links.self)
+      assert.is_nil(raw.attributes.only_inc)
+      assert.is_nil(find_lightuserdata(d))
+    end)
+
+    it("merges copies within data: the later wins, and both copies' relationships are linked", function()
+      local d = decode([[{"data":[
+        {"type":"a","id":"1","attributes":{"v":1,"first":"f","x":1,"y":null,"r1":"attr"},
+         "relationships":{"r1":{"data":]] .. U1 .. [[},"r":{"data":]] .. U1 .. [[},"e":{"data":]] .. U1 .. [[}}},
+        {"type":"b","id":"1"},
+        {"type":"a","id":1,"attributes":{"v":2,"second":"s","x":null,"y":2},
+         "relationships":{"r2":{"data":[]] .. U2 .. [[]},"r":{"data":]] .. U2 .. [[},"e":{"data":null}}}]}]])
+      local a = d.data[1]
+      assert.equal(3, #d.data)
+      assert.equal(a, d.data[3])
+      assert.equal("1", a.id)
+      assert.equal(2, a.v)
+      assert.equal("f", a.first)
+      assert.equal("s", a.second)
+      assert.is_nil(a.x)
+      assert.equal(2, a.y)
+      assert.same({ id = "1", type = "u" }, a.r1) -- not the later copy's attribute
+      assert.equal("2", a.r.id)
+      assert.equal("2", a.r2[1].id)
+      assert.is_nil(a.e)
+      assert.equal(2, jsonapi.raw(a).attributes.v) -- the winning copy
+      assert.equal("b", d.data[2].type)
+    end)
+
+    it("merges copies within included: the later wins, and the resource is listed once", function()
+      local d = decode([[{"data":{"type":"t","id":"1","relationships":{"b":{"data":{"type":"b","id":"1"}}}},
+        "included":[{"type":"b","id":"1","attributes":{"v":1,"old":"o"},"relationships":{"p":{"data":]] .. U1 .. [[}}},
+          ]] .. U1 .. [[,
+          {"type":"b","id":"1","attributes":{"v":3}},
+          {"type":"b","id":"1","attributes":{"v":4,"new":"n"},"relationships":{"q":{"data":]] .. U1 .. [[}}}]}]])
+      local b = d.data.b
+      assert.equal(2, #d.included)
+      assert.equal(b, d.included[1])
+      assert.equal(d.included[2], b.p)
+      assert.equal(d.included[2], b.q)
+      assert.equal(4, b.v)
+      assert.equal("o", b.old)
+      assert.equal("n", b.new)
+      assert.equal(4, jsonapi.raw(b).attributes.v)
+    end)
+
+    it("orders included, then data, copy by copy, when a resource is in both more than once", function()
+      local d = decode([[{"data":[{"type":"a","id":"1","attributes":{"v":"d1","d1":1}},
+                                  {"type":"a","id":"1","attributes":{"v":"d2","d2":1}}],
+        "included":[{"type":"a","id":"1","attributes":{"v":"i1","i1":1,"d2":"i"}},
+                    {"type":"a","id":"1","attributes":{"v":"i2","i2":1}}]}]])
+      local a = d.data[1]
+      assert.equal(a, d.data[2])
+      assert.equal(a, d.included[1])
+      assert.equal(1, #d.included)
+      assert.same({ id = "1", type = "a", v = "d2", d1 = 1, d2 = 1, i1 = 1, i2 = 1 }, a)
+      assert.equal("d2", jsonapi.raw(a).attributes.v)
+    end)
+
+    it("keeps a repeated stub target linked everywhere", function()
+      local d = decode([[{"data":[{"type":"a","id":"1","relationships":{"n":{"data":{"type":"a","id":"2"}}}},
+        {"type":"a","id":"2","attributes":{"v":1}},{"type":"a","id":"2","attributes":{"w":2}}]}]])
+      assert.equal(d.data[2], d.data[1].n)
+      assert.equal(d.data[3], d.data[1].n)
+      assert.equal(1, d.data[1].n.v)
+      assert.equal(2, d.data[1].n.w)
+    end)
   end)
 
   it("uses its own lua-cjson instance: the application's cjson settings change nothing", function()
@@ -351,6 +443,54 @@ describe("jsonapi.decode on malformed documents", function()
     fails('{"included":[{"type":"a","id":"1"},{"type":"b","id":"2","relationships":' ..
       '{"notes":{"data":[{"id":"1"}]}}}]}', "included[2].relationships.notes.data[1]: resource identifier has no type")
     fails('{"errors":{"title":"x"}}', "errors: expected array, got object")
+  end)
+
+  it("refuses every top-level value that is not an object, the empty array included", function()
+    -- lua-cjson gives [] and {} as the same empty table: the text must decide
+    for text, kind in pairs { ["[]"] = "array", [" \n\t[ ]"] = "array", ["[1]"] = "array", ["[{}]"] = "array",
+      ['"x"'] = "string", ["1"] = "number", ["-0.5"] = "number", ["true"] = "boolean", ["false"] = "boolean",
+      ["null"] = "null", ['[{"type":"a","id":"1"}]'] = "array" } do
+      local err = fails(text, "top level: expected object, got " .. kind)
+      assert.equal("top level: expected object, got " .. kind, err.message)
+    end
+    assert.same({}, decode("{}"))
+    assert.same({}, decode(" \r\n {} "))
+  end)
+
+  it("refuses numeric ids that cannot be what the text said, instead of merging resources", function()
+    -- both parse to the same double: as strings they would collapse into one table
+    local err = fails('{"data":[{"type":"a","id":"1"},{"type":"a","id":9007199254740993},' ..
+      '{"type":"a","id":9007199254740992}]}', "data[2]: numeric resource id 9.007199254741e+15 is beyond 2^53")
+    assert.truthy(err.message:find("the API sends ids as strings", 1, true), err.message)
+    fails('{"data":{"type":"a","id":-9007199254740992}}',
+      "data: numeric resource id -9.007199254741e+15 is beyond 2^53")
+    fails('{"data":{"type":"a","id":1e300}}', "data: numeric resource id 1e+300 is beyond 2^53")
+    fails('{"data":{"type":"a","id":1.5}}', "data: numeric resource id 1.5 is not an integer")
+    fails('{"included":[{"type":"a","id":0.1}]}', "included[1]: numeric resource id 0.1 is not an integer")
+    fails('{"data":{"type":"a","id":"1","relationships":{"o":{"data":{"type":"u","id":12345678901234567890}}}}}',
+      "data.relationships.o.data: numeric resource identifier id 1.2345678901235e+19 is beyond 2^53")
+    fails('{"data":{"type":"a","id":"1","relationships":{"o":{"data":[{"type":"u","id":"1"},{"type":"u","id":2.5}]}}}}',
+      "data.relationships.o.data[2]: numeric resource identifier id 2.5 is not an integer")
+    fails('{"included":[{"type":"a","id":"1","relationships":{"o":{"data":{"type":"u","id":9007199254740993}}}}]}',
+      "included[1].relationships.o.data: numeric resource identifier id 9.007199254741e+15 is beyond 2^53")
+  end)
+
+  it("keeps integral numeric ids below 2^53 as their decimal string, and raw() finds them", function()
+    local d = decode('{"data":[{"type":"a","id":9007199254740991,"attributes":{"v":1}},' ..
+      '{"type":"a","id":-9007199254740991},{"type":"a","id":0},{"type":"a","id":1e3,"attributes":{"v":2}}],' ..
+      '"included":[{"type":"u","id":12}],' ..
+      '"meta":{"x":1}}')
+    assert.equal("9007199254740991", d.data[1].id)
+    assert.equal("-9007199254740991", d.data[2].id)
+    assert.equal("0", d.data[3].id)
+    assert.equal("1000", d.data[4].id)
+    assert.equal(1, jsonapi.raw(d.data[1]).attributes.v)
+    assert.equal(2, jsonapi.raw(d.data[4]).attributes.v)
+    assert.equal("12", d.included[1].id)
+    assert.equal(12, jsonapi.raw(d.included[1]).id)
+    -- a string id and the same number are one resource
+    local m = decode('{"data":[{"type":"a","id":"7"},{"type":"a","id":7}]}')
+    assert.equal(m.data[1], m.data[2])
   end)
 
   it("limits nesting depth", function()

@@ -8,11 +8,16 @@
 --
 -- Decoded resources are plain tables: `id`, `type`, each attribute as a field, each relationship as a
 -- field holding the related resource table (to-one, or nil) or an array of them (to-many). The same
--- type+id is the same table throughout a document (given twice, the first registered wins, and
--- `included` is registered before `data`); linkage to a resource the document does not hold is a
--- `{ id =, type = }` stub. JSON null is absent (nulls inside arrays are dropped and the array
--- compacted); integral numbers are integers on Lua 5.3+; DateTime objects ({utc, epoch, ...}) have a
--- metatable: tostring gives utc, and ==, <, <= compare epochs. Resource-level `links` and `meta` are not
+-- type+id is the same table throughout a document. Given more than once, it holds the union of its
+-- copies' attributes and relationships, member by member: primary data wins over `included`, and within
+-- either the later copy wins, as a repeated member name does in lua-cjson; a member's null wins too, and
+-- a relationship wins over an attribute of the same name in any copy. jsonapi.raw gives the winning copy.
+-- Linkage to a resource the document does not hold is a `{ id =, type = }` stub. The top level must be
+-- an object. Ids are strings: a numeric id is accepted as its decimal string only when it
+-- is integral and below 2^53 (beyond, cjson may have parsed two ids to one number), else decode fails.
+-- JSON null is absent (nulls inside arrays are dropped and the array compacted); integral numbers are
+-- integers on Lua 5.3+; DateTime objects ({utc, epoch, ...}) have a metatable: tostring gives utc, and
+-- ==, <, <= compare epochs. Resource-level `links` and `meta` are not
 -- fields (Candidate has an attribute called `links`): read them through jsonapi.raw(resource).
 local core = require "clinch.core"
 local errors = require "clinch.errors"
@@ -57,17 +62,18 @@ function _M.decode(text)
   return nil, errors.new { kind = "decode", message = sub(msg, 9) }
 end
 
--- Keys of the raw index: numeric ids are matched the way core.decode turned them into strings.
+-- Keys of the raw index, as core.decode makes them: an integral number below 2^53 is its decimal
+-- string; core.decode refuses any other numeric id, so such an id needs no key.
 local function id_key(id)
   if type(id) == "number" then
     if id == floor(id) and id > -2 ^ 53 and id < 2 ^ 53 then return format("%.0f", id) end
-    return format("%.17g", id)
+    return nil
   end
   return id
 end
 
--- type -> id -> raw object for a document. The first registered wins and `included` is registered
--- before `data`, as in core.decode (a type+id given twice is one table there).
+-- type -> id -> raw object for a document: of the copies of a type+id, the one registered last, as
+-- in core.decode, where its members win (`included` is registered before `data`).
 local function index_raw(tree)
   local index = {}
   local function add(r)
@@ -79,7 +85,7 @@ local function index_raw(tree)
       byid = {}
       index[ty] = byid
     end
-    if byid[id] == nil then byid[id] = r end
+    byid[id] = r
   end
   if type(tree.included) == "table" then
     for i = 1, #tree.included do add(tree.included[i]) end
