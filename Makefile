@@ -69,7 +69,7 @@ test-nginx: deps
 check: deps
 	luacheck -q lua spec bin/clinch bin/clinch-mock examples bench
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-	  --std=c99 --inline-suppr -I csrc csrc bench
+	  --std=c99 --inline-suppr -I csrc csrc bench spec/openssl_queue.c
 
 demo: deps
 	@scripts/demo.sh
