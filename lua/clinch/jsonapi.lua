@@ -23,12 +23,11 @@ local core = require "clinch.core"
 local errors = require "clinch.errors"
 local valid_utf8 = require("clinch.validate").utf8
 
-local type, error, next, tostring, tonumber, getmetatable, setmetatable, select =
-  type, error, next, tostring, tonumber, getmetatable, setmetatable, select
+local type, error, next, tostring, getmetatable, setmetatable, select =
+  type, error, next, tostring, getmetatable, setmetatable, select
 local byte, find, format, gsub, sub = string.byte, string.find, string.format, string.gsub, string.sub
 local concat, sort = table.concat, table.sort
-local floor, huge = math.floor, math.huge
-local math_type = math.type -- nil on LuaJIT: every number is a float there
+local floor = math.floor
 
 local MAX_DEPTH = 128
 
@@ -153,18 +152,8 @@ local function escape_char(c)
 end
 
 
--- Exact decimal text for a number: integers digit for digit (lua-cjson 2.1.0 rounds to 14 digits),
--- other floats with the fewest digits that read back as the same value.
-local function number_text(v)
-  if math_type and math_type(v) == "integer" then return format("%d", v) end
-  if v ~= v or v == huge or v == -huge then return nil end
-  if v == floor(v) and v > -1e21 and v < 1e21 then return format("%.0f", v) end
-  for digits = 14, 16 do
-    local s = format("%." .. digits .. "g", v)
-    if tonumber(s) == v then return s end
-  end
-  return format("%.17g", v)
-end
+-- Exact decimal text for a number (clinch.text.number): lua-cjson 2.1.0 rounds to 14 digits.
+local number_text = require("clinch.text").number
 
 -- Paths name fields the way Lua code reaches them: data.attributes.tags[2]; "" is the value itself.
 local function fail(path, what)

@@ -22,6 +22,7 @@ local math_type = math.type or function(n)
   return (n == floor(n) and n > -2 ^ 53 and n < 2 ^ 53) and "integer" or "float"
 end
 local rawlen = rawget(_G, "rawlen") or function(t) return #t end
+local text_number = require("clinch.text").number
 
 local _M = {}
 
@@ -59,12 +60,13 @@ function _M.quote(s, max)
   return '"' .. s:gsub('[%c"\\]', function(c) return ESC[c] or format("\\%03d", c:byte()) end) .. '"' .. cut
 end
 
+-- Numbers as clinch.text.number writes them everywhere else; those without a text form as the Lua
+-- expression that makes them.
 local function number_text(n)
-  if math_type(n) == "integer" then return format("%d", n) end
-  if n ~= n then return "nan" end
-  if n == 1 / 0 then return "math.huge" elseif n == -1 / 0 then return "-math.huge" end
-  if n == floor(n) and n > -2 ^ 53 and n < 2 ^ 53 then return format("%.1f", n) end
-  return format("%.14g", n)
+  local s = text_number(n)
+  if s then return s end
+  if n ~= n then return "0/0" end
+  return n > 0 and "math.huge" or "-math.huge"
 end
 
 -- A description from tostring, which may hold data from the API (a candidate's name): its control

@@ -2,8 +2,11 @@
 -- A server's message (or a candidate's self-chosen name) may hold line breaks that fake a second
 -- log line, escape sequences, or Unicode bidi controls (U+202E and friends) that make a line read
 -- differently from what it holds.
-local byte, find, sub, tostring = string.byte, string.find, string.sub, tostring
+local byte, find, format, sub = string.byte, string.find, string.format, string.sub
+local tostring, tonumber, type = tostring, tonumber, type
 local concat = table.concat
+local floor, huge = math.floor, math.huge
+local math_type = math.type -- nil on LuaJIT: every number is a float there
 
 local _M = {}
 
@@ -79,6 +82,27 @@ function _M.one_line(s)
     end
   end
   return concat(out, "", 1, n)
+end
+
+--- The one text form of a number, for query values, JSON bodies, CSV cells and the pretty printer:
+-- integers digit for digit (Lua 5.3+ integers, and integral floats below 1e21, which "%.0f" writes
+-- exactly: lua-cjson would round them to 14 digits), other floats in 15 significant digits, or 16 or
+-- 17 where 15 would not read back as the same number (1e300 is "1e+300", 0.1 + 0.2 is
+-- "0.30000000000000004"); -0.0 is "0". NaN and the infinities have no text form: nil and a message.
+function _M.number(n)
+  if type(n) ~= "number" then return nil, "expected a number, got " .. type(n) end
+  if math_type and math_type(n) == "integer" then return format("%d", n) end
+  if n ~= n then return nil, "NaN has no text form" end
+  if n == huge or n == -huge then return nil, "an infinite number has no text form" end
+  if n == floor(n) and n > -1e21 and n < 1e21 then
+    if n == 0 then return "0" end
+    return format("%.0f", n)
+  end
+  for digits = 15, 16 do
+    local s = format("%." .. digits .. "g", n)
+    if tonumber(s) == n then return s end
+  end
+  return format("%.17g", n)
 end
 
 return _M

@@ -10,10 +10,11 @@
 -- arrays of those (comma-joined, as OpenAPI `explode: false` does: include=notes,jobs; an empty
 -- array leaves the key out) and nested tables (deepObject: filter[updated_at][gte]=...).
 local type, tostring, pairs, error, select = type, tostring, pairs, error, select
-local tonumber, next = tonumber, next
+local next = next
 local format, byte, gsub, find = string.format, string.byte, string.gsub, string.find
-local floor, huge, min, mtype = math.floor, math.huge, math.min, math.type -- math.type is nil on LuaJIT
+local floor, min = math.floor, math.min
 local sort, concat = table.sort, table.concat
+local number_text = require("clinch.text").number
 
 local _M = {}
 
@@ -27,22 +28,11 @@ local function encode_string(s)
   return (gsub(s, "[^A-Za-z0-9%-._~]", pct))
 end
 
---- Formats a number: integers without a fraction, other values with the fewest digits that
--- read back to the same number. Raises on NaN and infinities (they have no query form).
+-- A number's text (clinch.text.number); NaN and infinities have no query form: a programming error.
 local function number_string(n, level)
-  if mtype and mtype(n) == "integer" then return format("%d", n) end
-  if n ~= n or n == huge or n == -huge then
-    error("uri: cannot encode a NaN or infinite number", level + 1)
-  end
-  if floor(n) == n and n > -2 ^ 63 and n < 2 ^ 63 then
-    if n == 0 then return "0" end -- also turns -0.0 into "0"
-    return format("%.0f", n)
-  end
-  for digits = 15, 17 do
-    local s = format("%." .. digits .. "g", n)
-    if tonumber(s) == n then return s end
-  end
-  return format("%.17g", n)
+  local s, err = number_text(n)
+  if not s then error("uri: cannot encode this number: " .. err, level + 1) end
+  return s
 end
 
 -- A scalar query value or path segment as text, or nil when v is not a scalar.
