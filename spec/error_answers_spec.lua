@@ -134,4 +134,27 @@ describe("error answers", function()
       assert.same({ 1, 2 }, attempts)
     end)
   end)
+
+  describe("kinds", function()
+    it("are constants; a misspelt one raises", function()
+      assert.equal("network", errors.KIND.network)
+      assert.equal("protocol", errors.KIND.protocol)
+      assert.has_error(function() return errors.KIND.netwrok end, "clinch.errors: unknown error kind 'netwrok'")
+      assert.has_error(function() errors.new { kind = "bogus" } end, "errors.new: unknown error kind 'bogus'")
+      for kind, what in pairs(errors.DESCRIPTION) do
+        assert.equal(kind, errors.KIND[kind])
+        assert.is_string(what)
+      end
+    end)
+
+    it("of a plugged-in transport are kept when known, network otherwise", function()
+      for given, want in pairs { timeout = "timeout", weird = "network", protocol = "protocol" } do
+        local c = clinch.new { key = "k", secret = "s", base_url = "http://127.0.0.1:9", retries = 0,
+          transport = function() return nil, { kind = given, message = "m" } end }
+        local _, err = c:request("GET", "/x")
+        assert.equal(want, err.kind)
+        assert.is_true(err.sent)
+      end
+    end)
+  end)
 end)

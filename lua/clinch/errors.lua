@@ -5,9 +5,42 @@
 -- where known `status`, `method`, `url`, `attempts`, `request_id`, `errors` (the JSON:API error list),
 -- `curl_code`. They never hold secrets.
 local one_line = require("clinch.text").one_line
-local setmetatable, getmetatable, type, error, concat = setmetatable, getmetatable, type, error, table.concat
+local setmetatable, getmetatable, type, error, concat, pairs, rawget, tostring =
+  setmetatable, getmetatable, type, error, table.concat, pairs, rawget, tostring
 
 local _M = {}
+
+--- Every kind of error, as constants (errors.KIND.network): a misspelt kind raises instead of
+-- comparing false forever. `DESCRIPTION` says what each means.
+_M.DESCRIPTION = {
+  -- answers of the API
+  validation = "refused before sending, or HTTP 400/422",
+  auth = "HTTP 401/403",
+  not_found = "HTTP 404",
+  http = "any other HTTP error status (5xx, 429 after the retries), or a pagination the client cannot follow",
+  redirect = "a 3xx: signed requests are never replayed elsewhere",
+  decode = "a response body that is not the JSON:API document expected",
+  -- the transports
+  network = "the connection failed or broke",
+  timeout = "the request took longer than its timeout",
+  tls = "the TLS handshake or certificate check failed",
+  too_large = "a response over max_response_bytes, or a header block over 64 KiB",
+  protocol = "the server broke HTTP (101, a status outside 200-599, conflicting Content-Length)",
+  unsupported = "the environment cannot send (an nginx phase without cosockets, no lua-cjson)",
+  interrupted = "Ctrl-C",
+  -- the command line
+  usage = "a mistake in the command line or a file it names",
+  io = "output or state that cannot be written",
+  repl = "an error in code typed at the REPL",
+  dry_run = "--dry-run printed the request instead of sending it",
+}
+
+local function unknown_kind(_, k)
+  error("clinch.errors: unknown error kind '" .. tostring(k) .. "'", 2)
+end
+_M.KIND = {}
+for k in pairs(_M.DESCRIPTION) do _M.KIND[k] = k end
+setmetatable(_M.KIND, { __index = unknown_kind, __newindex = unknown_kind })
 
 local Error = {}
 Error.__index = Error
@@ -34,6 +67,7 @@ function _M.new(fields)
   if type(fields) ~= "table" or type(fields.kind) ~= "string" then
     error("errors.new expects a table with a string kind", 2)
   end
+  if not rawget(_M.KIND, fields.kind) then error("errors.new: unknown error kind '" .. fields.kind .. "'", 2) end
   if fields.message ~= nil then fields.message = one_line(fields.message) end
   return setmetatable(fields, Error)
 end

@@ -20,9 +20,14 @@ local type, ipairs, error, setmetatable, tostring, rawget = type, ipairs, error,
 
 local _M = {}
 
+-- The kinds a transport may report (dry_run: the CLI's --dry-run transport, which sends nothing);
+-- anything else from a plugged-in transport counts as network.
+local KINDS = { network = true, timeout = true, tls = true, too_large = true, protocol = true,
+                unsupported = true, interrupted = true, dry_run = true }
+
 local function normalize_error(err)
   if type(err) == "table" then
-    return { kind = err.kind or "network", message = err.message or "", sent = err.sent ~= false,
+    return { kind = KINDS[err.kind] and err.kind or "network", message = err.message or "", sent = err.sent ~= false,
              reused = err.reused == true or nil, status = err.status, code = err.code }
   end
   return { kind = "network", message = err ~= nil and tostring(err) or "transport failed", sent = true }
