@@ -34,6 +34,13 @@ describe("cosocket transport outside nginx", function()
     assert.has_error(function() cosocket.new { proxy = "http://proxy:3128" } end)
     assert.has_error(function() cosocket.new { user_agent = "ua\r\nX-Injected: yes" } end,
       "cosocket.new: option 'user_agent' must not hold CR, LF, NUL or other control characters")
+    assert.has_error(function() cosocket.new { write_reuse_idle = 1.5 } end,
+      "cosocket.new: option 'write_reuse_idle' must be a whole number of seconds")
+    assert.has_error(function() cosocket.new { write_reuse_idle = -1 } end,
+      "cosocket.new: option 'write_reuse_idle' must be a non-negative number")
+    assert.has_error(function() cosocket.new { write_reuse_idle = "1" } end,
+      "cosocket.new: option 'write_reuse_idle' must be a non-negative number")
+    assert.has_no_error(function() cosocket.new { write_reuse_idle = 0 } end)
   end)
 
   it("is not the default transport outside nginx", function()
