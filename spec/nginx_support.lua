@@ -119,6 +119,7 @@ server {
     location = /c/echo {
         content_by_lua_block {
             local cjson = require "cjson"
+            if ngx.var.arg_ms then ngx.sleep(tonumber(ngx.var.arg_ms) / 1000) end  -- to overlap requests
             ngx.req.read_body()
             local body = ngx.req.get_body_data() or ""
             local out = cjson.encode {
