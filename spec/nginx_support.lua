@@ -117,6 +117,7 @@ server {
 
     # Contract endpoints ----------------------------------------------------------------------
     location = /c/echo {
+        client_body_buffer_size 1m;   # bodies stay in memory, for get_body_data
         content_by_lua_block {
             local cjson = require "cjson"
             if ngx.var.arg_ms then ngx.sleep(tonumber(ngx.var.arg_ms) / 1000) end  -- to overlap requests
@@ -231,6 +232,7 @@ server {
     # { opts = {...}, mode = "send"|"many"|"start", requests = { {...}, ... } }
     #   -> { results = { { res =, err = } or { raised = message } } }
     location = /t/send {
+        client_body_buffer_size 4m;
         content_by_lua_block {
             local cjson = require "cjson"
             ngx.req.read_body()

@@ -61,6 +61,15 @@ local CASES = {
     end,
   },
   {
+    name = "a large POST body arrives whole",
+    requests = { { method = "POST", url = "/c/echo", body = ("0123456789abcdef"):rep(20000) .. "end" } },
+    check = function(r)
+      local echo = cjson.decode(assert(r[1].res, r[1].err and r[1].err.message).body)
+      assert.equal("320003", echo.headers["content-length"])
+      assert.equal(("0123456789abcdef"):rep(20000) .. "end", echo.body)
+    end,
+  },
+  {
     name = "PATCH and DELETE are sent with their method",
     requests = { { method = "PATCH", url = "/c/echo", body = "x" }, { method = "DELETE", url = "/c/echo" } },
     check = function(r)
