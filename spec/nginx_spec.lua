@@ -34,6 +34,13 @@ describe("cosocket transport outside nginx", function()
     assert.has_error(function() cosocket.new { proxy = "http://proxy:3128" } end)
     assert.has_error(function() cosocket.new { user_agent = "ua\r\nX-Injected: yes" } end,
       "cosocket.new: option 'user_agent' must not hold CR, LF, NUL or other control characters")
+    assert.has_error(function() cosocket.new { write_reuse_idle = 1.5 } end,
+      "cosocket.new: option 'write_reuse_idle' must be a whole number of seconds")
+    assert.has_error(function() cosocket.new { write_reuse_idle = -1 } end,
+      "cosocket.new: option 'write_reuse_idle' must be a non-negative number")
+    assert.has_error(function() cosocket.new { write_reuse_idle = "1" } end,
+      "cosocket.new: option 'write_reuse_idle' must be a non-negative number")
+    assert.has_no_error(function() cosocket.new { write_reuse_idle = 0 } end)
   end)
 
   it("is not the default transport outside nginx", function()
@@ -284,5 +291,60 @@ describe("clinch inside nginx #nginx", function()
       assert.equal(expected:format(phase), outcome)
       assert.is_true(took < 0.3, phase .. " took " .. took .. " s")
     end
+  end)
+end)
+
+-- nginx's pool is LIFO, per worker: after a burst left several connections in it and one of them
+-- then stayed busy, the others are idle longer than the last return says. A write must not take them.
+describe("cosocket write reuse window with several pooled connections #nginx", function()
+  local why = ns.unavailable()
+  if why then
+    it("runs in the LuaJIT run of the suite", function() pending(why) end)
+    return
+  end
+  local srv
+  setup(function() srv = ns.start() end)
+  teardown(function() if srv then srv.stop() end end)
+
+  local function send(mode, requests)
+    for _, r in ipairs(requests) do r.url = srv.test_origin .. r.url end
+    local status, _, body = ns.request(srv.test_origin, {
+      method = "POST", path = "/t/send", timeout = 30,
+      body = cjson.encode { opts = { timeout = 10 }, mode = mode, concurrency = #requests, requests = requests },
+    })
+    assert.equal(200, status, body)
+    local out = {}
+    for i, r in ipairs(json(body).results) do out[i] = json(assert(r.res, r.err and r.err.message).body) end
+    return out
+  end
+
+  it("a write in a burst takes only a connection returned within write_reuse_idle, or a new one", function()
+    local burst = {}
+    for i = 1, 4 do burst[i] = { method = "GET", url = "/c/echo?ms=300" } end
+    local first = send("many", burst)
+    local idle = {}
+    for _, e in ipairs(first) do idle[e.connection] = true end
+    -- one connection stays in use (writes 0.5 s apart reuse the one returned last) while the others idle
+    local steady = send("send", {
+      { method = "POST", url = "/c/echo", body = "1", pause = 0.5 }, { method = "POST", url = "/c/echo", body = "2",
+        pause = 0.5 }, { method = "POST", url = "/c/echo", body = "3", pause = 0.5 },
+      { method = "POST", url = "/c/echo", body = "4" } })
+    local busy = steady[1].connection
+    assert.is_true(idle[busy])
+    for _, e in ipairs(steady) do assert.equal(busy, e.connection) end
+    idle[busy] = nil
+
+    local writes = {}
+    for i = 1, 4 do writes[i] = { method = "POST", url = "/c/echo?ms=300", body = "w" .. i } end
+    local reused = 0
+    for _, e in ipairs(send("many", writes)) do
+      assert.is_nil(idle[e.connection], "a write went out on a connection idle for 1.5 s")
+      if e.connection == busy then reused = reused + 1 else assert.equal(1, e.connection_requests) end
+    end
+    assert.equal(1, reused)
+    -- reads take any pooled connection: the burst's new ones and the steady one
+    local reads = {}
+    for i = 1, 4 do reads[i] = { method = "GET", url = "/c/echo?ms=300" } end
+    for _, e in ipairs(send("many", reads)) do assert.is_true(e.connection_requests > 1) end
   end)
 end)

@@ -117,8 +117,10 @@ server {
 
     # Contract endpoints ----------------------------------------------------------------------
     location = /c/echo {
+        client_body_buffer_size 1m;   # bodies stay in memory, for get_body_data
         content_by_lua_block {
             local cjson = require "cjson"
+            if ngx.var.arg_ms then ngx.sleep(tonumber(ngx.var.arg_ms) / 1000) end  -- to overlap requests
             ngx.req.read_body()
             local body = ngx.req.get_body_data() or ""
             local out = cjson.encode {
@@ -193,6 +195,28 @@ server {
             return ngx.exit(444)
         }
     }
+    # A response that comes one byte every ?ms= milliseconds: the whole of it (?head=1), or a body of
+    # ?n= bytes after a head sent at once. Slower than the timeout of any case that calls it.
+    location = /c/trickle {
+        content_by_lua_block {
+            ngx.req.read_body()
+            local sock = assert(ngx.req.socket(true))
+            local n, ms = tonumber(ngx.var.arg_n) or 20, tonumber(ngx.var.arg_ms) or 200
+            local head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " .. n .. "\r\n\r\n"
+            local bytes = string.rep("x", n)
+            if ngx.var.arg_head then   -- with a long header line: a timer restarted per byte outlasts it
+                local pad = "X-Pad: " .. string.rep("p", 80) .. "\r\n"
+                bytes = "HTTP/1.1 200 OK\r\n" .. pad .. head:match("\r\n(.*)$") .. bytes
+            elseif not sock:send(head) then
+                return ngx.exit(444)
+            end
+            for i = 1, #bytes do
+                ngx.sleep(ms / 1000)
+                if not sock:send(bytes:sub(i, i)) then break end
+            end
+            return ngx.exit(444)
+        }
+    }
     location = /c/close {
         keepalive_timeout 0;
         return 200 "closed\n";
@@ -208,6 +232,7 @@ server {
     # { opts = {...}, mode = "send"|"many"|"start", requests = { {...}, ... } }
     #   -> { results = { { res =, err = } or { raised = message } } }
     location = /t/send {
+        client_body_buffer_size 4m;
         content_by_lua_block {
             local cjson = require "cjson"
             ngx.req.read_body()
@@ -254,6 +279,29 @@ server {
                 local res, err = client:request(step.method, step.path, { body = step.body })
                 ngx.update_time()
                 results[i] = summarize(res, err, ngx.now() - started)
+            end
+            ngx.header["Content-Type"] = "application/json"
+            ngx.print(cjson.encode { results = results })
+        }
+    }
+
+    # The cosocket request_many case (spec/cosocket_request_many_spec.lua): client:request_many with
+    # the steps of the job, as /t/client answers them.
+    location = /t/client-many {
+        client_body_buffer_size 1m;   # the job is read from memory
+        content_by_lua_block {
+            local cjson = require "cjson"
+            local errors = require "clinch.errors"
+            local summarize = require("fault_server").summarize
+            ngx.req.read_body()
+            local job = cjson.decode(ngx.req.get_body_data())
+            job.opts.key, job.opts.secret = "k", "s"
+            local client = require("clinch").new(job.opts)
+            local list = {}
+            for i, step in ipairs(job.steps) do list[i] = { step.method, step.path, { body = step.body } } end
+            local results = {}
+            for i, r in ipairs(client:request_many(list, { concurrency = job.concurrency })) do
+                if errors.is(r) then results[i] = summarize(nil, r) else results[i] = summarize(r) end
             end
             ngx.header["Content-Type"] = "application/json"
             ngx.print(cjson.encode { results = results })

@@ -61,6 +61,15 @@ local CASES = {
     end,
   },
   {
+    name = "a large POST body arrives whole",
+    requests = { { method = "POST", url = "/c/echo", body = ("0123456789abcdef"):rep(20000) .. "end" } },
+    check = function(r)
+      local echo = cjson.decode(assert(r[1].res, r[1].err and r[1].err.message).body)
+      assert.equal("320003", echo.headers["content-length"])
+      assert.equal(("0123456789abcdef"):rep(20000) .. "end", echo.body)
+    end,
+  },
+  {
     name = "PATCH and DELETE are sent with their method",
     requests = { { method = "PATCH", url = "/c/echo", body = "x" }, { method = "DELETE", url = "/c/echo" } },
     check = function(r)
@@ -105,6 +114,47 @@ local CASES = {
         assert.equal(first.connection, echo.connection)
         assert.equal(first.connection_requests + i - 1, echo.connection_requests)
       end
+    end,
+  },
+  {
+    name = "writes in quick succession reuse a connection; after write_reuse_idle only a GET does",
+    opts = { write_reuse_idle = 1 },
+    requests = {
+      { method = "POST", url = "/c/echo", body = "1" }, { method = "PATCH", url = "/c/echo", body = "2" },
+      { method = "POST", url = "/c/echo", body = "3", pause = 1.3 },
+      { method = "POST", url = "/c/echo", body = "4" },               -- idle 1.3 s: a new connection
+      { method = "GET", url = "/c/echo", pause = 1.3 },
+      { method = "GET", url = "/c/echo" },                            -- idle 1.3 s, but a GET: reused
+      { method = "DELETE", url = "/c/echo" },
+    },
+    check = function(r)
+      local e = {}
+      for i, x in ipairs(r) do e[i] = cjson.decode(assert(x.res, x.err and x.err.message).body) end
+      for i = 2, 3 do
+        assert.equal(e[1].connection, e[i].connection)
+        assert.equal(e[1].connection_requests + i - 1, e[i].connection_requests)
+      end
+      assert.equal(1, e[4].connection_requests)
+      for i = 5, 7 do
+        assert.equal(e[4].connection, e[i].connection)
+        assert.equal(i - 3, e[i].connection_requests)
+      end
+    end,
+  },
+  {
+    name = "write_reuse_idle = 0: every write opens a new connection, reads still reuse",
+    opts = { write_reuse_idle = 0 },
+    requests = { { method = "GET", url = "/c/echo" }, { method = "GET", url = "/c/echo" },
+                 { method = "POST", url = "/c/echo", body = "1" }, { method = "PATCH", url = "/c/echo", body = "2" },
+                 { method = "GET", url = "/c/echo" } },
+    check = function(r)
+      local e = {}
+      for i, x in ipairs(r) do e[i] = cjson.decode(assert(x.res, x.err and x.err.message).body) end
+      assert.equal(e[1].connection, e[2].connection)
+      assert.equal(1, e[3].connection_requests)
+      assert.equal(1, e[4].connection_requests)
+      assert.are_not.equal(e[3].connection, e[4].connection)
+      assert.is_true(e[5].connection_requests > 1)
     end,
   },
   {
@@ -178,6 +228,88 @@ local CASES = {
     end,
   },
   {
+    name = "101 Switching Protocols gives kind protocol with its status",
+    requests = { { method = "GET",
+                   raw = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n" } },
+    check = function(r)
+      assert.is_nil(r[1].res)
+      assert.equal("protocol", r[1].err.kind)
+      assert.equal(101, r[1].err.status)
+      assert.is_true(r[1].err.sent)
+    end,
+  },
+  {
+    name = "a final status outside 200-599 gives kind protocol with its status",
+    requests = { { method = "GET", raw = "HTTP/1.1 600 Odd\r\nContent-Length: 2\r\n\r\nok" } },
+    check = function(r)
+      assert.is_nil(r[1].res)
+      assert.equal("protocol", r[1].err.kind)
+      assert.equal(600, r[1].err.status)
+      assert.is_true(r[1].err.sent)
+    end,
+  },
+  {
+    name = "a header line without a colon gives kind protocol",
+    requests = { { method = "GET", raw = "HTTP/1.1 200 OK\r\nNo colon here\r\nContent-Length: 2\r\n\r\nok" } },
+    check = function(r)
+      assert.is_nil(r[1].res)
+      assert.equal("protocol", r[1].err.kind)
+      assert.is_true(r[1].err.sent)
+    end,
+  },
+  {
+    name = "a status line that is not HTTP/1.x with three digits, or a status under 100, gives kind protocol",
+    -- libcurl answers these with CURLE_UNSUPPORTED_PROTOCOL ("Unsupported response code", "Received
+    -- HTTP/0.9 when not allowed"), which csrc/transport.c maps to network today.
+    only = "cosocket",
+    requests = { { method = "GET", raw = "HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\nok" },
+                 { method = "GET", raw = "SMTP ready\r\n\r\n" },
+                 { method = "GET", raw = "HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok" } },
+    check = function(r)
+      for i = 1, 3 do
+        assert.is_nil(r[i].res)
+        assert.equal("protocol", r[i].err.kind)
+        assert.is_true(r[i].err.sent)
+      end
+      assert.equal(99, r[3].err.status)
+    end,
+  },
+  {
+    name = "conflicting Content-Length headers give kind protocol; equal duplicates are accepted",
+    requests = {
+      { method = "GET", raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc" },
+      { method = "GET", raw = "HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nabc" },
+      -- /c/raw closes after the bytes: said, so that the next request never takes the connection
+      { method = "GET",
+        raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok" },
+      { method = "GET", raw = "HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nConnection: close\r\n\r\nok" },
+    },
+    check = function(r)
+      for i = 1, 2 do
+        assert.is_nil(r[i].res)
+        assert.equal("protocol", r[i].err.kind)
+      end
+      for i = 3, 4 do
+        local res = assert(r[i].res, r[i].err and r[i].err.message)
+        assert.equal("ok", res.body)
+      end
+    end,
+  },
+  {
+    name = "chunked trailers never reach the response headers",
+    requests = { { method = "GET", raw = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: real\r\n"
+      .. "Connection: close\r\nTransfer-Encoding: chunked\r\nTrailer: Content-Type, X-Request-Id, Location\r\n\r\n"
+      .. "2\r\n{}\r\n0\r\n"
+      .. "Content-Type: text/html\r\nX-Request-Id: injected\r\nLocation: http://evil.invalid/\r\n\r\n" } },
+    check = function(r)
+      local res = assert(r[1].res, r[1].err and r[1].err.message)
+      assert.equal("{}", res.body)
+      assert.equal("application/json", res.headers["content-type"])
+      assert.equal("real", res.headers["x-request-id"])
+      assert.is_nil(res.headers.location)
+    end,
+  },
+  {
     name = "a header value with a line break is refused as a programming error",
     requests = { { method = "GET", url = "/c/echo", headers = { ["X-A"] = "a\r\nX-Injected: 1" } } },
     check = function(r)
@@ -202,6 +334,27 @@ local CASES = {
       assert.equal("timeout", r[1].err.kind)
       assert.is_string(r[1].err.message)
       assert.is_true(elapsed < 2, "took " .. elapsed .. " s")
+    end,
+  },
+  {
+    name = "a body that keeps trickling in ends at the total timeout",
+    opts = { timeout = 1 },
+    requests = { { method = "GET", url = "/c/trickle?n=40&ms=200" } },
+    check = function(r, elapsed)
+      assert.is_nil(r[1].res)
+      assert.equal("timeout", r[1].err.kind)
+      assert.is_true(r[1].err.sent)
+      assert.is_true(elapsed < 2.5, "a 1 s timeout took " .. elapsed .. " s")
+    end,
+  },
+  {
+    name = "a status line and headers that trickle in end at the total timeout",
+    opts = { timeout = 1 },
+    requests = { { method = "GET", url = "/c/trickle?n=5&ms=50&head=1" } },
+    check = function(r, elapsed)
+      assert.is_nil(r[1].res)
+      assert.equal("timeout", r[1].err.kind)
+      assert.is_true(elapsed < 2.5, "a 1 s timeout took " .. elapsed .. " s")
     end,
   },
   {

@@ -4,12 +4,20 @@
 --
 -- Connections are kept alive in nginx's per-worker cosocket pool, named "host:port" (plus the TLS
 -- server name and verification mode for https), and reused only after a response was read in full.
+-- A request is sent once: when a reused connection dies before any response byte, the error says
+-- `reused` and the client decides (GET and DELETE are retried, writes are not). So that this stays
+-- rare for writes, a POST or PATCH goes out on a pooled connection only if it went back to the pool
+-- less than `write_reuse_idle` seconds ago. Each attempt has one deadline (`timeout`) for connect,
+-- send and the whole response, whatever pace the server sends at.
 -- TLS uses sslhandshake with verification on: nginx reads trusted CAs from the
 -- `lua_ssl_trusted_certificate` directive, so the ca_file/ca_path options do not apply here.
 -- Hosts other than IP addresses need nginx's `resolver` directive.
 local setmetatable, type, tostring, tonumber, pairs, ipairs, error, rawget, pcall, require =
   setmetatable, type, tostring, tonumber, pairs, ipairs, error, rawget, pcall, require
-local concat, floor, min, huge = table.concat, math.floor, math.min, math.huge
+local concat, remove = table.concat, table.remove
+local floor, min, max, huge = math.floor, math.min, math.max, math.huge
+local find, match, sub, byte, lower, gmatch = string.find, string.match, string.sub, string.byte,
+  string.lower, string.gmatch
 
 local ngx = rawget(_G, "ngx")
 
@@ -19,8 +27,17 @@ _M.DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024
 _M.MAX_HEADER_BYTES = 64 * 1024
 _M.DEFAULT_POOL_SIZE = 30          -- lua_socket_pool_size's default
 _M.DEFAULT_CONCURRENCY = 8
+_M.DEFAULT_WRITE_REUSE_IDLE = 1    -- seconds, as the libcurl transport
 -- The longest timeout nginx accepts (ms); stands for "no limit" (a timeout of 0).
 local FOREVER_MS = 2147483647
+-- The most one receiveany asks for (nginx returns at most lua_socket_buffer_size bytes anyway).
+local READ_SIZE = 65536
+-- A request larger than this is sent in pieces of this size, each under the time left: nginx
+-- restarts a send's timer whenever the write makes progress.
+local SEND_PIECE = 16384
+
+local REUSED_MESSAGE = "the kept-alive connection closed before any response came; the request may have "
+  .. "reached the server"
 
 -- Phases where lua-nginx-module lets a handler use cosockets.
 local COSOCKET_PHASES = {
@@ -30,6 +47,9 @@ local COSOCKET_PHASES = {
 
 -- Headers the transport writes itself; a caller's copy would make the framing ambiguous.
 local FRAMING = { ["content-length"] = true, ["transfer-encoding"] = true, connection = true }
+
+-- Methods whose repetition does no harm (RFC 9110); every other one counts as a write.
+local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true, TRACE = true }
 
 --- The error every call returns where cosockets do not exist, or nil when they do.
 local function phase_error()
@@ -57,11 +77,65 @@ local function default_user_agent()
   return agent
 end
 
+local function now()
+  ngx.update_time()
+  return ngx.now()
+end
+
+-- ---- when pooled connections went back ----
+-- nginx's pool is per worker and LIFO: connect hands out the connection returned last, and a full pool
+-- closes the one returned first. So a stack per pool name of the times of our setkeepalive calls
+-- tells how long the connection connect just gave us has been idle. It is shared by the worker's
+-- transports because the pool is. A connection nginx dropped while idle (timeout, server close)
+-- leaves an entry behind; those are the oldest ones, and a new connection from connect shows the
+-- pool was empty, which clears them. An unknown connection (another library using the same pool
+-- name) counts as idle too long for a write.
+local returned = {}   -- pool name -> { times = { ... }, seqs = { ... }, pushed = count }
+
+local function pool_record(name)
+  local r = returned[name]
+  if not r then
+    r = { times = {}, seqs = {}, pushed = 0 }
+    returned[name] = r
+  end
+  return r
+end
+
+local function note_returned(r, size)
+  r.pushed = r.pushed + 1
+  local n = #r.times + 1
+  r.times[n], r.seqs[n] = now(), r.pushed
+  if n > size then
+    remove(r.times, 1)
+    remove(r.seqs, 1)
+  end
+end
+
+-- The time the connection connect just took from the pool went back, or nil when unknown.
+local function note_taken(r)
+  local n = #r.times
+  if n == 0 then return nil end
+  local t = r.times[n]
+  r.times[n], r.seqs[n] = nil, nil
+  return t
+end
+
+-- connect made a new connection, so the pool was empty when it was called (`mark` = pushes by then);
+-- later entries are connections other light threads returned meanwhile.
+local function note_empty(r, mark)
+  while r.seqs[1] and r.seqs[1] <= mark do
+    remove(r.times, 1)
+    remove(r.seqs, 1)
+  end
+end
+
 local Cosocket = {}
 Cosocket.__index = Cosocket
 
 --- Creates a transport. opts: timeout, connect_timeout (seconds; 0 means no limit), verify_tls
 -- (only false disables it), max_response_bytes, user_agent, max_concurrency (send_many),
+-- write_reuse_idle (whole seconds, default 1: a POST or PATCH reuses a pooled connection only if it
+-- went back to the pool less than this long ago; 0: writes always open a new connection),
 -- pool_size and keepalive_timeout (seconds, 0 = no limit) for the connection pool (default:
 -- nginx's lua_socket_pool_size and lua_socket_keepalive_timeout). ca_file and ca_path are not
 -- used (see the module comment); proxy is refused. Creating one needs no cosocket, so a client can
@@ -70,7 +144,7 @@ function _M.new(opts)
   if opts ~= nil and type(opts) ~= "table" then error("cosocket.new: options must be a table", 2) end
   opts = opts or {}
   for _, name in ipairs { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency", "pool_size",
-                          "keepalive_timeout" } do
+                          "keepalive_timeout", "write_reuse_idle" } do
     local v = opts[name]
     if v ~= nil and (type(v) ~= "number" or v < 0) then
       error("cosocket.new: option '" .. name .. "' must be a non-negative number", 2)
@@ -78,6 +152,9 @@ function _M.new(opts)
   end
   if opts.pool_size ~= nil and opts.pool_size < 1 then
     error("cosocket.new: option 'pool_size' must be at least 1", 2)
+  end
+  if opts.write_reuse_idle ~= nil and (opts.write_reuse_idle % 1 ~= 0 or opts.write_reuse_idle == huge) then
+    error("cosocket.new: option 'write_reuse_idle' must be a whole number of seconds", 2)
   end
   if opts.user_agent ~= nil and type(opts.user_agent) ~= "string" then
     error("cosocket.new: option 'user_agent' must be a string", 2)
@@ -101,6 +178,7 @@ function _M.new(opts)
     max_response_bytes = opts.max_response_bytes or _M.DEFAULT_MAX_RESPONSE,
     user_agent = opts.user_agent or default_user_agent(),
     max_concurrency = opts.max_concurrency or _M.DEFAULT_CONCURRENCY,
+    write_reuse_idle = opts.write_reuse_idle or _M.DEFAULT_WRITE_REUSE_IDLE,
     pool_size = opts.pool_size and floor(opts.pool_size),
     keepalive_ms = opts.keepalive_timeout and floor(opts.keepalive_timeout * 1000),
   }, Cosocket)
@@ -131,7 +209,7 @@ local function check_field(s, what)
   end
 end
 
--- The request head and body as a list of strings for one sock:send call.
+-- The request head as one string, and the body (nil when there is none).
 local function build_request(self, req, target, host_header)
   local method = req.method or "GET"
   check_field(method, "method")
@@ -158,16 +236,24 @@ local function build_request(self, req, target, host_header)
     out[n + 1], out[n + 2], n = "Content-Length: " .. #(body or ""), "\r\n", n + 2
   end
   out[n + 1] = "Connection: keep-alive\r\n\r\n"
-  if body and body ~= "" then out[n + 2] = body end
-  return out
+  return concat(out), body ~= "" and body or nil
 end
 
-local function now()
-  ngx.update_time()
-  return ngx.now()
+-- The value of the Content-Length headers (joined with ", " when repeated): one number, or a list of
+-- equal ones; nil for anything else (which one would frame the body is a guess).
+local function content_length(value)
+  local len
+  for item in gmatch(value .. ",", "([^,]*),") do
+    local digits = match(item, "^[ \t]*(%d+)[ \t]*$")
+    if not digits or #digits > 15 then return nil end
+    local v = tonumber(digits)
+    if len and v ~= len then return nil end
+    len = v
+  end
+  return len
 end
 
--- One attempt on one connection. State shared by the helpers below.
+-- One attempt on one connection: the socket, a read buffer and the deadline every wait obeys.
 local Exchange = {}
 Exchange.__index = Exchange
 
@@ -183,45 +269,82 @@ function Exchange:arm()
   return true
 end
 
-function Exchange:fail(kind, message)
+function Exchange:fail(kind, message, status)
   self.sock:close()
-  return nil, { kind = kind, message = message, sent = self.sent }
+  return nil, { kind = kind, message = message, sent = self.sent, status = status }
 end
 
--- Maps a cosocket error string to a transport error.
+-- Maps a cosocket error string to a transport error. A reused connection that failed before any
+-- response byte came is the case the client retries at once, when the method allows it.
 function Exchange:io_fail(err, doing)
   if err == "timeout" then
     return self:fail("timeout", "timed out " .. doing .. " " .. self.where)
   end
+  if self.reused and not self.got_bytes then
+    self.sock:close()
+    return nil, { kind = "network", message = REUSED_MESSAGE, sent = true, reused = true }
+  end
   return self:fail("network", doing .. " " .. self.where .. " failed: " .. tostring(err))
 end
 
-function Exchange:receive(pattern)
+-- Reads what the server sent next into the buffer, waiting no longer than the time left.
+-- receive(n) and receive("*l") restart their timer whenever a byte comes, so a server trickling
+-- bytes could hold them forever; receiveany returns whatever one read gives.
+function Exchange:fill()
   if not self:arm() then return nil, "timeout" end
-  local data, err, partial = self.sock:receive(pattern)
-  if data or (partial and partial ~= "") then self.got_bytes = true end
-  return data, err
+  local data, err = self.sock:receiveany(READ_SIZE)
+  if not data then return nil, err end
+  self.got_bytes = true
+  if self.pos > #self.buf then
+    self.buf = data
+  else
+    self.buf = sub(self.buf, self.pos) .. data
+  end
+  self.pos = 1
+  return true
 end
 
--- Reads the status line and headers. Returns status, headers, http_minor or nil, err.
-function Exchange:read_head()
-  local line, err = self:receive("*l")
-  if not line then return nil, err end
-  local minor, status = line:match("^HTTP/1%.(%d) (%d%d%d)")
-  if not minor then return nil, "malformed status line" end
-  local headers, bytes, last = {}, #line, nil
+-- The next line without its line end, or nil, err ("too_large" when more than `limit` bytes
+-- come without one).
+function Exchange:line(limit)
   while true do
-    local h, herr = self:receive("*l")
+    local i = find(self.buf, "\n", self.pos, true)
+    if i then
+      local j = i - 1
+      if j >= self.pos and byte(self.buf, j) == 13 then j = j - 1 end
+      if j - self.pos + 1 > limit then return nil, "too_large" end
+      local line = sub(self.buf, self.pos, j)
+      self.pos = i + 1
+      return line
+    end
+    if #self.buf - self.pos + 1 > limit + 1 then return nil, "too_large" end
+    local ok, err = self:fill()
+    if not ok then return nil, err end
+  end
+end
+
+-- Reads the status line and headers of one response -> status, headers, http_minor, or nil, err
+-- where err is a cosocket error, "too_large" or "malformed ...".
+function Exchange:read_head()
+  local line, err = self:line(_M.MAX_HEADER_BYTES)
+  if not line then return nil, err end
+  local minor, status, rest = match(line, "^HTTP/1%.(%d) +(%d%d%d)(.*)$")
+  if not minor or (rest ~= "" and not find(rest, "^[ \t]")) then return nil, "malformed status line" end
+  -- Counted as libcurl counts them: each header line with one line end.
+  local headers, bytes, last = {}, 0, nil
+  while true do
+    local h, herr = self:line(_M.MAX_HEADER_BYTES - bytes)
     if not h then return nil, herr end
     if h == "" then break end
-    bytes = bytes + #h + 2
+    bytes = bytes + #h + 1
     if bytes > _M.MAX_HEADER_BYTES then return nil, "too_large" end
-    if h:find("^[ \t]") and last then
-      headers[last] = headers[last] .. " " .. h:match("^%s*(.-)%s*$")
+    local b = byte(h, 1)
+    if (b == 32 or b == 9) and last then   -- obsolete line folding continues the previous value
+      headers[last] = headers[last] .. " " .. match(h, "^%s*(.-)%s*$")
     else
-      local name, value = h:match("^([^:%s]+):%s*(.-)%s*$")
+      local name, value = match(h, "^([^:%s]+):%s*(.-)%s*$")
       if not name then return nil, "malformed header line" end
-      last = name:lower()
+      last = lower(name)
       local prev = headers[last]
       headers[last] = prev and prev .. ", " .. value or value
     end
@@ -229,7 +352,7 @@ function Exchange:read_head()
   return tonumber(status), headers, tonumber(minor)
 end
 
--- Adds a piece of body to the list, keeping the total under the limit.
+-- Adds a piece of body, keeping the total under the limit.
 function Exchange:take(piece)
   self.size = self.size + #piece
   if self.size > self.limit then return false end
@@ -242,39 +365,69 @@ function Exchange:too_large()
     .. self.limit .. ")")
 end
 
+-- Reads exactly n bytes of body (the caller checked the limit) -> true or nil, cosocket error.
+function Exchange:read_exact(n)
+  local avail = #self.buf - self.pos + 1
+  if avail > 0 then
+    local k = min(avail, n)
+    self:take(sub(self.buf, self.pos, self.pos + k - 1))
+    self.pos = self.pos + k
+    n = n - k
+  end
+  while n > 0 do
+    if not self:arm() then return nil, "timeout" end
+    local data, err = self.sock:receiveany(min(n, READ_SIZE))
+    if not data then return nil, err end
+    self:take(data)
+    n = n - #data
+  end
+  return true
+end
+
 function Exchange:read_chunked()
   while true do
-    local line, err = self:receive("*l")
-    if not line then return self:io_fail(err, "reading chunked body from") end
-    local hex = line:match("^%s*(%x+)")
-    local size = hex and tonumber(hex, 16)
+    local line, err = self:line(1024)
+    if not line then
+      if err == "too_large" then return self:fail("network", "malformed chunk size from " .. self.where) end
+      return self:io_fail(err, "reading chunked body from")
+    end
+    local hex, rest = match(line, "^[ \t]*(%x+)[ \t]*(.*)$")   -- the size, then any ";extension"
+    local size = hex and #hex <= 15 and (rest == "" or byte(rest, 1) == 59) and tonumber(hex, 16)
     if not size then return self:fail("network", "malformed chunk size from " .. self.where) end
     if size == 0 then break end
     if self.size + size > self.limit then return self:too_large() end
-    local data, derr = self:receive(size)
-    if not data then return self:io_fail(derr, "reading chunked body from") end
-    self:take(data)
-    local crlf, cerr = self:receive("*l")
+    local ok, derr = self:read_exact(size)
+    if not ok then return self:io_fail(derr, "reading chunked body from") end
+    local crlf, cerr = self:line(0)
     if crlf ~= "" then
-      if not crlf then return self:io_fail(cerr, "reading chunked body from") end
+      if not crlf and cerr ~= "too_large" then return self:io_fail(cerr, "reading chunked body from") end
       return self:fail("network", "malformed chunk from " .. self.where)
     end
   end
-  -- Trailer fields, up to the empty line that ends the message.
+  -- Trailer fields, up to the empty line that ends the message: read and dropped, so that a trailer
+  -- can never pass for a header (Content-Type, X-Request-Id, Location).
   local bytes = 0
   while true do
-    local line, err = self:receive("*l")
-    if not line then return self:io_fail(err, "reading chunked trailer from") end
+    local line, err = self:line(_M.MAX_HEADER_BYTES - bytes)
+    if not line then
+      if err == "too_large" then
+        return self:fail("too_large", "response trailers larger than " .. _M.MAX_HEADER_BYTES .. " bytes")
+      end
+      return self:io_fail(err, "reading chunked trailer from")
+    end
     if line == "" then return true end
-    bytes = bytes + #line
-    if bytes > _M.MAX_HEADER_BYTES then return self:too_large() end
+    bytes = bytes + #line + 1
   end
 end
 
 function Exchange:read_to_close()
+  if self.pos <= #self.buf then
+    if not self:take(sub(self.buf, self.pos)) then return self:too_large() end
+    self.pos = #self.buf + 1
+  end
   while true do
     if not self:arm() then return self:io_fail("timeout", "reading body from") end
-    local data, err = self.sock:receiveany(65536)
+    local data, err = self.sock:receiveany(READ_SIZE)
     if not data then
       if err == "closed" then return true end
       return self:io_fail(err, "reading body from")
@@ -285,26 +438,27 @@ end
 
 -- Reads the body as the headers frame it. Returns keep (connection reusable) or nil, err.
 function Exchange:read_body(method, status, headers)
-  if method == "HEAD" or status == 204 or status == 304 or status < 200 then return true end
+  local cl = headers["content-length"]
+  local len = cl and content_length(cl)
+  if cl and not len then
+    return self:fail("protocol", "the response has conflicting or invalid Content-Length headers")
+  end
+  if method == "HEAD" or status == 204 or status == 304 then return true end
   local te = headers["transfer-encoding"]
-  if te and te:lower():find("chunked%s*$") then
+  if te and find(lower(te), "chunked%s*$") then
     local ok, err = self:read_chunked()
     if not ok then return nil, err end
-    return true
+    return not cl   -- both framings: a smuggling attempt or a broken proxy, do not reuse
   elseif te then
     local ok, err = self:read_to_close()
     if not ok then return nil, err end
     return false
   end
-  local cl = headers["content-length"]
-  if cl then
-    local len = tonumber(cl:match("^%s*(%d+)%s*$"))
-    if not len then return self:fail("network", "invalid Content-Length from " .. self.where) end
+  if len then
     if len > self.limit then return self:too_large() end
     if len > 0 then
-      local data, err = self:receive(len)
-      if not data then return self:io_fail(err, "reading body from") end
-      self:take(data)
+      local ok, err = self:read_exact(len)
+      if not ok then return self:io_fail(err, "reading body from") end
     end
     return true
   end
@@ -313,27 +467,49 @@ function Exchange:read_body(method, status, headers)
   return false
 end
 
--- Connects (from the pool when possible) and does the TLS handshake on new connections.
-function Cosocket:connect(x, scheme, host, port, connect_timeout)
+-- Connects, from the pool when it may, and does the TLS handshake on new connections. A write takes
+-- a pooled connection only if it went back less than write_reuse_idle seconds ago: a server that
+-- closes idle connections (after 5 s for Apache and Node.js, 2 s for gunicorn) could do so just as
+-- the write leaves, and then nobody knows whether it arrived. An older one is closed, and the next
+-- one the pool hands out is older still, until connect opens a new one.
+function Cosocket:connect(x, plan)
   local sock, err = ngx.socket.tcp()
   if not sock then return nil, { kind = "network", message = tostring(err), sent = false } end
   x.sock = sock
-  local sni = host:match("^%[(.*)%]$") or host
-  local pool = host .. ":" .. port
-  if scheme == "https" then pool = pool .. ":tls:" .. sni .. (self.verify_tls and "" or ":noverify") end
-  local budget = x.deadline - now()
-  if budget <= 0 then return x:fail("timeout", "no time left to connect to " .. x.where) end
-  local ct = connect_timeout > 0 and min(connect_timeout, budget) or budget
-  sock:settimeout(ct == huge and FOREVER_MS or min(FOREVER_MS, floor(ct * 1000) + 1))
-  local ok, cerr = sock:connect(host, port, { pool = pool, pool_size = self.pool_size })
-  if not ok then
-    if cerr == "timeout" then return x:fail("timeout", "timed out connecting to " .. x.where) end
-    return x:fail("network", "connecting to " .. x.where .. " failed: " .. tostring(cerr))
+  local record = pool_record(plan.pool)
+  local options = { pool = plan.pool, pool_size = self.pool_size }
+  local tries = max(#record.times, self.pool_size or _M.DEFAULT_POOL_SIZE) + 1
+  local fresh = false
+  for _ = 1, tries do
+    local budget = x.deadline - now()
+    if budget <= 0 then return x:fail("timeout", "no time left to connect to " .. x.where) end
+    local ct = plan.connect_timeout > 0 and min(plan.connect_timeout, budget) or budget
+    sock:settimeout(ct == huge and FOREVER_MS or min(FOREVER_MS, floor(ct * 1000) + 1))
+    local mark = record.pushed
+    local ok, cerr = sock:connect(plan.host, plan.port, options)
+    if not ok then
+      if cerr == "timeout" then return x:fail("timeout", "timed out connecting to " .. x.where) end
+      return x:fail("network", "connecting to " .. x.where .. " failed: " .. tostring(cerr))
+    end
+    if (sock:getreusedtimes() or 0) == 0 then
+      note_empty(record, mark)
+      fresh = true
+      break
+    end
+    local since = note_taken(record)
+    if not plan.write or (since and now() - since < self.write_reuse_idle) then
+      x.reused = true
+      return true
+    end
+    sock:close()
   end
-  x.reused = (sock:getreusedtimes() or 0) > 0
-  if scheme == "https" and not x.reused then
+  if not fresh then
+    return x:fail("network", "no new connection to " .. x.where .. " for a write: the pool kept handing out "
+      .. "idle ones")
+  end
+  if plan.scheme == "https" then
     if not x:arm() then return x:fail("timeout", "timed out in the TLS handshake with " .. x.where) end
-    local session, herr = sock:sslhandshake(false, sni, self.verify_tls)
+    local session, herr = sock:sslhandshake(false, plan.sni, self.verify_tls)
     if not session then
       if herr == "timeout" then return x:fail("timeout", "timed out in the TLS handshake with " .. x.where) end
       return x:fail("tls", "TLS handshake with " .. x.where .. " failed: " .. tostring(herr))
@@ -342,48 +518,81 @@ function Cosocket:connect(x, scheme, host, port, connect_timeout)
   return true
 end
 
--- One attempt: returns response, or nil, err, stale (true when a reused connection turned out dead
--- before any of the response arrived, so the request may be replayed on another connection).
+-- Sends the request, in pieces when it is large, each under the time left.
+function Exchange:send(head, body)
+  local sock = self.sock
+  if not body or #head + #body <= SEND_PIECE then
+    if not self:arm() then return nil, "timeout" end
+    return sock:send(body and { head, body } or head)
+  end
+  if not self:arm() then return nil, "timeout" end
+  local ok, err = sock:send(head)
+  if not ok then return nil, err end
+  for i = 1, #body, SEND_PIECE do
+    if not self:arm() then return nil, "timeout" end
+    ok, err = sock:send(sub(body, i, i + SEND_PIECE - 1))
+    if not ok then return nil, err end
+  end
+  return true
+end
+
+-- One attempt: returns response or nil, err. Never sends the request a second time.
 function Cosocket:attempt(plan, deadline)
   local x = setmetatable({ deadline = deadline, where = plan.host .. ":" .. plan.port, sent = false,
+                           reused = false, got_bytes = false, buf = "", pos = 1,
                            size = 0, parts = {}, limit = self.max_response_bytes }, Exchange)
-  local ok, err = self:connect(x, plan.scheme, plan.host, plan.port, plan.connect_timeout)
+  local ok, err = self:connect(x, plan)
   if not ok then return nil, err end
 
   if not x:arm() then return x:fail("timeout", "timed out sending to " .. x.where) end
   x.sent = true
-  local sent, serr = x.sock:send(plan.payload)
-  if not sent then
-    local stale = x.reused and serr ~= "timeout"
-    local _, e = x:io_fail(serr, "sending to")
-    return nil, e, stale
-  end
+  local sent, serr = x:send(plan.head, plan.body)
+  if not sent then return x:io_fail(serr, "sending to") end
 
   local status, headers, minor
-  repeat  -- 1xx interim responses (100 Continue, 103 Early Hints) precede the real one.
+  local interim = false
+  while true do
     status, headers, minor = x:read_head()
-  until not status or status >= 200 or status == 101
-  if not status then
-    if headers == "too_large" then
-      return x:fail("too_large", "response headers from " .. x.where .. " exceed " .. _M.MAX_HEADER_BYTES .. " bytes")
+    if not status then
+      if headers == "too_large" then
+        return x:fail("too_large", "response headers larger than " .. _M.MAX_HEADER_BYTES .. " bytes")
+      elseif headers == "malformed status line" or headers == "malformed header line" then
+        return x:fail("protocol", headers .. " from " .. x.where)
+      elseif headers == "timeout" then
+        return x:io_fail("timeout", "waiting for the response from")
+      elseif interim and headers == "closed" then
+        return x:fail("network", "the connection to " .. x.where .. " closed after an interim 1xx response, "
+          .. "before the response")
+      end
+      return x:io_fail(headers, "reading the response from")
     end
-    if headers == "timeout" then return x:io_fail("timeout", "waiting for the response from") end
-    local stale = x.reused and not x.got_bytes
-    local _, e = x:fail("network", "reading the response from " .. x.where .. " failed: " .. tostring(headers))
-    return nil, e, stale
+    if status == 101 then
+      return x:fail("protocol", "the server answered 101 Switching Protocols, which this client never asks for",
+        101)
+    elseif status < 100 or status > 599 then
+      return x:fail("protocol", "the server answered with HTTP status " .. status .. ", outside 200-599", status)
+    elseif status >= 200 then
+      break
+    end
+    interim = true  -- 100 Continue, 102 Processing, 103 Early Hints: the response follows
   end
 
   local keep, berr = x:read_body(plan.method, status, headers)
   if keep == nil then return nil, berr end
-  if status < 200 then keep = false end  -- 101: the connection no longer speaks HTTP
-  local conn = (headers.connection or ""):lower()
-  if keep and (conn:find("close", 1, true) or (minor == 0 and not conn:find("keep-alive", 1, true))) then
+  local conn = lower(headers.connection or "")
+  if keep and (find(conn, "close", 1, true) or (minor == 0 and not find(conn, "keep-alive", 1, true))) then
     keep = false
   end
+  -- Bytes after the response: the connection is out of step, and they are in our buffer, not nginx's.
+  if x.pos <= #x.buf then keep = false end
   if keep then
     -- nil arguments leave idle time and pool size to lua_socket_keepalive_timeout/_pool_size.
     -- Fails ("connection in dubious state") when unread bytes follow the response: drop it then.
-    if not x.sock:setkeepalive(self.keepalive_ms, self.pool_size) then x.sock:close() end
+    if x.sock:setkeepalive(self.keepalive_ms, self.pool_size) then
+      note_returned(pool_record(plan.pool), self.pool_size or _M.DEFAULT_POOL_SIZE)
+    else
+      x.sock:close()
+    end
   else
     x.sock:close()
   end
@@ -406,25 +615,22 @@ function Cosocket:prepare(req)
     error("cosocket transport: url must be an http:// or https:// URL without spaces or control characters",
       ARG_LEVEL - 1)
   end
+  local method = req.method or "GET"
+  local head, body = build_request(self, req, target, host_header)
+  local sni = host:match("^%[(.*)%]$") or host
+  local pool = host .. ":" .. port
+  if scheme == "https" then pool = pool .. ":tls:" .. sni .. (self.verify_tls and "" or ":noverify") end
   return {
-    scheme = scheme, host = host, port = port, method = req.method or "GET",
-    payload = build_request(self, req, target, host_header),
+    scheme = scheme, host = host, port = port, sni = sni, pool = pool, method = method,
+    write = not IDEMPOTENT[method], head = head, body = body,
     timeout = req.timeout or self.timeout, connect_timeout = req.connect_timeout or self.connect_timeout,
   }
 end
 
--- Runs a prepared request -> response or nil, err.
+-- Runs a prepared request -> response or nil, err. One attempt: whether to try again is the
+-- client's decision (clinch.retry), since only it knows whether the method may be repeated.
 function Cosocket:execute(plan)
-  local deadline = plan.timeout > 0 and now() + plan.timeout or huge
-  -- A pooled connection the server has since closed fails before any response byte: replay the
-  -- request on another connection, as libcurl does (the server never saw it). Each retry uses up
-  -- one dead pooled connection, so this ends at a fresh one.
-  local res, err, stale
-  for _ = 1, (self.pool_size or _M.DEFAULT_POOL_SIZE) + 1 do
-    res, err, stale = self:attempt(plan, deadline)
-    if not stale then break end
-  end
-  return res, err
+  return self:attempt(plan, plan.timeout > 0 and now() + plan.timeout or huge)
 end
 
 --- Sends one request: -> response { status, headers, body } or nil, err.
