@@ -10,11 +10,16 @@ local q = support.shell_quote
 -- seconds, the interrupt comes after half a second).
 local BLOCK_S, WITHIN_S = 8, 4
 
+-- timeout(1) sends its signal to the child and then to its whole process group, so the child can get
+-- SIGINT twice; lua.c restores the default action after the first, and a second one arriving late
+-- kills it mid-message. --foreground signals the child alone, once, as a Ctrl-C would.
+local INT_AFTER = "timeout --foreground -s INT --preserve-status 0.5 "
+
 -- Runs `script` (Lua source) in a child interpreter and interrupts it after 0.5 s.
 -- Returns its output (stdout and stderr) and the seconds it ran.
 local function interrupted(script)
   local t0 = core.monotime()
-  local _, out = support.run("timeout -s INT --preserve-status 0.5 " .. support.lua .. " -e " .. q(script))
+  local _, out = support.run(INT_AFTER .. support.lua .. " -e " .. q(script))
   return out, core.monotime() - t0
 end
 
@@ -120,7 +125,7 @@ describe("Ctrl-C", function()
     mock.control("POST", "faults", { kind = "latency", ms = BLOCK_S * 1000, count = -1 })
     local t0 = core.monotime()
     local _, out = support.run("CLINCH_API_KEY=test-key CLINCH_API_SECRET=test-secret CLINCH_BASE_URL="
-      .. q(mock.base_url) .. " timeout -s INT --preserve-status 0.5 " .. support.lua .. " "
+      .. q(mock.base_url) .. " " .. INT_AFTER .. support.lua .. " "
       .. q(support.root .. "/bin/clinch") .. " candidates list 2>&1; echo exit=$?")
     assert.is_true(core.monotime() - t0 < WITHIN_S)
     assert.matches("clinch: interrupted\n", out, 1, true)
