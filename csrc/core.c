@@ -22,9 +22,9 @@ int luaopen_clinch_core(lua_State *L) {
     lua_newtable(L);
     lua_pushliteral(L, CLINCH_VERSION);
     lua_setfield(L, -2, "_VERSION");
-    open_clock(L);
-    open_crypto(L);
-    open_httpdate(L);
+    clock_open(L);
+    crypto_open(L);
+    httpdate_open(L);
     open_sign(L);
     open_transport(L);
     open_decode(L);
