@@ -9,6 +9,7 @@
 #include "crypto.c"
 #include "httpdate.c"
 #include "sign.c"
+#include "verify.c"
 #include "transport.c"
 #include "decode.c"
 
@@ -25,7 +26,8 @@ int luaopen_clinch_core(lua_State *L) {
     clock_open(L);
     crypto_open(L);
     httpdate_open(L);
-    open_sign(L);
+    sign_open(L);
+    verify_open(L);
     open_transport(L);
     open_decode(L);
     return 1;
