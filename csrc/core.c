@@ -29,6 +29,6 @@ int luaopen_clinch_core(lua_State *L) {
     sign_open(L);
     verify_open(L);
     open_transport(L);
-    open_decode(L);
+    decode_open(L);
     return 1;
 }
