@@ -28,7 +28,7 @@ int luaopen_clinch_core(lua_State *L) {
     httpdate_open(L);
     sign_open(L);
     verify_open(L);
-    open_transport(L);
+    tr_open(L);
     decode_open(L);
     return 1;
 }
