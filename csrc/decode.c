@@ -349,7 +349,7 @@ static void decode_mark_repeated(decode_ctx *c, int t) {
 /* With type id byid on the stack, looks the id up in byid. Returns 0 (nothing pushed) when the
  * type+id is new, else pushes the table already registered and returns its abs index; *repeated is
  * set when that table is a resource given before (not a stub). */
-static int decode_find_registered(decode_ctx *c, int *repeated) {
+static inline int decode_find_registered(decode_ctx *c, int *repeated) {
     lua_State *L = c->L;
     int found, stub;
     lua_pushvalue(L, -2);
@@ -378,7 +378,7 @@ static int decode_find_registered(decode_ctx *c, int *repeated) {
  * stored as r.attributes, when it has none). `found` is the table registered earlier for this
  * type+id, or 0; with `repeated`, this copy's nulls remove members from it. Returns 0, or -1 with a
  * message pushed. */
-static int decode_push_attributes(decode_ctx *c, int r, const decode_where *w, int found, int repeated) {
+static inline int decode_push_attributes(decode_ctx *c, int r, const decode_where *w, int found, int repeated) {
     lua_State *L = c->L;
     lua_pushvalue(L, DECODE_UV_K_ATTRIBUTES);
     lua_rawget(L, r);
@@ -615,7 +615,7 @@ static int decode_link_repeats(decode_ctx *c, int list, const char *base) {
 
 /* Registers the resources of `included` (abs index inc, an array) into a new array of the fresh ones
  * (repeats left out), pushed. Returns 0, or -1 with a message pushed. */
-static int decode_register_included(decode_ctx *c, int inc) {
+static inline int decode_register_included(decode_ctx *c, int inc) {
     lua_State *L = c->L;
     decode_where w = {"included", 0, NULL, 0, 0, NULL};
     int i, n = (int)lua_rawlen(L, inc), out_inc, ninc = 0;
@@ -637,7 +637,7 @@ static int decode_register_included(decode_ctx *c, int inc) {
 /* Registers and links the primary data at abs index data. Sets *out_data to the abs index of what
  * doc.data becomes (an array of resource tables, or one), pushed; 0 for null or absent data. Returns
  * 0, or -1 with a message pushed. */
-static int decode_link_data(decode_ctx *c, int data, int *out_data) {
+static inline int decode_link_data(decode_ctx *c, int data, int *out_data) {
     lua_State *L = c->L;
     decode_where w = {"data", 0, NULL, 0, 0, NULL};
     int i, n, out;
@@ -670,7 +670,7 @@ static int decode_link_data(decode_ctx *c, int data, int *out_data) {
 }
 
 /* Links the registered resources of `included` (abs index inc). Returns 0, or -1 with a message pushed. */
-static int decode_link_included(decode_ctx *c, int inc) {
+static inline int decode_link_included(decode_ctx *c, int inc) {
     lua_State *L = c->L;
     decode_where w = {"included", 0, NULL, 0, 0, NULL};
     int i, n = (int)lua_rawlen(L, inc);
@@ -685,7 +685,7 @@ static int decode_link_included(decode_ctx *c, int inc) {
 
 /* Sets doc.errors, doc.meta, doc.links and doc.jsonapi from the cjson tree at abs index root. Returns 0,
  * or -1 with a message pushed. */
-static int decode_other_members(lua_State *L, int root, int doc) {
+static inline int decode_other_members(lua_State *L, int root, int doc) {
     lua_pushliteral(L, "errors");
     lua_rawget(L, root);
     if (lua_type(L, -1) == LUA_TTABLE && decode_table_is_array(L, -1)) {

@@ -172,7 +172,7 @@ typedef struct {
 } sign_req;
 
 /* Checks the string fields, method to body, and fills r. Raises on bad input. */
-static void sign_check_strings(lua_State *L, sign_req *r) {
+static inline void sign_check_strings(lua_State *L, sign_req *r) {
     if (lua_type(L, SIGN_METHOD) != LUA_TSTRING) SIGN_FAIL("req.method must be a string");
     r->method = lua_tolstring(L, SIGN_METHOD, &r->mlen);
     if (!sign_is_token(r->method, r->mlen)) SIGN_FAIL("req.method must be an HTTP token such as \"GET\"");
@@ -209,7 +209,7 @@ static void sign_check_strings(lua_State *L, sign_req *r) {
 
 /* Pushes the timestamp to sign (SIGN_DATE_STR): req.date as given, or formatted from an epoch or from
  * the clock. Raises on bad input. */
-static void sign_push_date(lua_State *L) {
+static inline void sign_push_date(lua_State *L) {
     char datebuf[HTTPDATE_LEN + 1];
     if (lua_isnil(L, SIGN_DATE)) {
         if (!httpdate_format(httpdate_now(), datebuf)) SIGN_FAIL("the system clock is out of range");
@@ -233,7 +233,7 @@ static void sign_push_date(lua_State *L) {
 }
 
 /* Checks the choices, digest to date_header, and fills r. Raises on bad input. */
-static void sign_check_options(lua_State *L, sign_req *r) {
+static inline void sign_check_options(lua_State *L, sign_req *r) {
     if ((r->digest = sign_choice(L, SIGN_DIGEST, sign_digests, 0)) < 0)
         SIGN_FAIL("req.digest must be \"sha1\" or \"sha256\"");
     if ((r->hash = sign_choice(L, SIGN_HASH, sign_hashes, 0)) < 0)
@@ -251,7 +251,7 @@ static void sign_check_options(lua_State *L, sign_req *r) {
 
 /* Pushes the headers table: Authorization from the signature, the date header(s), the content hash
  * (hlen > 0) and Content-Type. */
-static void sign_push_headers(lua_State *L, const sign_req *r, const char *sig, size_t siglen, size_t hlen) {
+static inline void sign_push_headers(lua_State *L, const sign_req *r, const char *sig, size_t siglen, size_t hlen) {
     luaL_Buffer b;
     lua_createtable(L, 0, 5);
     luaL_buffinit(L, &b);
