@@ -287,11 +287,11 @@ static int decode_push_id(lua_State *L, int r, const decode_where *w, const char
         lua_Number x = lua_tonumber(L, -1);
         char buf[32];
         if (x != floor(x)) /* NaN too */
-            return decode_failf(L, w, "numeric %s id %f is not an integer, so its text cannot be known exactly; the API "
-                               "sends ids as strings", what, x);
+            return decode_failf(L, w, "numeric %s id %f is not an integer, so its text cannot be known exactly; "
+                                      "the API sends ids as strings", what, x);
         if (fabs(x) >= 9007199254740992.0)
-            return decode_failf(L, w, "numeric %s id %f is beyond 2^53 and cannot be kept exactly; the API sends ids as "
-                               "strings", what, x);
+            return decode_failf(L, w, "numeric %s id %f is beyond 2^53 and cannot be kept exactly; the API sends "
+                                      "ids as strings", what, x);
         lua_pop(L, 1);
         snprintf(buf, sizeof buf, "%.0f", x);
         lua_pushstring(L, buf);
@@ -917,7 +917,11 @@ unavailable:
 
 static void decode_open(lua_State *L) {
     static const luaL_Reg datetime_methods[] = {
-        {"__tostring", decode_l_datetime_tostring}, {"__eq", decode_l_datetime_eq}, {"__lt", decode_l_datetime_lt}, {"__le", decode_l_datetime_le}, {NULL, NULL}};
+        {"__tostring", decode_l_datetime_tostring},
+        {"__eq", decode_l_datetime_eq},
+        {"__lt", decode_l_datetime_lt},
+        {"__le", decode_l_datetime_le},
+        {NULL, NULL}};
     int i;
     decode_push_cjson(L);
     luaL_newmetatable(L, DECODE_DATETIME_MT);
