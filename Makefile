@@ -70,6 +70,17 @@ check: deps
 	luacheck -q lua spec bin/clinch bin/clinch-mock examples bench
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c99 --inline-suppr -I csrc csrc bench spec/openssl_queue.c
+	@# every csrc file compiles on its own (it includes what it uses), for Lua 5.4 and LuaJIT; a file
+	@# alone may leave some of its statics unused
+	@for inc in /usr/include/lua5.4 \
+	    $$($(PKG_CONFIG) --variable=includedir luajit 2>/dev/null || echo /usr/include/luajit-2.1); do \
+	  for f in csrc/*.c csrc/*.h; do \
+	    $(CC) $(STRICT) -Wno-unused-function -fsyntax-only -I$$inc $$f \
+	      || { echo "$$f does not compile on its own (-I$$inc)"; exit 1; }; \
+	  done; \
+	done
+	@# no C function over 90 lines (signature to closing brace; the aim is about 80)
+	awk -v max=90 -f scripts/func-lengths.awk csrc/*.c
 
 demo: deps
 	@scripts/demo.sh

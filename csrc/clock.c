@@ -1,13 +1,17 @@
 /* clock.c: wall-clock and monotonic time with sub-second precision, and a plain sleep, for retry
  * back-off and request timing (Lua's os.time has whole seconds only). */
+#ifndef CLINCH_CLOCK_C
+#define CLINCH_CLOCK_C
+
 #include <errno.h>
 #include <math.h>
 #include <time.h>
 
 #include "compat.h"
+#include "interrupt.c"
 
 /* core.now() -> seconds since the epoch, with fractions. */
-static int clock_now(lua_State *L) {
+static int clock_l_now(lua_State *L) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
@@ -15,7 +19,7 @@ static int clock_now(lua_State *L) {
 }
 
 /* core.monotime() -> seconds on a clock that never jumps, for durations. */
-static int clock_monotime(lua_State *L) {
+static int clock_l_monotime(lua_State *L) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
@@ -24,7 +28,7 @@ static int clock_monotime(lua_State *L) {
 
 /* core.sleep(seconds): blocks the thread; nginx callers pass ngx.sleep to the client instead. A signal
  * that asks for an interrupt (Ctrl-C, see interrupt.c) ends the sleep early; other signals do not. */
-static int clock_sleep(lua_State *L) {
+static int clock_l_sleep(lua_State *L) {
     lua_Number s = luaL_checknumber(L, 1);
     lua_State *main_L = interrupt_main_thread(L);
     struct timespec ts;
@@ -38,8 +42,10 @@ static int clock_sleep(lua_State *L) {
     return 0;
 }
 
-static void open_clock(lua_State *L) {
+static void clock_open(lua_State *L) {
     static const luaL_Reg fns[] = {
-        {"now", clock_now}, {"monotime", clock_monotime}, {"sleep", clock_sleep}, {NULL, NULL}};
+        {"now", clock_l_now}, {"monotime", clock_l_monotime}, {"sleep", clock_l_sleep}, {NULL, NULL}};
     luaL_setfuncs(L, fns, 0);
 }
+
+#endif

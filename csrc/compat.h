@@ -36,6 +36,23 @@ static inline void compat_rawsetp(lua_State *L, int t, const void *p) {
 #define lua_isinteger(L, i) 0
 #endif
 
+/* A full userdata with one user value (5.4), a uservalue (5.2/5.3) or an environment table (5.1):
+ * compat_newudata(L, size) pushes it; compat_setenv(L, i) pops a table and makes it the user value of
+ * the userdata at i; compat_getenv(L, i) pushes that table. */
+#if LUA_VERSION_NUM >= 504
+#define compat_newudata(L, sz) lua_newuserdatauv((L), (sz), 1)
+#define compat_setenv(L, i) ((void)lua_setiuservalue((L), (i), 1))
+#define compat_getenv(L, i) ((void)lua_getiuservalue((L), (i), 1))
+#elif LUA_VERSION_NUM >= 502
+#define compat_newudata(L, sz) lua_newuserdata((L), (sz))
+#define compat_setenv(L, i) lua_setuservalue((L), (i))
+#define compat_getenv(L, i) ((void)lua_getuservalue((L), (i)))
+#else
+#define compat_newudata(L, sz) lua_newuserdata((L), (sz))
+#define compat_setenv(L, i) ((void)lua_setfenv((L), (i)))
+#define compat_getenv(L, i) lua_getfenv((L), (i))
+#endif
+
 /* Pushes an integral value as an integer where the VM has them. */
 #if LUA_VERSION_NUM >= 503
 #define compat_pushint(L, n) lua_pushinteger((L), (lua_Integer)(n))

@@ -9,6 +9,9 @@
  * result cannot leak. A failed call's errors stay in the thread's OpenSSL error queue, where the next
  * OpenSSL user of the thread (nginx's TLS in a worker) would take them for its own: every failure is
  * followed by ERR_clear_error. sign.c reaches OpenSSL's fallible calls only through these helpers. */
+#ifndef CLINCH_CRYPTO_C
+#define CLINCH_CRYPTO_C
+
 #include "compat.h"
 
 #include <limits.h>
@@ -138,7 +141,7 @@ nonzero:
     return -1;
 }
 
-static int l_hmac(lua_State *L) {
+static int crypto_l_hmac(lua_State *L) {
     size_t namelen, keylen, msglen;
     const char *name = luaL_checklstring(L, 1, &namelen);
     const char *key = luaL_checklstring(L, 2, &keylen);
@@ -163,15 +166,15 @@ static int crypto_push_digest(lua_State *L, const EVP_MD *md, const char *fname)
     return 1;
 }
 
-static int l_sha256(lua_State *L) {
+static int crypto_l_sha256(lua_State *L) {
     return crypto_push_digest(L, EVP_sha256(), "sha256");
 }
 
-static int l_md5(lua_State *L) {
+static int crypto_l_md5(lua_State *L) {
     return crypto_push_digest(L, EVP_md5(), "md5");
 }
 
-static int l_base64_encode(lua_State *L) {
+static int crypto_l_base64_encode(lua_State *L) {
     size_t len, outlen;
     const unsigned char *in = (const unsigned char *)luaL_checklstring(L, 1, &len);
     unsigned char *out;
@@ -187,7 +190,7 @@ static int l_base64_encode(lua_State *L) {
     return 1;
 }
 
-static int l_base64_decode(lua_State *L) {
+static int crypto_l_base64_decode(lua_State *L) {
     size_t len;
     const unsigned char *in = (const unsigned char *)luaL_checklstring(L, 1, &len);
     const char *why = NULL;
@@ -208,14 +211,16 @@ static int l_base64_decode(lua_State *L) {
     return 1;
 }
 
-static void open_crypto(lua_State *L) {
+static void crypto_open(lua_State *L) {
     static const luaL_Reg funcs[] = {
-        {"hmac", l_hmac},
-        {"sha256", l_sha256},
-        {"md5", l_md5},
-        {"base64_encode", l_base64_encode},
-        {"base64_decode", l_base64_decode},
+        {"hmac", crypto_l_hmac},
+        {"sha256", crypto_l_sha256},
+        {"md5", crypto_l_md5},
+        {"base64_encode", crypto_l_base64_encode},
+        {"base64_decode", crypto_l_base64_decode},
         {NULL, NULL},
     };
     luaL_setfuncs(L, funcs, 0);
 }
+
+#endif

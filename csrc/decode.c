@@ -34,6 +34,9 @@
  * Cost (`make bench`): the walk over every value through the Lua C API is most of the linking time;
  * on a 100-candidate page it alone (bench/walk_floor.c) costs 9-13% of cjson.decode on Lua 5.4 and
  * 19-22% on LuaJIT. */
+#ifndef CLINCH_DECODE_C
+#define CLINCH_DECODE_C
+
 #include "compat.h"
 
 #include <math.h>
@@ -42,24 +45,24 @@
 #include <string.h>
 
 #define DECODE_MAX_DEPTH 128
-/* Lua stack slots: what one level of walk_table/walk_array uses at most, and what the linker's deepest
- * frame outside the walk needs (including a message being built). l_decode reserves it all up front,
+/* Lua stack slots: what one level of decode_walk_table/decode_walk_array uses at most, and what the linker's deepest
+ * frame outside the walk needs (including a message being built). decode_l_decode reserves it all up front,
  * so nothing below has to check, or fail, on the way. */
-#define WALK_SLOTS 4
-#define LINK_SLOTS 48
-#define DATETIME_MT "clinch.DateTime"
+#define DECODE_WALK_SLOTS 4
+#define DECODE_LINK_SLOTS 48
+#define DECODE_DATETIME_MT "clinch.DateTime"
 
 /* Upvalues of core.decode: the parser, the DateTime metatable, and the member names the linker looks up
  * (pushing a kept string is cheaper than interning a literal every time). */
-#define UV_CJSON_DECODE lua_upvalueindex(1) /* the private instance's decode, or an error string */
-#define UV_DATETIME lua_upvalueindex(2)     /* the DateTime metatable */
-#define UV_K_ID lua_upvalueindex(3)
-#define UV_K_TYPE lua_upvalueindex(4)
-#define UV_K_ATTRIBUTES lua_upvalueindex(5)
-#define UV_K_RELATIONSHIPS lua_upvalueindex(6)
-#define UV_K_DATA lua_upvalueindex(7)
-#define UV_K_UTC lua_upvalueindex(8)
-#define UV_COUNT 8
+#define DECODE_UV_CJSON_DECODE lua_upvalueindex(1) /* the private instance's decode, or an error string */
+#define DECODE_UV_DATETIME lua_upvalueindex(2)     /* the DateTime metatable */
+#define DECODE_UV_K_ID lua_upvalueindex(3)
+#define DECODE_UV_K_TYPE lua_upvalueindex(4)
+#define DECODE_UV_K_ATTRIBUTES lua_upvalueindex(5)
+#define DECODE_UV_K_RELATIONSHIPS lua_upvalueindex(6)
+#define DECODE_UV_K_DATA lua_upvalueindex(7)
+#define DECODE_UV_K_UTC lua_upvalueindex(8)
+#define DECODE_UV_COUNT 8
 
 static const char *const decode_keys[] = {"id", "type", "attributes", "relationships", "data", "utc"};
 
@@ -82,9 +85,9 @@ typedef struct {
     int rel_data;       /* with rel: 0 the relationship, 1 its data, 2 data[rel_index] */
     int rel_index;
     const char *member; /* a trailing member such as "attributes", or NULL */
-} where_t;
+} decode_where;
 
-static void push_where(lua_State *L, const where_t *w) {
+static void decode_push_where(lua_State *L, const decode_where *w) {
     int n = 1;
     lua_pushstring(L, w->base);
     if (w->index > 0) {
@@ -111,10 +114,10 @@ static void push_where(lua_State *L, const where_t *w) {
 }
 
 /* Pushes "decode: <where>: <message>" and returns -1, the callers' failure value. */
-static int failf(lua_State *L, const where_t *w, const char *fmt, ...) {
+static int decode_failf(lua_State *L, const decode_where *w, const char *fmt, ...) {
     va_list ap;
     lua_pushliteral(L, "decode: ");
-    push_where(L, w);
+    decode_push_where(L, w);
     lua_pushliteral(L, ": ");
     va_start(ap, fmt);
     lua_pushvfstring(L, fmt, ap);
@@ -123,12 +126,12 @@ static int failf(lua_State *L, const where_t *w, const char *fmt, ...) {
     return -1;
 }
 
-static int is_null(lua_State *L, int idx) {
+static int decode_is_null(lua_State *L, int idx) {
     return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
 }
 
 /* JSON kind of the value at idx, for messages. cjson arrays have element 1 (or are empty). */
-static const char *json_kind(lua_State *L, int idx) {
+static const char *decode_json_kind(lua_State *L, int idx) {
     switch (lua_type(L, idx)) {
     case LUA_TNIL: return "nothing";
     case LUA_TLIGHTUSERDATA: return "null";
@@ -147,7 +150,7 @@ static const char *json_kind(lua_State *L, int idx) {
 }
 
 /* True when the table at idx is a JSON object (possibly empty): it has no element 1. */
-static int table_is_object(lua_State *L, int idx) {
+static int decode_table_is_object(lua_State *L, int idx) {
     int r;
     lua_rawgeti(L, idx, 1);
     r = lua_isnil(L, -1);
@@ -156,9 +159,9 @@ static int table_is_object(lua_State *L, int idx) {
 }
 
 /* A cjson table is an array when it has element 1; an empty table counts as an (empty) array. */
-static int table_is_array(lua_State *L, int idx) {
+static int decode_table_is_array(lua_State *L, int idx) {
     idx = lua_absindex(L, idx);
-    if (!table_is_object(L, idx)) return 1;
+    if (!decode_table_is_object(L, idx)) return 1;
     lua_pushnil(L);
     if (!lua_next(L, idx)) return 1;
     lua_pop(L, 2);
@@ -167,17 +170,17 @@ static int table_is_array(lua_State *L, int idx) {
 
 #if LUA_VERSION_NUM >= 503
 /* Integral and within 2^53, so that the integer is exactly the number the text said. */
-static int integral(lua_Number n) {
+static int decode_integral(lua_Number n) {
     return n == floor(n) && n > -9007199254740992.0 && n < 9007199254740992.0;
 }
 #endif
 
-static const where_t where_document = {"document", 0, NULL, 0, 0, NULL};
+static const decode_where decode_where_document = {"document", 0, NULL, 0, 0, NULL};
 
-static int walk_table(lua_State *L, int t, int depth, int root);
+static int decode_walk_table(lua_State *L, int t, int depth, int root);
 
 /* Cleans an array in place: nulls dropped (compacting), numbers and nested tables converted. */
-static int walk_array(lua_State *L, int t, int depth) {
+static int decode_walk_array(lua_State *L, int t, int depth) {
     lua_Integer n = (lua_Integer)lua_rawlen(L, t), i, j = 0;
     for (i = 1; i <= n; i++) {
         int changed = 0;
@@ -190,7 +193,7 @@ static int walk_array(lua_State *L, int t, int depth) {
         case LUA_TNUMBER:
             if (!lua_isinteger(L, -1)) {
                 lua_Number x = lua_tonumber(L, -1);
-                if (integral(x)) {
+                if (decode_integral(x)) {
                     lua_pop(L, 1);
                     lua_pushinteger(L, (lua_Integer)x);
                     changed = 1;
@@ -199,7 +202,7 @@ static int walk_array(lua_State *L, int t, int depth) {
             break;
 #endif
         case LUA_TTABLE:
-            if (walk_table(L, lua_gettop(L), depth + 1, 0)) return -1;
+            if (decode_walk_table(L, lua_gettop(L), depth + 1, 0)) return -1;
             break;
         default: break;
         }
@@ -216,16 +219,16 @@ static int walk_array(lua_State *L, int t, int depth) {
 
 /* Cleans the table at abs index t in place (see the header). `root` tables (attributes, meta) are
  * never DateTimes themselves. Returns 0, or -1 with a message pushed. */
-static int walk_table(lua_State *L, int t, int depth, int root) {
+static int decode_walk_table(lua_State *L, int t, int depth, int root) {
     int has_epoch = 0;
-    /* cjson already bounds nesting; this bounds the C recursion and the Lua stack l_decode reserved
-     * (WALK_SLOTS per level) all the same. */
-    if (depth > DECODE_MAX_DEPTH) return failf(L, &where_document, "nesting too deep");
+    /* cjson already bounds nesting; this bounds the C recursion and the Lua stack decode_l_decode reserved
+     * (DECODE_WALK_SLOTS per level) all the same. */
+    if (depth > DECODE_MAX_DEPTH) return decode_failf(L, &decode_where_document, "nesting too deep");
     lua_pushnil(L);
     if (!lua_next(L, t)) return 0;
     if (lua_type(L, -2) == LUA_TNUMBER) {
         lua_pop(L, 2);
-        return walk_array(L, t, depth);
+        return decode_walk_array(L, t, depth);
     }
     do {
         switch (lua_type(L, -1)) {
@@ -238,7 +241,7 @@ static int walk_table(lua_State *L, int t, int depth, int root) {
 #if LUA_VERSION_NUM >= 503
             if (!lua_isinteger(L, -1)) {
                 lua_Number x = lua_tonumber(L, -1);
-                if (integral(x)) {
+                if (decode_integral(x)) {
                     lua_pushvalue(L, -2);
                     lua_pushinteger(L, (lua_Integer)x);
                     lua_rawset(L, t);
@@ -253,17 +256,17 @@ static int walk_table(lua_State *L, int t, int depth, int root) {
             break;
         }
         case LUA_TTABLE:
-            if (walk_table(L, lua_gettop(L), depth + 1, 0)) return -1;
+            if (decode_walk_table(L, lua_gettop(L), depth + 1, 0)) return -1;
             break;
         default: break;
         }
         lua_pop(L, 1);
     } while (lua_next(L, t));
     if (has_epoch) { /* only then look for utc: most objects are not DateTimes */
-        lua_pushvalue(L, UV_K_UTC);
+        lua_pushvalue(L, DECODE_UV_K_UTC);
         lua_rawget(L, t);
         if (lua_type(L, -1) == LUA_TSTRING) {
-            lua_pushvalue(L, UV_DATETIME);
+            lua_pushvalue(L, DECODE_UV_DATETIME);
             lua_setmetatable(L, t);
         }
         lua_pop(L, 1);
@@ -275,8 +278,8 @@ static int walk_table(lua_State *L, int t, int depth, int root) {
  * integral and below 2^53; any other number may not be what the text said (cjson parsed it to a
  * double: 2^53 and 2^53 + 1 are one), so it is refused rather than risk merging two resources.
  * Returns 0, or -1 with a message pushed. `what` is "resource" or "resource identifier". */
-static int push_id(lua_State *L, int r, const where_t *w, const char *what) {
-    lua_pushvalue(L, UV_K_ID);
+static int decode_push_id(lua_State *L, int r, const decode_where *w, const char *what) {
+    lua_pushvalue(L, DECODE_UV_K_ID);
     lua_rawget(L, r);
     switch (lua_type(L, -1)) {
     case LUA_TSTRING: return 0;
@@ -284,33 +287,33 @@ static int push_id(lua_State *L, int r, const where_t *w, const char *what) {
         lua_Number x = lua_tonumber(L, -1);
         char buf[32];
         if (x != floor(x)) /* NaN too */
-            return failf(L, w, "numeric %s id %f is not an integer, so its text cannot be known exactly; the API "
-                               "sends ids as strings", what, x);
+            return decode_failf(L, w, "numeric %s id %f is not an integer, so its text cannot be known exactly; "
+                                      "the API sends ids as strings", what, x);
         if (fabs(x) >= 9007199254740992.0)
-            return failf(L, w, "numeric %s id %f is beyond 2^53 and cannot be kept exactly; the API sends ids as "
-                               "strings", what, x);
+            return decode_failf(L, w, "numeric %s id %f is beyond 2^53 and cannot be kept exactly; the API sends "
+                                      "ids as strings", what, x);
         lua_pop(L, 1);
         snprintf(buf, sizeof buf, "%.0f", x);
         lua_pushstring(L, buf);
         return 0;
     }
     case LUA_TNIL:
-    case LUA_TLIGHTUSERDATA: return failf(L, w, "%s has no id", what);
-    default: return failf(L, w, "%s id must be a string, got %s", what, json_kind(L, -1));
+    case LUA_TLIGHTUSERDATA: return decode_failf(L, w, "%s has no id", what);
+    default: return decode_failf(L, w, "%s id must be a string, got %s", what, decode_json_kind(L, -1));
     }
 }
 
-static int push_type(lua_State *L, int r, const where_t *w, const char *what) {
-    lua_pushvalue(L, UV_K_TYPE);
+static int decode_push_type(lua_State *L, int r, const decode_where *w, const char *what) {
+    lua_pushvalue(L, DECODE_UV_K_TYPE);
     lua_rawget(L, r);
     if (lua_type(L, -1) == LUA_TSTRING) return 0;
-    if (lua_isnil(L, -1) || is_null(L, -1)) return failf(L, w, "%s has no type", what);
-    return failf(L, w, "%s type must be a string, got %s", what, json_kind(L, -1));
+    if (lua_isnil(L, -1) || decode_is_null(L, -1)) return decode_failf(L, w, "%s has no type", what);
+    return decode_failf(L, w, "%s type must be a string, got %s", what, decode_json_kind(L, -1));
 }
 
 /* With type at -2 and id at -1, pushes the id map of that type (created when new).
  * Stack: type id -> type id byid */
-static void push_byid(decode_ctx *c) {
+static void decode_push_byid(decode_ctx *c) {
     lua_State *L = c->L;
     if (lua_rawequal(L, -2, c->last)) { /* runs of one type are the common case */
         lua_pushvalue(L, c->last + 1);
@@ -332,7 +335,7 @@ static void push_byid(decode_ctx *c) {
 }
 
 /* Adds the table at abs index t to the set of repeated resources. */
-static void mark_repeated(decode_ctx *c, int t) {
+static void decode_mark_repeated(decode_ctx *c, int t) {
     lua_State *L = c->L;
     if (lua_isnil(L, c->repeats)) {
         lua_newtable(L);
@@ -343,51 +346,53 @@ static void mark_repeated(decode_ctx *c, int t) {
     lua_rawset(L, c->repeats);
 }
 
-/* Registers the resource object at abs index r: validates it, turns its attributes into the resource
- * table and enters it in the identity map. Pushes the resource table and returns 1 when new, 0 when it
- * repeats an earlier type+id (the earlier table is pushed), -1 on error. The resource table is left in
- * r.attributes for link_resource. A repeat is registered later than the copies before it, so its
- * attributes, nulls included, win over theirs; link_repeats settles the relationships. */
-static int register_resource(decode_ctx *c, int r, const where_t *w) {
+/* With type id byid on the stack, looks the id up in byid. Returns 0 (nothing pushed) when the
+ * type+id is new, else pushes the table already registered and returns its abs index; *repeated is
+ * set when that table is a resource given before (not a stub). */
+static inline int decode_find_registered(decode_ctx *c, int *repeated) {
     lua_State *L = c->L;
-    int top = lua_gettop(L), res, found = 0, repeated = 0;
-    /* an array fails below for want of a type */
-    if (lua_type(L, r) != LUA_TTABLE) return failf(L, w, "expected resource object, got %s", json_kind(L, r));
-    if (push_type(L, r, w, "resource") || push_id(L, r, w, "resource")) return -1;
-    push_byid(c); /* type id byid */
+    int found, stub;
     lua_pushvalue(L, -2);
     lua_rawget(L, -2);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
-    } else {
-        int stub;
-        found = lua_gettop(L);
-        lua_pushvalue(L, found);
-        lua_rawget(L, c->stubs);
-        stub = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        if (stub) { /* a stub made for an earlier forward reference: it becomes this resource */
-            lua_pushvalue(L, found);
-            lua_pushnil(L);
-            lua_rawset(L, c->stubs);
-        } else {
-            repeated = 1;
-            mark_repeated(c, found);
-        }
+        return 0;
     }
-    lua_pushvalue(L, UV_K_ATTRIBUTES);
+    found = lua_gettop(L);
+    lua_pushvalue(L, found);
+    lua_rawget(L, c->stubs);
+    stub = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (stub) { /* a stub made for an earlier forward reference: it becomes this resource */
+        lua_pushvalue(L, found);
+        lua_pushnil(L);
+        lua_rawset(L, c->stubs);
+    } else {
+        *repeated = 1;
+        decode_mark_repeated(c, found);
+    }
+    return found;
+}
+
+/* Pushes the cleaned attributes table of the resource object at abs index r (a new empty one, also
+ * stored as r.attributes, when it has none). `found` is the table registered earlier for this
+ * type+id, or 0; with `repeated`, this copy's nulls remove members from it. Returns 0, or -1 with a
+ * message pushed. */
+static inline int decode_push_attributes(decode_ctx *c, int r, const decode_where *w, int found, int repeated) {
+    lua_State *L = c->L;
+    lua_pushvalue(L, DECODE_UV_K_ATTRIBUTES);
     lua_rawget(L, r);
     if (lua_type(L, -1) == LUA_TTABLE) {
-        if (!table_is_object(L, -1)) {
-            where_t wa = *w;
+        if (!decode_table_is_object(L, -1)) {
+            decode_where wa = *w;
             wa.member = "attributes";
-            return failf(L, &wa, "expected object, got array");
+            return decode_failf(L, &wa, "expected object, got array");
         }
-        if (repeated) { /* this copy's nulls remove what earlier copies said; walk_table drops them */
+        if (repeated) { /* this copy's nulls remove what earlier copies said; decode_walk_table drops them */
             int a = lua_gettop(L);
             lua_pushnil(L);
             while (lua_next(L, a)) {
-                if (is_null(L, -1)) {
+                if (decode_is_null(L, -1)) {
                     lua_pushvalue(L, -2);
                     lua_pushnil(L);
                     lua_rawset(L, found);
@@ -395,18 +400,36 @@ static int register_resource(decode_ctx *c, int r, const where_t *w) {
                 lua_pop(L, 1);
             }
         }
-        if (walk_table(L, lua_gettop(L), 4, 1)) return -1;
-    } else if (lua_isnil(L, -1) || is_null(L, -1)) {
+        if (decode_walk_table(L, lua_gettop(L), 4, 1)) return -1;
+    } else if (lua_isnil(L, -1) || decode_is_null(L, -1)) {
         lua_pop(L, 1);
         lua_createtable(L, 0, 4);
-        lua_pushvalue(L, UV_K_ATTRIBUTES);
+        lua_pushvalue(L, DECODE_UV_K_ATTRIBUTES);
         lua_pushvalue(L, -2);
         lua_rawset(L, r);
     } else {
-        where_t wa = *w;
+        decode_where wa = *w;
         wa.member = "attributes";
-        return failf(L, &wa, "expected object, got %s", json_kind(L, -1));
+        return decode_failf(L, &wa, "expected object, got %s", decode_json_kind(L, -1));
     }
+    return 0;
+}
+
+/* Registers the resource object at abs index r: validates it, turns its attributes into the resource
+ * table and enters it in the identity map. Pushes the resource table and returns 1 when new, 0 when it
+ * repeats an earlier type+id (the earlier table is pushed), -1 on error. The resource table is left in
+ * r.attributes for decode_link_resource. A repeat is registered later than the copies before it, so its
+ * attributes, nulls included, win over theirs; decode_link_repeats settles the relationships. */
+static int decode_register_resource(decode_ctx *c, int r, const decode_where *w) {
+    lua_State *L = c->L;
+    int top = lua_gettop(L), res, found, repeated = 0;
+    /* an array fails below for want of a type */
+    if (lua_type(L, r) != LUA_TTABLE)
+        return decode_failf(L, w, "expected resource object, got %s", decode_json_kind(L, r));
+    if (decode_push_type(L, r, w, "resource") || decode_push_id(L, r, w, "resource")) return -1;
+    decode_push_byid(c); /* type id byid */
+    found = decode_find_registered(c, &repeated);
+    if (decode_push_attributes(c, r, w, found, repeated)) return -1;
     if (found) { /* the attributes move into the earlier table, which others already point at */
         int a = lua_gettop(L);
         lua_pushnil(L);
@@ -416,15 +439,15 @@ static int register_resource(decode_ctx *c, int r, const where_t *w) {
             lua_rawset(L, found);
         }
         lua_pop(L, 1);
-        lua_pushvalue(L, UV_K_ATTRIBUTES);
+        lua_pushvalue(L, DECODE_UV_K_ATTRIBUTES);
         lua_pushvalue(L, found);
         lua_rawset(L, r);
     }
     res = lua_gettop(L); /* type id byid res */
-    lua_pushvalue(L, UV_K_ID);
+    lua_pushvalue(L, DECODE_UV_K_ID);
     lua_pushvalue(L, res - 2);
     lua_rawset(L, res);
-    lua_pushvalue(L, UV_K_TYPE);
+    lua_pushvalue(L, DECODE_UV_K_TYPE);
     lua_pushvalue(L, res - 3);
     lua_rawset(L, res);
     lua_pushvalue(L, res - 2);
@@ -442,22 +465,22 @@ static int register_resource(decode_ctx *c, int r, const where_t *w) {
 
 /* Resolves the resource identifier object at abs index d to its resource table (or a shared stub)
  * and pushes it. Returns 0 or -1 with a message pushed. */
-static int resolve(decode_ctx *c, int d, const where_t *w) {
+static int decode_resolve(decode_ctx *c, int d, const decode_where *w) {
     lua_State *L = c->L;
     int top = lua_gettop(L);
     if (lua_type(L, d) != LUA_TTABLE)
-        return failf(L, w, "expected resource identifier object, got %s", json_kind(L, d));
-    if (push_type(L, d, w, "resource identifier") || push_id(L, d, w, "resource identifier")) return -1;
-    push_byid(c); /* type id byid */
+        return decode_failf(L, w, "expected resource identifier object, got %s", decode_json_kind(L, d));
+    if (decode_push_type(L, d, w, "resource identifier") || decode_push_id(L, d, w, "resource identifier")) return -1;
+    decode_push_byid(c); /* type id byid */
     lua_pushvalue(L, -2);
     lua_rawget(L, -2);
     if (lua_isnil(L, -1)) { /* not in the document: a stub, registered so that it is shared */
         lua_pop(L, 1);
         lua_createtable(L, 0, 2);
-        lua_pushvalue(L, UV_K_ID);
+        lua_pushvalue(L, DECODE_UV_K_ID);
         lua_pushvalue(L, top + 2);
         lua_rawset(L, -3);
-        lua_pushvalue(L, UV_K_TYPE);
+        lua_pushvalue(L, DECODE_UV_K_TYPE);
         lua_pushvalue(L, top + 1);
         lua_rawset(L, -3);
         lua_pushvalue(L, top + 2);
@@ -474,22 +497,22 @@ static int resolve(decode_ctx *c, int d, const where_t *w) {
 
 /* Sets the relationships of the registered resource object at abs index r as fields of its resource
  * table. Returns 0 or -1 with a message pushed. */
-static int link_resource(decode_ctx *c, int r, const where_t *w) {
+static int decode_link_resource(decode_ctx *c, int r, const decode_where *w) {
     lua_State *L = c->L;
     int top = lua_gettop(L), res, rels;
-    where_t wr = *w;
-    lua_pushvalue(L, UV_K_RELATIONSHIPS);
+    decode_where wr = *w;
+    lua_pushvalue(L, DECODE_UV_K_RELATIONSHIPS);
     lua_rawget(L, r);
-    if (lua_isnil(L, -1) || is_null(L, -1)) {
+    if (lua_isnil(L, -1) || decode_is_null(L, -1)) {
         lua_settop(L, top);
         return 0;
     }
-    if (lua_type(L, -1) != LUA_TTABLE || !table_is_object(L, -1)) {
+    if (lua_type(L, -1) != LUA_TTABLE || !decode_table_is_object(L, -1)) {
         wr.member = "relationships";
-        return failf(L, &wr, "expected object, got %s", json_kind(L, -1));
+        return decode_failf(L, &wr, "expected object, got %s", decode_json_kind(L, -1));
     }
     rels = lua_gettop(L);
-    lua_pushvalue(L, UV_K_ATTRIBUTES);
+    lua_pushvalue(L, DECODE_UV_K_ATTRIBUTES);
     lua_rawget(L, r);
     res = lua_gettop(L);
     lua_pushnil(L);
@@ -504,9 +527,9 @@ static int link_resource(decode_ctx *c, int r, const where_t *w) {
         }
         wr.rel = name;
         wr.rel_data = 0;
-        if (lua_type(L, rel) != LUA_TTABLE || !table_is_object(L, rel))
-            return failf(L, &wr, "expected object, got %s", json_kind(L, rel));
-        lua_pushvalue(L, UV_K_DATA);
+        if (lua_type(L, rel) != LUA_TTABLE || !decode_table_is_object(L, rel))
+            return decode_failf(L, &wr, "expected object, got %s", decode_json_kind(L, rel));
+        lua_pushvalue(L, DECODE_UV_K_DATA);
         lua_rawget(L, rel);
         d = lua_gettop(L);
         switch (lua_type(L, d)) {
@@ -518,13 +541,13 @@ static int link_resource(decode_ctx *c, int r, const where_t *w) {
             lua_rawset(L, res);
             break;
         case LUA_TTABLE:
-            if (table_is_array(L, d)) { /* to-many: identifiers replaced by their tables in place */
+            if (decode_table_is_array(L, d)) { /* to-many: identifiers replaced by their tables in place */
                 int i, n = (int)lua_rawlen(L, d);
                 wr.rel_data = 2;
                 for (i = 1; i <= n; i++) {
                     lua_rawgeti(L, d, i);
                     wr.rel_index = i;
-                    if (resolve(c, d + 1, &wr)) return -1;
+                    if (decode_resolve(c, d + 1, &wr)) return -1;
                     lua_rawseti(L, d, i);
                     lua_pop(L, 1);
                 }
@@ -533,7 +556,7 @@ static int link_resource(decode_ctx *c, int r, const where_t *w) {
                 lua_rawset(L, res);
             } else {
                 wr.rel_data = 1;
-                if (resolve(c, d, &wr)) return -1;
+                if (decode_resolve(c, d, &wr)) return -1;
                 lua_pushvalue(L, rel - 1);
                 lua_insert(L, -2);
                 lua_rawset(L, res);
@@ -541,7 +564,7 @@ static int link_resource(decode_ctx *c, int r, const where_t *w) {
             break;
         default:
             wr.rel_data = 1;
-            return failf(L, &wr, "expected object, array or null, got %s", json_kind(L, d));
+            return decode_failf(L, &wr, "expected object, array or null, got %s", decode_json_kind(L, d));
         }
         lua_settop(L, rel - 1);
     }
@@ -550,12 +573,12 @@ static int link_resource(decode_ctx *c, int r, const where_t *w) {
 }
 
 /* Sets a cleaned top-level member (meta, links, jsonapi) in doc; null and absent stay nil. */
-static int top_member(lua_State *L, int root, int doc, const char *name) {
+static int decode_top_member(lua_State *L, int root, int doc, const char *name) {
     lua_pushstring(L, name);
     lua_rawget(L, root);
     if (lua_type(L, -1) == LUA_TTABLE) {
-        if (walk_table(L, lua_gettop(L), 2, 1)) return -1;
-    } else if (is_null(L, -1)) {
+        if (decode_walk_table(L, lua_gettop(L), 2, 1)) return -1;
+    } else if (decode_is_null(L, -1)) {
         lua_pop(L, 1);
         return 0;
     }
@@ -567,10 +590,10 @@ static int top_member(lua_State *L, int root, int doc, const char *name) {
  * attributes are in: so the later copy wins each relationship, and relationships win over attributes
  * of any copy. Linking a copy twice is harmless: resolved identifiers are resource tables, which have
  * id and type. `list` is an abs index of included or data (an array), or of a single resource. */
-static int link_repeats(decode_ctx *c, int list, const char *base) {
+static int decode_link_repeats(decode_ctx *c, int list, const char *base) {
     lua_State *L = c->L;
-    where_t w = {NULL, 0, NULL, 0, 0, NULL};
-    int i, n = 1, single = !table_is_array(L, list);
+    decode_where w = {NULL, 0, NULL, 0, 0, NULL};
+    int i, n = 1, single = !decode_table_is_array(L, list);
     w.base = base;
     if (!single) n = (int)lua_rawlen(L, list);
     for (i = 1; i <= n; i++) {
@@ -579,99 +602,142 @@ static int link_repeats(decode_ctx *c, int list, const char *base) {
         else lua_rawgeti(L, list, i);
         r = lua_gettop(L);
         w.index = single ? 0 : i;
-        lua_pushvalue(L, UV_K_ATTRIBUTES);
+        lua_pushvalue(L, DECODE_UV_K_ATTRIBUTES);
         lua_rawget(L, r);
         lua_rawget(L, c->repeats);
         repeated = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        if (repeated && link_resource(c, r, &w)) return -1;
+        if (repeated && decode_link_resource(c, r, &w)) return -1;
         lua_pop(L, 1);
     }
     return 0;
 }
 
-/* Links the cjson tree at abs index root into a new doc table pushed on the stack. */
-static int link_document(decode_ctx *c, int root) {
+/* Registers the resources of `included` (abs index inc, an array) into a new array of the fresh ones
+ * (repeats left out), pushed. Returns 0, or -1 with a message pushed. */
+static inline int decode_register_included(decode_ctx *c, int inc) {
     lua_State *L = c->L;
-    int doc, data, inc = 0, out_data = 0, out_inc = 0, ninc = 0, i, n;
-    where_t w = {"data", 0, NULL, 0, 0, NULL};
-
-    if (lua_type(L, root) != LUA_TTABLE || !table_is_object(L, root)) {
-        where_t wt = {"top level", 0, NULL, 0, 0, NULL};
-        return failf(L, &wt, "expected object, got %s", json_kind(L, root));
+    decode_where w = {"included", 0, NULL, 0, 0, NULL};
+    int i, n = (int)lua_rawlen(L, inc), out_inc, ninc = 0;
+    lua_createtable(L, n, 0);
+    out_inc = lua_gettop(L);
+    for (i = 1; i <= n; i++) {
+        int fresh;
+        lua_rawgeti(L, inc, i);
+        w.index = i;
+        fresh = decode_register_resource(c, out_inc + 1, &w);
+        if (fresh < 0) return -1;
+        if (fresh) lua_rawseti(L, out_inc, ++ninc);
+        else lua_pop(L, 1);
+        lua_pop(L, 1);
     }
-    lua_createtable(L, 0, 6);
-    doc = lua_gettop(L);
+    return 0;
+}
 
-    lua_pushvalue(L, UV_K_DATA);
-    lua_rawget(L, root);
-    data = lua_gettop(L);
-    lua_pushliteral(L, "included");
-    lua_rawget(L, root);
-    if (lua_type(L, -1) == LUA_TTABLE && table_is_array(L, -1)) {
-        inc = lua_gettop(L);
-    } else if (!lua_isnil(L, -1) && !is_null(L, -1)) {
-        w.base = "included";
-        return failf(L, &w, "expected array, got %s", json_kind(L, -1));
-    }
-
-    /* Included resources are registered first, so that primary data can be linked as it is
-     * registered, while its tables are still in cache. A forward reference between primary resources
-     * makes a stub that the resource takes over when it comes (see register_resource). */
-    if (inc) {
-        n = (int)lua_rawlen(L, inc);
-        lua_createtable(L, n, 0);
-        out_inc = lua_gettop(L);
-        w.base = "included";
-        for (i = 1; i <= n; i++) {
-            int fresh;
-            lua_rawgeti(L, inc, i);
-            w.index = i;
-            fresh = register_resource(c, out_inc + 1, &w);
-            if (fresh < 0) return -1;
-            if (fresh) lua_rawseti(L, out_inc, ++ninc);
-            else lua_pop(L, 1);
-            lua_pop(L, 1);
-        }
-    }
-    w.base = "data";
-    w.index = 0;
+/* Registers and links the primary data at abs index data. Sets *out_data to the abs index of what
+ * doc.data becomes (an array of resource tables, or one), pushed; 0 for null or absent data. Returns
+ * 0, or -1 with a message pushed. */
+static inline int decode_link_data(decode_ctx *c, int data, int *out_data) {
+    lua_State *L = c->L;
+    decode_where w = {"data", 0, NULL, 0, 0, NULL};
+    int i, n, out;
     switch (lua_type(L, data)) {
     case LUA_TNIL:
     case LUA_TLIGHTUSERDATA:
         break;
     case LUA_TTABLE:
-        if (table_is_array(L, data)) {
+        if (decode_table_is_array(L, data)) {
             n = (int)lua_rawlen(L, data);
             lua_createtable(L, n, 0);
-            out_data = lua_gettop(L);
+            out = lua_gettop(L);
             for (i = 1; i <= n; i++) {
                 lua_rawgeti(L, data, i);
                 w.index = i;
-                if (register_resource(c, out_data + 1, &w) < 0 || link_resource(c, out_data + 1, &w)) return -1;
-                lua_rawseti(L, out_data, i);
+                if (decode_register_resource(c, out + 1, &w) < 0 || decode_link_resource(c, out + 1, &w)) return -1;
+                lua_rawseti(L, out, i);
                 lua_pop(L, 1);
             }
+            *out_data = out;
         } else {
-            if (register_resource(c, data, &w) < 0 || link_resource(c, data, &w)) return -1;
-            out_data = lua_gettop(L);
+            if (decode_register_resource(c, data, &w) < 0 || decode_link_resource(c, data, &w)) return -1;
+            *out_data = lua_gettop(L);
         }
         break;
     default:
-        return failf(L, &w, "expected object, array or null, got %s", json_kind(L, data));
+        return decode_failf(L, &w, "expected object, array or null, got %s", decode_json_kind(L, data));
     }
+    return 0;
+}
+
+/* Links the registered resources of `included` (abs index inc). Returns 0, or -1 with a message pushed. */
+static inline int decode_link_included(decode_ctx *c, int inc) {
+    lua_State *L = c->L;
+    decode_where w = {"included", 0, NULL, 0, 0, NULL};
+    int i, n = (int)lua_rawlen(L, inc);
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, inc, i);
+        w.index = i;
+        if (decode_link_resource(c, lua_gettop(L), &w)) return -1;
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Sets doc.errors, doc.meta, doc.links and doc.jsonapi from the cjson tree at abs index root. Returns 0,
+ * or -1 with a message pushed. */
+static inline int decode_other_members(lua_State *L, int root, int doc) {
+    lua_pushliteral(L, "errors");
+    lua_rawget(L, root);
+    if (lua_type(L, -1) == LUA_TTABLE && decode_table_is_array(L, -1)) {
+        if (decode_walk_table(L, lua_gettop(L), 2, 1)) return -1;
+        lua_setfield(L, doc, "errors");
+    } else if (!lua_isnil(L, -1) && !decode_is_null(L, -1)) {
+        decode_where we = {"errors", 0, NULL, 0, 0, NULL};
+        return decode_failf(L, &we, "expected array, got %s", decode_json_kind(L, -1));
+    } else {
+        lua_pop(L, 1);
+    }
+    if (decode_top_member(L, root, doc, "meta") || decode_top_member(L, root, doc, "links") ||
+        decode_top_member(L, root, doc, "jsonapi"))
+        return -1;
+    return 0;
+}
+
+/* Links the cjson tree at abs index root into a new doc table pushed on the stack. */
+static int decode_link_document(decode_ctx *c, int root) {
+    lua_State *L = c->L;
+    int doc, data, inc = 0, out_data = 0, out_inc = 0;
+
+    if (lua_type(L, root) != LUA_TTABLE || !decode_table_is_object(L, root)) {
+        decode_where wt = {"top level", 0, NULL, 0, 0, NULL};
+        return decode_failf(L, &wt, "expected object, got %s", decode_json_kind(L, root));
+    }
+    lua_createtable(L, 0, 6);
+    doc = lua_gettop(L);
+
+    lua_pushvalue(L, DECODE_UV_K_DATA);
+    lua_rawget(L, root);
+    data = lua_gettop(L);
+    lua_pushliteral(L, "included");
+    lua_rawget(L, root);
+    if (lua_type(L, -1) == LUA_TTABLE && decode_table_is_array(L, -1)) {
+        inc = lua_gettop(L);
+    } else if (!lua_isnil(L, -1) && !decode_is_null(L, -1)) {
+        decode_where w = {"included", 0, NULL, 0, 0, NULL};
+        return decode_failf(L, &w, "expected array, got %s", decode_json_kind(L, -1));
+    }
+
+    /* Included resources are registered first, so that primary data can be linked as it is
+     * registered, while its tables are still in cache. A forward reference between primary resources
+     * makes a stub that the resource takes over when it comes (see decode_register_resource). */
     if (inc) {
-        n = (int)lua_rawlen(L, inc);
-        w.base = "included";
-        for (i = 1; i <= n; i++) {
-            lua_rawgeti(L, inc, i);
-            w.index = i;
-            if (link_resource(c, lua_gettop(L), &w)) return -1;
-            lua_pop(L, 1);
-        }
+        if (decode_register_included(c, inc)) return -1;
+        out_inc = lua_gettop(L);
     }
-    if (!lua_isnil(L, c->repeats) && ((inc && link_repeats(c, inc, "included")) ||
-                                      (lua_type(L, data) == LUA_TTABLE && link_repeats(c, data, "data"))))
+    if (decode_link_data(c, data, &out_data)) return -1;
+    if (inc && decode_link_included(c, inc)) return -1;
+    if (!lua_isnil(L, c->repeats) && ((inc && decode_link_repeats(c, inc, "included")) ||
+                                      (lua_type(L, data) == LUA_TTABLE && decode_link_repeats(c, data, "data"))))
         return -1;
 
     if (out_data) {
@@ -682,28 +748,14 @@ static int link_document(decode_ctx *c, int root) {
         lua_pushvalue(L, out_inc);
         lua_setfield(L, doc, "included");
     }
-
-    lua_pushliteral(L, "errors");
-    lua_rawget(L, root);
-    if (lua_type(L, -1) == LUA_TTABLE && table_is_array(L, -1)) {
-        if (walk_table(L, lua_gettop(L), 2, 1)) return -1;
-        lua_setfield(L, doc, "errors");
-    } else if (!lua_isnil(L, -1) && !is_null(L, -1)) {
-        where_t we = {"errors", 0, NULL, 0, 0, NULL};
-        return failf(L, &we, "expected array, got %s", json_kind(L, -1));
-    } else {
-        lua_pop(L, 1);
-    }
-    if (top_member(L, root, doc, "meta") || top_member(L, root, doc, "links") ||
-        top_member(L, root, doc, "jsonapi"))
-        return -1;
+    if (decode_other_members(L, root, doc)) return -1;
     lua_settop(L, doc);
     return 0;
 }
 
 /* True when the text at index 1, which cjson parsed, is an object: its first byte after cjson's
  * whitespace is '{'. */
-static int text_is_object(lua_State *L) {
+static int decode_text_is_object(lua_State *L) {
     size_t len, i = 0;
     const char *s = lua_tolstring(L, 1, &len);
     while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
@@ -711,19 +763,19 @@ static int text_is_object(lua_State *L) {
 }
 
 /* core.decode(text [, raw_map]) -> doc | nil, message */
-static int l_decode(lua_State *L) {
+static int decode_l_decode(lua_State *L) {
     decode_ctx c;
     int root;
     luaL_checkstring(L, 1);
     if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
-    luaL_checkstack(L, LINK_SLOTS + WALK_SLOTS * (DECODE_MAX_DEPTH + 1), "decode");
-    if (!lua_isfunction(L, UV_CJSON_DECODE)) {
+    luaL_checkstack(L, DECODE_LINK_SLOTS + DECODE_WALK_SLOTS * (DECODE_MAX_DEPTH + 1), "decode");
+    if (!lua_isfunction(L, DECODE_UV_CJSON_DECODE)) {
         lua_pushnil(L);
-        lua_pushvalue(L, UV_CJSON_DECODE);
+        lua_pushvalue(L, DECODE_UV_CJSON_DECODE);
         return 2;
     }
-    lua_pushvalue(L, UV_CJSON_DECODE);
+    lua_pushvalue(L, DECODE_UV_CJSON_DECODE);
     lua_pushvalue(L, 1);
     if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
         lua_pushnil(L);
@@ -741,11 +793,11 @@ static int l_decode(lua_State *L) {
     }
     lua_settop(L, 3);
     root = 3;
-    if (lua_type(L, root) == LUA_TTABLE && !text_is_object(L)) {
+    if (lua_type(L, root) == LUA_TTABLE && !decode_text_is_object(L)) {
         /* cjson gives [] and {} as the same empty table: only the text tells them apart */
-        where_t wt = {"top level", 0, NULL, 0, 0, NULL};
+        decode_where wt = {"top level", 0, NULL, 0, 0, NULL};
         lua_pushnil(L);
-        failf(L, &wt, "expected object, got array");
+        decode_failf(L, &wt, "expected object, got array");
         return 2;
     }
 
@@ -768,7 +820,7 @@ static int l_decode(lua_State *L) {
         lua_setfield(L, -2, "text");
         c.src = lua_gettop(L);
     }
-    if (link_document(&c, root)) {
+    if (decode_link_document(&c, root)) {
         lua_pushnil(L);
         lua_insert(L, -2);
         return 2;
@@ -777,7 +829,7 @@ static int l_decode(lua_State *L) {
 }
 
 /* DateTime metamethods: tostring gives utc, comparisons use epoch. No __index: the fields are plain. */
-static lua_Number dt_epoch(lua_State *L, int idx) {
+static lua_Number decode_datetime_epoch(lua_State *L, int idx) {
     lua_Number e;
     if (lua_type(L, idx) != LUA_TTABLE) luaL_argerror(L, idx, "DateTime expected");
     lua_getfield(L, idx, "epoch");
@@ -787,7 +839,7 @@ static lua_Number dt_epoch(lua_State *L, int idx) {
     return e;
 }
 
-static int dt_tostring(lua_State *L) {
+static int decode_l_datetime_tostring(lua_State *L) {
     lua_getfield(L, 1, "utc");
     if (!lua_isstring(L, -1)) return luaL_error(L, "DateTime without utc");
     lua_tostring(L, -1);
@@ -795,7 +847,7 @@ static int dt_tostring(lua_State *L) {
 }
 
 /* == never raises: anything without a numeric epoch is simply not equal. */
-static int dt_eq(lua_State *L) {
+static int decode_l_datetime_eq(lua_State *L) {
     int ok = 1, i;
     lua_Number e[2] = {0, 0};
     for (i = 0; i < 2; i++) {
@@ -812,18 +864,18 @@ static int dt_eq(lua_State *L) {
     return 1;
 }
 
-static int dt_lt(lua_State *L) {
-    lua_pushboolean(L, dt_epoch(L, 1) < dt_epoch(L, 2));
+static int decode_l_datetime_lt(lua_State *L) {
+    lua_pushboolean(L, decode_datetime_epoch(L, 1) < decode_datetime_epoch(L, 2));
     return 1;
 }
 
-static int dt_le(lua_State *L) {
-    lua_pushboolean(L, dt_epoch(L, 1) <= dt_epoch(L, 2));
+static int decode_l_datetime_le(lua_State *L) {
+    lua_pushboolean(L, decode_datetime_epoch(L, 1) <= decode_datetime_epoch(L, 2));
     return 1;
 }
 
 /* Calls f(arg) under pcall if f (at -2 after pushing) exists; used on the private cjson instance. */
-static int call_config(lua_State *L, int inst, const char *name, int arg_is_bool, int arg) {
+static int decode_call_config(lua_State *L, int inst, const char *name, int arg_is_bool, int arg) {
     lua_getfield(L, inst, name);
     if (!lua_isfunction(L, -1)) {
         lua_pop(L, 1);
@@ -840,7 +892,7 @@ static int call_config(lua_State *L, int inst, const char *name, int arg_is_bool
 
 /* Pushes the decode function of a private cjson.safe instance, or a message when lua-cjson is not
  * available. */
-static void push_cjson_decode(lua_State *L) {
+static void decode_push_cjson(lua_State *L) {
     int top = lua_gettop(L), inst;
     lua_getglobal(L, "require");
     if (!lua_isfunction(L, -1)) goto unavailable;
@@ -850,8 +902,8 @@ static void push_cjson_decode(lua_State *L) {
     if (!lua_isfunction(L, -1)) goto unavailable;
     if (lua_pcall(L, 0, 1, 0) != LUA_OK || !lua_istable(L, -1)) goto unavailable;
     inst = lua_gettop(L);
-    if (call_config(L, inst, "decode_max_depth", 0, DECODE_MAX_DEPTH) ||
-        call_config(L, inst, "decode_invalid_numbers", 1, 0))
+    if (decode_call_config(L, inst, "decode_max_depth", 0, DECODE_MAX_DEPTH) ||
+        decode_call_config(L, inst, "decode_invalid_numbers", 1, 0))
         goto unavailable;
     lua_getfield(L, inst, "decode");
     if (!lua_isfunction(L, -1)) goto unavailable;
@@ -863,18 +915,24 @@ unavailable:
     lua_pushliteral(L, "lua-cjson not available");
 }
 
-static void open_decode(lua_State *L) {
-    static const luaL_Reg dt_methods[] = {
-        {"__tostring", dt_tostring}, {"__eq", dt_eq}, {"__lt", dt_lt}, {"__le", dt_le}, {NULL, NULL}};
+static void decode_open(lua_State *L) {
+    static const luaL_Reg datetime_methods[] = {
+        {"__tostring", decode_l_datetime_tostring},
+        {"__eq", decode_l_datetime_eq},
+        {"__lt", decode_l_datetime_lt},
+        {"__le", decode_l_datetime_le},
+        {NULL, NULL}};
     int i;
-    push_cjson_decode(L);
-    luaL_newmetatable(L, DATETIME_MT);
-    luaL_setfuncs(L, dt_methods, 0);
-    lua_pushliteral(L, DATETIME_MT);
+    decode_push_cjson(L);
+    luaL_newmetatable(L, DECODE_DATETIME_MT);
+    luaL_setfuncs(L, datetime_methods, 0);
+    lua_pushliteral(L, DECODE_DATETIME_MT);
     lua_setfield(L, -2, "__name");
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "DateTime");
     for (i = 0; i < (int)(sizeof decode_keys / sizeof decode_keys[0]); i++) lua_pushstring(L, decode_keys[i]);
-    lua_pushcclosure(L, l_decode, UV_COUNT);
+    lua_pushcclosure(L, decode_l_decode, DECODE_UV_COUNT);
     lua_setfield(L, -2, "decode");
 }
+
+#endif

@@ -6,6 +6,9 @@
  * does not match the date. Calendar arithmetic is done on 64-bit integers (Howard Hinnant's civil
  * date algorithms), so epochs after 2038 work whatever time_t is. Years are limited to 0001-9999,
  * the range a four-digit year can spell. */
+#ifndef CLINCH_HTTPDATE_C
+#define CLINCH_HTTPDATE_C
+
 #include "compat.h"
 
 #include <math.h>
@@ -212,7 +215,7 @@ static int64_t httpdate_now(void) {
     return (int64_t)time(NULL);
 }
 
-static int l_httpdate(lua_State *L) {
+static int httpdate_l_httpdate(lua_State *L) {
     char buf[HTTPDATE_LEN + 1];
     int64_t epoch;
     if (lua_isnoneornil(L, 1)) {
@@ -225,7 +228,7 @@ static int l_httpdate(lua_State *L) {
     return 1;
 }
 
-static int l_parse_httpdate(lua_State *L) {
+static int httpdate_l_parse_httpdate(lua_State *L) {
     size_t len;
     const char *s, *why;
     int64_t epoch;
@@ -240,11 +243,13 @@ static int l_parse_httpdate(lua_State *L) {
     return 1;
 }
 
-static void open_httpdate(lua_State *L) {
+static void httpdate_open(lua_State *L) {
     static const luaL_Reg funcs[] = {
-        {"httpdate", l_httpdate},
-        {"parse_httpdate", l_parse_httpdate},
+        {"httpdate", httpdate_l_httpdate},
+        {"parse_httpdate", httpdate_l_parse_httpdate},
         {NULL, NULL},
     };
     luaL_setfuncs(L, funcs, 0);
 }
+
+#endif

@@ -6,6 +6,10 @@
  * early when that hook is present instead; the interrupt then fires as soon as they return. The
  * request lives in the Lua state (no global of ours), and nothing else sets a count-1 hook with
  * call and return events in practice. */
+#ifndef CLINCH_INTERRUPT_C
+#define CLINCH_INTERRUPT_C
+
+#include "compat.h"
 
 /* The thread whose hook lua.c sets. Hooks are per thread on 5.2+ (a coroutine would not see it) and
  * per VM on LuaJIT. */
@@ -27,3 +31,5 @@ static int interrupt_requested(lua_State *main_L) {
     const int want = LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT;
     return lua_gethook(main_L) != NULL && (lua_gethookmask(main_L) & want) == want && lua_gethookcount(main_L) == 1;
 }
+
+#endif
