@@ -62,8 +62,12 @@ static int tres_headers_too_big(const tr_xfer *x) {
 static const char *tres_kind(const tr_xfer *x) {
     if (x->interrupted) return "interrupted";
     if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED || tres_headers_too_big(x)) return "too_large";
-    /* the reply was not HTTP as this client reads it: retrying would not make it so */
-    if (x->fault == TR_F_STATUS || x->fault == TR_F_LENGTH || x->code == CURLE_WEIRD_SERVER_REPLY) return "protocol";
+    /* the reply was not HTTP as this client reads it: retrying would not make it so. libcurl says
+     * CURLE_UNSUPPORTED_PROTOCOL for a status line it cannot read ("HTTP/1.1 2OO", a code under 100,
+     * HTTP/0.9); before anything was sent it is about the URL instead. */
+    if (x->fault == TR_F_STATUS || x->fault == TR_F_LENGTH || x->code == CURLE_WEIRD_SERVER_REPLY
+        || (x->code == CURLE_UNSUPPORTED_PROTOCOL && x->sends > 0))
+        return "protocol";
     if (x->code == CURLE_OPERATION_TIMEDOUT) return "timeout";
     if (tres_is_tls_error(x->code) || x->code == CURLE_SSL_SHUTDOWN_FAILED) return "tls";
     return "network";

@@ -259,9 +259,6 @@ local CASES = {
   },
   {
     name = "a status line that is not HTTP/1.x with three digits, or a status under 100, gives kind protocol",
-    -- libcurl answers these with CURLE_UNSUPPORTED_PROTOCOL ("Unsupported response code", "Received
-    -- HTTP/0.9 when not allowed"), which csrc/transport.c maps to network today.
-    only = "cosocket",
     requests = { { method = "GET", raw = "HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\nok" },
                  { method = "GET", raw = "SMTP ready\r\n\r\n" },
                  { method = "GET", raw = "HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok" } },
@@ -271,7 +268,8 @@ local CASES = {
         assert.equal("protocol", r[i].err.kind)
         assert.is_true(r[i].err.sent)
       end
-      assert.equal(99, r[3].err.status)
+      -- libcurl refuses a code under 100 before its header callback sees the line: no status to give
+      assert.is_true(r[3].err.status == 99 or r[3].err.status == nil)
     end,
   },
   {
