@@ -6,6 +6,7 @@
 
 #include "interrupt.c"
 #include "clock.c"
+#include "fs.c"
 #include "crypto.c"
 #include "httpdate.c"
 #include "sign.c"
@@ -23,6 +24,7 @@ int luaopen_clinch_core(lua_State *L) {
     lua_pushliteral(L, CLINCH_VERSION);
     lua_setfield(L, -2, "_VERSION");
     open_clock(L);
+    open_fs(L);
     open_crypto(L);
     open_httpdate(L);
     open_sign(L);
