@@ -74,7 +74,7 @@ local function allowed(methods)
 end
 
 --- Handles a request whose path starts with /v1. `base` is the absolute base URL ("http://h:p/v1");
--- `pagination` the mode of a pagination fault (see clinch.mock.faults), or nil.
+-- `pagination` the modes of a pagination fault ("cycle,no_totals"; see clinch.mock.faults), or nil.
 function Api:handle(req, base, pagination)
   local path = sub(req.path, #_M.PREFIX + 1)
   for _, route in ipairs(ROUTES) do
@@ -301,19 +301,20 @@ function Api:list(ctx)
   local pages = ceil(total / per_page)
   local rctx = render.context(ctx.base, includes, self.clock())
   local data = {}
-  local mode = ctx.pagination
-  local served = mode == "ignore_page" and 1 or page -- a server that ignores the page parameter
+  local mode = {}
+  for m in (ctx.pagination or ""):gmatch("[^,]+") do mode[m] = true end
+  local served = mode.ignore_page and 1 or page -- a server that ignores the page parameter
   for i = (served - 1) * per_page + 1, min(served * per_page, total) do
     data[#data + 1] = render.candidate(all[i], rctx)
   end
   local links = { self = self_url(ctx), first = page_url(ctx, 1), last = page_url(ctx, pages > 0 and pages or 1) }
   if page > 1 then links.prev = page_url(ctx, page - 1) end
   if page < pages then links.next = page_url(ctx, page + 1) end
-  if mode == "cycle" and page == 2 then links.next = page_url(ctx, 1) end
+  if mode.cycle and page == 2 then links.next = page_url(ctx, 1) end
   local doc = { data = array(data), links = links,
     meta = { total_count = total, total_pages = pages, current_page = page } }
-  if mode == "no_totals" then doc.meta = nil end
-  if mode == "no_links" then doc.links = nil end
+  if mode.no_totals then doc.meta = nil end
+  if mode.no_links then doc.links = nil end
   return respond(200, render.finish(doc, rctx))
 end
 

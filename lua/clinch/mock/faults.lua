@@ -6,9 +6,10 @@
 --               (seeded; among every candidate, or among those the request's filter matched) are
 --               updated (updated_at = now), as other users of a busy account would do between two
 --               requests of a client that pages through a window of updated_at
---   pagination  { mode = "cycle" | "ignore_page" | "no_totals" | "no_links" }: the list answer of a
---               broken or different server: page 2's next link leads back to page 1; every page number
---               gets page 1's records (links and meta as asked); no meta totals; no pagination links
+--   pagination  { mode = "cycle" | "ignore_page" | "no_totals" | "no_links" }, or several of them
+--               comma-separated: the list answer of a broken or different server: page 2's next link
+--               leads back to page 1; every page number gets page 1's records (links and meta as
+--               asked); no meta totals; no pagination links
 -- A request takes at most one fault of each class: latency, churn, pagination, and one of the others.
 local setmetatable, type, tostring, ipairs, pairs, floor = setmetatable, type, tostring, ipairs, pairs, math.floor
 local upper, sub = string.upper, string.sub
@@ -94,8 +95,10 @@ function Faults:add(spec)
     f.touched = 0
   end
   if kind == "pagination" then
-    if not PAGINATION_MODES[spec.mode] then
-      return nil, "mode must be one of cycle, ignore_page, no_totals, no_links"
+    local ok = type(spec.mode) == "string" and spec.mode ~= ""
+    for m in (ok and spec.mode or ""):gmatch("[^,]+") do ok = ok and PAGINATION_MODES[m] end
+    if not ok then
+      return nil, "mode must be one or more (comma-separated) of cycle, ignore_page, no_totals, no_links"
     end
     f.mode = spec.mode
   end
