@@ -761,6 +761,16 @@ describe("clinch-mock", function()
       assert.equal(2, moved)
     end)
 
+    it("churns the first K candidates a request's filter matched, as a batch job going through the list", function()
+      local first = first_page("?per_page=3").json.data
+      fault({ kind = "churn", touch = 2, among = "first", path = "/v1/candidates", count = 1 })
+      first_page("?per_page=1")
+      local now, by_id = os.time(), updated_by_id()
+      assert.is_true(by_id[first[1].id] >= now - 2)
+      assert.is_true(by_id[first[2].id] >= now - 2)
+      assert.equal(first[3].attributes.updated_at.epoch, by_id[first[3].id])
+    end)
+
     it("breaks pagination on demand: cycles, ignored page numbers, no totals, no links", function()
       fault({ kind = "pagination", mode = "cycle", count = 1 })
       assert.matches("[?&]page=1$", first_page("?per_page=5&page=2").json.links.next)
@@ -784,6 +794,7 @@ describe("clinch-mock", function()
       for _, spec in ipairs({ { kind = "explode" }, { kind = "status" }, { kind = "latency" },
                               { kind = "status", status = 503, count = 0 }, { kind = "redirect" },
                               { kind = "churn" }, { kind = "churn", touch = 1, among = "some" },
+                              { kind = "churn", touch = 0 },
                               { kind = "pagination" }, { kind = "pagination", mode = "sideways" } }) do
         local _, status = control("POST", "faults", spec)
         assert.equal(400, status)
@@ -854,7 +865,15 @@ describe("clinch-mock", function()
       local dense = first_page("?filter[updated_at][gte]=2020-09-13T12:26:40"
         .. "&filter[updated_at][lt]=2020-09-13T12:26:41")
       assert.equal(50, dense.json.meta.total_count)
-      for _, bad in ipairs({ {}, { count = 0 }, { count = 1, at = 1.5 }, { count = 1, seed = "x" } }) do
+      local named = control("GET", "candidates").candidates[7].id
+      assert.same({ touched = { named } }, control("POST", "touch", { ids = { named }, at = 1600000000 }))
+      dense = first_page("?filter[updated_at][gte]=2020-09-13T12:26:40"
+        .. "&filter[updated_at][lt]=2020-09-13T12:26:41")
+      local already = false
+      for _, id in ipairs(reply.touched) do already = already or id == named end
+      assert.equal(already and 50 or 51, dense.json.meta.total_count)
+      for _, bad in ipairs({ {}, { count = 0 }, { count = 1, at = 1.5 }, { count = 1, seed = "x" },
+                             { ids = { "nope" } }, { ids = "x" } }) do
         local _, s = control("POST", "touch", bad)
         assert.equal(400, s)
       end

@@ -2,10 +2,12 @@
 -- the next `count` matching requests (count -1: until cleared), optionally only to a method and to paths
 -- with a given prefix. Kinds: latency, status, reset, truncate, trickle, redirect, and two that leave
 -- the answer itself alone:
---   churn       { touch = K, seed = N, among = "all" | "filter" }: after answering, K random candidates
---               (seeded; among every candidate, or among those the request's filter matched) are
---               updated (updated_at = now), as other users of a busy account would do between two
---               requests of a client that pages through a window of updated_at
+--   churn       { touch = K, seed = N, among = "all" | "filter" | "first" }: after answering, K random
+--               candidates (seeded; among every candidate, or among those the request's filter matched)
+--               are updated (updated_at = now), as other users of a busy account would do between two
+--               requests of a client that pages through a window of updated_at; "first" updates the
+--               first K the filter matched, in the server's order, as a batch job working through the
+--               list does (every later page then shifts by K)
 --   pagination  { mode = "cycle" | "ignore_page" | "no_totals" | "no_links" }, or several of them
 --               comma-separated: the list answer of a broken or different server: page 2's next link
 --               leads back to page 1; every page number gets page 1's records (links and meta as
@@ -91,7 +93,9 @@ function Faults:add(spec)
     f.seed = spec.seed == nil and 1 or integer(spec.seed)
     if not f.seed then return nil, "seed must be an integer" end
     f.among = spec.among == nil and "all" or spec.among
-    if f.among ~= "all" and f.among ~= "filter" then return nil, 'among must be "all" or "filter"' end
+    if f.among ~= "all" and f.among ~= "filter" and f.among ~= "first" then
+      return nil, 'among must be "all", "filter" or "first"'
+    end
     f.touched = 0
   end
   if kind == "pagination" then

@@ -109,8 +109,19 @@ end
 -- A churn fault's work, after the answer to `req` was made (see clinch.mock.faults).
 function Mock:churn(fault, req)
   local pool
-  if fault.among == "filter" then pool = self.api:matching(req) end
-  local picked = self:touch(fault.touch, self.faults:rng(fault), pool)
+  if fault.among ~= "all" then pool = self.api:matching(req) end
+  local picked
+  if fault.among == "first" then
+    picked = {}
+    for i = 1, fault.touch do
+      local c = pool and pool[i]
+      if not c then break end
+      self.store:touch(c)
+      picked[i] = c
+    end
+  else
+    picked = self:touch(fault.touch, self.faults:rng(fault), pool)
+  end
   fault.touched = fault.touched + #picked
 end
 
