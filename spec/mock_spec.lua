@@ -788,6 +788,12 @@ describe("clinch-mock", function()
       doc = first_page("?per_page=5").json
       assert.is_nil(doc.links)
       assert.equal(200, doc.meta.total_count)
+      fault({ kind = "pagination", mode = "shuffle", count = 2 })
+      local a, b = first_page("?per_page=100").json.data, first_page("?per_page=100").json.data
+      local same = true
+      for i = 1, 100 do same = same and a[i].id == b[i].id end
+      assert.is_false(same)
+      assert.equal(200, first_page("?per_page=5").json.meta.total_count)
     end)
 
     it("rejects malformed fault descriptions with 400", function()

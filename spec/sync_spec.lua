@@ -504,6 +504,26 @@ describe("clinch candidates sync", function()
     end)
   end)
 
+  it("fails, exit 1, when the API's order is not stable, instead of declaring a second read", function()
+    mock.control("POST", "touch", { count = 30, seed = 5, at = DENSE })
+    for _, mode in ipairs { "shuffle", "shuffle,no_totals" } do
+      clean()
+      mock.control("DELETE", "faults")
+      mock.control("POST", "faults", { kind = "pagination", mode = mode })
+      local code, _, err = sync { "--since", "2000-01-01", "--per-page", "5" }
+      assert.are.equal(1, code, mode)
+      assert.matches("^clinch: http error: the API's order of the [%d ]*records updated at 2020%-09%-13T12:26:40 is "
+        .. "not stable", err)
+      -- What was read before that second stands, recorded; the run can be resumed once the API behaves.
+      local st = cjson.decode(read_file(STATE))
+      assert.is_true(st.run.cursor <= DENSE)
+    end
+    mock.control("DELETE", "faults")
+    local code, _, err = sync { "--per-page", "5" }
+    assert.are.equal(0, code, err)
+    assert_exactly_once(jsonl_ids(OUT), set_of(store(), function() return true end))
+  end)
+
   describe("pagination that loops", function()
     it("stops list --all and sync within a second, exit 1", function()
       mock.control("POST", "touch", { count = 30, seed = 5, at = DENSE })

@@ -9,20 +9,20 @@
 -- whole seconds), page numbers, no stated order. During a run a record can only leave the window (a
 -- change moves its updated_at to the server's now, at or after lt) and none can enter it. So:
 --   * the window is read as consecutive sub-windows [a, b) from a cursor, each asked for with page 1
---     only. A sub-window whose one answer is complete (no next link, and the total says it is all there,
---     or without totals fewer records than per_page) was read in one request, atomically: every record
---     in it at that moment is in the answer, whatever happens before or after. A sub-window that does
---     not fit in a page is not read; a narrower one is asked for instead (from its total, or halved).
---     The width adapts so that sub-windows hold about FILL of a page.
+--     only. A sub-window whose one answer holds fewer records than per_page (and no next link, and no
+--     total saying there are more) was read in one request, atomically: every record in it at that
+--     moment is in the answer, whatever happens before or after. A sub-window that does not fit in a
+--     page is not read; a narrower one is asked for instead (from its total, or halved). The width
+--     adapts so that sub-windows hold about FILL of a page.
 --   * a single second can hold more records than a page, and cannot be narrowed. It is paged through
 --     (page:next(), which refuses pagination loops) in passes until one pass is known to have seen it
---     all: with totals, a pass that saw as many distinct records as its first page's total (records
---     only leave, so then it saw every one that was there when it began, in any order); without
---     totals, a pass that saw every record the pass before it saw (then nothing that pass saw left
---     during it, so nothing on its pages shifted: this needs the server's order to be stable). Each
---     further pass needs a record to have left, which happens at most once per record, so this ends;
---     a pass that fails while nothing left means the order is not stable, which is an error (kind
---     http), never a window declared complete.
+--     all: with totals, a pass whose last page reports the same total as the answer before the pass
+--     (counts only fall, so nothing left while it ran: it read a set that did not change) and that
+--     saw that many distinct records, in whatever order; without totals, a pass that saw every record
+--     the pass before it saw (then nothing that pass saw left during it, so nothing on its pages
+--     shifted: this needs the server's order to be stable). Each further pass needs a record to have
+--     left, which happens at most once per record, so this ends; a pass that fails while nothing left
+--     means the order is not stable, which is an error (kind http), never a window declared complete.
 -- So every record that stays in the window for the whole run is exported, exactly once (ids written
 -- in a second's passes are not written again); a record that changed during the run may be exported by
 -- it (as it was before the change) and is exported again, changed, by the next run.
@@ -90,12 +90,13 @@ local function link_next(page)
   return type(v) == "string" and v ~= ""
 end
 
--- True when a page-1 answer holds all of its sub-window (see the module comment).
+-- True when a page-1 answer holds all of its sub-window (see the module comment): fewer records than
+-- asked for, no next link, and no total saying there are more. Only the records count, never a total
+-- alone: an API may count in another snapshot than it pages.
 local function complete(page, per_page)
-  if link_next(page) then return false end
+  if link_next(page) or #page >= per_page then return false end
   local total = progress.total_of(page)
-  if total then return total <= #page end
-  return #page < per_page
+  return total == nil or total <= #page
 end
 
 -- The output file, appended to durably.
@@ -359,14 +360,17 @@ function Reader:save(force)
 end
 
 -- Reads one second that holds more records than a page, in passes (see the module comment).
--- `page` is its page 1, just read.
-function Reader:read_second(a, page)
+-- `probe` is the answer that found it too full: its total is the count before the first pass.
+function Reader:read_second(a, probe)
   local seen, union, union_n = {}, {}, 0
-  local prev_total, prev_ids, failures = nil, nil, 0
+  local before = progress.total_of(probe) -- a count taken before the pass about to start
+  local prev_ids, failures = nil, 0
   while true do
-    local first_total = progress.total_of(page)
-    local ids, n = {}, 0
-    local first_pass = prev_total == nil and prev_ids == nil
+    local page, err = self:fetch(a, a + 1)
+    if not page then return nil, err end
+    if complete(page, self.per_page) then return self:write(page, seen) end
+    local ids, n, last_total, totals = {}, 0, nil, before ~= nil
+    local first_pass = prev_ids == nil and failures == 0
     while page do
       local fresh = {}
       for _, cand in ipairs(page) do
@@ -379,21 +383,25 @@ function Reader:read_second(a, page)
           fresh[#fresh + 1] = cand
         end
       end
-      local ok, err = self:write(fresh, seen)
-      if not ok then return nil, err end
+      local ok, werr = self:write(fresh, seen)
+      if not ok then return nil, werr end
       self.prog:page(#page, self.run.total)
+      last_total = progress.total_of(page)
+      totals = totals and last_total ~= nil
       local nxt, nerr = page:next()
       if nerr then return nil, nerr end
       page = nxt
     end
-    if first_total then
-      if n >= first_total then return true end
-      if prev_total and first_total >= prev_total then
+    if totals then
+      -- The count did not fall from before the pass to its last page: nothing left meanwhile, so the
+      -- pass read a set that did not change, and seeing that many distinct records is seeing all.
+      if last_total == before and n >= last_total then return true end
+      if last_total == before then
         return nil, errors.new { kind = "http", message = ("the API's order of the %d records updated at %s is "
           .. "not stable: a pass over them saw %d while none left; the second cannot be read completely"):format(
-            first_total, time.format_epoch(a), n) }
+            last_total, time.format_epoch(a), n) }
       end
-      prev_total = first_total
+      before = last_total
     else
       if prev_ids then
         local all = true
@@ -410,11 +418,8 @@ function Reader:read_second(a, page)
             time.format_epoch(a), failures) }
       end
       prev_ids = ids
+      before = nil
     end
-    local err
-    page, err = self:fetch(a, a + 1)
-    if not page then return nil, err end
-    if complete(page, self.per_page) then return self:write(page, seen) end
   end
 end
 

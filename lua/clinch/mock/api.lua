@@ -303,6 +303,11 @@ function Api:list(ctx)
   local data = {}
   local mode = {}
   for m in (ctx.pagination or ""):gmatch("[^,]+") do mode[m] = true end
+  if mode.shuffle then
+    -- A server without a stable order: every answer sorts the matches anew.
+    self.shuffles = (self.shuffles or 0) + 1
+    all = require("clinch.mock.random").new(self.shuffles):sample(all, #all)
+  end
   local served = mode.ignore_page and 1 or page -- a server that ignores the page parameter
   for i = (served - 1) * per_page + 1, min(served * per_page, total) do
     data[#data + 1] = render.candidate(all[i], rctx)

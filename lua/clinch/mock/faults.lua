@@ -8,10 +8,10 @@
 --               requests of a client that pages through a window of updated_at; "first" updates the
 --               first K the filter matched, in the server's order, as a batch job working through the
 --               list does (every later page then shifts by K)
---   pagination  { mode = "cycle" | "ignore_page" | "no_totals" | "no_links" }, or several of them
+--   pagination  { mode = "cycle" | "ignore_page" | "no_totals" | "no_links" | "shuffle" }, or several
 --               comma-separated: the list answer of a broken or different server: page 2's next link
 --               leads back to page 1; every page number gets page 1's records (links and meta as
---               asked); no meta totals; no pagination links
+--               asked); no meta totals; no pagination links; an order that changes on every answer
 -- A request takes at most one fault of each class: latency, churn, pagination, and one of the others.
 local setmetatable, type, tostring, ipairs, pairs, floor = setmetatable, type, tostring, ipairs, pairs, math.floor
 local upper, sub = string.upper, string.sub
@@ -26,7 +26,7 @@ local KINDS = { latency = true, status = true, reset = true, truncate = true, tr
   churn = true, pagination = true }
 -- Kinds taken alongside the others (see Faults:take).
 local CLASSES = { latency = "latency", churn = "churn", pagination = "pagination" }
-local PAGINATION_MODES = { cycle = true, ignore_page = true, no_totals = true, no_links = true }
+local PAGINATION_MODES = { cycle = true, ignore_page = true, no_totals = true, no_links = true, shuffle = true }
 local REDIRECTS = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
 
 function _M.new()
@@ -102,7 +102,7 @@ function Faults:add(spec)
     local ok = type(spec.mode) == "string" and spec.mode ~= ""
     for m in (ok and spec.mode or ""):gmatch("[^,]+") do ok = ok and PAGINATION_MODES[m] end
     if not ok then
-      return nil, "mode must be one or more (comma-separated) of cycle, ignore_page, no_totals, no_links"
+      return nil, "mode must be one or more (comma-separated) of cycle, ignore_page, no_totals, no_links, shuffle"
     end
     f.mode = spec.mode
   end
