@@ -58,6 +58,26 @@ describe("clinch.text.valid", function()
   end)
 end)
 
+describe("clinch.cli.output.json_text", function()
+  if support.is_luajit then
+    pending("the CLI is a Lua 5.4 program: covered by the Lua 5.4 suite")
+    return
+  end
+  it("writes valid JSON for any decoded value: bad text mended and counted, NaN and Infinity as null", function()
+    local output = require "clinch.cli.output"
+    local value = { name = "a\255b", ["k\254"] = { 1, 0 / 0, 1 / 0, "ok" }, n = 1.5 }
+    local s, n = output.json_text(value)
+    assert.equal(2, n)
+    assert.is_true(utf8_ok(s))
+    assert.same({ name = "a" .. FFFD .. "b", ["k" .. FFFD] = { 1, require("cjson").null, require("cjson").null, "ok" },
+      n = 1.5 }, require("cjson").decode(s))
+    assert.same({ '{"a":1}', 0 }, { output.json_text { a = 1 } })
+    local cycle = {}
+    cycle.self = cycle
+    assert.has_error(function() output.json_text(cycle) end)
+  end)
+end)
+
 describe("pages against the mock", function()
   local mock, client
 

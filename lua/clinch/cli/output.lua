@@ -153,11 +153,13 @@ function _M.json_value(record)
   return record
 end
 
--- A copy of a JSON value whose strings and keys are valid UTF-8 -> copy, replacements made. Metatables
--- (jsonapi.array's marker) are kept; JSON null is a lightuserdata and passes as it is.
+-- A copy of a JSON value whose strings and keys are valid UTF-8 -> copy, replacements made. Numbers JSON
+-- cannot hold (lua-cjson reads NaN and Infinity) become null. Metatables (jsonapi.array's marker) are
+-- kept; JSON null is a lightuserdata and passes as it is.
 local function valid_copy(v, depth)
   local tv = type(v)
   if tv == "string" then return valid(v) end
+  if tv == "number" and (v ~= v or v == 1 / 0 or v == -1 / 0) then return require("clinch.jsonapi").null, 0 end
   if tv ~= "table" or depth > 256 then return v, 0 end
   local out, n = {}, 0
   for k, x in next, v do
@@ -173,16 +175,19 @@ local function valid_copy(v, depth)
 end
 
 --- The JSON text of a record (see json_value) and the number of ill-formed UTF-8 sequences that were
--- replaced to make it. Raises an error object for a value JSON cannot hold for another reason.
+-- replaced to make it. Raises an error object for a value JSON cannot hold for another reason (a
+-- table that contains itself).
 function _M.json_text(record)
   local value = _M.json_value(record)
   local jsonapi = require "clinch.jsonapi"
   local s, err = jsonapi.encode(value)
   if s then return s, 0 end
-  -- Only text that is not valid UTF-8 is mended; anything else stays an error.
+  -- Text that is not valid UTF-8 is mended, numbers without a JSON form become null; anything else
+  -- stays an error.
   local copy, n = valid_copy(value, 0)
-  if n == 0 then error(err, 0) end
-  return encode(copy), n
+  local fixed = jsonapi.encode(copy)
+  if not fixed then error(err, 0) end
+  return fixed, n
 end
 
 local function number_text(n)
