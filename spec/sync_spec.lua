@@ -366,6 +366,26 @@ describe("clinch candidates sync", function()
     end)
   end)
 
+  it("resumes the unfinished run of a version 1 state file (earlier releases) by reading its window again",
+    function()
+      local code, _, err = sync { "--since", "2000-01-01", "--per-page", "100" }
+      assert.are.equal(0, code, err)
+      local st = cjson.decode(read_file(STATE))
+      local text = read_file(OUT)
+      -- As the page-numbered layout left it: 40 records of the window written, recorded up to page 3.
+      local cut = 0
+      for _ = 1, 40 do cut = text:find("\n", cut + 1, true) end
+      write_file(OUT, text:sub(1, cut))
+      write_file(STATE, cjson.encode { version = 1, runs = 0, run = { gte = "2000-01-01T00:00:00",
+        lt = st.high_water, page = 3, pass = 1, out = OUT, format = "jsonl", out_start = 0, out_size = cut,
+        exported = 40 } })
+      code, _, err = sync { "--per-page", "30" }
+      assert.are.equal(0, code, err)
+      assert.are.equal(2, cjson.decode(read_file(STATE)).version)
+      assert_exactly_once(jsonl_ids(OUT), set_of(store(), function() return true end))
+      assert.are.equal(300, #jsonl_ids(OUT))
+    end)
+
   describe("outputs of another format", function()
     it("refuses to append other columns or another format, exit 2, the output unchanged", function()
       local csv_out = tmp .. "/out.csv"

@@ -8,6 +8,10 @@
 -- checks every request's APIAuth signature with clinch.core, and offers an unsigned control API under
 -- /__mock/ for faults, the request log, connection statistics and the store's own record of every
 -- candidate's updated_at, against which a test proves what a client exported (see clinch.mock.control).
+-- It can play the adversary of a client that pages through a window of updated_at: a "churn" fault
+-- updates K candidates after every answer (seeded random ones, or the first the request matched), and
+-- "pagination" faults answer as a broken server would (link cycles, ignored page numbers, no totals,
+-- no links, an unstable order); see clinch.mock.faults.
 local server = require "clinch.mock.server"
 local store = require "clinch.mock.store"
 local faults = require "clinch.mock.faults"
