@@ -60,4 +60,25 @@ static inline void compat_rawsetp(lua_State *L, int t, const void *p) {
 #define compat_pushint(L, n) lua_pushnumber((L), (lua_Number)(n))
 #endif
 
+/* The FILE of a Lua file handle (io.open) at index i, or NULL when the value is not one; raises for a
+ * closed handle (a programming mistake). The handle's layout differs: luaL_Stream on 5.2+, LuaJIT's
+ * IOFileUD, which starts with its FILE * (NULL once closed). */
+#include <stdio.h>
+#ifndef LUA_FILEHANDLE
+#include <lualib.h> /* LuaJIT names io's handles there */
+#endif
+static inline FILE *compat_tofile(lua_State *L, int i) {
+    void *ud = luaL_testudata(L, i, LUA_FILEHANDLE);
+    FILE *f;
+    if (!ud) return NULL;
+#if LUA_VERSION_NUM >= 502
+    if (((luaL_Stream *)ud)->closef == NULL) luaL_argerror(L, i, "attempt to use a closed file");
+    f = ((luaL_Stream *)ud)->f;
+#else
+    f = *(FILE **)ud;
+#endif
+    if (!f) luaL_argerror(L, i, "attempt to use a closed file");
+    return f;
+}
+
 #endif

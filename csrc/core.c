@@ -11,7 +11,7 @@
  *     order of the list below does not matter and each file is compiled once. Types shared by several
  *     files without their code live in a header (transport.h).
  *   - Every static function, type and file-scope object starts with its file's prefix: the file's name
- *     (clock_, crypto_, decode_, httpdate_, interrupt_, sign_, verify_; compat_ in compat.h), except the
+ *     (clock_, crypto_, decode_, fs_, httpdate_, interrupt_, sign_, verify_; compat_ in compat.h), except the
  *     transport's files, which abbreviate: tr_ (transport.c, and transport.h's shared types), treq_
  *     (transport_request.c), tdrv_ (transport_driver.c), tcb_ (transport_callbacks.c), tres_
  *     (transport_result.c). A function Lua calls (a lua_CFunction) is <prefix>l_<its Lua name>, e.g.
@@ -27,6 +27,7 @@
 
 #include "interrupt.c"
 #include "clock.c"
+#include "fs.c"
 #include "crypto.c"
 #include "httpdate.c"
 #include "sign.c"
@@ -49,6 +50,7 @@ int luaopen_clinch_core(lua_State *L) {
     lua_pushliteral(L, CLINCH_VERSION);
     lua_setfield(L, -2, "_VERSION");
     clock_open(L);
+    fs_open(L);
     crypto_open(L);
     httpdate_open(L);
     sign_open(L);

@@ -709,9 +709,99 @@ describe("clinch-mock", function()
         email = "fault@example.com" } } }).status)
     end)
 
+    -- id -> updated_at of every candidate, from the control API (the store itself).
+    local function updated_by_id()
+      local out = {}
+      for _, c in ipairs(control("GET", "candidates").candidates) do out[c.id] = c.updated_at end
+      return out
+    end
+
+    it("churns: after each answer, K seeded random candidates are updated, the same ones for a seed", function()
+      local function run(seed)
+        control("POST", "reset")
+        fault({ kind = "churn", touch = 3, seed = seed, path = "/v1/candidates", method = "GET" })
+        local before = updated_by_id()
+        local first = first_page("?per_page=5")
+        assert.equal(200, first.status)
+        assert.equal(200, first_page("?per_page=5&page=2").status)
+        local changed = {}
+        for id, t in pairs(updated_by_id()) do
+          if t ~= before[id] then
+            assert.is_true(t >= os.time() - 2)
+            changed[#changed + 1] = id
+          end
+        end
+        table.sort(changed)
+        assert.equal(3, control("GET", "faults").faults[1].touch)
+        assert.equal(6, control("GET", "faults").faults[1].touched)
+        return changed
+      end
+      local a = run(7)
+      assert.is_true(#a >= 4 and #a <= 6, #a .. " changed") -- 3 per answer; the two draws may overlap
+      assert.same(a, run(7))
+      assert.are_not.same(a, run(8))
+    end)
+
+    it("churns among the candidates the request's filter matched", function()
+      local all = control("GET", "candidates").candidates
+      local window = {}
+      for _, id in ipairs(control("POST", "touch", { count = 10, seed = 3, at = 1000000000 }).touched) do
+        window[id] = true
+      end
+      fault({ kind = "churn", touch = 2, seed = 1, among = "filter", path = "/v1/candidates" })
+      local res = first_page("?filter[updated_at][gte]=2001-09-09T01:46:40&filter[updated_at][lt]=2001-09-09T01:46:41")
+      assert.equal(200, res.status)
+      local moved = 0
+      for id, t in pairs(updated_by_id()) do
+        if window[id] and t ~= 1000000000 then moved = moved + 1 end
+        if not window[id] then
+          for _, c in ipairs(all) do if c.id == id then assert.equal(c.updated_at, t) end end
+        end
+      end
+      assert.equal(2, moved)
+    end)
+
+    it("churns the first K candidates a request's filter matched, as a batch job going through the list", function()
+      local first = first_page("?per_page=3").json.data
+      fault({ kind = "churn", touch = 2, among = "first", path = "/v1/candidates", count = 1 })
+      first_page("?per_page=1")
+      local now, by_id = os.time(), updated_by_id()
+      assert.is_true(by_id[first[1].id] >= now - 2)
+      assert.is_true(by_id[first[2].id] >= now - 2)
+      assert.equal(first[3].attributes.updated_at.epoch, by_id[first[3].id])
+    end)
+
+    it("breaks pagination on demand: cycles, ignored page numbers, no totals, no links", function()
+      fault({ kind = "pagination", mode = "cycle", count = 1 })
+      assert.matches("[?&]page=1$", first_page("?per_page=5&page=2").json.links.next)
+      assert.matches("[?&]page=3$", first_page("?per_page=5&page=2").json.links.next)
+      fault({ kind = "pagination", mode = "ignore_page", count = 1 })
+      local p3 = first_page("?per_page=5&page=3").json
+      assert.equal(first_page("?per_page=5").json.data[1].id, p3.data[1].id)
+      assert.equal(3, p3.meta.current_page)
+      assert.matches("[?&]page=4$", p3.links.next)
+      fault({ kind = "pagination", mode = "no_totals", count = 1 })
+      local doc = first_page("?per_page=5").json
+      assert.is_nil(doc.meta)
+      assert.is_string(doc.links.next)
+      fault({ kind = "pagination", mode = "no_links", count = 1 })
+      doc = first_page("?per_page=5").json
+      assert.is_nil(doc.links)
+      assert.equal(200, doc.meta.total_count)
+      fault({ kind = "pagination", mode = "shuffle", count = 2 })
+      local a, b = first_page("?per_page=100").json.data, first_page("?per_page=100").json.data
+      local same = true
+      for i = 1, 100 do same = same and a[i].id == b[i].id end
+      assert.is_false(same)
+      assert.equal(200, first_page("?per_page=5").json.meta.total_count)
+    end)
+
     it("rejects malformed fault descriptions with 400", function()
       for _, spec in ipairs({ { kind = "explode" }, { kind = "status" }, { kind = "latency" },
-                              { kind = "status", status = 503, count = 0 }, { kind = "redirect" } }) do
+                              { kind = "status", status = 503, count = 0 }, { kind = "redirect" },
+                              { kind = "churn" }, { kind = "churn", touch = 1, among = "some" },
+                              { kind = "churn", touch = 0 },
+                              { kind = "pagination" }, { kind = "pagination", mode = "sideways" } }) do
         local _, status = control("POST", "faults", spec)
         assert.equal(400, status)
       end
@@ -768,6 +858,33 @@ describe("clinch-mock", function()
       assert.equal(0, control("GET", "stats").requests)
       assert.equal(200, first_page().json.meta.total_count)
       assert.equal(0, first_page("?filter[email][eq]=gone%40example.com").json.meta.total_count)
+    end)
+
+    it("lists every candidate's id and updated_at, and touches candidates to a given second", function()
+      local list = control("GET", "candidates").candidates
+      assert.equal(200, #list)
+      assert.matches("^%x+$", list[1].id)
+      assert.is_number(list[1].updated_at)
+      local reply, status = control("POST", "touch", { count = 50, seed = 4, at = 1600000000 })
+      assert.equal(200, status)
+      assert.equal(50, #reply.touched)
+      local dense = first_page("?filter[updated_at][gte]=2020-09-13T12:26:40"
+        .. "&filter[updated_at][lt]=2020-09-13T12:26:41")
+      assert.equal(50, dense.json.meta.total_count)
+      local named = control("GET", "candidates").candidates[7].id
+      assert.same({ touched = { named } }, control("POST", "touch", { ids = { named }, at = 1600000000 }))
+      dense = first_page("?filter[updated_at][gte]=2020-09-13T12:26:40"
+        .. "&filter[updated_at][lt]=2020-09-13T12:26:41")
+      local already = false
+      for _, id in ipairs(reply.touched) do already = already or id == named end
+      assert.equal(already and 50 or 51, dense.json.meta.total_count)
+      for _, bad in ipairs({ {}, { count = 0 }, { count = 1, at = 1.5 }, { count = 1, seed = "x" },
+                             { ids = { "nope" } }, { ids = "x" } }) do
+        local _, s = control("POST", "touch", bad)
+        assert.equal(400, s)
+      end
+      control("POST", "reset")
+      assert.same(list, control("GET", "candidates").candidates)
     end)
 
     it("answers 404 for unknown control endpoints", function()

@@ -13,12 +13,22 @@
 -- link is made relative to the client's base URL, its query bytes kept as sent by the server, and a
 -- link to another origin or outside the base path is refused); without pagination links the next
 -- page is `page + 1`, asked for until a page is empty or shorter than `per_page`, or meta's
--- current_page reaches total_pages.
-local type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, floor, pcall =
-  type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, math.floor, pcall
-local format, concat, sort = string.format, table.concat, table.sort
+-- current_page reaches total_pages. Pagination cannot loop: a next link (or page number) already
+-- visited by this walk, or a page holding the same ids as the page before it, ends the walk with an
+-- error of kind "http" ("pagination loops back to page N").
+--
+-- Text: lua-cjson passes invalid UTF-8 through, so a page whose body is not valid UTF-8 has its decoded
+-- strings (and keys) made valid, each ill-formed sequence replaced by U+FFFD (clinch.text.valid); `id`
+-- and `type` are kept as sent, since jsonapi.raw(resource) finds the original object (bytes as sent)
+-- by them. resource.replaced(r) tells which fields of a resource were changed. A body that is valid
+-- UTF-8 (the usual case) costs one scan of it (see valid_body).
+local type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, floor, pcall, rawget =
+  type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, math.floor, pcall, rawget
+local format, concat, sort, find, byte, sub = string.format, table.concat, table.sort, string.find, string.byte,
+  string.sub
 local errors = require "clinch.errors"
 local schema = require "clinch.schema"
+local text = require "clinch.text"
 local time = require "clinch.time"
 local uri = require "clinch.uri"
 local validate = require "clinch.validate"
@@ -217,6 +227,120 @@ function Collection:_query(opts)
   return q
 end
 
+-- resource -> { field = replacements } for resources whose text was made valid UTF-8. Weak keys.
+local replaced_fields = setmetatable({}, { __mode = "k" })
+
+--- Which fields of a decoded resource had ill-formed UTF-8 replaced by U+FFFD: a table
+-- { field = number of replacements } (a nested value counts under its top-level field), or nil.
+function _M.replaced(resource)
+  return replaced_fields[resource]
+end
+
+local valid_text = text.valid
+
+-- A linkage stub ({ id =, type = } and nothing else): its id and type are the server's, kept as sent.
+local function is_stub(t)
+  if type(t.id) ~= "string" or type(t.type) ~= "string" then return false end
+  for k in next, t do
+    if k ~= "id" and k ~= "type" then return false end
+  end
+  return true
+end
+
+-- Makes the strings and keys of a decoded value valid UTF-8 in place (resource tables and stubs are
+-- left to their own pass) -> the value, the number of replacements.
+local function repair(v, resources, seen)
+  if type(v) == "string" then return valid_text(v) end
+  if type(v) ~= "table" or seen[v] or resources[v] then return v, 0 end
+  seen[v] = true
+  if is_stub(v) then return v, 0 end
+  local n, bad_keys = 0, nil
+  for k, x in next, v do
+    local fixed, c = repair(x, resources, seen)
+    if c > 0 then
+      v[k] = fixed -- assigning to an existing field is allowed during next()
+      n = n + c
+    end
+    if type(k) == "string" and find(k, "[\128-\255]") then
+      bad_keys = bad_keys or {}
+      bad_keys[#bad_keys + 1] = k
+    end
+  end
+  for _, k in ipairs(bad_keys or {}) do
+    local good, c = valid_text(k)
+    if c > 0 then
+      -- Two keys that differ only in their bad bytes become one; the first one kept wins.
+      if v[good] == nil then v[good] = v[k] end
+      v[k] = nil
+      n = n + c
+    end
+  end
+  return v, n
+end
+
+-- True when a response body is valid UTF-8: lua-cjson refuses invalid \u escapes, so its decoded strings
+-- are then valid too. Lua 5.3+'s utf8.len is the fastest check plain Lua has (string.find with a byte
+-- class is five times slower); LuaJIT compiles the byte loop.
+local utf8_len = rawget(_G, "utf8") and utf8.len
+local function valid_body(body)
+  if utf8_len then return utf8_len(body) ~= nil end
+  for i = 1, #body do
+    if byte(body, i) >= 0x80 then return validate.utf8(sub(body, i)) end
+  end
+  return true
+end
+
+-- Documents whose text was checked (a document may be read more than once). Weak keys.
+local checked = setmetatable({}, { __mode = "k" })
+
+-- Makes a document's decoded text valid UTF-8 when its body is not (see the module comment).
+local function repair_document(res, doc)
+  local body = res.body
+  if type(body) ~= "string" or valid_body(body) then return end
+  local resources, list = {}, {}
+  local function add(r)
+    if type(r) == "table" and not resources[r] then
+      resources[r] = true
+      list[#list + 1] = r
+    end
+  end
+  local data = doc.data
+  if type(data) == "table" then
+    if data.id ~= nil or data.type ~= nil then add(data) else for _, r in ipairs(data) do add(r) end end
+  end
+  if type(doc.included) == "table" then for _, r in ipairs(doc.included) do add(r) end end
+  local seen = {}
+  for _, r in ipairs(list) do
+    local counts, keys = nil, {}
+    for k in next, r do
+      if k ~= "id" and k ~= "type" then keys[#keys + 1] = k end
+    end
+    for _, k in ipairs(keys) do
+      local fixed, c = repair(r[k], resources, seen)
+      local name = k
+      if type(k) == "string" then
+        local good, kc = valid_text(k)
+        if kc > 0 then
+          r[k] = nil
+          if r[good] == nil then r[good] = fixed end
+          name, c = good, c + kc
+        elseif c > 0 then
+          r[k] = fixed
+        end
+      elseif c > 0 then
+        r[k] = fixed
+      end
+      if c > 0 then
+        counts = counts or {}
+        counts[name] = (counts[name] or 0) + c
+      end
+    end
+    if counts then replaced_fields[r] = counts end
+  end
+  repair(doc.meta, resources, seen)
+  repair(doc.links, resources, seen)
+end
+
 -- Error for a successful response that does not hold the document the operation needs.
 local function shape_error(res, what)
   return nil, errors.new {
@@ -230,6 +354,10 @@ _M.shape_error = shape_error
 function _M.document(res)
   local doc = res.document
   if type(doc) ~= "table" then return shape_error(res, "a JSON:API document") end
+  if not checked[doc] then
+    checked[doc] = true
+    repair_document(res, doc)
+  end
   return doc
 end
 
@@ -290,8 +418,36 @@ end
 
 local PAGINATION_LINKS = { "next", "prev", "first", "last" }
 
+-- The error that ends a walk whose next page is one it has been to (`number`).
+local function loop_error(number, detail, sent)
+  return errors.new { kind = "http", sent = sent,
+                      message = format("pagination loops back to page %d (%s)", number, detail) }
+end
+
+-- The ids of a page as a set, and their number.
+local function id_set(page)
+  local set, n = {}, 0
+  for i = 1, #page do
+    local id = type(page[i]) == "table" and page[i].id
+    if id ~= nil and not set[id] then set[id], n = true, n + 1 end
+  end
+  return set, n
+end
+
+-- True when two pages hold the same (non-empty) set of ids: a server that ignores the page asked for.
+local function same_ids(a, b)
+  if #a == 0 or #a ~= #b then return false end
+  local set, n = id_set(a)
+  local other, m = id_set(b)
+  if n ~= m then return false end
+  for id in next, other do
+    if not set[id] then return false end
+  end
+  return true
+end
+
 -- Works out the request target of the page after `page`: a string, false when there is none, or
--- nil, err when the server's link cannot be followed.
+-- nil, err when the server's link cannot be followed or leads back to a page of this walk.
 local function next_target(page)
   local st = state[page]
   local links = page.links
@@ -300,11 +456,10 @@ local function next_target(page)
     if href then
       local target, err = _M.relative_link(st.collection.client, href)
       if not target then return nil, err end
-      if target == st.target then
-        return nil, errors.new { kind = "http", sent = false,
-                                 message = "pagination link repeats the current page: " .. href }
-      end
-      return target, tonumber(href:match("[?&]page=(%d+)"))
+      local number = tonumber(href:match("[?&]page=(%d+)"))
+      local back = st.walk.targets[target] or (number and st.walk.numbers[number])
+      if back then return nil, loop_error(back, "the next link of page " .. st.number .. " is " .. href, false) end
+      return target, number
     end
     for _, name in ipairs(PAGINATION_LINKS) do
       -- The server paginates with links and gave no next one: this was the last page.
@@ -322,12 +477,16 @@ local function next_target(page)
   local q = {}
   for k, v in pairs(st.query) do q[k] = v end
   local number = st.number + 1
+  if st.walk.numbers[number] then
+    return nil, loop_error(number, "page " .. st.number .. " is followed by page " .. number, false)
+  end
   q.page = format("%d", number)
   return uri.build(st.collection.path, q), number
 end
 
--- Makes a Page out of a response.
-function Collection:_page(res, target, query, number, ropts)
+-- Makes a Page out of a response. `walk` is the pagination walk it belongs to ({ targets = { target =
+-- number }, numbers = { number = number } }: what it has visited), new for a first page.
+function Collection:_page(res, target, query, number, ropts, walk)
   local doc, err = _M.document(res)
   if not doc then return nil, err end
   local data = doc.data
@@ -336,16 +495,18 @@ function Collection:_page(res, target, query, number, ropts)
   -- A single resource where a list was expected still counts as one item.
   if data.id ~= nil or data.type ~= nil then data = { data } end
   for i, resource in ipairs(data) do page[i] = self:_wrap(resource) end
+  if not walk then walk = { targets = {}, numbers = { [number] = number } } end
+  if walk.targets[target] == nil then walk.targets[target] = number end
   state[page] = {
     collection = self, target = target, query = query, number = number,
-    per_page = tonumber(query.per_page), ropts = ropts,
+    per_page = tonumber(query.per_page), ropts = ropts, walk = walk,
   }
   return setmetatable(page, page_mt)
 end
 
 -- Fetches the page at `target` (a request target, query included) -> page or nil, err. `ropts` are
 -- the per-request options, kept for the pages after it.
-function Collection:_fetch_page(target, query, number, pending, ropts)
+function Collection:_fetch_page(target, query, number, pending, ropts, walk)
   local res, err
   if pending then
     res, err = pending:wait()
@@ -353,7 +514,7 @@ function Collection:_fetch_page(target, query, number, pending, ropts)
     res, err = self.client:request("GET", target, ropts)
   end
   if not res then return nil, err end
-  return self:_page(res, target, query, number, ropts)
+  return self:_page(res, target, query, number, ropts, walk)
 end
 
 --- The next page, `nil` after the last one, or nil, err.
@@ -368,9 +529,16 @@ function Page:next()
     st.next_target, st.next_number = target, number
   end
   if target == false then return nil end
+  -- Only page numbers the server or the fallback named count: a link without one has none.
+  if number then st.walk.numbers[number] = number end
   local pending = st.pending
   st.pending = nil
-  return st.collection:_fetch_page(target, st.query, number or st.number + 1, pending, st.ropts)
+  local page, err = st.collection:_fetch_page(target, st.query, number or st.number + 1, pending, st.ropts, st.walk)
+  if page and same_ids(self, page) then
+    return nil, loop_error(st.number, "page " .. state[page].number .. " holds the same records as page "
+      .. st.number, true)
+  end
+  return page, err
 end
 
 -- Starts fetching the next page now, so that page:next() finds it on the way or already there.

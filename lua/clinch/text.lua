@@ -1,9 +1,10 @@
---- Text from the network made safe to show: one line, valid UTF-8, nothing a terminal would act on.
+--- Text from the network made safe to show: one line, valid UTF-8, nothing a terminal would act on
+-- (one_line), or only made valid UTF-8 (valid), for output files that must hold well-formed text.
 -- A server's message (or a candidate's self-chosen name) may hold line breaks that fake a second
 -- log line, escape sequences, or Unicode bidi controls (U+202E and friends) that make a line read
 -- differently from what it holds.
 local byte, find, format, sub = string.byte, string.find, string.format, string.sub
-local tostring, tonumber, type = tostring, tonumber, type
+local tostring, tonumber, type, error = tostring, tonumber, type, error
 local concat = table.concat
 local floor, huge = math.floor, math.huge
 local math_type = math.type -- nil on LuaJIT: every number is a float there
@@ -103,6 +104,64 @@ function _M.number(n)
     if tonumber(s) == n then return s end
   end
   return format("%.17g", n)
+end
+
+-- The length of the ill-formed sequence at byte i of s (where sequence() found none): its maximal
+-- subpart, the lead byte and the continuation bytes that could still have belonged to it (Unicode 3.9
+-- "U+FFFD substitution of maximal subparts", as browsers and Python's "replace" do). At least 1.
+local function ill_formed(s, i)
+  local c = byte(s, i)
+  local len, lo, hi = 0, 0x80, 0xBF
+  if c >= 0xC2 and c <= 0xDF then len = 2
+  elseif c >= 0xE0 and c <= 0xEF then
+    len = 3
+    if c == 0xE0 then lo = 0xA0 elseif c == 0xED then hi = 0x9F end
+  elseif c >= 0xF0 and c <= 0xF4 then
+    len = 4
+    if c == 0xF0 then lo = 0x90 elseif c == 0xF4 then hi = 0x8F end
+  end
+  local n = 1
+  while n < len do
+    local cc = byte(s, i + n)
+    if not cc or cc < lo or cc > hi then break end
+    n, lo, hi = n + 1, 0x80, 0xBF
+  end
+  return n
+end
+
+--- A valid UTF-8 copy of the string `s` and the number of ill-formed sequences in it, each replaced
+-- by U+FFFD (its maximal subpart: a truncated sequence is one replacement, each stray byte one).
+-- Nothing else changes: control characters and every valid character stay. Returns `s` itself and 0
+-- when it is valid, which costs one scan when it holds no byte >= 0x80.
+function _M.valid(s)
+  if type(s) ~= "string" then error("text.valid expects a string, got " .. type(s), 2) end
+  if not find(s, "[\128-\255]") then return s, 0 end
+  local out, n, bad, i, len = {}, 0, 0, 1, #s
+  local from = 1 -- start of the run of good bytes not yet copied
+  while i <= len do
+    local j = find(s, "[\128-\255]", i)
+    if not j then break end
+    local k = sequence(s, j)
+    if k then
+      i = j + k
+    else
+      if j > from then
+        n = n + 1
+        out[n] = sub(s, from, j - 1)
+      end
+      n = n + 1
+      out[n] = _M.REPLACEMENT
+      bad = bad + 1
+      i = j + ill_formed(s, j)
+      from = i
+    end
+  end
+  if bad == 0 then return s, 0 end
+  if from <= len then
+    n = n + 1
+    out[n] = sub(s, from)
+  end
+  return concat(out, "", 1, n), bad
 end
 
 return _M

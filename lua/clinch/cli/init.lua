@@ -1,7 +1,8 @@
 --- The `clinch` command line: `require("clinch.cli").main(argv) -> exit code`. bin/clinch is a thin
--- launcher around it. Exit codes: 0 success, 1 API or network error, 2 usage error; every error is
--- one line on stderr. Output goes to stdout as an aligned table when it is a terminal, JSON otherwise,
--- or as --format says.
+-- launcher around it. Exit codes (EXIT_CODES): 0 success, 1 API or network error or output that cannot
+-- be written, 2 usage error (or a state file sync cannot use); every error is one line on stderr.
+-- Output goes to stdout as an aligned table when it is a terminal, JSON otherwise, or as --format
+-- says. Text that is not valid UTF-8 is written mended (see clinch.cli.output) and counted in a warning.
 local type, ipairs, tostring, setmetatable, xpcall, require, error =
   type, ipairs, tostring, setmetatable, xpcall, require, error
 local io, os, debug, concat = io, os, debug, table.concat
@@ -15,6 +16,18 @@ local trace = require "clinch.cli.trace"
 local _M = {}
 
 _M.EXIT_OK, _M.EXIT_API, _M.EXIT_USAGE = 0, 1, 2
+
+--- The exit code of each error kind; every kind not named (API, network and transport errors) is 1.
+_M.EXIT_CODES = {
+  usage = _M.EXIT_USAGE,      -- a bad option or argument
+  validation = _M.EXIT_USAGE, -- input refused before sending (with an HTTP status it is the API's answer: 1)
+  state = _M.EXIT_USAGE,      -- a sync state file that is corrupted, or that another output belongs to
+  io = _M.EXIT_API,           -- output or state that cannot be written (a full disk, a closed pipe)
+  busy = _M.EXIT_API,         -- another sync holds the state file's lock
+}
+
+-- Kinds whose message is the whole line (the others keep their kind: "http error (HTTP 500) ...").
+local PLAIN = { usage = true, repl = true, io = true, state = true, busy = true }
 
 _M.GLOBAL_OPTIONS = {
   { "key", arg = "KEY", help = "API access id (default: $CLINCH_API_KEY)" },
@@ -73,7 +86,8 @@ local function overview()
   lines[#lines + 1] = ""
   lines[#lines + 1] = "Configuration comes from CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION and"
   lines[#lines + 1] = "CLINCH_BASE_URL, or the flags above. Run 'clinch COMMAND --help' for a command's options."
-  lines[#lines + 1] = "Exit codes: 0 success, 1 API or network error, 2 usage error."
+  lines[#lines + 1] = "Exit codes: 0 success, 1 API or network error or output that cannot be written, 2 usage"
+  lines[#lines + 1] = "error (or a sync state file that cannot be used)."
   return concat(lines, "\n") .. "\n"
 end
 
@@ -147,7 +161,20 @@ end
 --- An output writer in the chosen format on stdout (see clinch.cli.output).
 function Context:writer(opts)
   opts.format, opts.stream = opts.format or self.format, self.stdout
-  return output.new(opts)
+  local w = output.new(opts)
+  self._writers[#self._writers + 1] = w
+  return w
+end
+
+--- A warning on stderr (one line, after any progress line).
+function Context:warn(message)
+  if self._progress then self._progress:clear() end
+  self.stderr:write("clinch: warning: ", message, "\n")
+end
+
+--- The warning for `n` ill-formed UTF-8 sequences replaced in `where`.
+function _M.replaced_warning(n, where)
+  return ("%d invalid UTF-8 sequence%s in the data replaced by U+FFFD in %s"):format(n, n == 1 and "" or "s", where)
 end
 
 --- A progress line on stderr, drawn only when stderr is a terminal (and not under --verbose).
@@ -178,14 +205,12 @@ local function checked(stream)
   return w
 end
 
---- The exit code for an error value: 2 for usage and input validation errors, 0 for the end of a
--- dry run, 1 for the rest (API, network).
+--- The exit code for an error value (see EXIT_CODES): 0 for the end of a dry run.
 function _M.exit_code(err)
   if trace.is_dry_run(err) then return _M.EXIT_OK end
-  if errors.is(err) and (err.kind == "usage" or (err.kind == "validation" and not err.status)) then
-    return _M.EXIT_USAGE
-  end
-  return _M.EXIT_API
+  if not errors.is(err) then return _M.EXIT_API end
+  if err.kind == "validation" and err.status then return _M.EXIT_API end
+  return _M.EXIT_CODES[err.kind] or _M.EXIT_API
 end
 
 -- One line for stderr: line breaks and other control characters in a server message (which may echo
@@ -193,7 +218,7 @@ end
 -- others keep their kind ("not_found error (HTTP 404) GET ...: ...").
 local function one_line(err)
   local text
-  if errors.is(err) and (err.kind == "usage" or err.kind == "repl" or err.kind == "io") then
+  if errors.is(err) and PLAIN[err.kind] then
     text = tostring(err.message)
   else
     text = tostring(err):gsub("^clinch%.", "")
@@ -268,7 +293,7 @@ local function main(argv, ctx, stdout, stderr)
   local cx = setmetatable({
     opts = opts, name = name, stdout = stdout, stderr = stderr, stdin = ctx.stdin or io.stdin,
     getenv = ctx.getenv or os.getenv, isatty = isatty, stdout_tty = stdout_tty, stderr_tty = isatty(2),
-    format = opts.format or (stdout_tty and "table" or "json"),
+    format = opts.format or (stdout_tty and "table" or "json"), _writers = {},
   }, Context)
 
   local traceback
@@ -278,6 +303,9 @@ local function main(argv, ctx, stdout, stderr)
   end
   local ok, res, err = xpcall(cmd.run, handler, cx, opts, positionals)
   if cx._client then cx._client:close() end
+  local replaced = 0
+  for _, w in ipairs(cx._writers) do replaced = replaced + w.replaced end
+  if replaced > 0 then cx:warn(_M.replaced_warning(replaced, "the output")) end
   if not ok then err = res end
   if ok and res then return _M.EXIT_OK end
   if cx._progress then cx._progress:clear() end
@@ -306,7 +334,7 @@ function _M.main(argv, ctx)
   if ok then return code end
   if errors.is(code) and code.kind == "io" then
     stderr:write("clinch: ", code.message, "\n")
-    return _M.EXIT_API
+    return _M.exit_code(code)
   end
   error(code, 0)
 end

@@ -4,6 +4,10 @@
 -- a plain table of fields. Lists stream: JSON, JSONL and CSV are written record by record, so `--all`
 -- over a large account holds one page at a time; only the table format, which needs every width,
 -- collects its rows.
+--
+-- Output is always valid UTF-8: text that is not (lua-cjson passes the server's bytes through) has each
+-- ill-formed sequence replaced by U+FFFD, and the writer counts the replacements (writer.replaced),
+-- which the CLI reports. The record is never dropped and the run goes on.
 local type, pairs, ipairs, tostring, getmetatable, setmetatable, pcall, require, next =
   type, pairs, ipairs, tostring, getmetatable, setmetatable, pcall, require, next
 local error = error
@@ -11,6 +15,7 @@ local io = io
 local concat, sort, format, floor, math_type = table.concat, table.sort, string.format, math.floor, math.type
 local csv = require "clinch.cli.csv"
 local textable = require "clinch.cli.textable"
+local valid = require("clinch.text").valid
 
 local _M = {}
 
@@ -148,6 +153,43 @@ function _M.json_value(record)
   return record
 end
 
+-- A copy of a JSON value whose strings and keys are valid UTF-8 -> copy, replacements made. Numbers JSON
+-- cannot hold (lua-cjson reads NaN and Infinity) become null. Metatables (jsonapi.array's marker) are
+-- kept; JSON null is a lightuserdata and passes as it is.
+local function valid_copy(v, depth)
+  local tv = type(v)
+  if tv == "string" then return valid(v) end
+  if tv == "number" and (v ~= v or v == 1 / 0 or v == -1 / 0) then return require("clinch.jsonapi").null, 0 end
+  if tv ~= "table" or depth > 256 then return v, 0 end
+  local out, n = {}, 0
+  for k, x in next, v do
+    local kn = 0
+    if type(k) == "string" then k, kn = valid(k) end
+    local cx, xn = valid_copy(x, depth + 1)
+    if out[k] == nil then out[k] = cx end -- two keys that differ only in bad bytes: the first wins
+    n = n + kn + xn
+  end
+  local mt = getmetatable(v)
+  if mt ~= nil then setmetatable(out, mt) end
+  return out, n
+end
+
+--- The JSON text of a record (see json_value) and the number of ill-formed UTF-8 sequences that were
+-- replaced to make it. Raises an error object for a value JSON cannot hold for another reason (a
+-- table that contains itself).
+function _M.json_text(record)
+  local value = _M.json_value(record)
+  local jsonapi = require "clinch.jsonapi"
+  local s, err = jsonapi.encode(value)
+  if s then return s, 0 end
+  -- Text that is not valid UTF-8 is mended, numbers without a JSON form become null; anything else
+  -- stays an error.
+  local copy, n = valid_copy(value, 0)
+  local fixed = jsonapi.encode(copy)
+  if not fixed then error(err, 0) end
+  return fixed, n
+end
+
 local function number_text(n)
   if math_type(n) == "integer" or (n == floor(n) and n > -2 ^ 53 and n < 2 ^ 53) then
     return format("%d", n)
@@ -188,7 +230,12 @@ function _M.fields_of(record)
     src = type(raw) == "table" and type(raw.attributes) == "table" and raw.attributes or record
   end
   for k in pairs(src) do
-    if type(k) == "string" and not seen[k] then rest[#rest + 1] = k end
+    -- a raw key with bad bytes is named as the decoded resource has it (see clinch.resource)
+    if type(k) == "string" then k = valid(k) end
+    if not seen[k] then
+      seen[k] = true
+      rest[#rest + 1] = k
+    end
   end
   sort(rest)
   for _, k in ipairs(rest) do names[#names + 1] = k end
@@ -203,14 +250,33 @@ Writer.__index = Writer
 function _M.new(opts)
   return setmetatable({
     format = opts.format or "json", stream = opts.stream or io.stdout, columns = opts.columns,
-    single = opts.single, count = 0, rows = {}, max_width = opts.max_width,
+    single = opts.single, count = 0, rows = {}, max_width = opts.max_width, replaced = 0,
   }, Writer)
 end
 
+--- The cells of a record for `columns` (valid UTF-8), and the number of ill-formed sequences they held
+-- (those clinch.resource already mended in the record's fields count too).
+function _M.cells(record, columns)
+  local row, n = {}, 0
+  local fixed = is_resource(record) and require("clinch.resource").replaced(record)
+  for i, c in ipairs(columns) do
+    local cell, cn = valid(_M.cell(record[c]))
+    row[i] = cell
+    n = n + cn + (fixed and fixed[c] or 0)
+  end
+  return row, n
+end
+
 function Writer:_row(record)
-  local row = {}
-  for i, c in ipairs(self.columns) do row[i] = _M.cell(record[c]) end
+  local row, n = _M.cells(record, self.columns)
+  self.replaced = self.replaced + n
   return row
+end
+
+function Writer:_json(record)
+  local s, n = _M.json_text(record)
+  self.replaced = self.replaced + n
+  return s
 end
 
 --- Writes one record (the table format only collects it).
@@ -219,12 +285,12 @@ function Writer:write(record)
   if not self.columns and (f == "csv" or f == "table") then self.columns = _M.fields_of(record) end
   self.count = self.count + 1
   if f == "jsonl" then
-    s:write(encode(_M.json_value(record)), "\n")
+    s:write(self:_json(record), "\n")
   elseif f == "json" then
     if self.single then
-      s:write(encode(_M.json_value(record)), "\n")
+      s:write(self:_json(record), "\n")
     else
-      s:write(self.count == 1 and "[\n" or ",\n", encode(_M.json_value(record)))
+      s:write(self.count == 1 and "[\n" or ",\n", self:_json(record))
     end
   elseif f == "csv" then
     if self.count == 1 then s:write(csv.header(self.columns)) end
@@ -245,7 +311,8 @@ function Writer:finish()
     if self.single then
       for _, record in ipairs(self.rows) do
         local list = {}
-        for _, name in ipairs(self.columns) do list[#list + 1] = { name, _M.cell(record[name]) } end
+        local cells = self:_row(record)
+        for i, name in ipairs(self.columns) do list[#list + 1] = { name, cells[i] } end
         s:write(textable.vertical(list, self.max_width))
       end
     elseif self.columns then

@@ -73,8 +73,9 @@ local function allowed(methods)
   return concat(names, ", ")
 end
 
---- Handles a request whose path starts with /v1. `base` is the absolute base URL ("http://h:p/v1").
-function Api:handle(req, base)
+--- Handles a request whose path starts with /v1. `base` is the absolute base URL ("http://h:p/v1");
+-- `pagination` the modes of a pagination fault ("cycle,no_totals"; see clinch.mock.faults), or nil.
+function Api:handle(req, base, pagination)
   local path = sub(req.path, #_M.PREFIX + 1)
   for _, route in ipairs(ROUTES) do
     local s, _, a, b = find(path, route[1])
@@ -85,7 +86,7 @@ function Api:handle(req, base)
       end
       local denied = self:authenticate(req)
       if denied then return denied end
-      local ctx = { req = req, base = base, params = http.parse_query(req.query) }
+      local ctx = { req = req, base = base, params = http.parse_query(req.query), pagination = pagination }
       if a then ctx.id = http.unescape(a) end
       if b then ctx.sub_id = http.unescape(b) end
       return self[name](self, ctx)
@@ -300,14 +301,34 @@ function Api:list(ctx)
   local pages = ceil(total / per_page)
   local rctx = render.context(ctx.base, includes, self.clock())
   local data = {}
-  for i = (page - 1) * per_page + 1, min(page * per_page, total) do
+  local mode = {}
+  for m in (ctx.pagination or ""):gmatch("[^,]+") do mode[m] = true end
+  if mode.shuffle then
+    -- A server without a stable order: every answer sorts the matches anew.
+    self.shuffles = (self.shuffles or 0) + 1
+    all = require("clinch.mock.random").new(self.shuffles):sample(all, #all)
+  end
+  local served = mode.ignore_page and 1 or page -- a server that ignores the page parameter
+  for i = (served - 1) * per_page + 1, min(served * per_page, total) do
     data[#data + 1] = render.candidate(all[i], rctx)
   end
   local links = { self = self_url(ctx), first = page_url(ctx, 1), last = page_url(ctx, pages > 0 and pages or 1) }
   if page > 1 then links.prev = page_url(ctx, page - 1) end
   if page < pages then links.next = page_url(ctx, page + 1) end
-  return respond(200, render.finish({ data = array(data), links = links,
-    meta = { total_count = total, total_pages = pages, current_page = page } }, rctx))
+  if mode.cycle and page == 2 then links.next = page_url(ctx, 1) end
+  local doc = { data = array(data), links = links,
+    meta = { total_count = total, total_pages = pages, current_page = page } }
+  if mode.no_totals then doc.meta = nil end
+  if mode.no_links then doc.links = nil end
+  return respond(200, render.finish(doc, rctx))
+end
+
+--- The candidates a list request's filter matches (for a churn fault), or nil for a request that is
+-- not a valid list request.
+function Api:matching(req)
+  if req.method ~= "GET" or sub(req.path, #_M.PREFIX + 1) ~= "/candidates" then return nil end
+  local filter = parse_filter({ params = http.parse_query(req.query) })
+  return filter and self.store:list(filter) or nil
 end
 
 function Api:show(ctx)

@@ -6,9 +6,16 @@
 --   GET    /__mock/requests  -> {"requests": [{"method", "uri", "headers", "body", "status", ...}]}
 --   DELETE /__mock/requests  -> {"requests": []}
 --   POST   /__mock/reset     -> re-seeds the store and clears faults, the request log and the stats
+--   GET    /__mock/candidates -> {"candidates": [{"id", "updated_at": epoch}, ...]}: the store itself,
+--                               in creation order (what exists, for a test to check a client against)
+--   POST   /__mock/touch     body {"count": N, "seed": S, "at": epoch} -> {"touched": [ids]}: sets the
+--                               updated_at of N random candidates (seeded; or of those named by "ids")
+--                               to `at` (default now), e.g. to pack many into one second
+-- Faults of kind "churn" keep candidates changing while a client reads (see clinch.mock.faults).
 local json = require "clinch.mock.json"
+local random = require "clinch.mock.random"
 
-local ipairs, pairs = ipairs, pairs
+local ipairs, pairs, type, floor, tostring = ipairs, pairs, type, math.floor, tostring
 
 local _M = {}
 
@@ -51,6 +58,39 @@ local HANDLERS = {
     DELETE = function(mock)
       mock.journal = {}
       return reply(200, { requests = json.empty_array })
+    end,
+  },
+  candidates = {
+    GET = function(mock)
+      local list = {}
+      for i, c in ipairs(mock.store.candidates) do list[i] = { id = c.id, updated_at = c.updated } end
+      return reply(200, { candidates = json.array(list) })
+    end,
+  },
+  touch = {
+    POST = function(mock, req)
+      local spec, why = json.decode(req.body)
+      if type(spec) ~= "table" then
+        return reply(400, { error = "the body is not a JSON object: " .. tostring(why) })
+      end
+      local count, seed, at = spec.count, spec.seed or 1, spec.at
+      local function int(v) return type(v) == "number" and v == floor(v) end
+      if at ~= nil and not int(at) then return reply(400, { error = "at must be an epoch in whole seconds" }) end
+      local pool
+      if spec.ids ~= nil then
+        if type(spec.ids) ~= "table" then return reply(400, { error = "ids must be a list of candidate ids" }) end
+        pool = {}
+        for i, id in ipairs(spec.ids) do
+          pool[i] = mock.store:get(id)
+          if not pool[i] then return reply(400, { error = "no candidate " .. tostring(id) }) end
+        end
+        count = count or #pool
+      end
+      if not int(count) or count < 1 then return reply(400, { error = "count must be a positive integer" }) end
+      if not int(seed) then return reply(400, { error = "seed must be an integer" }) end
+      local ids = {}
+      for i, c in ipairs(mock:touch(count, random.new(seed), pool, at)) do ids[i] = c.id end
+      return reply(200, { touched = json.array(ids) })
     end,
   },
   reset = {

@@ -1,19 +1,36 @@
 --- Injected faults for the mock's /v1 requests, set through the control API or flags. A fault applies to
 -- the next `count` matching requests (count -1: until cleared), optionally only to a method and to paths
--- with a given prefix. Kinds: latency, status, reset, truncate, trickle, redirect.
-local setmetatable, type, tostring, ipairs, floor = setmetatable, type, tostring, ipairs, math.floor
+-- with a given prefix. Kinds: latency, status, reset, truncate, trickle, redirect, and two that leave
+-- the answer itself alone:
+--   churn       { touch = K, seed = N, among = "all" | "filter" | "first" }: after answering, K random
+--               candidates (seeded; among every candidate, or among those the request's filter matched)
+--               are updated (updated_at = now), as other users of a busy account would do between two
+--               requests of a client that pages through a window of updated_at; "first" updates the
+--               first K the filter matched, in the server's order, as a batch job working through the
+--               list does (every later page then shifts by K)
+--   pagination  { mode = "cycle" | "ignore_page" | "no_totals" | "no_links" | "shuffle" }, or several
+--               comma-separated: the list answer of a broken or different server: page 2's next link
+--               leads back to page 1; every page number gets page 1's records (links and meta as
+--               asked); no meta totals; no pagination links; an order that changes on every answer
+-- A request takes at most one fault of each class: latency, churn, pagination, and one of the others.
+local setmetatable, type, tostring, ipairs, pairs, floor = setmetatable, type, tostring, ipairs, pairs, math.floor
 local upper, sub = string.upper, string.sub
 local remove = table.remove
+local random = require "clinch.mock.random"
 
 local _M = {}
 local Faults = {}
 Faults.__index = Faults
 
-local KINDS = { latency = true, status = true, reset = true, truncate = true, trickle = true, redirect = true }
+local KINDS = { latency = true, status = true, reset = true, truncate = true, trickle = true, redirect = true,
+  churn = true, pagination = true }
+-- Kinds taken alongside the others (see Faults:take).
+local CLASSES = { latency = "latency", churn = "churn", pagination = "pagination" }
+local PAGINATION_MODES = { cycle = true, ignore_page = true, no_totals = true, no_links = true, shuffle = true }
 local REDIRECTS = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
 
 function _M.new()
-  return setmetatable({ list = {}, next_id = 0 }, Faults)
+  return setmetatable({ list = {}, next_id = 0, rngs = setmetatable({}, { __mode = "k" }) }, Faults)
 end
 
 local function integer(v)
@@ -26,7 +43,7 @@ function Faults:add(spec)
   if type(spec) ~= "table" then return nil, "a fault is a JSON object" end
   local kind = spec.kind
   if not KINDS[kind] then
-    return nil, "kind must be one of latency, status, reset, truncate, trickle, redirect"
+    return nil, "kind must be one of latency, status, reset, truncate, trickle, redirect, churn, pagination"
   end
   local f = { kind = kind }
   if spec.count == nil or spec.count == -1 then
@@ -70,8 +87,29 @@ function Faults:add(spec)
     f.status = spec.status == nil and 302 or integer(spec.status)
     if not REDIRECTS[f.status] then return nil, "status must be 301, 302, 303, 307 or 308" end
   end
+  if kind == "churn" then
+    f.touch = integer(spec.touch)
+    if not f.touch or f.touch < 1 then return nil, "touch must be a positive integer" end
+    f.seed = spec.seed == nil and 1 or integer(spec.seed)
+    if not f.seed then return nil, "seed must be an integer" end
+    f.among = spec.among == nil and "all" or spec.among
+    if f.among ~= "all" and f.among ~= "filter" and f.among ~= "first" then
+      return nil, 'among must be "all", "filter" or "first"'
+    end
+    f.touched = 0
+  end
+  if kind == "pagination" then
+    local ok = type(spec.mode) == "string" and spec.mode ~= ""
+    for m in (ok and spec.mode or ""):gmatch("[^,]+") do ok = ok and PAGINATION_MODES[m] end
+    if not ok then
+      return nil, "mode must be one or more (comma-separated) of cycle, ignore_page, no_totals, no_links, shuffle"
+    end
+    f.mode = spec.mode
+  end
   self.next_id = self.next_id + 1
   f.id = self.next_id
+  -- The generator lives beside the fault, not in it: the control API lists faults as JSON.
+  if kind == "churn" then self.rngs[f] = random.new(f.seed) end
   self.list[#self.list + 1] = f
   return f
 end
@@ -100,22 +138,24 @@ local function use(self, f)
   end
 end
 
---- Takes the faults for a request: the first matching latency fault and the first matching fault of
--- another kind (either may be nil). Each one taken uses up one of its count.
+--- The seeded generator of a churn fault.
+function Faults:rng(f)
+  return self.rngs[f]
+end
+
+--- Takes the faults for a request: the first matching fault of each class (latency, churn,
+-- pagination, the other kinds); any may be nil. Each one taken uses up one of its count. Returns
+-- latency, other, churn, pagination.
 function Faults:take(method, path)
-  local latency, other
+  local first = {}
   for _, f in ipairs(self.list) do
     if matches(f, method, path) then
-      if f.kind == "latency" then
-        latency = latency or f
-      else
-        other = other or f
-      end
+      local class = CLASSES[f.kind] or "other"
+      first[class] = first[class] or f
     end
   end
-  use(self, latency)
-  use(self, other)
-  return latency, other
+  for _, f in pairs(first) do use(self, f) end
+  return first.latency, first.other, first.churn, first.pagination
 end
 
 return _M

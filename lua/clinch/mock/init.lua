@@ -6,7 +6,12 @@
 --
 -- It serves the seed contract's eight operations over HTTP/1.1 from a deterministic in-memory store,
 -- checks every request's APIAuth signature with clinch.core, and offers an unsigned control API under
--- /__mock/ for faults, the request log and connection statistics (see clinch.mock.control).
+-- /__mock/ for faults, the request log, connection statistics and the store's own record of every
+-- candidate's updated_at, against which a test proves what a client exported (see clinch.mock.control).
+-- It can play the adversary of a client that pages through a window of updated_at: a "churn" fault
+-- updates K candidates after every answer (seeded random ones, or the first the request matched), and
+-- "pagination" faults answer as a broken server would (link cycles, ignored page numbers, no totals,
+-- no links, an unstable order); see clinch.mock.faults.
 local server = require "clinch.mock.server"
 local store = require "clinch.mock.store"
 local faults = require "clinch.mock.faults"
@@ -95,6 +100,35 @@ function Mock:reset()
   for _, conn in ipairs(self.server:connections()) do conn.counted = nil end
 end
 
+--- Updates `count` candidates now (updated_at = the clock), picked by `rng` from `pool` (default every
+-- candidate), or sets their updated_at to `at`. Returns the list of those updated.
+function Mock:touch(count, rng, pool, at)
+  local picked = rng:sample(pool or self.store.candidates, count)
+  for _, c in ipairs(picked) do
+    if at then c.updated = at else self.store:touch(c) end
+  end
+  return picked
+end
+
+-- A churn fault's work, after the answer to `req` was made (see clinch.mock.faults).
+function Mock:churn(fault, req)
+  local pool
+  if fault.among ~= "all" then pool = self.api:matching(req) end
+  local picked
+  if fault.among == "first" then
+    picked = {}
+    for i = 1, fault.touch do
+      local c = pool and pool[i]
+      if not c then break end
+      self.store:touch(c)
+      picked[i] = c
+    end
+  else
+    picked = self:touch(fault.touch, self.faults:rng(fault), pool)
+  end
+  fault.touched = fault.touched + #picked
+end
+
 local function request_id(self, req)
   local given = req.headers["x-request-id"]
   if given and #given <= 200 and given:match("^[%w%-_.:]+$") then return given end
@@ -156,15 +190,16 @@ function Mock:handle(req, conn)
     self.counts.requests = self.counts.requests + 1
     local path = req.path
     if path == api.PREFIX or sub(path, 1, #api.PREFIX + 1) == api.PREFIX .. "/" then
-      local latency, fault = self.faults:take(req.method, path)
+      local latency, fault, churn, pagination = self.faults:take(req.method, path)
       if fault and (fault.kind == "status" or fault.kind == "redirect") then
         res = fault_response(fault)
       else
-        res = self.api:handle(req, base_url(self, req))
+        res = self.api:handle(req, base_url(self, req), pagination and pagination.mode)
         if fault then
           res.mode, res.trickle_ms, res.trickle_bytes = fault.kind, fault.ms, fault.bytes
         end
       end
+      if churn then self:churn(churn, req) end
       local ms = self.latency + (latency and latency.ms or 0)
       if ms > 0 then res.delay = ms / 1000 end
       record(self, req, conn, res, fault or latency)
