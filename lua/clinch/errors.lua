@@ -31,6 +31,8 @@ _M.DESCRIPTION = {
   -- the command line
   usage = "a mistake in the command line or a file it names",
   io = "output or state that cannot be written",
+  state = "a sync state file that cannot be trusted (corrupted, or recorded for other options)",
+  busy = "another sync run holds the state file's lock",
   repl = "an error in code typed at the REPL",
   dry_run = "--dry-run printed the request instead of sending it",
 }
