@@ -26,7 +26,7 @@ CORE_SRC  := $(wildcard csrc/*.c) $(wildcard csrc/*.h)
 CORE_LIBS := -lcurl -lcrypto -lm
 LUA_SRC   := $(shell find lua -name '*.lua')
 
-.PHONY: all core bench-core bench-tools asan test test-nginx check install bench demo deps clean
+.PHONY: all core bench-core bench-tools asan install-mock test test-nginx check install bench demo deps clean
 
 all: core
 core: $(BUILD)/clinch/core.so
@@ -67,7 +67,7 @@ test-nginx: deps
 	@scripts/run-tests.sh nginx
 
 check: deps
-	luacheck -q lua spec bin/clinch bin/clinch-mock examples bench
+	luacheck -q lua mock/lua spec bin/clinch bin/clinch-mock examples bench
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 	  --std=c99 --inline-suppr -I csrc csrc bench spec/openssl_queue.c
 	@# every csrc file compiles on its own (it includes what it uses), for Lua 5.4 and LuaJIT; a file
@@ -89,11 +89,18 @@ bench:
 	@scripts/deps.sh bench
 	@scripts/bench.sh
 
+# The library, its C core and bin/clinch (clinch-scm-1.rockspec); `make install-mock` adds the mock API
+# (clinch-mock-scm-1.rockspec: mock/lua and bin/clinch-mock, which need LuaSocket).
 install: core
 	install -d $(DESTDIR)$(LIBDIR)/clinch $(DESTDIR)$(LUADIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUILD)/clinch/core.so $(DESTDIR)$(LIBDIR)/clinch/core.so
 	cd lua && find . -name '*.lua' -exec install -D -m 0644 {} $(DESTDIR)$(LUADIR)/{} \;
-	for f in bin/*; do install -m 0755 $$f $(DESTDIR)$(BINDIR)/; done
+	install -m 0755 bin/clinch $(DESTDIR)$(BINDIR)/
+
+install-mock:
+	install -d $(DESTDIR)$(LUADIR) $(DESTDIR)$(BINDIR)
+	cd mock/lua && find . -name '*.lua' -exec install -D -m 0644 {} $(DESTDIR)$(LUADIR)/{} \;
+	install -m 0755 bin/clinch-mock $(DESTDIR)$(BINDIR)/
 
 clean:
 	rm -rf build

@@ -6,34 +6,47 @@
 --                                                     FILE: default candidates.csv
 -- Configuration: CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION or CLINCH_BASE_URL; without
 -- CLINCH_BASE_URL/CLINCH_REGION it runs against a mock API started for the run.
-do -- From a checkout, use its modules and C core (see lua/clinch/checkout.lua).
-  local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-  local use = loadfile(dir .. "/../lua/clinch/checkout.lua")
-  if use then use()(dir .. "/..") end
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+do -- From a checkout, use its modules and C core (see scripts/checkout.lua).
+  local use = loadfile(here .. "/../scripts/checkout.lua")
+  if use then use()(here .. "/..") end
+end
+-- The examples' harness (examples/support.lua): a client from the environment, or a mock API.
+local examples = dofile(here .. "/support.lua")
+
+-- One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break, quotes doubled.
+local function field(v)
+  v = v == nil and "" or tostring(v)
+  if v:find('[,"\r\n]') then v = '"' .. v:gsub('"', '""') .. '"' end
+  return v
 end
 
-local csv = require "clinch.cli.csv"
-local progress = require "clinch.cli.progress"
+-- One CSV record; values.n counts trailing nils (an absent phone number is an empty field).
+local function row(values)
+  local out = {}
+  for i = 1, values.n or #values do out[i] = field(values[i]) end
+  return table.concat(out, ",") .. "\r\n"
+end
 
 local COLUMNS = { "id", "email", "first_name", "last_name", "phone_number", "tags", "updated_at" }
 
-require("clinch.cli.examples").run(function(client, ex)
+examples.run(function(client, ex)
   local since = arg[1] or os.date("!%Y-%m-%d", os.time() - 180 * 86400)
   local path = arg[2] or "candidates.csv"
   local f = assert(io.open(path, "wb"))
-  f:write(csv.header(COLUMNS))
+  f:write(row(COLUMNS))
 
-  local prog = progress.new { enabled = ex.stderr_tty(), label = "candidates" }
+  local prog = ex.progress("candidates")
   local page = ex.check(client.candidates:list {
     per_page = 50, filter = { updated_at = { gte = since } },
   })
   local count = 0
   while page do
     for _, cand in ipairs(page) do
-      f:write(csv.record({
-        cand.id, cand.email, cand.first_name, cand.last_name, cand.phone_number,
+      f:write(row {
+        n = #COLUMNS, cand.id, cand.email, cand.first_name, cand.last_name, cand.phone_number,
         table.concat(cand.tags or {}, "; "), cand.updated_at and tostring(cand.updated_at),
-      }, #COLUMNS))
+      })
       count = count + 1
     end
     prog:page(#page, page.meta and page.meta.total_count)

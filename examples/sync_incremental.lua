@@ -10,15 +10,16 @@
 -- (`clinch candidates sync` does the same and also resumes a run that stopped halfway.)
 -- Configuration: as the other examples. Against a mock API started for the run (no CLINCH_BASE_URL),
 -- it runs twice in one go and changes two candidates in between, to show the second run's delta.
-do -- From a checkout, use its modules and C core (see lua/clinch/checkout.lua).
-  local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-  local use = loadfile(dir .. "/../lua/clinch/checkout.lua")
-  if use then use()(dir .. "/..") end
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+do -- From a checkout, use its modules and C core (see scripts/checkout.lua).
+  local use = loadfile(here .. "/../scripts/checkout.lua")
+  if use then use()(here .. "/..") end
 end
+-- The examples' harness (examples/support.lua): a client from the environment, or a mock API.
+local examples = dofile(here .. "/support.lua")
 
 local core = require "clinch.core"
 local jsonapi = require "clinch.jsonapi"
-local time = require "clinch.time"
 local cjson = require("cjson.safe").new()
 
 local function load_state(path)
@@ -46,7 +47,7 @@ end
 local function sync_once(client, ex, state_path, out_path)
   local st = load_state(state_path)
   local since = st.high_water or "1970-01-01T00:00:00"
-  local upto = time.format_epoch(math.floor(server_time(client, ex)))
+  local upto = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(server_time(client, ex)))
   local out = assert(io.open(out_path, "ab"))
   local count = 0
   for cand in client.candidates:each { per_page = 100, filter = { updated_at = { gte = since, lt = upto } } } do
@@ -64,7 +65,7 @@ local function sync_once(client, ex, state_path, out_path)
   return count
 end
 
-require("clinch.cli.examples").run(function(client, ex)
+examples.run(function(client, ex)
   local state_path, out_path = arg[1], arg[2]
   local tmp
   if ex.mock and not state_path then

@@ -4,11 +4,13 @@
 --
 --   lua5.4 examples/tag_by_skill.lua [SKILL [TAG]]    default: sql "Skill: SQL"
 -- Configuration: as the other examples (environment, or a mock API started for the run).
-do -- From a checkout, use its modules and C core (see lua/clinch/checkout.lua).
-  local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-  local use = loadfile(dir .. "/../lua/clinch/checkout.lua")
-  if use then use()(dir .. "/..") end
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+do -- From a checkout, use its modules and C core (see scripts/checkout.lua).
+  local use = loadfile(here .. "/../scripts/checkout.lua")
+  if use then use()(here .. "/..") end
 end
+-- The examples' harness (examples/support.lua): a client from the environment, or a mock API.
+local examples = dofile(here .. "/support.lua")
 
 local function has(list, wanted)
   for _, v in ipairs(list or {}) do
@@ -17,7 +19,7 @@ local function has(list, wanted)
   return false
 end
 
-require("clinch.cli.examples").run(function(client, ex)
+examples.run(function(client, ex)
   local skill = arg[1] or "sql"
   local tag = arg[2] or ("Skill: " .. skill:upper())
   local seen, matching, tagged = 0, 0, 0

@@ -6,13 +6,14 @@
 --   lua5.4 examples/upload_resumes.lua [FOLDER]
 -- Without FOLDER it makes a sample folder: PDFs for three existing candidates and one unknown address.
 -- Configuration: as the other examples (environment, or a mock API started for the run).
-do -- From a checkout, use its modules and C core (see lua/clinch/checkout.lua).
-  local dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-  local use = loadfile(dir .. "/../lua/clinch/checkout.lua")
-  if use then use()(dir .. "/..") end
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+do -- From a checkout, use its modules and C core (see scripts/checkout.lua).
+  local use = loadfile(here .. "/../scripts/checkout.lua")
+  if use then use()(here .. "/..") end
 end
+-- The examples' harness (examples/support.lua): a client from the environment, or a mock API.
+local examples = dofile(here .. "/support.lua")
 
-local examples = require "clinch.cli.examples"
 local q = examples.shell_quote
 
 -- A minimal valid-looking PDF, for the sample folder.

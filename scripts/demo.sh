@@ -42,7 +42,7 @@ step "Build the C core for Lua 5.4"
 make -s LUA=lua5.4
 
 # The checkout's modules and core, whatever LUA_PATH the caller has.
-export LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;;"
+export LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;$root/mock/lua/?.lua;$root/mock/lua/?/init.lua;;"
 export LUA_CPATH="$root/build/5.4/?.so;;"
 unset LUA_PATH_5_4 LUA_CPATH_5_4 CLINCH_REGION
 

@@ -5,43 +5,58 @@ local support = require "support"
 -- `sort` and `ls` at exit over their own never-freed memory).
 local LIST = "env -u LD_PRELOAD "
 
-local function rockspec()
+local function rockspec(file)
   local env = {}
-  local chunk = assert(loadfile(support.root .. "/clinch-scm-1.rockspec", "t", env))
+  local chunk = assert(loadfile(support.root .. "/" .. file, "t", env))
   if setfenv then setfenv(chunk, env) end -- luacheck: ignore (5.1)
   chunk()
   return env
 end
 
-describe("clinch-scm-1.rockspec", function()
-  it("lists every Lua module of lua/ and nothing else", function()
-    local spec = rockspec()
-    local listed = {}
-    for name, src in pairs(spec.build.modules) do
-      if type(src) == "string" then listed[src] = name end
-    end
-    local p = assert(io.popen("cd " .. support.shell_quote(support.root) .. " && "
-      .. LIST .. "find lua -name '*.lua' | " .. LIST .. "sort"))
-    local count = 0
-    for path in p:lines() do
-      count = count + 1
-      local expected = path:gsub("^lua/", ""):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
-      assert.are.equal(expected, listed[path], path .. " is not listed as module " .. expected)
-      listed[path] = nil
-    end
-    p:close()
-    assert.is_true(count > 5)
-    assert.are.same({}, listed)
+-- Every Lua module under `dir` is listed in `file` with its module name, and nothing else is.
+local function assert_lists_tree(file, dir)
+  local spec = rockspec(file)
+  local listed = {}
+  for name, src in pairs(spec.build.modules) do
+    if type(src) == "string" then listed[src] = name end
+  end
+  local p = assert(io.popen("cd " .. support.shell_quote(support.root) .. " && "
+    .. LIST .. "find " .. dir .. " -name '*.lua' | " .. LIST .. "sort"))
+  local count = 0
+  for path in p:lines() do
+    count = count + 1
+    local expected = path:sub(#dir + 2):gsub("%.lua$", ""):gsub("/init$", ""):gsub("/", ".")
+    assert.are.equal(expected, listed[path], path .. " is not listed as module " .. expected .. " in " .. file)
+    listed[path] = nil
+  end
+  p:close()
+  assert.is_true(count > 5)
+  assert.are.same({}, listed)
+  return spec
+end
+
+describe("the rockspecs", function()
+  it("clinch-scm-1 lists every Lua module of lua/ and nothing else, the core, and bin/clinch alone", function()
+    local spec = assert_lists_tree("clinch-scm-1.rockspec", "lua")
     assert.are.equal("csrc/core.c", spec.build.modules["clinch.core"].sources[1])
+    assert.are.same({ clinch = "bin/clinch" }, spec.build.install.bin)
+    for _, dep in ipairs(spec.dependencies) do
+      assert.is_nil(dep:find("luasocket"), "the library must not need LuaSocket: " .. dep)
+    end
   end)
 
-  it("installs every bin/ script", function()
-    local spec = rockspec()
-    local p = assert(io.popen("cd " .. support.shell_quote(support.root) .. " && " .. LIST .. "ls bin"))
-    for name in p:lines() do
-      assert.are.equal("bin/" .. name, spec.build.install.bin[name])
+  it("clinch-mock-scm-1 lists every module of mock/lua/, bin/clinch-mock and LuaSocket", function()
+    local spec = assert_lists_tree("clinch-mock-scm-1.rockspec", "mock/lua")
+    assert.are.same({ ["clinch-mock"] = "bin/clinch-mock" }, spec.build.install.bin)
+    local deps = table.concat(spec.dependencies, " ")
+    assert.matches("luasocket", deps)
+    assert.matches("clinch", deps)
+  end)
+
+  it("the library's tree holds no test or example helper", function()
+    for _, path in ipairs { "lua/clinch/mock", "lua/clinch/checkout.lua", "lua/clinch/cli/examples.lua" } do
+      assert.is_nil(io.open(support.root .. "/" .. path, "rb"), path .. " is in the library's tree")
     end
-    p:close()
   end)
 
   -- Builds with Debian's offline luarocks into a private tree, from a copy of the sources.

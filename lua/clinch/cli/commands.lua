@@ -312,7 +312,7 @@ _M.list = {
   {
     words = { "repl" }, usage = "clinch repl", summary = "interactive Lua prompt with `clinch` and `client` loaded",
     example = "clinch repl", options = {}, args = {}, interactive = true,
-    run = function(cx) return require("clinch.repl").run(cx) end,
+    run = function(cx) return require("clinch.cli.repl").run(cx) end,
   },
 }
 

@@ -3,7 +3,8 @@
 -- CLINCH_BASE_URL nor CLINCH_REGION is set, a client for a mock API (bin/clinch-mock) started on a free
 -- loopback port for the run and stopped afterwards, also when the example fails.
 --
---   require("clinch.cli.examples").run(function(client, ex)
+--   local examples = dofile(here .. "/support.lua")   -- here: the example's directory
+--   examples.run(function(client, ex)
 --     ... ex.say("what happened") ...
 --   end, { candidates = 60 })
 local type, tostring, pcall, xpcall, require, error = type, tostring, pcall, xpcall, require, error
@@ -34,6 +35,11 @@ function _M.say(...)
   io.stdout:write(...)
   io.stdout:write("\n")
   io.stdout:flush()
+end
+
+--- A progress line on stderr (only when it is a terminal): p:page(records, total_or_nil), p:finish().
+function _M.progress(label)
+  return require("clinch.cli.progress").new { enabled = _M.stderr_tty(), label = label }
 end
 
 --- Whether stderr is a terminal (progress lines are drawn only then).
