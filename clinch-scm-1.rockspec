@@ -34,6 +34,7 @@ build = {
     },
     ["clinch"] = "lua/clinch/init.lua",
     ["clinch.candidates"] = "lua/clinch/candidates.lua",
+    ["clinch.check"] = "lua/clinch/check.lua",
     ["clinch.cli"] = "lua/clinch/cli/init.lua",
     ["clinch.cli.args"] = "lua/clinch/cli/args.lua",
     ["clinch.cli.commands"] = "lua/clinch/cli/commands.lua",

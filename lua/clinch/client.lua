@@ -7,8 +7,8 @@ local retry = require "clinch.retry"
 local uri = require "clinch.uri"
 local transports = require "clinch.transport"
 
-local type, pairs, ipairs, tostring, error, setmetatable, rawget, rawset, require, pcall =
-  type, pairs, ipairs, tostring, error, setmetatable, rawget, rawset, require, pcall
+local type, pairs, ipairs, tostring, setmetatable, rawget, rawset, require =
+  type, pairs, ipairs, tostring, setmetatable, rawget, rawset, require
 local math, table, io = math, table, io
 local unpack = table.unpack or rawget(_G, "unpack")
 
@@ -27,14 +27,13 @@ local secrets = setmetatable({}, { __mode = "k" })
 local Client = {}
 _M.Client = Client
 
--- Levels count from check itself: 3 is the caller of clinch.new when check is called from it directly.
-local function check(cond, msg, level)
-  if not cond then error(msg, level or 3) end
-end
+-- Raises at the user's line (clinch.check finds it): programming mistakes only.
+local check = require("clinch.check").arg
+local raise = require("clinch.check").raise
 
 local function opt_type(opts, name, want)
   local v = opts[name]
-  check(v == nil or type(v) == want, "clinch.new: option '" .. name .. "' must be a " .. want, 4)
+  check(v == nil or type(v) == want, "clinch.new: option '" .. name .. "' must be a " .. want)
   return v
 end
 
@@ -42,7 +41,7 @@ local function opt_enum(t, name, allowed)
   local v = t[name]
   if v == nil then return end
   for _, a in ipairs(allowed) do if v == a then return end end
-  error("clinch.new: signing option '" .. name .. "' must be one of " .. table.concat(allowed, ", "), 3)
+  raise("clinch.new: signing option '" .. name .. "' must be one of " .. table.concat(allowed, ", "))
 end
 
 -- Splits a base URL into origin ("https://host:port") and path prefix ("/v1"). User info is refused:
@@ -51,16 +50,16 @@ end
 local function split_base(url)
   local shown = url:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1[user info]@")
   if shown ~= url then
-    error("clinch.new: base_url must not hold user info (user:password@): " .. shown, 3)
+    raise("clinch.new: base_url must not hold user info (user:password@): " .. shown)
   end
   local origin, path = url:match("^(https?://[^/?#]+)(/?[^?#]*)$")
-  if not origin then error("clinch.new: base_url must be an http(s) URL without query: " .. url, 3) end
+  if not origin then raise("clinch.new: base_url must be an http(s) URL without query: " .. url) end
   return origin, (path:gsub("/+$", ""))
 end
 
 --- Creates a client. See README "Configuration" for every option.
 function _M.new(opts)
-  if type(opts) ~= "table" then error("clinch.new expects a table of options", 2) end
+  check(type(opts) == "table", "clinch.new expects a table of options")
   check(type(opts.key) == "string" and opts.key ~= "", "clinch.new: 'key' (the API access id) is required")
   -- The Authorization header carries "key:signature": visible ASCII without ':' (as core.sign checks).
   check(not opts.key:find("[^!-9;-~]"), "clinch.new: 'key' must be visible ASCII without ':' or spaces")
@@ -171,27 +170,23 @@ local TOKEN = "^[%w!#%$%%&'%*%+%-%.%^_`|~]+$"
 local CTL = "[%z\1-\8\10-\31\127]"
 
 --- Builds everything about a request that does not change between attempts.
-function Client:_prepare(method, path, opts, level)
-  level = (level or 2) + 1
+function Client:_prepare(method, path, opts)
   if type(method) ~= "string" or not method:match("^%u+$") then
-    error("request: method must be an upper-case HTTP method such as 'GET'", level)
+    raise("request: method must be an upper-case HTTP method such as 'GET'")
   end
-  if type(path) ~= "string" then error("request: path must be a string", level) end
-  if opts ~= nil and type(opts) ~= "table" then error("request: options must be a table", level) end
+  if type(path) ~= "string" then raise("request: path must be a string") end
+  if opts ~= nil and type(opts) ~= "table" then raise("request: options must be a table") end
   opts = opts or {}
   local p, q = path:match("^([^?]*)%??(.*)$")
   if not p:match(PATH_OK) or not q:match(QUERY_OK) then
-    error("request: path must start with '/' and be percent-encoded (use clinch.uri.segment for ids): "
-      .. path, level)
+    raise("request: path must start with '/' and be percent-encoded (use clinch.uri.segment for ids): "
+      .. path)
   end
   local target = path
   if opts.query ~= nil then
-    if type(opts.query) ~= "table" then error("request: query must be a table", level) end
-    if path:find("?", 1, true) then error("request: give the query in the path or in opts.query, not both", level) end
-    -- uri.build raises on a value with no query form; raised again here to point at the caller.
-    local ok, built = pcall(uri.build, path, opts.query)
-    if not ok then error(built, level) end
-    target = built
+    if type(opts.query) ~= "table" then raise("request: query must be a table") end
+    if path:find("?", 1, true) then raise("request: give the query in the path or in opts.query, not both") end
+    target = uri.build(path, opts.query) -- a value with no query form raises at the user's line
   end
 
   local body, content_type = opts.body, nil
@@ -202,27 +197,27 @@ function Client:_prepare(method, path, opts, level)
   elseif type(body) == "string" then
     content_type = _M.JSONAPI
   elseif body ~= nil then
-    error("request: body must be a table (sent as JSON) or a string", level)
+    raise("request: body must be a table (sent as JSON) or a string")
   end
 
   local headers = { Accept = _M.JSONAPI }
   if opts.headers ~= nil then
-    if type(opts.headers) ~= "table" then error("request: headers must be a table", level) end
+    if type(opts.headers) ~= "table" then raise("request: headers must be a table") end
     for name, value in pairs(opts.headers) do
       if type(name) ~= "string" or type(value) ~= "string" then
-        error("request: header names and values must be strings", level)
+        raise("request: header names and values must be strings")
       end
       -- Checked here, so the mistake points at the caller (not at the signer or the transport) and no
       -- transport ever gets a header that could split the request. The value is never quoted.
       if not name:match(TOKEN) then
-        error("request: invalid header name '" .. name:gsub("[%c\128-\255]", "?") .. "'", level)
+        raise("request: invalid header name '" .. name:gsub("[%c\128-\255]", "?") .. "'")
       end
       if value:find(CTL) then
-        error("request: the value of header " .. name .. " holds CR, LF, NUL or another control character", level)
+        raise("request: the value of header " .. name .. " holds CR, LF, NUL or another control character")
       end
       local lname = name:lower()
       if lname == "authorization" or lname == "date" or lname == "x-hmac-date" then
-        error("request: the " .. name .. " header is set by the signer", level)
+        raise("request: the " .. name .. " header is set by the signer")
       elseif lname == "content-type" then
         content_type = value
       elseif lname == "accept" then
@@ -233,9 +228,9 @@ function Client:_prepare(method, path, opts, level)
     end
   end
   if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
-    error("request: timeout must be a positive number of seconds", level)
+    raise("request: timeout must be a positive number of seconds")
   end
-  if opts.retries ~= nil and type(opts.retries) ~= "number" then error("request: retries must be a number", level) end
+  if opts.retries ~= nil and type(opts.retries) ~= "number" then raise("request: retries must be a number") end
 
   local request_uri = self.base_path .. target
   return {
@@ -433,12 +428,12 @@ end
 -- would. `list` holds { method, path, request_opts } entries; the result list holds, in the same
 -- order, a response or an error object (tell them apart with clinch.errors.is).
 function Client:request_many(list, opts)
-  if type(list) ~= "table" then error("request_many: expected a list of { method, path, opts }", 2) end
+  check(type(list) == "table", "request_many: expected a list of { method, path, opts }")
   opts = opts or {}
   local preps, results, todo = {}, {}, {}
   for i, item in ipairs(list) do
-    if type(item) ~= "table" then error("request_many: entry " .. i .. " must be a table", 2) end
-    local p, err = self:_prepare(item[1], item[2], item[3], 2)
+    check(type(item) == "table", "request_many: entry " .. i .. " must be a table")
+    local p, err = self:_prepare(item[1], item[2], item[3])
     if p then preps[i], todo[#todo + 1] = p, i else results[i] = err end
   end
   local attempt = 0
@@ -470,7 +465,7 @@ end
 
 --- A collection for any API resource path the seed names without describing (jobs, lists).
 function Client:resource(name, opts)
-  if type(name) ~= "string" or name == "" then error("resource: name must be a non-empty string", 2) end
+  check(type(name) == "string" and name ~= "", "resource: name must be a non-empty string")
   return require("clinch.resource").new(self, "/" .. name, opts)
 end
 

@@ -9,12 +9,13 @@
 -- Query values: strings, numbers (integral floats print without ".0"), booleans ("true"/"false"),
 -- arrays of those (comma-joined, as OpenAPI `explode: false` does: include=notes,jobs; an empty
 -- array leaves the key out) and nested tables (deepObject: filter[updated_at][gte]=...).
-local type, tostring, pairs, error, select = type, tostring, pairs, error, select
+local type, tostring, pairs, select = type, tostring, pairs, select
 local next = next
 local format, byte, gsub, find = string.format, string.byte, string.gsub, string.find
 local floor, min = math.floor, math.min
 local sort, concat = table.sort, table.concat
 local number_text = require("clinch.text").number
+local raise = require("clinch.check").raise -- programming mistakes, at the user's line
 
 local _M = {}
 
@@ -29,19 +30,18 @@ local function encode_string(s)
 end
 
 -- A number's text (clinch.text.number); NaN and infinities have no query form: a programming error.
-local function number_string(n, level)
+local function number_string(n)
   local s, err = number_text(n)
-  if not s then error("uri: cannot encode this number: " .. err, level + 1) end
+  if not s then raise("uri: cannot encode this number: " .. err) end
   return s
 end
 
 -- A scalar query value or path segment as text, or nil when v is not a scalar.
-local function scalar_string(v, level)
+local function scalar_string(v)
   local t = type(v)
   if t == "string" then return v end
   if t == "number" then
-    local s = number_string(v, level + 1) -- not a tail call: error levels count this frame
-    return s
+    return number_string(v)
   end
   if t == "boolean" then return tostring(v) end
   return nil
@@ -51,7 +51,7 @@ end
 function _M.encode(s)
   local text = scalar_string(s, 2)
   if text == nil or type(s) == "boolean" then
-    error("uri.encode: expected a string or a number, got " .. type(s), 2)
+    raise("uri.encode: expected a string or a number, got " .. type(s))
   end
   return encode_string(text)
 end
@@ -62,9 +62,9 @@ end
 function _M.segment(s)
   local text = scalar_string(s, 2)
   if text == nil or type(s) == "boolean" then
-    error("uri.segment: expected a string or a number, got " .. type(s), 2)
+    raise("uri.segment: expected a string or a number, got " .. type(s))
   end
-  if text == "" then error("uri.segment: a path segment must not be empty", 2) end
+  if text == "" then raise("uri.segment: a path segment must not be empty") end
   if text == "." then return "%2E" end
   if text == ".." then return "%2E%2E" end
   return encode_string(text)
@@ -74,15 +74,15 @@ end
 -- -> "/candidates/<id>/tags".
 function _M.path(...)
   local n = select("#", ...)
-  if n == 0 then error("uri.path: expected at least one segment", 2) end
+  if n == 0 then raise("uri.path: expected at least one segment") end
   local parts = { ... }
   for i = 1, n do
     local v = parts[i]
     local text = scalar_string(v, 2)
     if text == nil or type(v) == "boolean" then
-      error("uri.path: segment #" .. i .. " must be a string or a number, got " .. type(v), 2)
+      raise("uri.path: segment #" .. i .. " must be a string or a number, got " .. type(v))
     end
-    if text == "" then error("uri.path: segment #" .. i .. " must not be empty", 2) end
+    if text == "" then raise("uri.path: segment #" .. i .. " must not be empty") end
     parts[i] = _M.segment(text)
   end
   return "/" .. concat(parts, "/")
@@ -109,76 +109,75 @@ local function is_array(t)
   return count == n
 end
 
-local function key_string(k, prefix, level)
+local function key_string(k, prefix)
   if type(k) == "string" then return k end
   if type(k) == "number" then
-    local s = number_string(k, level + 1)
+    local s = number_string(k)
     return s
   end
-  error("uri: query keys must be strings (got a " .. type(k) .. " key under '" .. prefix .. "')", level + 1)
+  raise("uri: query keys must be strings (got a " .. type(k) .. " key under '" .. prefix .. "')")
 end
 
 -- Appends "name=value" pairs for one key and value to out. name is already encoded.
-local function add_pairs(out, name, v, depth, level)
-  local text = scalar_string(v, level + 1)
+local function add_pairs(out, name, v, depth)
+  local text = scalar_string(v)
   if text ~= nil then
     out[#out + 1] = name .. "=" .. encode_string(text)
     return
   end
   if type(v) ~= "table" then
-    error("uri: query value for '" .. name .. "' must be a string, number, boolean or table, got " .. type(v),
-      level + 1)
+    raise("uri: query value for '" .. name .. "' must be a string, number, boolean or table, got " .. type(v))
   end
   if next(v) == nil then return end -- {} is an empty list or object: nothing to send
   if is_array(v) then
     local items = {}
     for i = 1, #v do
-      local item = scalar_string(v[i], level + 1)
+      local item = scalar_string(v[i])
       if item == nil then
-        error("uri: array items for '" .. name .. "' must be strings, numbers or booleans", level + 1)
+        raise("uri: array items for '" .. name .. "' must be strings, numbers or booleans")
       end
       items[i] = encode_string(item)
     end
     out[#out + 1] = name .. "=" .. concat(items, ",")
     return
   end
-  if depth >= MAX_DEPTH then error("uri: query nested too deeply (a cycle?)", level + 1) end
+  if depth >= MAX_DEPTH then raise("uri: query nested too deeply (a cycle?)") end
   local keys, names = {}, {}
   for k in pairs(v) do
-    local ks = key_string(k, name, level + 1)
-    if names[ks] ~= nil then error("uri: query key '" .. ks .. "' given twice under '" .. name .. "'", level + 1) end
+    local ks = key_string(k, name)
+    if names[ks] ~= nil then raise("uri: query key '" .. ks .. "' given twice under '" .. name .. "'") end
     keys[#keys + 1] = ks
     names[ks] = k
   end
   sort(keys, byte_less)
   for i = 1, #keys do
     local ks = keys[i]
-    add_pairs(out, name .. "%5B" .. encode_string(ks) .. "%5D", v[names[ks]], depth + 1, level + 1)
+    add_pairs(out, name .. "%5B" .. encode_string(ks) .. "%5D", v[names[ks]], depth + 1)
   end
 end
 
--- Encodes a query table; level is the caller's level as seen from encode_query's caller.
-local function encode_query(query, level)
+-- Encodes a query table.
+local function encode_query(query)
   if query == nil then return "" end
-  if type(query) ~= "table" then error("uri: query must be a table or nil, got " .. type(query), level + 1) end
+  if type(query) ~= "table" then raise("uri: query must be a table or nil, got " .. type(query)) end
   local keys = {}
   for k in pairs(query) do
     if type(k) ~= "string" then
-      error("uri: query keys must be strings, got a " .. type(k) .. " key", level + 1)
+      raise("uri: query keys must be strings, got a " .. type(k) .. " key")
     end
     keys[#keys + 1] = k
   end
   sort(keys, byte_less)
   local out = {}
   for i = 1, #keys do
-    add_pairs(out, encode_string(keys[i]), query[keys[i]], 1, level + 1)
+    add_pairs(out, encode_string(keys[i]), query[keys[i]], 1)
   end
   return concat(out, "&")
 end
 
 --- Encodes a query table as "a=1&b=x%20y" (no leading "?"); "" when nothing is to be sent.
 function _M.query(query)
-  local q = encode_query(query, 2)
+  local q = encode_query(query)
   return q
 end
 
@@ -186,12 +185,12 @@ end
 -- The path must start with "/" and hold only visible ASCII without "#": anything else means a raw
 -- value was not encoded. A path that already has a query gets the new pairs after "&".
 function _M.build(path, query)
-  if type(path) ~= "string" then error("uri.build: path must be a string, got " .. type(path), 2) end
+  if type(path) ~= "string" then raise("uri.build: path must be a string, got " .. type(path)) end
   if find(path, "^/") == nil or find(path, "[%z\1-\32\127-\255#]") then
-    error("uri.build: path must start with '/' and be percent-encoded (no spaces, controls, '#' or "
-      .. "non-ASCII bytes); encode values with uri.segment", 2)
+    raise("uri.build: path must start with '/' and be percent-encoded (no spaces, controls, '#' or "
+      .. "non-ASCII bytes); encode values with uri.segment")
   end
-  local q = encode_query(query, 2)
+  local q = encode_query(query)
   if q == "" then return path end
   return path .. (find(path, "?", 1, true) and "&" or "?") .. q
 end
