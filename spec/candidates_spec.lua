@@ -5,7 +5,8 @@ local support = require "support"
 local cjson = require("cjson").new()
 local clinch = require "clinch"
 local errors = require "clinch.errors"
-local candidates = require "clinch.candidates"
+local candidates = require "clinch.resources.candidates"
+local registry = require "clinch.registry"
 local core = require "clinch.core"
 
 
@@ -23,11 +24,11 @@ describe("Candidate objects share one namespace with the seed's fields", functio
     assert.truthy(cand_schema.attributes.properties.tags)
     assert.truthy(cand_schema.attributes.properties.links)
     for _, name in ipairs(names) do
-      assert.is_nil(rawget(candidates.Candidate, name), name)
+      assert.is_nil(rawget(candidates.Object, name), name)
     end
-    for _, m in ipairs(METHODS) do assert.is_function(candidates.Candidate[m], m) end
+    for _, m in ipairs(METHODS) do assert.is_function(candidates.Object[m], m) end
     -- Every method is one of the documented ones (a new method must pass the check above too).
-    for k in pairs(candidates.Candidate) do
+    for k in pairs(candidates.Object) do
       local known = false
       for _, m in ipairs(METHODS) do known = known or k == m end
       assert.is_true(known, "unexpected method " .. tostring(k))
@@ -36,8 +37,8 @@ describe("Candidate objects share one namespace with the seed's fields", functio
 
   it("never answers a field name with a method, even when the field is absent", function()
     local client = clinch.new { key = "k", secret = "s", base_url = "http://127.0.0.1:9/v1" }
-    local cand = client.candidates._wrap(client.candidates, { id = "x", type = "candidates" })
-    assert.is_true(candidates.is_candidate(cand))
+    local cand = registry.wrap({ data = { id = "x", type = "candidates" } }, client).data
+    assert.is_true(candidates.is(cand))
     for _, name in ipairs(names) do
       assert.is_not_function(cand[name], name)
     end
@@ -83,7 +84,7 @@ describe("client.candidates against the mock", function()
       local page = assert(client.candidates:list { per_page = 10, include = { "notes", "jobs", "social_profile" } })
       assert.equal(10, #page)
       local cand = page[1]
-      assert.is_true(candidates.is_candidate(cand))
+      assert.is_true(candidates.is(cand))
       assert.equal("candidates", cand.type)
       assert.is_string(cand.email)
       assert.is_table(cand.tags) -- the attribute, not a method
@@ -99,7 +100,7 @@ describe("client.candidates against the mock", function()
     it("gets one candidate by id, with includes", function()
       local first = first_candidate()
       local cand = assert(client.candidates:get(first.id, { include = { "resumes", "jobs" } }))
-      assert.is_true(candidates.is_candidate(cand))
+      assert.is_true(candidates.is(cand))
       assert.equal(first.id, cand.id)
       assert.equal(first.email, cand.email)
       assert.equal("candidate_files", cand.resumes[1].type)
@@ -116,7 +117,7 @@ describe("client.candidates against the mock", function()
       assert.is_nil(cand.scratch)
       assert.equal(before_tags, #cand.tags)
       assert.equal("candidate_notes", cand.notes[1].type)
-      assert.is_true(candidates.is_candidate(cand))
+      assert.is_true(candidates.is(cand))
     end)
 
     it("keeps raw access in step with an update made through the object", function()
@@ -133,7 +134,7 @@ describe("client.candidates against the mock", function()
         email = "ada.lovelace@example.com", first_name = "Ada", last_name = "Lovelace",
         phone_number = "+1-202-555-0169", tag_values = { "Pioneer", "Seed Data" },
       })
-      assert.is_true(candidates.is_candidate(cand))
+      assert.is_true(candidates.is(cand))
       assert.equal("ada.lovelace@example.com", cand.email)
       assert.same({ "Pioneer", "Seed Data" }, cand.tags)
       assert.equal("candidate " .. cand.id .. " Ada Lovelace <ada.lovelace@example.com>", tostring(cand))
@@ -302,7 +303,7 @@ describe("client.candidates against the mock", function()
         "upload_resume: expected a table { filename=, content= } or { path= }")
       assert.has_error(function() c:upload_resume("x", { file = "cv.pdf" }) end,
         "upload_resume: unknown field 'file' (valid: content, filename, path)")
-      assert.has_error(function() candidates.Candidate.reload({ id = "x" }) end,
+      assert.has_error(function() candidates.Object.reload({ id = "x" }) end,
         "candidate:reload: not a candidate object (use cand:reload(...))")
       assert.equal(0, #requests())
     end)

@@ -242,6 +242,35 @@ describe("collections against the mock", function()
         requests()[2].uri)
     end)
 
+    it("writes filter numbers with text.number, and refuses those without a text form or in a string field", function()
+      -- email is a string attribute in the contract: a number there is never meant.
+      for _, v in ipairs { 1e300, 42, 0 / 0, true } do
+        local page, err = client.candidates:list { filter = { email = { eq = v } } }
+        assert.is_nil(page)
+        assert.equal("validation", err.kind)
+        assert.equal("filter", err.field)
+        assert.equal("filter[email][eq] must be a string, got " .. type(v), err.message)
+      end
+      for _, v in ipairs { 0 / 0, 1 / 0, -1 / 0 } do
+        local page, err = client.candidates:list { filter = { kind = { eq = v } }, allow_unknown = true }
+        assert.is_nil(page)
+        assert.equal("validation", err.kind)
+        assert.matches("^filter%[kind%]%[eq%]: .* no text form$", err.message)
+      end
+      for _, v in ipairs { 1e300, 2 ^ 63, 2 ^ 53, -0.0 } do
+        local page, err = client.candidates:list { per_page = v }
+        assert.is_nil(page)
+        assert.equal("per_page", err.field)
+      end
+      assert.equal(0, #requests())
+      -- Sent, as one number-to-text function writes them; the mock refuses the unknown filter.
+      for v, text in pairs { [1e300] = "1e%2B300", [2 ^ 63] = "9223372036854775808", [0.1] = "0.1" } do
+        local _, err = client.candidates:list { filter = { kind = { eq = v } }, allow_unknown = true }
+        assert.equal(400, err.status)
+        assert.equal("/v1/candidates?filter%5Bkind%5D%5Beq%5D=" .. text, requests()[#requests()].uri)
+      end
+    end)
+
     it("sends unknown filters with allow_unknown (the server has the last word)", function()
       local page, err = client.candidates:list { filter = { kind = { eq = "lead" } }, allow_unknown = true }
       assert.is_nil(page)
@@ -516,11 +545,14 @@ describe("collections against the mock", function()
   end)
 
   describe("client:resource", function()
-    it("gives plain collections with the same machinery", function()
-      local generic = client:resource("candidates")
+    it("gives the registered collection for a registered name, a plain one with options", function()
+      assert.is_true(rawequal(client.candidates, client:resource("candidates")))
+      local generic = client:resource("candidates", {})
+      assert.is_false(rawequal(client.candidates, generic))
       local page = assert(generic:list { per_page = 3, include = "notes" })
       assert.equal(3, #page)
-      assert.is_nil(getmetatable(page[1])) -- plain decoded resources, not Candidate objects
+      -- Every response is wrapped by type (clinch.registry), whichever collection asked for it.
+      assert.is_true(require("clinch.resources.candidates").is(page[1]))
       -- Without a filter schema, fields ending in _at still take time values.
       local cut = page[1].updated_at.epoch
       local want = assert(client.candidates:list { per_page = 1, filter = { updated_at = { gte = cut } } })
@@ -534,30 +566,31 @@ describe("collections against the mock", function()
       assert.truthy(requests()[#requests()].uri:find(sent, 1, true))
       local one = assert(generic:get(page[1].id))
       assert.equal(page[1].id, one.id)
+      -- A plain collection checks no include names: the server refuses this one.
       local _, err = generic:list { include = { "nope" } }
       assert.equal("validation", err.kind)
+      assert.equal(400, err.status)
     end)
 
-    it("checks job includes against the seed's jobInclude enum and sends them", function()
-      local jobs = client:resource("jobs")
-      local _, err = jobs:list { include = { "notes" } }
+    it("checks the include names it is given and sends them", function()
+      local campaigns = client:resource("web_campaigns", { includes = { "pages", "candidates" } })
+      local _, err = campaigns:list { include = { "notes" } }
       assert.equal("validation", err.kind)
-      assert.matches("valid names: categories", err.message, 1, true)
+      assert.matches("valid names: candidates, pages", err.message, 1, true)
       assert.equal(0, #requests())
-      -- The mock serves no jobs: the request goes out and the server's answer comes back as an error.
-      local _, nf = jobs:list { include = { "categories" }, per_page = 10 }
+      -- The mock serves no campaigns: the request goes out and the server's answer comes back as an error.
+      local _, nf = campaigns:list { include = { "pages" }, per_page = 10 }
       assert.equal("not_found", nf.kind)
-      assert.equal("/v1/jobs?include=categories&per_page=10", requests()[1].uri)
-      local ok, raised = pcall(function() for _ in jobs:each() do end end)
+      assert.equal("/v1/web_campaigns?include=pages&per_page=10", requests()[1].uri)
+      local ok, raised = pcall(function() for _ in campaigns:each() do end end)
       assert.is_false(ok)
       assert.equal("not_found", raised.kind)
     end)
 
-    it("does not check includes of resources the seed does not describe", function()
-      local lists = client:resource("lists")
-      local _, err = lists:list { include = { "anything.at_all" } }
+    it("checks no include names for a path it knows nothing of", function()
+      local _, err = client:resource("web_campaigns"):list { include = { "anything.at_all" } }
       assert.equal("not_found", err.kind)
-      assert.equal("/v1/lists?include=anything.at_all", requests()[1].uri)
+      assert.equal("/v1/web_campaigns?include=anything.at_all", requests()[1].uri)
     end)
   end)
 end)

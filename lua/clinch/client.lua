@@ -7,8 +7,8 @@ local retry = require "clinch.retry"
 local uri = require "clinch.uri"
 local transports = require "clinch.transport"
 
-local type, pairs, ipairs, tostring, setmetatable, rawget, rawset, require =
-  type, pairs, ipairs, tostring, setmetatable, rawget, rawset, require
+local type, pairs, ipairs, tostring, setmetatable, rawget, require =
+  type, pairs, ipairs, tostring, setmetatable, rawget, require
 local math, table, io = math, table, io
 local unpack = table.unpack or rawget(_G, "unpack")
 
@@ -137,15 +137,11 @@ function _M.new(opts)
   return self
 end
 
--- Methods first; the resource collections are created on first use.
+-- Methods first, then the registered collections (clinch.registry), created on first use.
 Client.__index = function(self, k)
   local m = Client[k]
   if m ~= nil then return m end
-  if k == "candidates" then
-    local c = require("clinch.candidates").new(self)
-    rawset(self, k, c)
-    return c
-  end
+  return require("clinch.registry").collection(self, k)
 end
 
 Client.__tostring = function(self)
@@ -342,7 +338,7 @@ function Client:_outcome(p, res, terr, attempt)
       err.request_id = res.headers["x-request-id"]
       return nil, err
     end
-    res.document = doc
+    res.document = require("clinch.registry").wrap(doc, self) -- resources become objects of their class
   end
   res.request = { method = p.method, uri = p.request_uri }
   res.attempts = attempt
@@ -463,10 +459,11 @@ function Client:request_many(list, opts)
   return results
 end
 
---- A collection for any API resource path the seed names without describing (jobs, lists).
+--- The collection `name`: a registered one (client:resource("jobs") is client.jobs), or, with
+-- options or for any other path, a plain collection with the same list, each and get.
 function Client:resource(name, opts)
   check(type(name) == "string" and name ~= "", "resource: name must be a non-empty string")
-  return require("clinch.resource").new(self, "/" .. name, opts)
+  return require("clinch.registry").resource(self, name, opts)
 end
 
 --- Closes the transport (its kept-alive connections). Idempotent.

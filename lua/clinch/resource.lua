@@ -1,13 +1,15 @@
---- Collections: the list / each / get machinery shared by every resource path (candidates, and the
--- endpoints the seed names without describing, such as jobs and lists).
+--- Collections: the list / each / get machinery shared by every resource (the registered ones,
+-- client.candidates, client.jobs, client.lists, and any other path through client:resource), and the
+-- definition of a registered resource (resource.define, used by the files of lua/clinch/resources/).
 --
---   local jobs = client:resource("jobs")
+--   local jobs = client.jobs
 --   local page = assert(jobs:list { per_page = 50, include = { "categories" } })
 --   for _, job in ipairs(page) do ... end          -- page.meta, page.links, page.included
 --   page = page:next()                              -- the next page, nil after the last one
 --   page:prefetch()                                 -- start fetching the next page now
 --   for job in jobs:each { per_page = 100, prefetch = true } do ... end
 --   local job = assert(jobs:get("4aa454fa42106969bc4a6ea2366262e5"))
+--   assert(job:reload { include = { "categories" } })
 --
 -- Pagination: a page's `links.next` is followed when the response has pagination links (the next
 -- link is made relative to the client's base URL, its query bytes kept as sent by the server, and a
@@ -22,12 +24,14 @@
 -- and `type` are kept as sent, since jsonapi.raw(resource) finds the original object (bytes as sent)
 -- by them. resource.replaced(r) tells which fields of a resource were changed. A body that is valid
 -- UTF-8 (the usual case) costs one scan of it (see valid_body).
-local type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, floor, pcall, rawget =
-  type, pairs, ipairs, tostring, tonumber, error, setmetatable, next, math.floor, pcall, rawget
-local format, concat, sort, find, byte, sub = string.format, table.concat, table.sort, string.find, string.byte,
-  string.sub
+local type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, floor, rawget, select,
+  require = type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, math.floor, rawget,
+  select, require
+local format, concat, sort, find, byte, sub, gsub = string.format, table.concat, table.sort, string.find,
+  string.byte, string.sub, string.gsub
+local check = require "clinch.check"
+local contract = require "clinch.contract"
 local errors = require "clinch.errors"
-local schema = require "clinch.schema"
 local text = require "clinch.text"
 local time = require "clinch.time"
 local uri = require "clinch.uri"
@@ -36,6 +40,13 @@ local validate = require "clinch.validate"
 local _M = {}
 
 local fail = validate.fail
+local arg = check.arg -- programming mistakes raise at the user's line
+local number_text = text.number
+
+-- The paging options and the query parameters they set, as the contract names them.
+local PAGE = contract.parameters.page.name
+local PAGING = { page = PAGE, per_page = contract.parameters.perPage.name }
+local PAGE_IN_LINK = "[?&]" .. gsub(PAGE, "%p", "%%%0") .. "=(%d+)"
 
 --- Collection methods (`list`, `each`, `get`); candidates.lua extends this table.
 local Collection = {}
@@ -68,43 +79,56 @@ local EACH_OPTS = { prefetch = true }
 for k in pairs(LIST_OPTS) do EACH_OPTS[k] = true end
 local GET_OPTS = { include = true, query = true, timeout = true, retries = true }
 
-local function check_opts(opts, allowed, fname, level)
+-- The names of a set, sorted and joined for messages.
+local function names_of(set)
+  local names = {}
+  for name in pairs(set) do names[#names + 1] = name end
+  sort(names)
+  return concat(names, ", ")
+end
+
+--- Checks a call's options against the set of names it takes -> the options ({} for nil), or nil and
+-- the message for a programming mistake (not a table, an unknown name).
+function _M.options(opts, allowed, fname)
   if opts == nil then return {} end
-  if type(opts) ~= "table" then error(fname .. ": options must be a table", level + 1) end
+  if type(opts) ~= "table" then return nil, fname .. ": options must be a table" end
   for k in pairs(opts) do
     if not allowed[k] then
-      local names = {}
-      for name in pairs(allowed) do names[#names + 1] = name end
-      sort(names)
-      error(fname .. ": unknown option '" .. tostring(k) .. "' (valid: " .. concat(names, ", ") .. ")", level + 1)
+      return nil, fname .. ": unknown option '" .. tostring(k) .. "' (valid: " .. names_of(allowed) .. ")"
     end
   end
   return opts
 end
-_M.check_opts = check_opts
+
+--- The same check for a public entry point: raises the mistake at the user's line.
+function _M.check_opts(opts, allowed, fname)
+  local checked, why = _M.options(opts, allowed, fname)
+  arg(checked, why)
+  return checked
+end
 
 --- The per-request options of a call's (already name-checked) options, for client:request:
--- { timeout =, retries = } or nil when neither is given. Wrong values raise at `level`.
-function _M.request_opts(opts, fname, level)
+-- { timeout =, retries = } or nil when neither is given. Wrong values raise at the user's line.
+function _M.request_opts(opts, fname)
   local timeout, retries = opts.timeout, opts.retries
   if timeout == nil and retries == nil then return nil end
-  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout <= 0 or timeout == 1 / 0) then
-    error(fname .. ": timeout must be a positive number of seconds", level + 1)
-  end
-  if retries ~= nil and (type(retries) ~= "number" or retries < 0 or retries ~= floor(retries)
-                         or retries == 1 / 0) then
-    error(fname .. ": retries must be a non-negative integer", level + 1)
-  end
+  arg(timeout == nil or (type(timeout) == "number" and timeout == timeout and timeout > 0 and timeout ~= 1 / 0),
+    fname .. ": timeout must be a positive number of seconds")
+  arg(retries == nil or (type(retries) == "number" and retries >= 0 and retries == floor(retries)
+                         and retries ~= 1 / 0), fname .. ": retries must be a non-negative integer")
   return { timeout = timeout, retries = retries }
 end
 
---- Raises unless `id` is a usable resource id (a non-empty string; a number is a programming mistake
--- too, since ids in this API are opaque strings).
-function _M.check_id(id, fname, level)
-  if type(id) ~= "string" or id == "" then
-    error(fname .. ": id must be a non-empty string, got " .. (id == "" and "an empty string" or type(id)),
-      (level or 2) + 1)
-  end
+--- true, or nil and the message, for a resource id: a non-empty string (a number is a mistake too,
+-- since ids in this API are opaque strings).
+function _M.valid_id(id, fname)
+  if type(id) == "string" and id ~= "" then return true end
+  return nil, fname .. ": id must be a non-empty string, got " .. (id == "" and "an empty string" or type(id))
+end
+
+--- Raises at the user's line unless `id` is a usable resource id.
+function _M.check_id(id, fname)
+  arg(_M.valid_id(id, fname))
 end
 
 local function positive_integer(v, name)
@@ -113,17 +137,23 @@ local function positive_integer(v, name)
   if type(n) ~= "number" or n ~= floor(n) or n < 1 or n >= 2 ^ 53 then
     return fail(name .. " must be a positive integer, got " .. tostring(v), name)
   end
-  return format("%d", n)
+  return number_text(n)
 end
 
-local function scalar(v, what)
+-- A filter value as query text. `want` is the JSON type the contract gives the filtered attribute
+-- (a number for email is never meant: nil, err), nil when it gives none.
+local function scalar(v, what, want)
   local tv = type(v)
+  if want == "string" and tv ~= "string" then
+    return fail(what .. " must be a string, got " .. tv, "filter")
+  end
   if tv == "string" then
     if not validate.utf8(v) then return fail(what .. " is not valid UTF-8", "filter") end
     return v
   elseif tv == "number" then
-    if v ~= v or v == 1 / 0 or v == -1 / 0 then return fail(what .. " must be finite", "filter") end
-    return v == floor(v) and format("%d", v) or format("%.17g", v)
+    local s, why = number_text(v)
+    if not s then return fail(what .. ": " .. why, "filter") end
+    return s
   elseif tv == "boolean" then
     return tostring(v)
   end
@@ -155,7 +185,7 @@ local function build_filter(filter, filters, allow_unknown)
         end
         return s
       end
-      return scalar(v, what)
+      return scalar(v, what, spec and spec.value)
     end
     if type(ops) == "table" and ops.epoch == nil and ops.year == nil then
       local o = {}
@@ -189,14 +219,6 @@ local function build_filter(filter, filters, allow_unknown)
   return out
 end
 
--- uri.build of a query made from the caller's options: a value with no query form (a function, NaN)
--- raises at `level` (the caller's, counted from the function calling this).
-local function build_target(path, q, level)
-  local ok, target = pcall(uri.build, path, q)
-  if not ok then error(target, level + 1) end
-  return target
-end
-
 --- Validates list/get options and returns the query table for clinch.uri.build, or nil, err.
 function Collection:_query(opts)
   local q = {}
@@ -210,11 +232,11 @@ function Collection:_query(opts)
     if not f then return nil, err end
     if next(f) then q.filter = f end
   end
-  for _, name in ipairs { "page", "per_page" } do
+  for name, param in pairs(PAGING) do
     if opts[name] ~= nil then
       local s, err = positive_integer(opts[name], name)
       if not s then return nil, err end
-      q[name] = s
+      q[param] = s
     end
   end
   if opts.query ~= nil then
@@ -361,13 +383,6 @@ function _M.document(res)
   return doc
 end
 
--- Wraps a decoded resource with the collection's wrapper (identity for plain collections).
-function Collection:_wrap(resource)
-  local wrap = self.wrap
-  if wrap and type(resource) == "table" then return wrap(resource, self) end
-  return resource
-end
-
 local function origin_key(origin)
   local scheme, host, port = origin:lower():match("^(https?)://([^/:]+):?(%d*)$")
   if not scheme then return origin:lower() end
@@ -456,7 +471,7 @@ local function next_target(page)
     if href then
       local target, err = _M.relative_link(st.collection.client, href)
       if not target then return nil, err end
-      local number = tonumber(href:match("[?&]page=(%d+)"))
+      local number = tonumber(href:match(PAGE_IN_LINK))
       local back = st.walk.targets[target] or (number and st.walk.numbers[number])
       if back then return nil, loop_error(back, "the next link of page " .. st.number .. " is " .. href, false) end
       return target, number
@@ -480,7 +495,7 @@ local function next_target(page)
   if st.walk.numbers[number] then
     return nil, loop_error(number, "page " .. st.number .. " is followed by page " .. number, false)
   end
-  q.page = format("%d", number)
+  q[PAGE] = number_text(number)
   return uri.build(st.collection.path, q), number
 end
 
@@ -494,12 +509,12 @@ function Collection:_page(res, target, query, number, ropts, walk)
   local page = { meta = doc.meta, links = doc.links, included = doc.included }
   -- A single resource where a list was expected still counts as one item.
   if data.id ~= nil or data.type ~= nil then data = { data } end
-  for i, resource in ipairs(data) do page[i] = self:_wrap(resource) end
+  for i, resource in ipairs(data) do page[i] = resource end
   if not walk then walk = { targets = {}, numbers = { [number] = number } } end
   if walk.targets[target] == nil then walk.targets[target] = number end
   state[page] = {
     collection = self, target = target, query = query, number = number,
-    per_page = tonumber(query.per_page), ropts = ropts, walk = walk,
+    per_page = tonumber(query[PAGING.per_page]), ropts = ropts, walk = walk,
   }
   return setmetatable(page, page_mt)
 end
@@ -520,7 +535,7 @@ end
 --- The next page, `nil` after the last one, or nil, err.
 function Page:next()
   local st = state[self]
-  if not st then error("page:next: not a page", 2) end
+  arg(st, "page:next: not a page")
   local target, number = st.next_target, st.next_number
   if target == nil then
     local t, n_or_err = next_target(self)
@@ -555,7 +570,7 @@ end
 --- Starts fetching the next page now, so that it travels while the caller works on this one;
 -- page:next() then returns it. Returns the page.
 function Page:prefetch()
-  if not state[self] then error("page:prefetch: not a page", 2) end
+  arg(state[self], "page:prefetch: not a page")
   prefetch(self)
   return self
 end
@@ -563,12 +578,12 @@ end
 --- One page of the collection: list{ include=, filter=, page=, per_page=, query=, allow_unknown=,
 -- timeout=, retries= } -> page or nil, err.
 function Collection:list(opts)
-  opts = check_opts(opts, LIST_OPTS, "list", 2)
-  local ropts = _M.request_opts(opts, "list", 2)
+  opts = _M.check_opts(opts, LIST_OPTS, "list")
+  local ropts = _M.request_opts(opts, "list")
   local q, err = self:_query(opts)
   if not q then return nil, err end
-  local target = build_target(self.path, q, 2)
-  return self:_fetch_page(target, q, tonumber(q.page) or 1, nil, ropts)
+  local target = uri.build(self.path, q) -- a value with no query form raises at the user's line
+  return self:_fetch_page(target, q, tonumber(q[PAGE]) or 1, nil, ropts)
 end
 
 --- An iterator over every resource of the collection across pages, holding one page at a time (two
@@ -577,20 +592,20 @@ end
 -- that still fails after the client's retries when the loop reaches it, so a loop cannot end quietly
 -- with part of the data.
 function Collection:each(opts)
-  opts = check_opts(opts, EACH_OPTS, "each", 2)
-  local ropts = _M.request_opts(opts, "each", 2)
+  opts = _M.check_opts(opts, EACH_OPTS, "each")
+  local ropts = _M.request_opts(opts, "each")
   local list_opts = {}
   for k, v in pairs(opts) do if k ~= "prefetch" then list_opts[k] = v end end
   local q, qerr = self:_query(list_opts)
-  if not q then error(qerr, 2) end
-  local first = build_target(self.path, q, 2)
+  if not q then error(qerr, 0) end -- an error object: it carries no position
+  local first = uri.build(self.path, q)
   local do_prefetch = opts.prefetch and true or false
   local page, index, failure, finished = nil, 0, nil, false
 
   local function advance()
     local nxt, err
     if page == nil then
-      nxt, err = self:_fetch_page(first, q, tonumber(q.page) or 1, nil, ropts)
+      nxt, err = self:_fetch_page(first, q, tonumber(q[PAGE]) or 1, nil, ropts)
     else
       nxt, err = page:next()
     end
@@ -623,51 +638,183 @@ end
 
 --- One resource by id: get(id, { include=, query=, timeout=, retries= }) -> resource or nil, err.
 function Collection:get(id, opts)
-  _M.check_id(id, "get", 2)
-  opts = check_opts(opts, GET_OPTS, "get", 2)
-  local ropts = _M.request_opts(opts, "get", 2)
+  _M.check_id(id, "get")
+  opts = _M.check_opts(opts, GET_OPTS, "get")
+  local ropts = _M.request_opts(opts, "get")
   local q, err = self:_query(opts)
   if not q then return nil, err end
-  local res, rerr = self.client:request("GET", build_target(self.path .. "/" .. uri.segment(id), q, 2), ropts)
+  local res, rerr = self.client:request("GET", uri.build(self:_item(id), q), ropts)
   if not res then return nil, rerr end
-  return self:_one(res)
+  return _M.one(res)
 end
 
---- The single resource of a response, wrapped -> resource or nil, err.
-function Collection:_one(res)
+--- The path of one resource of the collection: its item path with the id as one encoded segment.
+function Collection:_item(id)
+  return _M.expand(self.item_path, id)
+end
+
+--- Fills a path template ("/candidates/{candidateId}/tags/{tagId}", as the contract writes them) with
+-- the values given, in the order of its parameters, each as one encoded segment.
+function _M.expand(template, ...)
+  local values, i = { ... }, 0
+  return (gsub(template, "{[^}]*}", function()
+    i = i + 1
+    return uri.segment(values[i])
+  end))
+end
+
+--- The single resource of a response -> resource or nil, err.
+function _M.one(res)
   local doc, err = _M.document(res)
   if not doc then return nil, err end
   local data = doc.data
   if type(data) ~= "table" or (data.id == nil and data.type == nil) then
     return shape_error(res, "a single resource (data)")
   end
-  return self:_wrap(data)
+  return data
 end
 
---- Creates a collection for `path` ("/jobs"). opts: `includes` (list of valid include names; default
--- the seed's enum for that collection, none checked when the seed has none; false turns the check
--- off), `filters` (a filter schema like schema.candidate_filter; without one, filter fields ending in
--- "_at" take time values and nothing else is checked), `wrap` (function(resource, collection) -> object,
--- applied to every resource the collection returns), `class` (a metatable whose __index falls back to
--- resource.Collection, for collections with more methods, as candidates.lua does).
+local NEW_OPTS = { includes = true, filters = true, class = true, item_path = true }
+
+--- Creates a collection for `path` ("/jobs"). opts: `includes` (the list of valid include names; nil or
+-- false: none checked), `filters` (filter rules as clinch.schema.filter makes them; without, filter
+-- fields ending in "_at" take time values and nothing else is checked), `item_path` (the path template
+-- of one resource, default path .. "/{id}"), `class` (a metatable whose __index falls back to
+-- resource.Collection, for collections with more methods). Registered resources get theirs from
+-- clinch.registry; client:resource(name) gives a plain one for any other path.
 function _M.new(client, path, opts)
-  if type(client) ~= "table" then error("resource.new: client required", 2) end
-  if type(path) ~= "string" or not path:match("^/[^?#]+$") then
-    error("resource.new: path must start with '/' and hold no query", 2)
-  end
-  opts = opts or {}
-  if type(opts) ~= "table" then error("resource.new: options must be a table", 2) end
-  local name = path:sub(2)
+  arg(type(client) == "table", "resource.new: client required")
+  arg(type(path) == "string" and path:match("^/[^?#{}]+$") ~= nil,
+    "resource.new: path must start with '/' and hold no query")
+  opts = _M.check_opts(opts, NEW_OPTS, "resource.new")
   local includes = opts.includes
-  if includes == nil then includes = schema.includes[name] end
-  if includes ~= false and includes ~= nil and not validate.is_list(includes) then
-    error("resource.new: includes must be a list of names or false", 2)
-  end
-  if opts.wrap ~= nil and type(opts.wrap) ~= "function" then error("resource.new: wrap must be a function", 2) end
+  arg(not includes or validate.is_list(includes), "resource.new: includes must be a list of names or false")
+  local item_path = opts.item_path or path .. "/{id}"
+  arg(type(item_path) == "string" and select(2, gsub(item_path, "{[^}]*}", "")) == 1,
+    "resource.new: item_path must be a path template with one {parameter}")
   return setmetatable({
-    client = client, path = path, name = name,
-    includes = includes or nil, filters = opts.filters, wrap = opts.wrap,
+    client = client, path = path, name = path:sub(2), item_path = item_path,
+    includes = includes or nil, filters = opts.filters,
   }, opts.class or Collection)
+end
+
+-- Resource objects -----------------------------------------------------------------------------------
+
+--- The collection a resource object came from (kept in its metatable, so that the object's namespace
+-- holds only the resource's own data); raises at the user's line for what is not such an object.
+function _M.collection_of(obj, fname, def)
+  local mt = getmetatable(obj)
+  local coll = type(mt) == "table" and rawget(mt, "collection")
+  arg(coll, def.label .. ":" .. fname .. ": not a " .. def.label .. " object (use " .. def.var .. ":" .. fname
+    .. "(...))")
+  arg(type(obj.id) == "string", def.label .. ":" .. fname .. ": the " .. def.label .. " has no id")
+  return coll
+end
+
+--- Replaces the fields of `obj` by those of `fresh` (the same resource, decoded again), keeping the
+-- object's identity; jsonapi.raw(obj) then gives the newer document's object.
+function _M.refresh(obj, fresh)
+  if fresh == obj then return obj end
+  for k in next, obj do obj[k] = nil end
+  for k, v in next, fresh do obj[k] = v end
+  require("clinch.jsonapi").adopt(obj, fresh)
+  return obj
+end
+
+local RELOAD_OPTS = { include = true, query = true, timeout = true, retries = true }
+
+-- One line, whatever the data holds: control characters (a newline in a name) become spaces.
+local function clean(s)
+  return (gsub(tostring(s), "%c", " "))
+end
+_M.clean = clean
+
+-- The default tostring of a resource object: its label, id and title or name.
+local function default_tostring(def)
+  return function(obj)
+    local parts = { def.label, clean(obj.id or "?") }
+    local title = obj.title or obj.name
+    if type(title) == "string" and title ~= "" then parts[#parts + 1] = clean(title) end
+    return concat(parts, " ")
+  end
+end
+
+local function is_names(t)
+  if not validate.is_list(t) then return false end
+  for _, v in ipairs(t) do if type(v) ~= "string" or v == "" then return false end end
+  return true
+end
+
+-- Checks the columns of a definition against the contract schema of its resources, when it has one.
+local function check_columns(def)
+  arg(is_names(def.columns), "resource.define: " .. def.name .. ": columns must be a list of names")
+  local s = def.schema and contract.schemas[def.schema]
+  if not s then return end
+  for _, c in ipairs(def.columns) do
+    arg(c == "id" or c == "type" or s.attributes[c] or s.relationships[c], "resource.define: " .. def.name
+      .. ": column '" .. c .. "' is no attribute or relationship of the contract's " .. def.schema)
+  end
+end
+
+local DEFINE = { name = true, path = true, item_path = true, type = true, schema = true, includes = true,
+                 filters = true, columns = true, label = true, var = true, tostring = true }
+
+--- Defines a registered resource: the one thing a file of lua/clinch/resources/ makes (see
+-- clinch.registry, and README "Adding a resource"). def:
+--   name       the client's field and the CLI's command group ("jobs": client.jobs, clinch jobs list)
+--   path       the collection path ("/jobs"); item_path the path of one ("/jobs/{id}", the default)
+--   schema     the contract schema its resources follow ("Candidate"), when the contract has one: its
+--              type, array attributes and the names columns may take come from there
+--   type       the JSON:API type of its resources (default: the schema's)
+--   includes   the valid include names (nil: the contract gives none, nothing is checked)
+--   filters    filter rules (clinch.schema.filter), or nil
+--   columns    the default columns of the CLI's csv and table formats
+--   label      one resource in messages and tostring ("job"); var, how code names one ("job")
+--   tostring   function(obj) -> one line (default: label, id, and its title or name)
+-- Returns def with def.Collection (methods of the collection: list, each, get, and those the file
+-- adds), def.Object (methods of its resource objects: reload, and those the file adds) and def.is(v).
+function _M.define(def)
+  arg(type(def) == "table", "resource.define: expected a table")
+  for k in pairs(def) do arg(DEFINE[k], "resource.define: unknown field '" .. tostring(k) .. "'") end
+  arg(type(def.name) == "string" and def.name:match("^[%a_][%w_]*$") ~= nil,
+    "resource.define: name must be a Lua name")
+  arg(def.schema == nil or contract.schemas[def.schema], "resource.define: " .. def.name
+    .. ": the contract has no schema " .. tostring(def.schema))
+  def.type = def.type or (def.schema and contract.schemas[def.schema].type)
+  arg(type(def.type) == "string", "resource.define: " .. def.name .. ": type required")
+  arg(def.includes == nil or is_names(def.includes), "resource.define: includes must be a list of names")
+  check_columns(def)
+  def.label = def.label or def.name
+  def.var = def.var or def.label
+  def.tostring = def.tostring or default_tostring(def)
+  local Coll = setmetatable({}, { __index = Collection })
+  Coll.__index, Coll.__tostring, Coll.__name = Coll, Collection.__tostring, "clinch." .. def.name
+  local Object = {}
+  --- obj:reload({ include=, query=, timeout=, retries= }) -> obj (its fields refreshed from the server)
+  -- or nil, err.
+  function Object:reload(opts)
+    local coll = _M.collection_of(self, "reload", def)
+    _M.check_opts(opts, RELOAD_OPTS, "reload")
+    local fresh, err = coll:get(self.id, opts)
+    if not fresh then return nil, err end
+    return _M.refresh(self, fresh)
+  end
+  def.Collection, def.Object = Coll, Object
+  function def.is(v)
+    local mt = getmetatable(v)
+    return type(mt) == "table" and rawget(mt, "__index") == Object
+  end
+  return def
+end
+
+--- The collection of a defined resource for a client: its class, and the metatable its resource
+-- objects get (clinch.registry wraps every resource of a response in it).
+function _M.instance(def, client)
+  local coll = _M.new(client, def.path, { includes = def.includes, filters = def.filters, class = def.Collection,
+                                          item_path = def.item_path })
+  coll._object = { __index = def.Object, __tostring = def.tostring, __name = "clinch." .. def.label,
+                   collection = coll, def = def }
+  return coll
 end
 
 return _M

@@ -1,109 +1,109 @@
---- Facts taken from the API contract (api/recruitment-marketing-openapi.json, "the seed"), as plain Lua
--- data so that nothing parses JSON at load time. spec/schema_spec.lua checks every list here against the
--- seed itself, so a change of contract shows up as a failing test rather than as silent drift.
+--- The contract as lua-clinch reads it: the seed's facts (clinch.contract, generated from
+-- api/recruitment-marketing-openapi.json by scripts/gen-contract.lua) plus the project's own decisions,
+-- which live in OVERLAY below and nowhere else. Nothing here repeats what the contract says: the
+-- overlay only adds to it or corrects it, and spec/schema_spec.lua checks that each entry still
+-- applies to the contract (an entry the contract has made unnecessary fails there).
+--
+--   schema.request("createCandidate")        -- { type =, attributes = { name = spec }, required = { ... } }
+--   schema.filter("candidateFilter", "Candidate") -- { field = { operators =, time =, value = } }
+local pairs, ipairs, tostring = pairs, ipairs, tostring
+local sort = table.sort
+local contract = require "clinch.contract"
+local raise = require("clinch.check").raise
+
 local _M = {}
 
---- Attribute names of the seed's `Candidate` schema (components.schemas.Candidate.properties.attributes).
-_M.candidate_attributes = {
-  "uid", "created_at", "updated_at", "links", "name", "first_name", "last_name", "kind", "email",
-  "phone_number", "tags", "skills", "interaction_score", "industry", "subscription_status",
-  "internal_candidate", "has_linkedin", "linkedin_connected", "last_seen_at", "last_location",
-  "last_employer_name", "last_employment_title", "in_eu", "manually_added", "visit_count", "custom_data",
-  "job_departments_viewed", "job_categories_viewed", "job_cities", "first_seen_at", "educated_at", "studied",
-  "first_traffic_source_name", "last_traffic_source_name", "applications_started_date", "ats_statuses",
-  "latest_ats_status", "utm_parameters",
-}
-
---- Relationship names of the seed's `Candidate` schema (properties.relationships).
-_M.candidate_relationships = {
-  "social_profile", "page_sessions", "resumes", "web_sessions", "form_submissions", "form_submission_fields",
-  "job_alert_subscriptions", "events", "project_template_stages", "static_lists", "locations",
-  "recent_location", "jobs", "job_applications", "notes", "project_entry", "call_to_actions",
-  "jobs_application_dropped_off", "jobs_applied", "jobs_favourited", "jobs_viewed", "pages_performed_cta",
-  "pages_viewed", "recruitment_events", "web_campaigns",
-}
-
---- Candidate attributes whose value is a `DateTime` object ({utc, epoch, ago, local, local_epoch}).
-_M.candidate_datetimes = {
-  "created_at", "updated_at", "last_seen_at", "first_seen_at", "applications_started_date",
-}
-
---- The `include` enum of parameters.candidateInclude (sent comma-separated: explode is false).
-_M.candidate_include = {
-  "events.call_to_action", "events.form_submission.fields", "social_profile", "page_sessions",
-  "timeline_entries", "timeline_entries.lifecycle", "form_submissions", "web_sessions.events.user_agent",
-  "web_sessions.events.call_to_action", "web_sessions.events.form_submission.fields",
-  "web_sessions.events.city", "messages.from", "list_memberships", "locations", "static_lists",
-  "project_template_stages", "cities", "recent_location", "resumes", "newest_event", "jobs",
-  "job_applications", "notes",
-}
-
---- The `include` enum of parameters.jobInclude (the seed names Job operations but describes no path).
-_M.job_include = { "categories" }
-
---- Include enums by collection name, for the generic collection machinery. A collection not listed
--- here gets no include check: the seed does not say what it accepts.
-_M.includes = {
-  candidates = _M.candidate_include,
-  jobs = _M.job_include,
-}
-
---- Candidate filters (parameters.candidateFilter, deepObject style). The schema spells out only
--- updated_at.gte; its description adds updated_at.lt and email.eq. `time = true` marks values sent in
--- the API time form YYYY-MM-DDTHH:MM:SS.
-_M.candidate_filter = {
-  updated_at = { operators = { "gte", "lt" }, time = true },
-  email = { operators = { "eq" } },
-}
-
---- Query parameter names for paging (parameters.page and parameters.perPage).
-_M.page_param = "page"
-_M.per_page_param = "per_page"
-
---- Request bodies: the JSON:API `type` and the attributes each operation's schema lists.
--- `type` is the attribute's JSON type; `items` the item type of an array; `required` the names the
--- operation needs. `nonblank` / `nonblank_items` are our own additions, not the seed's: a blank tag or
--- file name is never meant, and the API refuses it anyway.
-_M.requests = {
-  -- createCandidate: POST /candidates
-  create = {
-    type = "candidate",
-    attributes = {
-      first_name = { type = "string" },
-      last_name = { type = "string" },
-      email = { type = "string", format = "email" },
-      phone_number = { type = "string" },
-      tag_values = { type = "array", items = "string", nonblank_items = true },
-    },
-    required = { "email" },
+--- THE PROJECT'S DECISIONS, on top of the contract ---------------------------------------------------
+_M.OVERLAY = {
+  -- Request attributes: `nonblank` (a string of more than white space), `nonblank_items` (the same for
+  -- each item of an array). A blank tag or file name is never meant, and the API refuses it anyway.
+  -- `required` replaces the contract's list.
+  requests = {
+    createCandidate = { attributes = { tag_values = { nonblank_items = true } } },
+    -- The seed marks `email` required on a schema whose only attribute is `name`: an evident copy error.
+    -- The tag's name is what the operation needs.
+    createCandidateTag = { attributes = { name = { nonblank = true } }, required = { "name" } },
+    createCandidateFile = { attributes = { filename = { nonblank = true } } },
   },
-  -- updateCandidate: PATCH /candidates/{candidateId}
-  update = {
-    type = "candidate",
-    attributes = {
-      first_name = { type = "string" },
-      last_name = { type = "string" },
-    },
-    required = {},
-  },
-  -- createCandidateTag: POST /candidates/{candidateId}/tags. The seed marks `email` required, an evident
-  -- copy error (its only attribute is `name`): the tag's name is what the operation needs.
-  tag = {
-    type = "tag",
-    attributes = {
-      name = { type = "string", nonblank = true },
-    },
-    required = { "name" },
-  },
-  -- createCandidateFile: POST /candidates/{candidateId}/candidate_files; content is base64 (format byte).
-  file = {
-    type = "candidate_files",
-    attributes = {
-      filename = { type = "string", nonblank = true },
-      content = { type = "string", format = "byte" },
-    },
-    required = { "filename", "content" },
+  -- Filter operators the parameter's description gives in prose (its schema spells out only
+  -- updated_at.gte): filter[updated_at][lt] and filter[email][eq].
+  filters = {
+    candidateFilter = { updated_at = { "lt" }, email = { "eq" } },
   },
 }
+local OVERLAY = _M.OVERLAY
+
+-- Merged views, made once each.
+local requests, filters = {}, {}
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
+--- The request body rules of an operation (by operationId): { type =, attributes = { name = { type =,
+-- items =, format =, nonblank =, nonblank_items = } }, required = { names } }: the contract's request
+-- schema with the overlay applied. Raises for an operation the contract gives no request body.
+function _M.request(operation_id)
+  local merged = requests[operation_id]
+  if merged then return merged end
+  local op = contract.operations[operation_id]
+  local req = op and op.request
+  if not req then raise("clinch.schema: the contract has no request body for " .. tostring(operation_id)) end
+  local extra = OVERLAY.requests[operation_id] or {}
+  merged = { type = req.type, attributes = {}, required = extra.required or req.required }
+  for name, spec in pairs(req.attributes) do
+    local s = copy(spec)
+    for k, v in pairs(extra.attributes and extra.attributes[name] or {}) do s[k] = v end
+    merged.attributes[name] = s
+  end
+  requests[operation_id] = merged
+  return merged
+end
+
+local function add_operator(list, op)
+  for _, o in ipairs(list) do if o == op then return end end
+  list[#list + 1] = op
+end
+
+--- The filters of a deepObject filter parameter (by its components name), for resources of the
+-- contract schema `schema_name`: { field = { operators = { sorted names }, time = true when the
+-- values are times (a date-time operator, or a DateTime attribute), value = the attribute's JSON type
+-- ("string") otherwise } }: the contract's filter schema with the overlay's operators added.
+function _M.filter(param_name, schema_name)
+  local key = param_name .. "/" .. tostring(schema_name)
+  if filters[key] then return filters[key] end
+  local param = contract.parameters[param_name]
+  if not param or param.style ~= "deepObject" then
+    raise("clinch.schema: the contract has no deepObject filter parameter " .. tostring(param_name))
+  end
+  local attrs = schema_name and contract.schemas[schema_name].attributes or {}
+  local out = {}
+  local function field(name)
+    local f = out[name]
+    if not f then
+      local attr = attrs[name]
+      f = { operators = {}, time = attr and attr.schema == "DateTime" or nil }
+      if not f.time and attr and attr.type ~= "object" and attr.type ~= "array" then f.value = attr.type end
+      out[name] = f
+    end
+    return f
+  end
+  for name, spec in pairs(param.properties or {}) do
+    local f = field(name)
+    for op, ospec in pairs(spec.properties or {}) do
+      add_operator(f.operators, op)
+      if ospec.format == "date-time" then f.time, f.value = true, nil end
+    end
+  end
+  for name, ops in pairs(OVERLAY.filters[param_name] or {}) do
+    local f = field(name)
+    for _, op in ipairs(ops) do add_operator(f.operators, op) end
+  end
+  for _, f in pairs(out) do sort(f.operators) end
+  filters[key] = out
+  return out
+end
 
 return _M

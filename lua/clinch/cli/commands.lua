@@ -1,15 +1,20 @@
 --- The CLI's commands: each has its words, usage, a summary, its options, its positional arguments and
--- a `run(cx, opts, args)` returning true or nil, err (cx is the run context of clinch.cli). Sync and the
--- REPL live in their own modules; this file holds the one-request commands and `candidates list`.
+-- a `run(cx, opts, args)` returning true or nil, err (cx is the run context of clinch.cli). Every
+-- registered resource (clinch.registry) has `NAME list` and `NAME get`, made here from its definition
+-- (columns, include names; the array attributes come from the contract through the registry); the
+-- candidates' other operations are written out below. Sync and the REPL live in their own modules.
 local type, ipairs, tostring, require, next, pcall = type, ipairs, tostring, require, next, pcall
-local io = io
+local io, concat, insert = io, table.concat, table.insert
 local errors = require "clinch.errors"
+local registry = require "clinch.registry"
 
 local _M = {}
 
---- Columns of the csv and table formats.
-_M.CANDIDATE_COLUMNS = { "id", "email", "first_name", "last_name", "phone_number", "tags", "updated_at" }
+--- Default columns of the csv and table formats: a registered resource's own (see its file), and
+-- those of a candidate's tags.
+_M.CANDIDATE_COLUMNS = registry.get("candidates").columns
 _M.TAG_COLUMNS = { "id", "name" }
+local TAG_TYPE = "tags" -- the type the API gives a candidate's tags
 
 local function usage(message)
   return nil, errors.new { kind = "usage", message = message }
@@ -39,9 +44,8 @@ end
 -- Default columns of a record type in the csv and table formats (nil: every field).
 local function columns_for(record)
   local t = type(record) == "table" and record.type
-  if t == "candidates" then return _M.CANDIDATE_COLUMNS end
-  if t == "tags" then return _M.TAG_COLUMNS end
-  return nil
+  if t == TAG_TYPE then return _M.TAG_COLUMNS end
+  return registry.columns(t)
 end
 
 -- Writes one record (a resource, or a plain table of fields) in the chosen format. The table format
@@ -54,25 +58,30 @@ local function write_one(cx, record, cols)
   return true
 end
 
-local function list_options(opts)
+-- The candidates' filters as list options (--updated-since, --updated-before, --email).
+local function candidate_filter(opts)
   local filter = {}
   if opts.updated_since or opts.updated_before then
     filter.updated_at = { gte = opts.updated_since, lt = opts.updated_before }
   end
   if opts.email then filter.email = { eq = opts.email } end
+  return next(filter) and filter or nil
+end
+
+-- The list options of `NAME list`: paging, includes, and the resource's filters.
+local function list_options(opts, extra)
   return {
     page = opts.page, per_page = opts.per_page, include = includes(opts.include),
-    filter = next(filter) and filter or nil,
+    filter = extra and extra.filter and extra.filter(opts) or nil,
   }
 end
-_M.list_options = list_options
 
-local function candidates_list(cx, opts)
-  local client = cx:client()
-  local page, err = client.candidates:list(list_options(opts))
+--- `NAME list` of a registered resource: one page, or every page with --all.
+local function list_run(cx, opts, def, extra)
+  local page, err = cx:client()[def.name]:list(list_options(opts, extra))
   if not page then return nil, err end
-  local w = cx:writer { columns = columns(opts, _M.CANDIDATE_COLUMNS) }
-  local progress = opts.all and cx:progress("candidates")
+  local w = cx:writer { columns = columns(opts, def.columns) }
+  local progress = opts.all and cx:progress(def.name)
   while page do
     if opts.all then page:prefetch() end -- the next page travels while this one is written
     for _, cand in ipairs(page) do w:write(cand) end
@@ -90,10 +99,11 @@ local function candidates_list(cx, opts)
   return true
 end
 
-local function candidates_get(cx, opts, args)
-  local cand, err = cx:client().candidates:get(args[1], { include = includes(opts.include) })
-  if not cand then return nil, err end
-  return write_one(cx, cand, opts.columns and columns(opts))
+--- `NAME get ID` of a registered resource.
+local function get_run(cx, opts, args, def)
+  local record, err = cx:client()[def.name]:get(args[1], { include = includes(opts.include) })
+  if not record then return nil, err end
+  return write_one(cx, record, opts.columns and columns(opts))
 end
 
 local function attributes(opts)
@@ -222,8 +232,21 @@ local function request(cx, opts, args)
   return true
 end
 
-local INCLUDE_OPT = { "include", arg = "NAME[,NAME]", multi = true,
-                      help = "related resources to include (repeatable), e.g. notes,jobs" }
+-- --include of a resource: its valid names listed when they are few, two examples otherwise.
+local function include_opt(def)
+  local names = def.includes
+  local help = "related resources to include (repeatable, comma-separated)"
+  if names and #names <= 4 then
+    help = help .. ": " .. concat(names, ", ")
+  elseif names then
+    local simple = {}
+    for i = #names, 1, -1 do
+      if not names[i]:find(".", 1, true) and #simple < 2 then insert(simple, 1, names[i]) end
+    end
+    help = help .. ", e.g. " .. concat(simple, ",")
+  end
+  return { "include", arg = "NAME[,NAME]", multi = true, help = help }
+end
 local ATTR_OPTS = {
   { "email", arg = "EMAIL", help = "email address" },
   { "first-name", arg = "NAME", help = "first name" },
@@ -238,29 +261,47 @@ local function with(list, ...)
   return out
 end
 
---- Every command, in the order `clinch --help` lists them.
-_M.list = {
-  {
-    words = { "candidates", "list" }, usage = "clinch candidates list [options]",
-    summary = "list candidates (one page, or every page with --all)",
-    example = "clinch candidates list --updated-since 2024-01-01 --all --format csv > out.csv",
+-- What `NAME list` adds for some resources: options that make its filter.
+local LIST_EXTRAS = {
+  candidates = {
     options = {
-      { "page", arg = "N", type = "integer", help = "page number (default 1)" },
-      { "per-page", arg = "N", type = "integer", help = "candidates per page" },
-      { "all", help = "follow every page from --page on (progress on stderr when it is a terminal)" },
-      INCLUDE_OPT,
-      { "updated-since", arg = "TIME", help = "only candidates updated at or after TIME (UTC, YYYY-MM-DD[THH:MM:SS])" },
+      { "updated-since", arg = "TIME",
+        help = "only candidates updated at or after TIME (UTC, YYYY-MM-DD[THH:MM:SS])" },
       { "updated-before", arg = "TIME", help = "only candidates updated before TIME" },
       { "email", arg = "EMAIL", help = "only the candidate with this email address" },
-      COLUMNS_OPT,
     },
-    args = {}, run = candidates_list,
+    filter = candidate_filter,
+    example = "clinch candidates list --updated-since 2024-01-01 --all --format csv > out.csv",
   },
-  {
-    words = { "candidates", "get" }, usage = "clinch candidates get ID [--include NAME,...]",
-    summary = "show one candidate", example = "clinch candidates get 35b24a --include notes",
-    options = { INCLUDE_OPT, COLUMNS_OPT }, args = { "ID" }, run = candidates_get,
-  },
+}
+
+-- `NAME list` and `NAME get` of a registered resource.
+local function resource_commands(def)
+  local extra = LIST_EXTRAS[def.name]
+  local options = {
+    { "page", arg = "N", type = "integer", help = "page number (default 1)" },
+    { "per-page", arg = "N", type = "integer", help = def.name .. " per page" },
+    { "all", help = "follow every page from --page on (progress on stderr when it is a terminal)" },
+    include_opt(def),
+  }
+  for _, o in ipairs(extra and extra.options or {}) do options[#options + 1] = o end
+  options[#options + 1] = COLUMNS_OPT
+  local example = def.includes and " --include " .. def.includes[#def.includes] or ""
+  return {
+    words = { def.name, "list" }, usage = "clinch " .. def.name .. " list [options]",
+    summary = "list " .. def.name .. " (one page, or every page with --all)",
+    example = extra and extra.example or "clinch " .. def.name .. " list --all --format csv > " .. def.name .. ".csv",
+    options = options, args = {}, run = function(cx, opts) return list_run(cx, opts, def, extra) end,
+  }, {
+    words = { def.name, "get" }, usage = "clinch " .. def.name .. " get ID [--include NAME,...]",
+    summary = "show one " .. def.label, example = "clinch " .. def.name .. " get 35b24a" .. example,
+    options = { include_opt(def), COLUMNS_OPT }, args = { "ID" },
+    run = function(cx, opts, args) return get_run(cx, opts, args, def) end,
+  }
+end
+
+-- The commands of the candidates beyond list and get.
+local CANDIDATE_COMMANDS = {
   {
     words = { "candidates", "create" },
     usage = "clinch candidates create --email EMAIL [--first-name N] [--last-name N] [--phone P] [--tag T]...",
@@ -298,6 +339,10 @@ _M.list = {
     words = { "resume", "upload" }, usage = "clinch resume upload ID FILE", summary = "upload a resume file",
     example = "clinch resume upload 35b24a cv.pdf", options = {}, args = { "ID", "FILE" }, run = resume_upload,
   },
+}
+
+-- The commands that belong to no resource.
+local GENERAL_COMMANDS = {
   {
     words = { "request" }, usage = "clinch request METHOD PATH [--query NAME=VALUE]... [--data JSON|@FILE|@-]",
     summary = "send any signed request (the response body is printed)",
@@ -315,5 +360,19 @@ _M.list = {
     run = function(cx) return require("clinch.cli.repl").run(cx) end,
   },
 }
+
+-- The commands a resource has beyond list and get, by name.
+local MORE = { candidates = CANDIDATE_COMMANDS }
+
+--- Every command, in the order `clinch --help` lists them: each registered resource's list and get
+-- (and its other commands), then the general ones.
+_M.list = {}
+for _, def in ipairs(registry.list()) do
+  local list, get = resource_commands(def)
+  _M.list[#_M.list + 1] = list
+  _M.list[#_M.list + 1] = get
+  for _, cmd in ipairs(MORE[def.name] or {}) do _M.list[#_M.list + 1] = cmd end
+end
+for _, cmd in ipairs(GENERAL_COMMANDS) do _M.list[#_M.list + 1] = cmd end
 
 return _M

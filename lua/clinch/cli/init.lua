@@ -47,15 +47,24 @@ _M.GLOBAL_OPTIONS = {
   { "version", help = "show the version" },
 }
 
-local GROUPS = {
-  candidates = "candidates: list, get, create, update, sync",
-  tags = "a candidate's tags: list, add, remove",
-  resume = "resumes: upload",
-}
-
 local function commands()
   return require("clinch.cli.commands").list
 end
+
+-- What a command group is, where its name does not say it.
+local GROUP_LABELS = { tags = "a candidate's tags", resume = "resumes" }
+
+-- The command groups (the first word of commands of two words), each as "label: sub, sub, ...".
+local GROUPS = setmetatable({}, { __index = function(groups, word)
+  local subs = {}
+  for _, cmd in ipairs(commands()) do
+    if cmd.words[1] == word and cmd.words[2] then subs[#subs + 1] = cmd.words[2] end
+  end
+  if #subs == 0 then return nil end
+  local line = (GROUP_LABELS[word] or word) .. ": " .. concat(subs, ", ")
+  groups[word] = line
+  return line
+end })
 
 local function options_of(cmd)
   local o = cmd.options

@@ -33,15 +33,10 @@ local function is_resource(v)
   return type(v) == "table" and type(v.id) == "string" and type(v.type) == "string"
 end
 
--- Array attributes of the seed's Candidate schema. lua-cjson 2.1.0 reads an empty JSON array as an
--- empty table, which would be written back as {}; these are written as [].
-local ARRAYS = {
-  candidates = { "tags", "skills", "job_departments_viewed", "job_categories_viewed", "job_cities",
-                 "educated_at", "studied", "ats_statuses" },
-}
-
+-- lua-cjson 2.1.0 reads an empty JSON array as an empty table, which would be written back as {}; the
+-- array attributes the contract gives the resource's type (clinch.registry) are written as [].
 local function fix_empty_arrays(raw)
-  local names, attrs = ARRAYS[raw.type], raw.attributes
+  local names, attrs = require("clinch.registry").arrays(raw.type), raw.attributes
   if not names or type(attrs) ~= "table" then return raw end
   local jsonapi = require "clinch.jsonapi"
   local fixed

@@ -1,0 +1,153 @@
+--- The resource registry: one table maps each registered resource's JSON:API `type` (and its
+-- collection name and path) to its definition, a file of lua/clinch/resources/ (see resource.define).
+-- From it come the client's collections (client.candidates, client.jobs, ...: client.lua names none of
+-- them), the wrapping of every resource of a response in its class (related ones too, so that
+-- cand.jobs[1] is a Job object with :reload() and tostring), and the CLI's `NAME list` and `NAME get`
+-- commands with their columns and array attributes.
+--
+-- Adding a resource is one file in lua/clinch/resources/ and one line in RESOURCES below.
+local type, ipairs, require, rawget, rawset, getmetatable, setmetatable, next =
+  type, ipairs, require, rawget, rawset, getmetatable, setmetatable, next
+
+local _M = {}
+
+--- The registered resources, in the order the CLI lists them: one line each, the module of its file.
+local RESOURCES = {
+  "clinch.resources.candidates",
+}
+
+local defs, by_name, by_type -- loaded on first use
+
+local function load()
+  if defs then return end
+  local list, names, types = {}, {}, {}
+  for i, module in ipairs(RESOURCES) do
+    local def = require(module)
+    if names[def.name] or types[def.type] then
+      require("clinch.check").raise("clinch.registry: " .. module .. " registers " .. def.name .. " ("
+        .. def.type .. ") a second time")
+    end
+    list[i], names[def.name], types[def.type] = def, def, def
+  end
+  defs, by_name, by_type = list, names, types
+end
+
+--- Every registered definition, in registration order.
+function _M.list()
+  load()
+  return defs
+end
+
+--- The definition registered under a collection name ("jobs"), or nil.
+function _M.get(name)
+  load()
+  return by_name[name]
+end
+
+--- The definition registered for a JSON:API type ("company_lists"), or nil.
+function _M.of_type(t)
+  load()
+  return by_type[t]
+end
+
+--- The collection `name` of a client when it is registered (made on first use and kept as a field of
+-- the client), or nil.
+function _M.collection(client, name)
+  local coll = rawget(client, name)
+  if coll ~= nil then return coll end
+  load()
+  local def = by_name[name]
+  if not def then return nil end
+  coll = require("clinch.resource").instance(def, client)
+  rawset(client, name, coll)
+  return coll
+end
+
+--- client:resource(name, opts): the registered collection for a registered name (without opts), else
+-- a plain collection for the path "/" .. name.
+function _M.resource(client, name, opts)
+  if opts == nil then
+    local coll = _M.collection(client, name)
+    if coll then return coll end
+  end
+  return require("clinch.resource").new(client, "/" .. name, opts)
+end
+
+-- A linkage stub: { id =, type = } and nothing else (a resource the document does not hold).
+local function is_stub(t)
+  if type(t.id) ~= "string" or type(t.type) ~= "string" then return false end
+  for k in next, t do
+    if k ~= "id" and k ~= "type" then return false end
+  end
+  return true
+end
+
+--- Wraps every resource of a decoded document of `client` in the class of its type when the type is
+-- registered: primary data, included resources and the linkage stubs their relationships hold.
+-- A table that already has a metatable keeps it. Returns the document.
+function _M.wrap(doc, client)
+  if type(doc) ~= "table" then return doc end
+  load()
+  local mts = {}
+  local function wrap_one(r)
+    local t = r.type
+    if type(t) ~= "string" or getmetatable(r) ~= nil then return end
+    local mt = mts[t]
+    if mt == nil then
+      local def = by_type[t]
+      mt = def and _M.collection(client, def.name)._object or false
+      mts[t] = mt
+    end
+    if mt then setmetatable(r, mt) end
+  end
+  local list = {}
+  local data = doc.data
+  if type(data) == "table" then
+    if data.id ~= nil or data.type ~= nil then list[1] = data else for i, r in ipairs(data) do list[i] = r end end
+  end
+  if type(doc.included) == "table" then
+    for _, r in ipairs(doc.included) do list[#list + 1] = r end
+  end
+  for _, r in ipairs(list) do
+    if type(r) == "table" then wrap_one(r) end
+  end
+  -- Related resources the document does not hold are stubs, reached only through relationships.
+  for _, r in ipairs(list) do
+    if type(r) == "table" then
+      for _, v in next, r do
+        if type(v) == "table" and getmetatable(v) == nil then
+          if is_stub(v) then
+            wrap_one(v)
+          elseif type(v[1]) == "table" then
+            for _, x in ipairs(v) do
+              if type(x) == "table" and getmetatable(x) == nil and is_stub(x) then wrap_one(x) end
+            end
+          end
+        end
+      end
+    end
+  end
+  return doc
+end
+
+--- The definition whose class `v` is an object of, or nil.
+function _M.class_of(v)
+  local mt = getmetatable(v)
+  local def = type(mt) == "table" and rawget(mt, "def")
+  return def and def.is(v) and def or nil
+end
+
+--- The array attributes the contract gives resources of type `t` (nil when it describes none).
+function _M.arrays(t)
+  local def = _M.of_type(t)
+  local schema = def and def.schema and require("clinch.contract").schemas[def.schema]
+  return schema and schema.arrays or nil
+end
+
+--- The default CLI columns of resources of type `t`, or nil.
+function _M.columns(t)
+  local def = _M.of_type(t)
+  return def and def.columns or nil
+end
+
+return _M
