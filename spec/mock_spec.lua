@@ -1,5 +1,5 @@
--- bin/clinch-mock over real sockets: the eight operations, signature checks, validation, pagination,
--- filters, includes, HTTP/1.1 connection handling, faults, the control API and process lifecycle.
+-- bin/clinch-mock over real sockets: the eight operations, jobs and lists, signature checks, validation,
+-- pagination, filters, includes, HTTP/1.1 connection handling, faults, the control API and process lifecycle.
 -- Requests are written by hand on LuaSocket sockets so that every byte on the wire is the test's own.
 local support = require "support"
 local core = require "clinch.core"
@@ -413,6 +413,99 @@ describe("clinch-mock", function()
     end)
   end)
 
+  describe("jobs and lists", function()
+    -- Every record of a list path, following links.next.
+    local function all_of(path)
+      local out, target = {}, "/v1/" .. path .. "?per_page=7"
+      while target do
+        local res = call("GET", target)
+        assert.equal(200, res.status, target)
+        for _, r in ipairs(res.json.data) do out[#out + 1] = r end
+        local nxt = res.json.links.next
+        target = nxt and nxt:match("^https?://[^/]+(/.*)$")
+      end
+      return out
+    end
+
+    it("serves the jobs and lists the candidates' relationships point at, paginated", function()
+      local jobs, lists = all_of("jobs"), all_of("lists")
+      assert.equal(40, #jobs)
+      assert.equal(8, #lists)
+      local job_ids, list_ids = {}, {}
+      for _, j in ipairs(jobs) do
+        assert.equal("jobs", j.type)
+        assert.is_string(j.attributes.title)
+        assert.is_true(is_datetime(j.attributes.updated_at))
+        assert.is_nil(job_ids[j.id])
+        job_ids[j.id] = j
+      end
+      for _, l in ipairs(lists) do
+        assert.equal("company_lists", l.type)
+        assert.is_string(l.attributes.name)
+        list_ids[l.id] = l
+      end
+      local doc = first_page("?per_page=50&include=jobs,static_lists").json
+      local linked = 0
+      for _, c in ipairs(doc.data) do
+        for _, link in ipairs(c.relationships.jobs.data) do
+          linked = linked + 1
+          local one = call("GET", "/v1/jobs/" .. link.id)
+          assert.equal(200, one.status)
+          assert.same(job_ids[link.id].attributes, one.json.data.attributes)
+        end
+        for _, link in ipairs(c.relationships.static_lists.data) do
+          assert.equal(link.type, list_ids[link.id].type)
+          assert.equal(200, call("GET", "/v1/lists/" .. link.id).status)
+        end
+      end
+      assert.is_true(linked > 50)
+      local res = call("GET", "/v1/jobs?per_page=3&page=2")
+      assert.equal(40, res.json.meta.total_count)
+      assert.equal(14, res.json.meta.total_pages)
+      assert.matches("[?&]page=3$", res.json.links.next)
+      assert.matches("[?&]page=1$", res.json.links.prev)
+    end)
+
+    it("includes a job's categories on request, each once, and links them otherwise", function()
+      local res = call("GET", "/v1/jobs?per_page=40&include=categories")
+      local included = {}
+      for _, r in ipairs(res.json.included) do
+        assert.equal("categories", r.type)
+        assert.is_nil(included[r.id])
+        included[r.id] = r
+      end
+      local two = 0
+      for _, j in ipairs(res.json.data) do
+        local cats = j.relationships.categories.data
+        assert.is_true(#cats >= 1)
+        assert.equal(j.attributes.category, included[cats[1].id].attributes.name)
+        if #cats > 1 then two = two + 1 end
+      end
+      assert.is_true(two > 0)
+      local plain = call("GET", "/v1/jobs/" .. res.json.data[1].id).json
+      assert.is_nil(plain.included)
+      assert.matches("/jobs/" .. plain.data.id .. "/categories$", plain.data.relationships.categories.links.related)
+      local one = call("GET", "/v1/jobs/" .. res.json.data[1].id .. "?include=categories").json
+      assert.equal(#res.json.data[1].relationships.categories.data, #one.included)
+    end)
+
+    it("answers 400 for includes and filters they do not have, 404 for unknown ids, and signs", function()
+      for _, target in ipairs { "/v1/jobs?include=notes", "/v1/lists?include=categories",
+                                "/v1/lists/x?include=members", "/v1/jobs?filter[updated_at][gte]=2021-01-01T00:00:00",
+                                "/v1/jobs?per_page=101", "/v1/lists?page=0" } do
+        local res = call("GET", target)
+        assert.equal(400, res.status, target)
+      end
+      assert.equal(404, call("GET", "/v1/jobs/" .. string.rep("0", 32)).status)
+      local res = call("GET", "/v1/lists/nope")
+      assert.equal(404, res.status)
+      assert.equal("list nope not found", res.json.errors[1].detail)
+      assert.equal(401, call("GET", "/v1/jobs", nil, { sign = false }).status)
+      control("POST", "faults", { kind = "pagination", mode = "no_links", count = 1, path = "/v1/lists" })
+      assert.is_nil(call("GET", "/v1/lists").json.links)
+    end)
+  end)
+
   describe("validation and routing", function()
     local function pointer(res) return res.json.errors[1].source.pointer end
 
@@ -443,7 +536,9 @@ describe("clinch-mock", function()
     end)
 
     it("answers 404 for unknown routes and 405 for wrong methods", function()
-      assert.equal(404, call("GET", "/v1/jobs").status)
+      assert.equal(404, call("GET", "/v1/web_campaigns").status)
+      assert.equal(404, call("GET", "/v1/jobs/x/categories").status)
+      assert.equal(405, call("POST", "/v1/jobs", "{}").status)
       assert.equal(404, call("GET", "/v2/candidates").status)
       assert.equal(404, call("GET", "/").status)
       local res = call("DELETE", "/v1/candidates")

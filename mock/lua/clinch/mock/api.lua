@@ -1,6 +1,9 @@
 --- The mock's /v1 API: routing, request signature checks, body validation and the eight operations of
 -- the seed contract (listCandidates, createCandidate, getCandidate, updateCandidate, getCandidateTag,
--- createCandidateTag, deleteCandidateTag, createCandidateFile), answering in JSON:API.
+-- createCandidateTag, deleteCandidateTag, createCandidateFile), answering in JSON:API; and the Job and
+-- List operations the seed names without paths: GET /jobs and /jobs/ID (include=categories, the seed's
+-- jobInclude), GET /lists and /lists/ID (listId), signed and paginated like /candidates, serving the
+-- same job and list records the candidates' relationships point at.
 local json = require "clinch.mock.json"
 local http = require "clinch.mock.http"
 local time = require "clinch.mock.time"
@@ -64,6 +67,10 @@ local ROUTES = {
   { "^/candidates/([^/]+)/tags$", { GET = "tags", POST = "add_tag" } },
   { "^/candidates/([^/]+)/tags/([^/]+)$", { DELETE = "delete_tag" } },
   { "^/candidates/([^/]+)/candidate_files$", { POST = "add_file" } },
+  { "^/jobs$", { GET = "list_jobs" } },
+  { "^/jobs/([^/]+)$", { GET = "show_job" } },
+  { "^/lists$", { GET = "list_lists" } },
+  { "^/lists/([^/]+)$", { GET = "show_list" } },
 }
 
 local function allowed(methods)
@@ -123,15 +130,22 @@ local function positive(value, name, max)
   return floor(n)
 end
 
+-- The filters of listCandidates (the schema's and the description's), and the paging parameters.
 local FILTERS = { ["filter[updated_at][gte]"] = "gte", ["filter[updated_at][lt]"] = "lt",
   ["filter[email][eq]"] = "email" }
+_M.FILTERS = FILTERS
+_M.PAGE, _M.PER_PAGE = "page", "per_page"
 
-local function parse_filter(ctx)
+-- `filters` is FILTERS for candidates, {} for resources without filters.
+local function parse_filter(ctx, filters)
+  filters = filters or FILTERS
   local filter = {}
   for _, p in ipairs(ctx.params) do
     if sub(p.key, 1, 7) == "filter[" or p.key == "filter" then
-      local which = FILTERS[p.key]
-      if not which then
+      local which = filters[p.key]
+      if not which and filters ~= FILTERS then
+        return nil, fail(400, p.key .. " is not a supported filter (none is)", { parameter = p.key })
+      elseif not which then
         return nil, fail(400, p.key .. " is not a supported filter (use filter[updated_at][gte|lt] or "
           .. "filter[email][eq])", { parameter = p.key })
       end
@@ -149,11 +163,12 @@ local function parse_filter(ctx)
   return filter
 end
 
-local function parse_includes(ctx)
+-- `of` is nil for candidates, "jobs" or false (a resource without includes): see render.parse_includes.
+local function parse_includes(ctx, of, what)
   local value = param(ctx, "include")
-  local set, bad = render.parse_includes(value)
+  local set, bad = render.parse_includes(value, of)
   if not set then
-    return nil, fail(400, format("%q is not an includable relationship of candidates", bad),
+    return nil, fail(400, format("%q is not an includable relationship of %s", bad, what or "candidates"),
       { parameter = "include" })
   end
   return set
@@ -163,14 +178,14 @@ end
 local function page_url(ctx, n)
   local parts, replaced = {}, false
   for _, p in ipairs(ctx.params) do
-    if p.key == "page" then
-      if not replaced then parts[#parts + 1] = "page=" .. n end
+    if p.key == _M.PAGE then
+      if not replaced then parts[#parts + 1] = _M.PAGE .. "=" .. n end
       replaced = true
     else
       parts[#parts + 1] = p.raw
     end
   end
-  if not replaced then parts[#parts + 1] = "page=" .. n end
+  if not replaced then parts[#parts + 1] = _M.PAGE .. "=" .. n end
   return ctx.base .. sub(ctx.req.path, #_M.PREFIX + 1) .. "?" .. concat(parts, "&")
 end
 
@@ -285,21 +300,20 @@ local function candidate_doc(self, ctx, c, includes)
   return render.finish(doc, rctx)
 end
 
-function Api:list(ctx)
-  local page, bad = positive(param(ctx, "page"), "page")
-  if page == false then return bad end
-  local per_page, bad2 = positive(param(ctx, "per_page"), "per_page", MAX_PER_PAGE)
-  if per_page == false then return bad2 end
-  page, per_page = page or 1, per_page or DEFAULT_PER_PAGE
-  local filter, bad3 = parse_filter(ctx)
-  if not filter then return bad3 end
-  local includes, bad4 = parse_includes(ctx)
-  if not includes then return bad4 end
+-- The page and per_page parameters -> page, per_page, or nil and the 400 answer.
+local function paging(ctx)
+  local page, bad = positive(param(ctx, _M.PAGE), _M.PAGE)
+  if page == false then return nil, bad end
+  local per_page, bad2 = positive(param(ctx, _M.PER_PAGE), _M.PER_PAGE, MAX_PER_PAGE)
+  if per_page == false then return nil, bad2 end
+  return page or 1, per_page or DEFAULT_PER_PAGE
+end
 
-  local all = self.store:list(filter)
+-- The answer for one page of `all` (records rendered by `render_one(record, rctx)`), with links and
+-- meta, as the pagination fault modes of ctx.pagination would have it.
+function Api:page_of(ctx, all, page, per_page, render_one, rctx)
   local total = #all
   local pages = ceil(total / per_page)
-  local rctx = render.context(ctx.base, includes, self.clock())
   local data = {}
   local mode = {}
   for m in (ctx.pagination or ""):gmatch("[^,]+") do mode[m] = true end
@@ -310,7 +324,7 @@ function Api:list(ctx)
   end
   local served = mode.ignore_page and 1 or page -- a server that ignores the page parameter
   for i = (served - 1) * per_page + 1, min(served * per_page, total) do
-    data[#data + 1] = render.candidate(all[i], rctx)
+    data[#data + 1] = render_one(all[i], rctx)
   end
   local links = { self = self_url(ctx), first = page_url(ctx, 1), last = page_url(ctx, pages > 0 and pages or 1) }
   if page > 1 then links.prev = page_url(ctx, page - 1) end
@@ -321,6 +335,54 @@ function Api:list(ctx)
   if mode.no_totals then doc.meta = nil end
   if mode.no_links then doc.links = nil end
   return respond(200, render.finish(doc, rctx))
+end
+
+function Api:list(ctx)
+  local page, per_page = paging(ctx)
+  if not page then return per_page end
+  local filter, bad3 = parse_filter(ctx)
+  if not filter then return bad3 end
+  local includes, bad4 = parse_includes(ctx)
+  if not includes then return bad4 end
+  return self:page_of(ctx, self.store:list(filter), page, per_page, render.candidate,
+    render.context(ctx.base, includes, self.clock()))
+end
+
+-- GET /jobs and /lists: every record, paginated; `of` and `what` as for parse_includes.
+function Api:list_records(ctx, records, render_one, of, what)
+  local page, per_page = paging(ctx)
+  if not page then return per_page end
+  local filter, bad = parse_filter(ctx, {})
+  if not filter then return bad end
+  local includes, bad2 = parse_includes(ctx, of, what)
+  if not includes then return bad2 end
+  return self:page_of(ctx, records, page, per_page, render_one, render.context(ctx.base, includes, self.clock()))
+end
+
+-- GET /jobs/ID and /lists/ID.
+function Api:show_record(ctx, record, render_one, of, what, path)
+  local includes, bad = parse_includes(ctx, of, what)
+  if not includes then return bad end
+  if not record then return fail(404, what:gsub("s$", "") .. " " .. ctx.id .. " not found") end
+  local rctx = render.context(ctx.base, includes, self.clock())
+  local doc = { data = render_one(record, rctx), links = { self = ctx.base .. path .. record.id } }
+  return respond(200, render.finish(doc, rctx))
+end
+
+function Api:list_jobs(ctx)
+  return self:list_records(ctx, self.store.jobs, render.job, "jobs", "jobs")
+end
+
+function Api:show_job(ctx)
+  return self:show_record(ctx, self.store:job(ctx.id), render.job, "jobs", "jobs", "/jobs/")
+end
+
+function Api:list_lists(ctx)
+  return self:list_records(ctx, self.store.lists, render.list, false, "lists")
+end
+
+function Api:show_list(ctx)
+  return self:show_record(ctx, self.store:list_record(ctx.id), render.list, false, "lists", "/lists/")
 end
 
 --- The candidates a list request's filter matches (for a churn fault), or nil for a request that is

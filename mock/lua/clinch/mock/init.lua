@@ -4,7 +4,8 @@
 --   assert(mock:start())            -- mock.base_url is "http://127.0.0.1:PORT/v1"
 --   mock:run()                      -- or call mock:step(seconds) from your own loop
 --
--- It serves the seed contract's eight operations over HTTP/1.1 from a deterministic in-memory store,
+-- It serves the seed contract's eight operations, and the jobs and lists its tags name (GET /jobs,
+-- /jobs/ID, /lists, /lists/ID), over HTTP/1.1 from a deterministic in-memory store,
 -- checks every request's APIAuth signature with clinch.core, and offers an unsigned control API under
 -- /__mock/ for faults, the request log, connection statistics and the store's own record of every
 -- candidate's updated_at, against which a test proves what a client exported (see clinch.mock.control).

@@ -1,5 +1,7 @@
 --- JSON:API serialization of the mock's store: resource objects (plural types), relationship linkage for
--- requested includes and relationship links otherwise, and the deduplicated `included` list.
+-- requested includes and relationship links otherwise, and the deduplicated `included` list. The mock
+-- keeps its own copy of the contract's names (relationships, include enums, types) on purpose: it
+-- judges the client, so it must not read the client's; spec/mock_contract_spec.lua checks the copy.
 local json = require "clinch.mock.json"
 local time = require "clinch.mock.time"
 local store = require "clinch.mock.store"
@@ -26,6 +28,14 @@ _M.INCLUDES = { "events.call_to_action", "events.form_submission.fields", "socia
   "job_applications", "notes" }
 local VALID_INCLUDE = {}
 for _, name in ipairs(_M.INCLUDES) do VALID_INCLUDE[name] = true end
+
+-- Every include name of the seed's jobInclude enum.
+_M.JOB_INCLUDES = { "categories" }
+local VALID_JOB_INCLUDE = {}
+for _, name in ipairs(_M.JOB_INCLUDES) do VALID_JOB_INCLUDE[name] = true end
+
+-- The types of jobs and of static lists, as the seed's Candidate relationship examples name them.
+_M.JOB_TYPE, _M.LIST_TYPE = "jobs", "company_lists"
 
 -- Relationship names in a fixed order (so `included` comes out the same every time): the schema's, then
 -- the include roots it does not name.
@@ -56,13 +66,43 @@ local function dt(t, now)
 end
 
 -- Renderers for included resources, by type.
-local function job_resource(job, ctx)
-  return { type = "jobs", id = job.id, attributes = {
+
+local function category_resource(cat)
+  return { type = "categories", id = cat.id, attributes = { name = cat.name } }
+end
+
+--- The jobs resource: its categories as linkage (and in `included`) when ctx.includes asks for them.
+function _M.job(job, ctx)
+  local self_url = ctx.base .. "/jobs/" .. job.id
+  local categories
+  if ctx.includes and ctx.includes.categories then
+    local linkage = {}
+    for i, cat in ipairs(job.categories) do
+      linkage[i] = { type = "categories", id = cat.id }
+      if not ctx.seen[cat] then
+        ctx.seen[cat] = true
+        ctx.included[#ctx.included + 1] = category_resource(cat)
+      end
+    end
+    categories = { data = array(linkage) }
+  else
+    categories = { links = { related = self_url .. "/categories" } }
+  end
+  return { type = _M.JOB_TYPE, id = job.id, attributes = {
     title = job.title, reference = job.reference, department = job.department, category = job.category,
     city = job.city, country = job.country, employment_type = job.employment_type, status = job.status,
     remote = job.remote, url = job.url, created_at = datetime(job.created, ctx.now),
     updated_at = datetime(job.updated, ctx.now),
-  }, links = { self = ctx.base .. "/jobs/" .. job.id } }
+  }, relationships = { categories = categories }, links = { self = self_url } }
+end
+local job_resource = _M.job
+
+--- The company_lists resource of a static list.
+function _M.list(l, ctx)
+  return { type = _M.LIST_TYPE, id = l.id, attributes = {
+    name = l.name, list_type = "static", created_at = datetime(l.created, ctx.now),
+    updated_at = datetime(l.updated, ctx.now),
+  }, links = { self = ctx.base .. "/lists/" .. l.id } }
 end
 
 local function candidate_link(c)
@@ -87,37 +127,35 @@ local SUPPORTED = {
         updated_at = datetime(n.updated, ctx.now),
       }, relationships = { candidate = candidate_link(c) } }
     end },
-  jobs = { type = "jobs", get = function(c) return c.jobs end, render = job_resource },
+  jobs = { type = _M.JOB_TYPE, get = function(c) return c.jobs end, render = job_resource },
   resumes = { type = "candidate_files",
     get = function(c) return c.resumes end,
     render = function(f, ctx, c) return _M.file(f, ctx, c) end },
-  static_lists = { type = "company_lists",
+  static_lists = { type = _M.LIST_TYPE,
     get = function(c) return c.lists end,
-    render = function(l, ctx)
-      return { type = "company_lists", id = l.id, attributes = {
-        name = l.name, list_type = "static", created_at = datetime(l.created, ctx.now),
-        updated_at = datetime(l.updated, ctx.now),
-      }, links = { self = ctx.base .. "/lists/" .. l.id } }
-    end },
+    render = function(l, ctx) return _M.list(l, ctx) end },
   job_applications = { type = "job_applications",
     get = function(c) return c.applications end,
     render = function(a, ctx, c)
       return { type = "job_applications", id = a.id, attributes = {
         status = a.status, source = a.source, applied_at = datetime(a.applied, ctx.now),
         updated_at = datetime(a.updated, ctx.now),
-      }, relationships = { job = { data = { type = "jobs", id = a.job.id } }, candidate = candidate_link(c) } }
+      }, relationships = { job = { data = { type = _M.JOB_TYPE, id = a.job.id } }, candidate = candidate_link(c) } }
     end },
 }
 
---- Parses an include parameter ("notes,jobs"). Returns a set of relationship names whose linkage is
--- to be written (the first segment of each path), or nil and the offending name.
-function _M.parse_includes(value)
+--- Parses an include parameter ("notes,jobs") of candidates, or of jobs (`of` = "jobs"), or of a
+-- resource that has none (`of` = false). Returns a set of relationship names whose linkage is to be
+-- written (the first segment of each path), or nil and the offending name.
+function _M.parse_includes(value, of)
   local set = {}
   if value == nil or value == "" then return set end
+  local valid = VALID_INCLUDE
+  if of == "jobs" then valid = VALID_JOB_INCLUDE elseif of == false then valid = {} end
   for name in (value .. ","):gmatch("([^,]*),") do
     name = name:match("^%s*(.-)%s*$")
     if name ~= "" then
-      if not VALID_INCLUDE[name] then return nil, name end
+      if not valid[name] then return nil, name end
       set[name:match("^[^.]+")] = true
     end
   end

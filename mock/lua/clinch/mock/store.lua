@@ -1,6 +1,7 @@
 --- The mock's in-memory data: candidates with their notes, jobs, social profiles, tags, resumes, static
--- lists and job applications, seeded deterministically from a number. Jobs, static lists and tags are
--- shared between candidates; notes, profiles, resumes and applications belong to one candidate.
+-- lists and job applications, seeded deterministically from a number. Jobs (with their categories),
+-- static lists and tags are shared between candidates, and are the records GET /jobs and GET /lists
+-- serve; notes, profiles, resumes and applications belong to one candidate.
 -- Times are offsets from an anchor (by default the start of the current UTC day), so only the anchor
 -- changes from one day to the next.
 local random = require "clinch.mock.random"
@@ -101,6 +102,7 @@ function Store:reseed()
   self.rng = rng
   self.candidates, self.by_id, self.by_email = {}, {}, {}
   self.tags_by_name, self.tags_by_id, self.jobs, self.lists = {}, {}, {}, {}
+  self.jobs_by_id, self.lists_by_id, self.categories = {}, {}, {}
   local anchor = self.anchor
 
   for _, name in ipairs(TAGS) do new_tag(self, name) end
@@ -123,12 +125,33 @@ function Store:reseed()
     local created = anchor - rng:int(30, 900) * DAY
     self.lists[i] = { id = rng:hex_id(), name = name, created = created, updated = created + rng:int(0, 20) * DAY }
   end
+  self:seed_categories()
+  for _, job in ipairs(self.jobs) do self.jobs_by_id[job.id] = job end
+  for _, list in ipairs(self.lists) do self.lists_by_id[list.id] = list end
 
   for i = 1, self.count do self:add_seeded(i) end
 end
 
 local function pick_some(rng, list, lo, hi)
   return rng:sample(list, rng:int(lo, hi))
+end
+
+--- The job categories, and each job's: its `category` first, then at times a second one. They come
+-- from an rng of their own, so that the candidates seeded after them stay what they were.
+function Store:seed_categories()
+  local rng = random.new(self.seed * 7919 + 101)
+  local by_name = {}
+  for i, name in ipairs(CATEGORIES) do
+    local cat = { id = rng:hex_id(), name = name }
+    self.categories[i], by_name[name] = cat, cat
+  end
+  for _, job in ipairs(self.jobs) do
+    job.categories = { by_name[job.category] }
+    if rng:chance(0.4) then
+      local other = rng:pick(self.categories)
+      if other ~= job.categories[1] then job.categories[2] = other end
+    end
+  end
 end
 
 --- Seeds candidate number i. The first candidates are guaranteed rich and share the first job, so
@@ -241,6 +264,16 @@ end
 --- The candidate with this id, or nil.
 function Store:get(id)
   return self.by_id[id]
+end
+
+--- The job with this id, or nil.
+function Store:job(id)
+  return self.jobs_by_id[id]
+end
+
+--- The static list with this id, or nil.
+function Store:list_record(id)
+  return self.lists_by_id[id]
 end
 
 --- The candidate with this email (case-insensitive), or nil.
