@@ -55,6 +55,7 @@ build = {
     ["clinch.registry"] = "lua/clinch/registry.lua",
     ["clinch.resource"] = "lua/clinch/resource.lua",
     ["clinch.resources.candidates"] = "lua/clinch/resources/candidates.lua",
+    ["clinch.resources.jobs"] = "lua/clinch/resources/jobs.lua",
     ["clinch.retry"] = "lua/clinch/retry.lua",
     ["clinch.schema"] = "lua/clinch/schema.lua",
     ["clinch.text"] = "lua/clinch/text.lua",

@@ -14,6 +14,7 @@ local _M = {}
 --- The registered resources, in the order the CLI lists them: one line each, the module of its file.
 local RESOURCES = {
   "clinch.resources.candidates",
+  "clinch.resources.jobs",
 }
 
 local defs, by_name, by_type -- loaded on first use
