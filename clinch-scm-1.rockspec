@@ -56,6 +56,7 @@ build = {
     ["clinch.resource"] = "lua/clinch/resource.lua",
     ["clinch.resources.candidates"] = "lua/clinch/resources/candidates.lua",
     ["clinch.resources.jobs"] = "lua/clinch/resources/jobs.lua",
+    ["clinch.resources.lists"] = "lua/clinch/resources/lists.lua",
     ["clinch.retry"] = "lua/clinch/retry.lua",
     ["clinch.schema"] = "lua/clinch/schema.lua",
     ["clinch.text"] = "lua/clinch/text.lua",

@@ -15,6 +15,7 @@ local _M = {}
 local RESOURCES = {
   "clinch.resources.candidates",
   "clinch.resources.jobs",
+  "clinch.resources.lists",
 }
 
 local defs, by_name, by_type -- loaded on first use
