@@ -298,6 +298,29 @@ describe("clinch.cli modules", function()
       assert.matches("^clinch: [^\n]+\n$", err)
       assert.is_falsy(err:find("s3cr3t", 1, true))
     end
+    -- What clinch.new and client:request would raise is checked first: the same message, exit code 2.
+    local function with_env(argv, env)
+      local out, err = sink(), sink()
+      local code = cli.main(argv, { stdout = out, stderr = err, isatty = function() return false end,
+                                    getenv = function(k) return env[k] end })
+      return code, out.text(), err.text()
+    end
+    local env = { CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s", CLINCH_BASE_URL = "http://127.0.0.1:9/v1" }
+    for _, case in ipairs {
+      { { "request", "GET", "/a b" }, "request: path must start with '/' and be percent-encoded" },
+      { { "request", "GET", "/x?a=1", "--query", "b=2" }, "request: give the query in the path or in opts.query" },
+      { { "candidates", "list", "--timeout", "0" }, "clinch.new: option 'timeout' must be positive" },
+      { { "--key", "a key", "candidates", "list" }, "clinch.new: 'key' must be visible ASCII without ':' or spaces" },
+      { { "--base-url", "https://u:p@example.com/v1", "candidates", "list" },
+        "clinch.new: base_url must not hold user info (user:password@): https://[user info]@example.com/v1" },
+    } do
+      local code, out, err = with_env(case[1], env)
+      assert.are.equal(2, code, table.concat(case[1], " "))
+      assert.are.equal("", out)
+      assert.are.equal("clinch: " .. case[2], err:sub(1, #case[2] + 8))
+      assert.matches("^clinch: [^\n]+\n$", err)
+      assert.is_falsy(err:find("%.lua:%d+"), err)
+    end
     local code, out = run { "--help" }
     assert.are.equal(0, code)
     assert.matches("candidates list", out)

@@ -1,7 +1,7 @@
 --- Checks run on user input before a request is sent. Every check returns true (or the cleaned value) on
 -- success and `nil, err` with a validation error (lua/clinch/errors.lua, kind "validation", `field` set
 -- where one attribute is at fault) otherwise, so nothing malformed ever reaches the wire.
-local type, pairs, ipairs, tostring, next, floor = type, pairs, ipairs, tostring, next, math.floor
+local type, pairs, ipairs, tostring, next, floor, require = type, pairs, ipairs, tostring, next, math.floor, require
 local sort, concat, byte, find, format = table.sort, table.concat, string.byte, string.find, string.format
 local utf8_len = rawget(_G, "utf8") and utf8.len -- Lua 5.3+; LuaJIT uses the loop in _M.utf8
 local errors = require "clinch.errors"
@@ -186,6 +186,115 @@ function _M.include(include, valid)
     end
   end
   return list
+end
+
+-- The CLI's checks, in the nil, message form -------------------------------------------------------
+-- clinch.new and client:request raise these messages at the caller's line (they are programming
+-- mistakes there); the CLI, whose user typed the values, checks them here first and reports the same
+-- message as a usage error. spec/validate_spec.lua holds both to the same answers.
+
+local OPTION_TYPES = {
+  string = { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent" },
+  number = { "timeout", "connect_timeout", "retries", "max_retry_wait", "max_response_bytes", "max_concurrency",
+             "backoff_base", "backoff_cap", "write_reuse_idle" },
+  ["function"] = { "sleep", "logger", "random" },
+  boolean = { "verify_tls", "retry_unsafe" },
+}
+local POSITIVE = { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency" }
+local SIGNING = { digest = { "sha1", "sha256" }, content_hash = { "none", "md5", "sha256" },
+                  date_header = { "Date", "X-HMAC-Date", "both" } }
+
+local function option_types(opts)
+  for _, want in ipairs { "string", "number", "function", "boolean" } do
+    for _, name in ipairs(OPTION_TYPES[want]) do
+      local v = opts[name]
+      if v ~= nil and type(v) ~= want then return nil, "clinch.new: option '" .. name .. "' must be a " .. want end
+      if want == "number" and v ~= nil and v < 0 then
+        return nil, "clinch.new: option '" .. name .. "' must not be negative"
+      end
+    end
+  end
+  for _, name in ipairs(POSITIVE) do
+    if opts[name] ~= nil and opts[name] <= 0 then return nil, "clinch.new: option '" .. name .. "' must be positive" end
+  end
+  if opts.write_reuse_idle ~= nil and opts.write_reuse_idle % 1 ~= 0 then
+    return nil, "clinch.new: option 'write_reuse_idle' must be a whole number of seconds"
+  end
+  return true
+end
+
+local function signing_options(signing)
+  if signing == nil then return true end
+  if type(signing) ~= "table" then return nil, "clinch.new: option 'signing' must be a table" end
+  for _, name in ipairs { "digest", "content_hash", "date_header" } do
+    local v, allowed = signing[name], SIGNING[name]
+    local ok = v == nil
+    for _, a in ipairs(allowed) do ok = ok or v == a end
+    if not ok then
+      return nil, "clinch.new: signing option '" .. name .. "' must be one of " .. concat(allowed, ", ")
+    end
+  end
+  if signing.with_method ~= nil and type(signing.with_method) ~= "boolean" then
+    return nil, "clinch.new: signing option 'with_method' must be a boolean"
+  end
+  return true
+end
+
+local function base_url_option(opts)
+  local url = opts.base_url
+  if url == nil then
+    local region = opts.region or "us"
+    url = require("clinch.client").REGIONS[region]
+    if not url then return nil, "clinch.new: unknown region '" .. tostring(region) .. "' (us, eu, au)" end
+    if opts.api_version then url = url:gsub("/v1$", "/" .. opts.api_version) end
+  end
+  local shown = url:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1[user info]@")
+  if shown ~= url then return nil, "clinch.new: base_url must not hold user info (user:password@): " .. shown end
+  if not url:match("^https?://[^/?#]+/?[^?#]*$") then
+    return nil, "clinch.new: base_url must be an http(s) URL without query: " .. url
+  end
+  return true
+end
+
+--- The checks clinch.new makes of its options -> true, or nil and the message it would raise.
+function _M.client_options(opts)
+  if type(opts) ~= "table" then return nil, "clinch.new expects a table of options" end
+  if type(opts.key) ~= "string" or opts.key == "" then
+    return nil, "clinch.new: 'key' (the API access id) is required"
+  end
+  -- The Authorization header carries "key:signature": visible ASCII without ':' (as core.sign checks).
+  if opts.key:find("[^!-9;-~]") then return nil, "clinch.new: 'key' must be visible ASCII without ':' or spaces" end
+  if type(opts.secret) ~= "string" or opts.secret == "" then return nil, "clinch.new: 'secret' is required" end
+  local ok, why = option_types(opts)
+  if not ok then return nil, why end
+  -- It goes on the wire as a header: a control character could end it and add headers of its own.
+  if opts.user_agent and opts.user_agent:find("[%z\1-\8\10-\31\127]") then
+    return nil, "clinch.new: option 'user_agent' must not hold CR, LF, NUL or other control characters"
+  end
+  ok, why = signing_options(opts.signing)
+  if not ok then return nil, why end
+  return base_url_option(opts)
+end
+
+-- Characters allowed in a request path given by the caller (RFC 3986 pchar, "/", "?", "%").
+local PATH_OK = "^/[%w%-%._~!%$&'%(%)%*%+,;=:@/%%]*$"
+local QUERY_OK = "^[%w%-%._~!%$&'%(%)%*%+,;=:@/%?%%]*$"
+
+--- The checks client:request makes of a method and a path (and whether a query table comes too)
+-- -> true, or nil and the message it would raise.
+function _M.request_target(method, path, with_query)
+  if type(method) ~= "string" or not method:match("^%u+$") then
+    return nil, "request: method must be an upper-case HTTP method such as 'GET'"
+  end
+  if type(path) ~= "string" then return nil, "request: path must be a string" end
+  local p, q = path:match("^([^?]*)%??(.*)$")
+  if not p:match(PATH_OK) or not q:match(QUERY_OK) then
+    return nil, "request: path must start with '/' and be percent-encoded (use clinch.uri.segment for ids): " .. path
+  end
+  if with_query and path:find("?", 1, true) then
+    return nil, "request: give the query in the path or in opts.query, not both"
+  end
+  return true
 end
 
 --- True when `t` has no entries.

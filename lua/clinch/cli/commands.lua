@@ -3,7 +3,7 @@
 -- registered resource (clinch.registry) has `NAME list` and `NAME get`, made here from its definition
 -- (columns, include names; the array attributes come from the contract through the registry); the
 -- candidates' other operations are written out below. Sync and the REPL live in their own modules.
-local type, ipairs, tostring, require, next, pcall = type, ipairs, tostring, require, next, pcall
+local type, ipairs, require, next = type, ipairs, require, next
 local io, concat, insert = io, table.concat, table.insert
 local errors = require "clinch.errors"
 local registry = require "clinch.registry"
@@ -208,9 +208,10 @@ local function request(cx, opts, args)
     if require("cjson.safe").decode(body) == nil then return usage("--data is not valid JSON") end
     ropts.body = body
   end
-  local client = cx:client()
-  local ok, res, err = pcall(client.request, client, method, path, ropts)
-  if not ok then return usage((tostring(res):gsub("^[^:]*:%d+: ", ""))) end
+  -- What client:request would raise for the user's METHOD and PATH, as a usage error.
+  local valid, why = require("clinch.validate").request_target(method, path, ropts.query ~= nil)
+  if not valid then return usage(why) end
+  local res, err = cx:client():request(method, path, ropts)
   if not res then return nil, err end
   local doc = res.document
   if cx.format == "json" or type(doc) ~= "table" then

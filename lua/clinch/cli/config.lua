@@ -1,7 +1,7 @@
 --- Client configuration for the CLI, the REPL and the examples: the environment (CLINCH_API_KEY,
 -- CLINCH_API_SECRET, CLINCH_REGION, CLINCH_BASE_URL) overridden by flags (--key, --secret-file,
 -- --region, --base-url). The secret never comes from the command line, where `ps` would show it.
-local type, pcall, tostring, pairs, require, io, os = type, pcall, tostring, pairs, require, io, os
+local type, tostring, pairs, require, io, os = type, tostring, pairs, require, io, os
 
 local _M = {}
 
@@ -51,17 +51,16 @@ function _M.options(flags, getenv)
   return o
 end
 
---- A client from options (see `options`) plus extra clinch.new options -> client or nil, message.
+--- A client from options (see `options`) plus extra clinch.new options -> client or nil, message. The
+-- options are checked first by the checks clinch.new makes (clinch.validate.client_options), so what
+-- the user gave wrong (a key with a space, a base URL with a query) is a message, not a raise.
 function _M.client(opts, extra)
-  local clinch = require "clinch"
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   for k, v in pairs(extra or {}) do o[k] = v end
-  local ok, client = pcall(clinch.new, o)
-  if not ok then
-    return nil, (tostring(client):gsub("^[^:]*:%d+: ", ""))
-  end
-  return client
+  local ok, why = require("clinch.validate").client_options(o)
+  if not ok then return nil, why end
+  return require("clinch").new(o)
 end
 
 return _M
