@@ -63,6 +63,8 @@ describe("lua/clinch/contract.lua", function()
     assert.same(params.candidateInclude.schema.items.enum, contract.parameters.candidateInclude.enum)
     assert.same(params.jobInclude.schema.items.enum, contract.parameters.jobInclude.enum)
     assert.is_false(contract.parameters.candidateInclude.explode)
+    -- clinch.resource sends every collection's includes under this one name.
+    assert.equal(contract.parameters.candidateInclude.name, contract.parameters.jobInclude.name)
     assert.equal(params.page.name, contract.parameters.page.name)
     assert.equal(params.perPage.name, contract.parameters.perPage.name)
     local filter = contract.parameters.candidateFilter

@@ -108,6 +108,19 @@ describe("client.jobs against the mock", function()
     assert.is_string(stub.title)
   end)
 
+  it("makes a page of jobs valid UTF-8 as it does for candidates, the bytes kept for jsonapi.raw", function()
+    local jsonapi, resource = require "clinch.jsonapi", require "clinch.resource"
+    local body = '{"data":[{"type":"jobs","id":"j1","attributes":{"title":"Nurse \255\254","city":"K\195\182ln"}}]}'
+    local doc = registry.wrap(assert(jsonapi.decode(body)), client)
+    local res = { status = 200, headers = {}, body = body, document = doc }
+    local job = assert(client.jobs:_page(res, "/jobs", {}, 1))[1]
+    assert.is_true(jobs_def.is(job))
+    assert.equal("Nurse \239\191\189\239\191\189", job.title)
+    assert.equal("K\195\182ln", job.city)
+    assert.same({ title = 2 }, resource.replaced(job))
+    assert.equal("Nurse \255\254", jsonapi.raw(job).attributes.title)
+  end)
+
   it("raises programming mistakes at the caller's line", function()
     local job = assert(client.jobs:list { per_page = 1 })[1]
     for _, case in ipairs {

@@ -459,7 +459,7 @@ function Client:request_many(list, opts)
   return results
 end
 
---- The collection `name`: a registered one (client:resource("jobs") is client.jobs), or, with
+--- The collection `name`: the registered one (client:resource(name) is client[name]), or, with
 -- options or for any other path, a plain collection with the same list, each and get.
 function Client:resource(name, opts)
   check(type(name) == "string" and name ~= "", "resource: name must be a non-empty string")

@@ -43,7 +43,11 @@ local fail = validate.fail
 local arg = check.arg -- programming mistakes raise at the user's line
 local number_text = text.number
 
--- The paging options and the query parameters they set, as the contract names them.
+-- The query parameters of the list options, as the contract names them: paging (page, per_page),
+-- include (every include parameter of the contract has the one name: spec/contract_spec.lua) and the
+-- deepObject filter.
+local INCLUDE = contract.parameters.candidateInclude.name
+local FILTER = contract.parameters.candidateFilter.name
 local PAGE = contract.parameters.page.name
 local PAGING = { page = PAGE, per_page = contract.parameters.perPage.name }
 local PAGE_IN_LINK = "[?&]" .. gsub(PAGE, "%p", "%%%0") .. "=(%d+)"
@@ -225,12 +229,12 @@ function Collection:_query(opts)
   if opts.include ~= nil then
     local list, err = validate.include(opts.include, self.includes)
     if not list then return nil, err end
-    if #list > 0 then q.include = list end
+    if #list > 0 then q[INCLUDE] = list end
   end
   if opts.filter ~= nil then
     local f, err = build_filter(opts.filter, self.filters, opts.allow_unknown)
     if not f then return nil, err end
-    if next(f) then q.filter = f end
+    if next(f) then q[FILTER] = f end
   end
   for name, param in pairs(PAGING) do
     if opts[name] ~= nil then
