@@ -277,6 +277,22 @@ describe("clinch.cli modules", function()
     assert.matches("CLINCH_API_KEY", err)
   end)
 
+  it("names only registered resources' attributes: default columns and the options that set attributes", function()
+    local contract = require "clinch.contract"
+    local commands = require "clinch.cli.commands"
+    local create = contract.operations.createCandidate.request.attributes
+    for opt, attr in pairs(commands.ATTRIBUTE_OPTIONS) do assert.is_table(create[attr], opt) end
+    local cand = contract.schemas.Candidate
+    for _, c in ipairs(commands.CANDIDATE_COLUMNS) do
+      assert.is_true(c == "id" or cand.attributes[c] ~= nil, c)
+    end
+    assert.is_table(contract.operations.createCandidateTag.request.attributes[commands.TAG_COLUMNS[2]])
+    -- A column the contract's schema does not have is refused when the resource is defined.
+    assert.has_error(function()
+      require("clinch.resource").define { name = "x", schema = "Candidate", columns = { "id", "salary" } }
+    end, "resource.define: x: column 'salary' is no attribute or relationship of the contract's Candidate")
+  end)
+
   it("answers usage errors with exit code 2 and one line on stderr, without a network", function()
     local cli = require "clinch.cli"
     local function run(argv)

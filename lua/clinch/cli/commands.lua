@@ -3,7 +3,7 @@
 -- registered resource (clinch.registry) has `NAME list` and `NAME get`, made here from its definition
 -- (columns, include names; the array attributes come from the contract through the registry); the
 -- candidates' other operations are written out below. Sync and the REPL live in their own modules.
-local type, ipairs, require, next = type, ipairs, require, next
+local type, pairs, ipairs, require, next = type, pairs, ipairs, require, next
 local io, concat, insert = io, table.concat, table.insert
 local errors = require "clinch.errors"
 local registry = require "clinch.registry"
@@ -106,11 +106,14 @@ local function get_run(cx, opts, args, def)
   return write_one(cx, record, opts.columns and columns(opts))
 end
 
+--- The attribute each option of `candidates create` and `update` sets: the options are the CLI's names,
+-- the attributes those of the contract's createCandidate (spec/cli_spec.lua checks).
+_M.ATTRIBUTE_OPTIONS = { email = "email", first_name = "first_name", last_name = "last_name",
+                         phone = "phone_number", tag = "tag_values" }
+
 local function attributes(opts)
-  local attrs = {
-    email = opts.email, first_name = opts.first_name, last_name = opts.last_name, phone_number = opts.phone,
-  }
-  if opts.tag then attrs.tag_values = opts.tag end
+  local attrs = {}
+  for opt, attr in pairs(_M.ATTRIBUTE_OPTIONS) do attrs[attr] = opts[opt] end
   return attrs
 end
 
