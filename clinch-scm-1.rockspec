@@ -49,6 +49,7 @@ build = {
     ["clinch.cli.trace"] = "lua/clinch/cli/trace.lua",
     ["clinch.cli.tty"] = "lua/clinch/cli/tty.lua",
     ["clinch.client"] = "lua/clinch/client.lua",
+    ["clinch.defaults"] = "lua/clinch/defaults.lua",
     ["clinch.errors"] = "lua/clinch/errors.lua",
     ["clinch.jsonapi"] = "lua/clinch/jsonapi.lua",
     ["clinch.pretty"] = "lua/clinch/pretty.lua",

@@ -3,6 +3,7 @@
 local core = require "clinch.core"
 local errors = require "clinch.errors"
 local jsonapi = require "clinch.jsonapi"
+local defaults = require "clinch.defaults"
 local retry = require "clinch.retry"
 local uri = require "clinch.uri"
 local transports = require "clinch.transport"
@@ -68,7 +69,7 @@ function _M.new(opts)
     opt_type(opts, name, "string")
   end
   -- It goes on the wire as a header: a control character could end it and add headers of its own.
-  check(not (opts.user_agent and opts.user_agent:find("[%z\1-\8\10-\31\127]")),
+  check(opts.user_agent == nil or defaults.is_header_value(opts.user_agent),
     "clinch.new: option 'user_agent' must not hold CR, LF, NUL or other control characters")
   for _, name in ipairs { "timeout", "connect_timeout", "retries", "max_retry_wait", "max_response_bytes",
                           "max_concurrency", "backoff_base", "backoff_cap", "write_reuse_idle" } do
@@ -107,13 +108,13 @@ function _M.new(opts)
     base_path = base_path,
     signing = { digest = signing.digest, content_hash = signing.content_hash,
                 with_method = signing.with_method, date_header = signing.date_header },
-    retries = opts.retries or 2,
+    retries = opts.retries or defaults.RETRIES,
     retry_unsafe = opts.retry_unsafe or false,
-    max_retry_wait = opts.max_retry_wait or retry.MAX_WAIT,
-    backoff_base = opts.backoff_base or retry.BASE,
-    backoff_cap = opts.backoff_cap or retry.CAP,
-    timeout = opts.timeout or 60,
-    connect_timeout = opts.connect_timeout or 10,
+    max_retry_wait = opts.max_retry_wait or defaults.MAX_RETRY_WAIT,
+    backoff_base = opts.backoff_base or defaults.BACKOFF_BASE,
+    backoff_cap = opts.backoff_cap or defaults.BACKOFF_CAP,
+    timeout = opts.timeout or defaults.TIMEOUT,
+    connect_timeout = opts.connect_timeout or defaults.CONNECT_TIMEOUT,
     sleep = opts.sleep or (type(ngx) == "table" and ngx.sleep) or core.sleep,
     random = opts.random or math.random,
     logger = opts.logger,
@@ -166,8 +167,6 @@ end
 local PATH_OK = "^/[%w%-%._~!%$&'%(%)%*%+,;=:@/%%]*$"
 local QUERY_OK = "^[%w%-%._~!%$&'%(%)%*%+,;=:@/%?%%]*$"
 -- A header name is an RFC 9110 token; a value may hold anything but controls other than tab.
-local TOKEN = "^[%w!#%$%%&'%*%+%-%.%^_`|~]+$"
-local CTL = "[%z\1-\8\10-\31\127]"
 
 --- Builds everything about a request that does not change between attempts.
 function Client:_prepare(method, path, opts)
@@ -209,10 +208,10 @@ function Client:_prepare(method, path, opts)
       end
       -- Checked here, so the mistake points at the caller (not at the signer or the transport) and no
       -- transport ever gets a header that could split the request. The value is never quoted.
-      if not name:match(TOKEN) then
+      if not defaults.is_token(name) then
         raise("request: invalid header name '" .. name:gsub("[%c\128-\255]", "?") .. "'")
       end
-      if value:find(CTL) then
+      if not defaults.is_header_value(value) then
         raise("request: the value of header " .. name .. " holds CR, LF, NUL or another control character")
       end
       local lname = name:lower()

@@ -16,7 +16,8 @@
 --             (a plain string is taken as a network error that may have been sent).
 -- Built-in implementations: clinch.transport.curl (libcurl, the default) and
 -- clinch.transport.cosocket (nginx cosockets, chosen automatically inside nginx).
-local type, ipairs, error, setmetatable, tostring, rawget = type, ipairs, error, setmetatable, tostring, rawget
+local type, ipairs, setmetatable, tostring, rawget = type, ipairs, setmetatable, tostring, rawget
+local raise = require("clinch.check").raise
 
 local _M = {}
 
@@ -86,10 +87,10 @@ function _M.wrap(t)
     return setmetatable({ send_fn = t }, Wrapped)
   end
   if type(t) == "table" or type(t) == "userdata" then
-    if type(t.send) ~= "function" then error("transport object needs a send method", 3) end
+    if type(t.send) ~= "function" then raise("transport object needs a send method") end
     return setmetatable({ impl = t, send_fn = function(req) return t:send(req) end }, Wrapped)
   end
-  error("transport must be a function or an object with send", 3)
+  raise("transport must be a function or an object with send")
 end
 
 --- The default transport for a client: cosockets inside nginx, libcurl elsewhere.
