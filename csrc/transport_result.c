@@ -178,7 +178,7 @@ static void tres_push_result(lua_State *L, tr_xfer *x) {
     } else {
         lua_createtable(L, 0, 7);
         lua_pushstring(L, tres_kind(x));
-        lua_setfield(L, -2, "error");
+        lua_setfield(L, -2, "kind");
         tres_push_message(L, x);
         lua_setfield(L, -2, "message");
         if (x->fault == TR_F_REPLAY) {

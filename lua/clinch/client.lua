@@ -304,7 +304,7 @@ function Client:_outcome(p, res, terr, attempt)
   if not res then
     local e = errors.new {
       kind = terr.kind, message = terr.message, method = p.method, url = p.url, attempts = attempt,
-      request = { method = p.method, uri = p.request_uri }, curl_code = terr.code, sent = terr.sent ~= false,
+      request = { method = p.method, uri = p.request_uri }, curl_code = terr.curl_code, sent = terr.sent ~= false,
       status = terr.status,
     }
     -- A kept-alive connection that died before any response came is retried at once (when the

@@ -29,7 +29,7 @@ local KINDS = { network = true, timeout = true, tls = true, too_large = true, pr
 local function normalize_error(err)
   if type(err) == "table" then
     return { kind = KINDS[err.kind] and err.kind or "network", message = err.message or "", sent = err.sent ~= false,
-             reused = err.reused == true or nil, status = err.status, code = err.code }
+             reused = err.reused == true or nil, status = err.status, curl_code = err.curl_code }
   end
   return { kind = "network", message = err ~= nil and tostring(err) or "transport failed", sent = true }
 end
