@@ -333,6 +333,21 @@ static int tr_l_pending_build(lua_State *L) {
     return 1;
 }
 
+/* The result table on top as the transport interface gives it: response, or nil, err (a failure's
+ * table has a kind). */
+static int tr_outcome(lua_State *L) {
+    int failed;
+    lua_pushliteral(L, "kind");
+    lua_rawget(L, -2);
+    failed = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (!failed) return 1;
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* pending:wait() -> response | nil, err (the same on every call) */
 static int tr_l_pending_wait(lua_State *L) {
     tr_pending *p = (tr_pending *)luaL_checkudata(L, 1, TR_PENDING_MT);
     tr_xfer *x = &p->x;
@@ -340,7 +355,7 @@ static int tr_l_pending_wait(lua_State *L) {
     lua_settop(L, 1);
     compat_getenv(L, 1);
     lua_rawgeti(L, 2, TR_ENV_RESULT);
-    if (!lua_isnil(L, -1)) return 1;
+    if (!lua_isnil(L, -1)) return tr_outcome(L);
     lua_pop(L, 1);
     /* Building the result allocates, so a finalizer may run and call wait again: it must not read
      * (or free) the buffers the outer call is reading. */
@@ -361,7 +376,7 @@ static int tr_l_pending_wait(lua_State *L) {
     status = lua_pcall(L, 2, 1, 0);
     x->busy = 0;
     if (status != LUA_OK) return lua_error(L);
-    return 1;
+    return tr_outcome(L);
 }
 
 static int tr_l_pending_done(lua_State *L) {

@@ -363,25 +363,51 @@ function Client:_log_attempt(p, res, err, attempt, started)
   }
 end
 
---- The retry loop for one request. `pending` is the first attempt already on the wire, if any.
-function Client:_run(p, pending, started)
+--- The one request loop: every request, alone or in a batch, goes attempt -> outcome -> log -> delay
+-- through here. `preps` are prepared requests (_prepare); `firsts`, when given, are the pendings of
+-- their first attempts, already on the wire since `started` (client:start). Returns, in order, a
+-- response or an error object for each.
+function Client:_exchange(preps, concurrency, firsts, started)
+  local results, todo = {}, {}
+  for i = 1, #preps do todo[i] = i end
   local attempt = 0
-  while true do
+  while todo[1] do
     attempt = attempt + 1
-    local res, terr
-    if pending then
-      res, terr = pending:wait()
-      pending = nil
+    local outs
+    if firsts then
+      outs = {}
+      for k, i in ipairs(todo) do outs[k] = { firsts[i]:wait() } end
+      firsts = nil
     else
+      local reqs = {}
+      for k, i in ipairs(todo) do reqs[k] = self:_sign(preps[i]) end
       started = core.monotime()
-      res, terr = self.transport:send(self:_sign(p))
+      outs = self.transport:send_many(reqs, concurrency)
     end
-    local out, err, again, after = self:_outcome(p, res, terr, attempt)
-    self:_log_attempt(p, out or res, err, attempt, started)
-    if out then return out end
-    if not again or attempt > p.retries then return nil, err end
-    self.sleep(self:_delay(attempt, after))
+    local again, wait = {}, 0
+    for k, i in ipairs(todo) do
+      local p, o = preps[i], outs[k]
+      local out, err, retryable, after = self:_outcome(p, o[1], o[2], attempt)
+      self:_log_attempt(p, out or o[1], err, attempt, started)
+      if out then
+        results[i] = out
+      elseif retryable and attempt <= p.retries then
+        again[#again + 1] = i
+        wait = math.max(wait, self:_delay(attempt, after))
+      else
+        results[i] = err
+      end
+    end
+    if again[1] then self.sleep(wait) end
+    todo = again
   end
+  return results
+end
+
+-- One result of _exchange as the public calls return it: response, or nil, err.
+local function one(r)
+  if errors.is(r) then return nil, r end
+  return r
 end
 
 --- Sends one request: client:request("GET", "/candidates", { query =, body =, headers = })
@@ -389,7 +415,7 @@ end
 function Client:request(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return nil, err end
-  return self:_run(p)
+  return one(self:_exchange({ p })[1])
 end
 
 --- The request `request` would send first, signed, without sending it: { method, url, headers, body }
@@ -407,7 +433,7 @@ Pending.__index = Pending
 -- returns the same result.
 function Pending:wait()
   if not self.result then
-    self.result = { self.client:_run(self.p, self.first, self.started) }
+    self.result = { one(self.client:_exchange({ self.p }, nil, { self.first }, self.started)[1]) }
     self.first = nil
   end
   return unpack(self.result, 1, 2)
@@ -429,36 +455,18 @@ end
 function Client:request_many(list, opts)
   check(type(list) == "table", "request_many: expected a list of { method, path, opts }")
   opts = opts or {}
-  local preps, results, todo = {}, {}, {}
+  local preps, where, results = {}, {}, {}
   for i, item in ipairs(list) do
     check(type(item) == "table", "request_many: entry " .. i .. " must be a table")
     local p, err = self:_prepare(item[1], item[2], item[3])
-    if p then preps[i], todo[#todo + 1] = p, i else results[i] = err end
-  end
-  local attempt = 0
-  while #todo > 0 do
-    attempt = attempt + 1
-    local reqs = {}
-    for k, i in ipairs(todo) do reqs[k] = self:_sign(preps[i]) end
-    local started = core.monotime()
-    local outs = self.transport:send_many(reqs, opts.concurrency)
-    local again_list, wait = {}, 0
-    for k, i in ipairs(todo) do
-      local p = preps[i]
-      local out, err, again, after = self:_outcome(p, outs[k][1], outs[k][2], attempt)
-      self:_log_attempt(p, out or outs[k][1], err, attempt, started)
-      if out then
-        results[i] = out
-      elseif again and attempt <= p.retries then
-        again_list[#again_list + 1] = i
-        wait = math.max(wait, self:_delay(attempt, after))
-      else
-        results[i] = err
-      end
+    if p then
+      local k = #preps + 1
+      preps[k], where[k] = p, i
+    else
+      results[i] = err
     end
-    if #again_list > 0 then self.sleep(wait) end
-    todo = again_list
   end
+  for k, r in ipairs(self:_exchange(preps, opts.concurrency)) do results[where[k]] = r end
   return results
 end
 

@@ -15,6 +15,7 @@
 local setmetatable, type, tostring, tonumber, pairs, ipairs, error, rawget, require =
   setmetatable, type, tostring, tonumber, pairs, ipairs, error, rawget, require
 local concat, remove = table.concat, table.remove
+local co_status = coroutine.status
 local floor, min, max, huge = math.floor, math.min, math.max, math.huge
 local find, match, sub, byte, lower, gmatch = string.find, string.match, string.sub, string.byte,
   string.lower, string.gmatch
@@ -654,7 +655,9 @@ function Cosocket:send_many(reqs, concurrency)
       if plan then results[next_index] = { self:execute(plan) } end
     end
   end
-  if not perr and total > 0 then
+  if not perr and total == 1 then
+    results[1] = { self:execute(plans[1]) } -- one request (client:request): no light thread needed
+  elseif not perr and total > 0 then
     local threads = {}
     local width = floor(min(total, concurrency or self.max_concurrency))
     for t = 1, width < 1 and 1 or width do threads[t] = ngx.thread.spawn(worker) end
@@ -678,6 +681,12 @@ function Pending:wait()
     self.thread = nil
   end
   return self.result[1], self.result[2]
+end
+
+--- True once the request has its answer (its light thread ended).
+function Pending:done()
+  if self.result then return true end
+  return co_status(self.thread) == "dead"
 end
 
 --- Starts a request in a light thread and returns a pending with :wait(). Wait from the same

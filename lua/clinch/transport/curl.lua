@@ -36,12 +36,9 @@ function Curl:send_many(reqs, concurrency)
   return results
 end
 
-local Pending = {}
-Pending.__index = Pending
-function Pending:wait() return outcome(self.p:wait()) end
-
+--- The C core's pending itself: :wait() -> response | nil, err, :done().
 function Curl:start(req)
-  return setmetatable({ p = self.handle:start(req) }, Pending)
+  return self.handle:start(req)
 end
 
 function Curl:close()
