@@ -30,6 +30,9 @@ _M.BACKOFF_BASE = 0.5
 _M.BACKOFF_CAP = 8
 _M.MAX_RETRY_WAIT = 60
 
+-- Records a page when a bulk read (`--all`, sync) names no --per-page: the most the API gives.
+_M.BULK_PER_PAGE = 100
+
 -- nginx's lua_socket_pool_size default: kept-alive connections per worker and pool.
 _M.POOL_SIZE = 30
 

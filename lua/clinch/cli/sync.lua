@@ -37,6 +37,7 @@ local type, ipairs, tostring, require, next, setmetatable = type, ipairs, tostri
 local floor, min, max, concat, insert, io = math.floor, math.min, math.max, table.concat, table.insert, io
 local core = require "clinch.core"
 local csv = require "clinch.cli.csv"
+local defaults = require "clinch.defaults"
 local errors = require "clinch.errors"
 local output = require "clinch.cli.output"
 local progress = require "clinch.cli.progress"
@@ -541,7 +542,7 @@ local function locked_run(cx, opts, o)
   end
 
   local prog = cx:progress("candidates")
-  local reader = setmetatable({ run = run, st = st, out = out, client = client, per_page = opts.per_page or 100,
+  local reader = setmetatable({ run = run, st = st, out = out, client = client, per_page = opts.per_page or defaults.BULK_PER_PAGE,
     include = run.include, prog = prog, state_path = opts.state, saved_at = core.monotime() }, Reader)
   local ok, err = reader:read()
   if not ok then
@@ -565,7 +566,7 @@ function _M.run(cx, opts)
     local st, lerr = state.load(opts.state)
     if st == nil then return nil, lerr end
     local gte = st and (st.run and st.run.gte or st.high_water) or o.since or _M.BEGINNING
-    local _, derr = cx:client().candidates:list { per_page = opts.per_page or 100, page = 1, include = o.include,
+    local _, derr = cx:client().candidates:list { per_page = opts.per_page or defaults.BULK_PER_PAGE, page = 1, include = o.include,
       filter = { updated_at = { gte = gte, lt = floor(core.now()) } } }
     return nil, derr
   end
