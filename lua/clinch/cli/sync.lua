@@ -542,8 +542,9 @@ local function locked_run(cx, opts, o)
   end
 
   local prog = cx:progress("candidates")
-  local reader = setmetatable({ run = run, st = st, out = out, client = client, per_page = opts.per_page or defaults.BULK_PER_PAGE,
-    include = run.include, prog = prog, state_path = opts.state, saved_at = core.monotime() }, Reader)
+  local reader = setmetatable({ run = run, st = st, out = out, client = client,
+    per_page = opts.per_page or defaults.BULK_PER_PAGE, include = run.include, prog = prog,
+    state_path = opts.state, saved_at = core.monotime() }, Reader)
   local ok, err = reader:read()
   if not ok then
     out:close()
@@ -566,7 +567,8 @@ function _M.run(cx, opts)
     local st, lerr = state.load(opts.state)
     if st == nil then return nil, lerr end
     local gte = st and (st.run and st.run.gte or st.high_water) or o.since or _M.BEGINNING
-    local _, derr = cx:client().candidates:list { per_page = opts.per_page or defaults.BULK_PER_PAGE, page = 1, include = o.include,
+    local _, derr = cx:client().candidates:list { per_page = opts.per_page or defaults.BULK_PER_PAGE, page = 1,
+      include = o.include,
       filter = { updated_at = { gte = gte, lt = floor(core.now()) } } }
     return nil, derr
   end
