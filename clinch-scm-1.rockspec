@@ -49,6 +49,7 @@ build = {
     ["clinch.cli.tty"] = "lua/clinch/cli/tty.lua",
     ["clinch.client"] = "lua/clinch/client.lua",
     ["clinch.contract"] = "lua/clinch/contract.lua",
+    ["clinch.defaults"] = "lua/clinch/defaults.lua",
     ["clinch.errors"] = "lua/clinch/errors.lua",
     ["clinch.jsonapi"] = "lua/clinch/jsonapi.lua",
     ["clinch.pretty"] = "lua/clinch/pretty.lua",

@@ -39,16 +39,19 @@
 #include "transport.c"
 #include "decode.c"
 
-#ifndef CLINCH_VERSION
-#define CLINCH_VERSION "0.1.0"
-#endif
-
 int luaopen_clinch_core(lua_State *L);
 
 int luaopen_clinch_core(lua_State *L) {
     lua_newtable(L);
-    lua_pushliteral(L, CLINCH_VERSION);
-    lua_setfield(L, -2, "_VERSION");
+    /* Defaults and the version live in one place, the Lua module clinch.defaults: loaded here, kept as
+     * core.defaults for the functions that need them, and the version reported from it. */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "clinch.defaults");
+    lua_call(L, 1, 1);
+    if (!lua_istable(L, -1)) luaL_error(L, "clinch.core: clinch.defaults must be a table");
+    lua_getfield(L, -1, "VERSION");
+    lua_setfield(L, -3, "_VERSION");
+    lua_setfield(L, -2, "defaults");
     clock_open(L);
     fs_open(L);
     crypto_open(L);

@@ -26,7 +26,7 @@
  * the untouched cjson object by type and id (nulls as cjson.null). Nothing is copied at decode time;
  * one table store per resource is the whole cost.
  *
- * Malformed input never raises: the result is nil plus a message "decode: <where>: <what>" (only a
+ * Malformed input never raises: the result is nil, a message "<where>: <what>" and the kind "decode" (only a
  * non-string text or a memory error raise). The top level must be an object; `[]` too is refused,
  * although cjson makes it the same empty table as `{}`: the text's first byte decides. Nothing here
  * holds malloc'd memory, so even a memory error raised inside the Lua API leaks nothing.
@@ -113,17 +113,24 @@ static void decode_push_where(lua_State *L, const decode_where *w) {
     lua_concat(L, n);
 }
 
-/* Pushes "decode: <where>: <message>" and returns -1, the callers' failure value. */
+/* Pushes "<where>: <message>" and returns -1, the callers' failure value. */
 static int decode_failf(lua_State *L, const decode_where *w, const char *fmt, ...) {
     va_list ap;
-    lua_pushliteral(L, "decode: ");
     decode_push_where(L, w);
     lua_pushliteral(L, ": ");
     va_start(ap, fmt);
     lua_pushvfstring(L, fmt, ap);
     va_end(ap);
-    lua_concat(L, 4);
+    lua_concat(L, 3);
     return -1;
+}
+
+/* Turns the message on top into core.decode's failure: nil, message, kind. */
+static int decode_fail_result(lua_State *L, const char *kind) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    lua_pushstring(L, kind);
+    return 3;
 }
 
 static int decode_is_null(lua_State *L, int idx) {
@@ -762,7 +769,8 @@ static int decode_text_is_object(lua_State *L) {
     return i < len && s[i] == '{';
 }
 
-/* core.decode(text [, raw_map]) -> doc | nil, message */
+/* core.decode(text [, raw_map]) -> doc | nil, message, kind: "decode" for a text that is not the
+ * document, "unsupported" without lua-cjson. */
 static int decode_l_decode(lua_State *L) {
     decode_ctx c;
     int root;
@@ -771,34 +779,30 @@ static int decode_l_decode(lua_State *L) {
     lua_settop(L, 2);
     luaL_checkstack(L, DECODE_LINK_SLOTS + DECODE_WALK_SLOTS * (DECODE_MAX_DEPTH + 1), "decode");
     if (!lua_isfunction(L, DECODE_UV_CJSON_DECODE)) {
-        lua_pushnil(L);
         lua_pushvalue(L, DECODE_UV_CJSON_DECODE);
-        return 2;
+        return decode_fail_result(L, "unsupported");
     }
     lua_pushvalue(L, DECODE_UV_CJSON_DECODE);
     lua_pushvalue(L, 1);
     if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "decode: not JSON: %s", lua_isstring(L, -2) ? lua_tostring(L, -2) : "parser failed");
-        return 2;
+        lua_pushfstring(L, "not JSON: %s", lua_isstring(L, -2) ? lua_tostring(L, -2) : "parser failed");
+        return decode_fail_result(L, "decode");
     }
     if (lua_isnil(L, 3)) {
         const char *msg = lua_isstring(L, 4) ? lua_tostring(L, 4) : "parser failed";
-        lua_pushnil(L);
         if (strncmp(msg, "Found too many nested", 21) == 0)
-            lua_pushfstring(L, "decode: document: nesting deeper than %d levels (%s)", DECODE_MAX_DEPTH, msg);
+            lua_pushfstring(L, "document: nesting deeper than %d levels (%s)", DECODE_MAX_DEPTH, msg);
         else
-            lua_pushfstring(L, "decode: not JSON: %s", msg);
-        return 2;
+            lua_pushfstring(L, "not JSON: %s", msg);
+        return decode_fail_result(L, "decode");
     }
     lua_settop(L, 3);
     root = 3;
     if (lua_type(L, root) == LUA_TTABLE && !decode_text_is_object(L)) {
         /* cjson gives [] and {} as the same empty table: only the text tells them apart */
         decode_where wt = {"top level", 0, NULL, 0, 0, NULL};
-        lua_pushnil(L);
         decode_failf(L, &wt, "expected object, got array");
-        return 2;
+        return decode_fail_result(L, "decode");
     }
 
     c.L = L;
@@ -820,11 +824,7 @@ static int decode_l_decode(lua_State *L) {
         lua_setfield(L, -2, "text");
         c.src = lua_gettop(L);
     }
-    if (decode_link_document(&c, root)) {
-        lua_pushnil(L);
-        lua_insert(L, -2);
-        return 2;
-    }
+    if (decode_link_document(&c, root)) return decode_fail_result(L, "decode");
     return 1;
 }
 

@@ -35,12 +35,9 @@
 #define TR_PENDING_MT "clinch.pending"
 #define TR_BATCH_MT "clinch.batch"
 
-#define TR_DEFAULT_TIMEOUT 60.0
-#define TR_DEFAULT_CONNECT_TIMEOUT 10.0
-#define TR_DEFAULT_MAX_RESPONSE (64.0 * 1024 * 1024)
-#define TR_DEFAULT_CONCURRENCY 8
 #define TR_MAX_POOL 64
-#define TR_DEFAULT_WRITE_REUSE 1           /* seconds; see tdrv_configure */
+/* core.transport's upvalue: the clinch.defaults table, where every default option comes from. */
+#define TR_UV_DEFAULTS lua_upvalueindex(1)
 
 /* The uservalue of a pending: a table holding the transport (keeps it alive), the strings curl reads
  * without copying, and the result once built. */
@@ -61,14 +58,23 @@ static int tr_l_transport_close(lua_State *L) {
     return 0;
 }
 
-/* Reads an optional positive number option. */
-static lua_Number tr_opt_number(lua_State *L, int opts, const char *key, lua_Number def) {
-    lua_Number v = def;
+/* A number of clinch.defaults (its Lua name in upper case, e.g. "TIMEOUT"). */
+static lua_Number tr_default(lua_State *L, const char *name) {
+    lua_Number v;
+    lua_getfield(L, TR_UV_DEFAULTS, name);
+    if (lua_type(L, -1) != LUA_TNUMBER) luaL_error(L, "clinch.defaults.%s is missing", name);
+    v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Reads an optional positive number option; without it, clinch.defaults[def]. */
+static lua_Number tr_opt_number(lua_State *L, int opts, const char *key, const char *def) {
+    lua_Number v = 0;
     lua_getfield(L, opts, key);
-    if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TNUMBER || !((v = lua_tonumber(L, -1)) > 0))
-            luaL_error(L, "transport option %s must be a positive number", key);
-    }
+    if (lua_isnil(L, -1)) v = tr_default(L, def);
+    else if (lua_type(L, -1) != LUA_TNUMBER || !((v = lua_tonumber(L, -1)) > 0))
+        luaL_error(L, "transport option %s must be a positive number", key);
     lua_pop(L, 1);
     return v;
 }
@@ -100,7 +106,7 @@ static const char *tr_copy(lua_State *L, int i, char **tail) {
 
 /* The options of core.transport that are not strings, checked. */
 typedef struct {
-    lua_Number timeout, ctimeout, maxresp, conc;
+    lua_Number timeout, ctimeout, maxresp, maxheader, conc;
     long write_reuse;
     int verify;
 } tr_options;
@@ -108,11 +114,12 @@ typedef struct {
 /* Reads the number and boolean options from the table at opts into o. Raises on a bad one. */
 static void tr_read_options(lua_State *L, int opts, tr_options *o) {
     o->verify = 1;
-    o->write_reuse = TR_DEFAULT_WRITE_REUSE;
-    o->timeout = tr_opt_number(L, opts, "timeout", TR_DEFAULT_TIMEOUT);
-    o->ctimeout = tr_opt_number(L, opts, "connect_timeout", TR_DEFAULT_CONNECT_TIMEOUT);
-    o->maxresp = tr_opt_number(L, opts, "max_response_bytes", TR_DEFAULT_MAX_RESPONSE);
-    o->conc = tr_opt_number(L, opts, "max_concurrency", TR_DEFAULT_CONCURRENCY);
+    o->write_reuse = (long)tr_default(L, "WRITE_REUSE_IDLE");
+    o->timeout = tr_opt_number(L, opts, "timeout", "TIMEOUT");
+    o->ctimeout = tr_opt_number(L, opts, "connect_timeout", "CONNECT_TIMEOUT");
+    o->maxresp = tr_opt_number(L, opts, "max_response_bytes", "MAX_RESPONSE_BYTES");
+    o->maxheader = tr_opt_number(L, opts, "max_header_bytes", "MAX_HEADER_BYTES");
+    o->conc = tr_opt_number(L, opts, "max_concurrency", "CONCURRENCY");
     lua_getfield(L, opts, "write_reuse_idle");
     if (!lua_isnil(L, -1)) {
         lua_Number w = lua_tonumber(L, -1);
@@ -122,6 +129,7 @@ static void tr_read_options(lua_State *L, int opts, tr_options *o) {
     }
     lua_pop(L, 1);
     if (o->maxresp < 1 || o->maxresp > 1e15) luaL_error(L, "transport option max_response_bytes is out of range");
+    if (o->maxheader < 256 || o->maxheader > 1e9) luaL_error(L, "transport option max_header_bytes is out of range");
     if (o->conc < 1 || o->conc > 1e6) luaL_error(L, "transport option max_concurrency is out of range");
     lua_getfield(L, opts, "verify_tls");
     if (lua_type(L, -1) == LUA_TBOOLEAN) o->verify = lua_toboolean(L, -1);
@@ -139,8 +147,10 @@ static size_t tr_push_string_options(lua_State *L, int opts) {
     size = tr_opt_string(L, opts, "user_agent", 1);
     if (size == 0) {
         lua_pop(L, 1);
-        lua_pushfstring(L, "lua-clinch/%s libcurl/%s", lua_tostring(L, lua_upvalueindex(1)),
-                        curl_version_info(CURLVERSION_NOW)->version);
+        lua_getfield(L, TR_UV_DEFAULTS, "user_agent"); /* the one rule for it, in clinch.defaults */
+        lua_pushfstring(L, "libcurl/%s", curl_version_info(CURLVERSION_NOW)->version);
+        lua_call(L, 1, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "clinch.defaults.user_agent must return a string");
         size = lua_rawlen(L, -1) + 1;
     }
     return strbytes + size;
@@ -173,6 +183,7 @@ static int tr_l_transport_new(lua_State *L) {
     t->timeout_ms = treq_ms(o.timeout);
     t->connect_timeout_ms = treq_ms(o.ctimeout);
     t->max_response = (size_t)o.maxresp;
+    t->max_header = (size_t)o.maxheader;
     t->max_concurrency = (int)o.conc;
     t->verify_tls = o.verify;
     t->write_reuse = o.write_reuse;
@@ -322,6 +333,21 @@ static int tr_l_pending_build(lua_State *L) {
     return 1;
 }
 
+/* The result table on top as the transport interface gives it: response, or nil, err (a failure's
+ * table has a kind). */
+static int tr_outcome(lua_State *L) {
+    int failed;
+    lua_pushliteral(L, "kind");
+    lua_rawget(L, -2);
+    failed = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (!failed) return 1;
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* pending:wait() -> response | nil, err (the same on every call) */
 static int tr_l_pending_wait(lua_State *L) {
     tr_pending *p = (tr_pending *)luaL_checkudata(L, 1, TR_PENDING_MT);
     tr_xfer *x = &p->x;
@@ -329,7 +355,7 @@ static int tr_l_pending_wait(lua_State *L) {
     lua_settop(L, 1);
     compat_getenv(L, 1);
     lua_rawgeti(L, 2, TR_ENV_RESULT);
-    if (!lua_isnil(L, -1)) return 1;
+    if (!lua_isnil(L, -1)) return tr_outcome(L);
     lua_pop(L, 1);
     /* Building the result allocates, so a finalizer may run and call wait again: it must not read
      * (or free) the buffers the outer call is reading. */
@@ -350,7 +376,7 @@ static int tr_l_pending_wait(lua_State *L) {
     status = lua_pcall(L, 2, 1, 0);
     x->busy = 0;
     if (status != LUA_OK) return lua_error(L);
-    return 1;
+    return tr_outcome(L);
 }
 
 static int tr_l_pending_done(lua_State *L) {
@@ -411,11 +437,7 @@ static void tr_open(lua_State *L) {
     tr_metatable(L, TR_PENDING_MT, pending_meta, pending_methods);
     tr_metatable(L, TR_BATCH_MT, batch_meta, NULL);
 
-    lua_getfield(L, mod, "_VERSION");
-    if (!lua_isstring(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushliteral(L, "0");
-    }
+    lua_getfield(L, mod, "defaults");
     lua_pushcclosure(L, tr_l_transport_new, 1);
     lua_setfield(L, mod, "transport");
     lua_pushcfunction(L, tr_l_curl_version);

@@ -1,6 +1,6 @@
 /* transport.h: the types shared by the transport's files (see transport.c for the design and the
  * ownership rules): a transfer (tr_xfer), a transport (tr_transport) and a growable buffer (tr_buf),
- * with the one limit and the one helper more than one of them needs. No Lua in here. */
+ * with the one helper more than one of them needs. No Lua in here. */
 #ifndef CLINCH_TRANSPORT_H
 #define CLINCH_TRANSPORT_H
 
@@ -12,8 +12,6 @@
 #if LIBCURL_VERSION_NUM < 0x075000
 #error "lua-clinch needs libcurl 7.80.0 or later (CURLOPT_PREREQFUNCTION)"
 #endif
-
-#define TR_MAX_HEADER_BYTES (64 * 1024)    /* the final response's header block, as the cosocket transport */
 
 typedef struct tr_buf {
     char *p;
@@ -31,7 +29,7 @@ typedef enum {
     TR_F_REPLAY,       /* libcurl wanted to send the request again on a new connection */
     TR_F_STATUS,       /* a final status outside 200-599, or 101 */
     TR_F_LENGTH,       /* conflicting or invalid Content-Length */
-    TR_F_HEADERS_BIG   /* the header block is over TR_MAX_HEADER_BYTES */
+    TR_F_HEADERS_BIG   /* the header block is over the transport's max_header */
 } tr_xfer_fault;
 
 typedef struct tr_xfer {
@@ -45,7 +43,7 @@ typedef struct tr_xfer {
     size_t body_len;
     int use_postfields, is_head, is_get, is_write;
     long timeout_ms, connect_timeout_ms;
-    size_t limit;
+    size_t limit, max_header;     /* the transport's max_response and max_header, copied at launch */
     tr_buf resp, head;
     int too_large, oom;
     int sends;                    /* times libcurl began sending the request (tcb_on_prereq) */
@@ -65,7 +63,7 @@ typedef struct tr_transport {
     CURLM *multi;                 /* NULL once closed */
     tr_xfer *active;
     long timeout_ms, connect_timeout_ms;
-    size_t max_response;
+    size_t max_response, max_header;
     int max_concurrency;
     int verify_tls;
     long write_reuse;             /* seconds a connection may have been idle for a write to reuse it */

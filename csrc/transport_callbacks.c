@@ -134,7 +134,7 @@ static size_t tcb_on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
         if (x->head_status >= 200) x->head_done = 1;
         return n;
     }
-    if (len + 1 > TR_MAX_HEADER_BYTES - x->head.len) {
+    if (len + 1 > x->max_header - x->head.len) {
         x->fault = TR_F_HEADERS_BIG;
         return 0;
     }

@@ -144,6 +144,7 @@ static int tdrv_launch(tr_transport *t, tr_xfer *x) {
     t->active = x;
     x->errbuf[0] = 0;
     x->limit = t->max_response;
+    x->max_header = t->max_header;
     x->too_large = x->oom = x->interrupted = 0;
     x->resp.len = x->head.len = 0;
     x->sends = x->head_done = 0;

@@ -79,7 +79,7 @@ static void tres_push_message(lua_State *L, const tr_xfer *x) {
     if (x->interrupted)
         lua_pushliteral(L, "interrupted (Ctrl-C) before the response came");
     else if (tres_headers_too_big(x))
-        lua_pushfstring(L, "response headers larger than %d bytes", TR_MAX_HEADER_BYTES);
+        lua_pushfstring(L, "response headers larger than %d bytes", (int)x->max_header);
     else if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED)
         lua_pushfstring(L, "response larger than max_response_bytes (%s bytes)", tres_size(num, x->limit));
     else if (x->fault == TR_F_REPLAY)
@@ -178,7 +178,7 @@ static void tres_push_result(lua_State *L, tr_xfer *x) {
     } else {
         lua_createtable(L, 0, 7);
         lua_pushstring(L, tres_kind(x));
-        lua_setfield(L, -2, "error");
+        lua_setfield(L, -2, "kind");
         tres_push_message(L, x);
         lua_setfield(L, -2, "message");
         if (x->fault == TR_F_REPLAY) {

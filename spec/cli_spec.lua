@@ -585,11 +585,12 @@ describe("bin/clinch against the mock", function()
   end)
 
   it("stops with exit code 1 when stdout cannot be written (full disk, reader gone)", function()
-    -- A stream that fails once the first page is written, as a full disk does; stderr is a terminal.
-    local failing = { n = 0 }
-    function failing.write(self, ...)
-      for i = 1, select("#", ...) do self.n = self.n + #tostring((select(i, ...))) end
-      if self.n > 10000 then return nil, "No space left on device", 28 end
+    -- A stream that fails once the first page (one record) is written, as a full disk does; stderr is
+    -- a terminal. JSON Lines writes a record in one call.
+    local failing = { calls = 0 }
+    function failing.write(self)
+      self.calls = self.calls + 1
+      if self.calls > 1 then return nil, "No space left on device", 28 end
       return self
     end
     function failing.flush(self) return self end

@@ -377,14 +377,14 @@ describe("jsonapi.decode", function()
     local code = [[
       package.preload["cjson.safe"] = function() error("no cjson here") end
       local core = require "clinch.core"
-      local doc, msg = core.decode("{}")
+      local doc, msg, kind = core.decode("{}")
       local jsonapi = require "clinch.jsonapi"
       local doc2, err = jsonapi.decode("{}")
-      io.write(tostring(doc), "|", msg, "|", tostring(doc2), "|", err.kind, "|", err.message)
+      io.write(tostring(doc), "|", msg, "|", kind, "|", tostring(doc2), "|", err.kind, "|", err.message)
     ]]
     local ok, out = support.run(support.lua .. " -e " .. support.shell_quote(code))
     assert.is_true(ok, out)
-    assert.equal("nil|lua-cjson not available|nil|unsupported|lua-cjson not available", out)
+    assert.equal("nil|lua-cjson not available|unsupported|nil|unsupported|lua-cjson not available", out)
   end)
 
   it("raises for a non-string argument (a programming error)", function()

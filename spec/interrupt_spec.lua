@@ -103,7 +103,7 @@ describe("Ctrl-C", function()
       coroutine.wrap(function()
         local r = t:perform({ { method = "GET", url = url, headers = {} },
                               { method = "GET", url = url, headers = {} } }, 1)
-        for i = 1, 2 do io.write(i, ":", tostring(r[i].error), ":", tostring(r[i].sent), " ") end
+        for i = 1, 2 do io.write(i, ":", tostring(r[i].kind), ":", tostring(r[i].sent), " ") end
         print()
       end)()
       print("not interrupted")

@@ -59,7 +59,7 @@ describe("core.transport", function()
 
   it("returns a response with status, lowercased headers, body and timing", function()
     local r = t:perform({ control("stats") })[1]
-    assert.is_nil(r.error)
+    assert.is_nil(r.kind)
     assert.equal(200, r.status)
     assert.matches("json", r.headers["content-type"])
     assert.is_nil(r.headers["Content-Type"])
@@ -143,7 +143,7 @@ describe("core.transport", function()
                      api("candidates") }, 4)
     assert.equal(200, rs[1].status)
     assert.is_number(cjson.decode(rs[1].body).connections)
-    assert.equal("network", rs[2].error)
+    assert.equal("network", rs[2].kind)
     assert.equal(200, rs[3].status)
     assert.is_nil(cjson.decode(rs[3].body).connections)
     assert.is_true(rs[4].status >= 400)
@@ -181,7 +181,7 @@ describe("core.transport", function()
     local small = core.transport { max_response_bytes = 16 }
     local r = small:perform({ control("requests") })[1]
     small:close()
-    assert.equal("too_large", r.error)
+    assert.equal("too_large", r.kind)
     assert.is_true(r.sent)
     assert.equal(63, r.curl_code) -- CURLE_FILESIZE_EXCEEDED: the Content-Length is over the limit
     assert.is_number(r.curl_code)
@@ -197,11 +197,13 @@ describe("core.transport", function()
     conn:settimeout(2)
     repeat local line = conn:receive("*l") until line == "" or line == nil
     conn:send("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" .. string.rep("x", 64))
-    r = p:wait()
+    local res
+    res, r = p:wait() -- a failure: nil, err
+    assert.is_nil(res)
     conn:close()
     server:close()
     small:close()
-    assert.equal("too_large", r.error)
+    assert.equal("too_large", r.kind)
     assert.is_true(r.sent)
     assert.equal(23, r.curl_code) -- CURLE_WRITE_ERROR: aborted by the write callback
   end)
@@ -210,7 +212,7 @@ describe("core.transport", function()
     fault { kind = "trickle", ms = 300, bytes = 1, count = 1 }
     local start = now()
     local r = t:perform({ api("candidates", { timeout = 0.3 }) })[1]
-    assert.equal("timeout", r.error)
+    assert.equal("timeout", r.kind)
     assert.equal(28, r.curl_code)
     assert.is_true(r.sent)
     assert.is_true(now() - start < 2)
@@ -218,7 +220,7 @@ describe("core.transport", function()
 
   it("reports a refused connection as network, not sent", function()
     local r = t:perform({ { url = "http://127.0.0.1:" .. closed_port() .. "/x" } })[1]
-    assert.equal("network", r.error)
+    assert.equal("network", r.kind)
     assert.is_false(r.sent)
     assert.equal(7, r.curl_code)
     assert.matches("onnect", r.message)
@@ -229,7 +231,7 @@ describe("core.transport", function()
     fault { kind = "truncate", count = 1 }
     local rs = t:perform({ api(), api() }, 1)
     for _, r in ipairs(rs) do
-      assert.equal("network", r.error)
+      assert.equal("network", r.kind)
       assert.is_true(r.sent)
     end
     -- the transport recovers on a fresh connection
@@ -247,8 +249,9 @@ describe("core.transport", function()
     conn:send("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
     conn:close()
     server:close()
-    local r = p:wait()
-    assert.equal("tls", r.error)
+    local res, r = p:wait()
+    assert.is_nil(res)
+    assert.equal("tls", r.kind)
     assert.is_false(r.sent)
     assert.equal(35, r.curl_code)
   end)

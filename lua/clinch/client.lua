@@ -3,6 +3,7 @@
 local core = require "clinch.core"
 local errors = require "clinch.errors"
 local jsonapi = require "clinch.jsonapi"
+local defaults = require "clinch.defaults"
 local retry = require "clinch.retry"
 local uri = require "clinch.uri"
 local transports = require "clinch.transport"
@@ -68,7 +69,7 @@ function _M.new(opts)
     opt_type(opts, name, "string")
   end
   -- It goes on the wire as a header: a control character could end it and add headers of its own.
-  check(not (opts.user_agent and opts.user_agent:find("[%z\1-\8\10-\31\127]")),
+  check(opts.user_agent == nil or defaults.is_header_value(opts.user_agent),
     "clinch.new: option 'user_agent' must not hold CR, LF, NUL or other control characters")
   for _, name in ipairs { "timeout", "connect_timeout", "retries", "max_retry_wait", "max_response_bytes",
                           "max_concurrency", "backoff_base", "backoff_cap", "write_reuse_idle" } do
@@ -107,13 +108,13 @@ function _M.new(opts)
     base_path = base_path,
     signing = { digest = signing.digest, content_hash = signing.content_hash,
                 with_method = signing.with_method, date_header = signing.date_header },
-    retries = opts.retries or 2,
+    retries = opts.retries or defaults.RETRIES,
     retry_unsafe = opts.retry_unsafe or false,
-    max_retry_wait = opts.max_retry_wait or retry.MAX_WAIT,
-    backoff_base = opts.backoff_base or retry.BASE,
-    backoff_cap = opts.backoff_cap or retry.CAP,
-    timeout = opts.timeout or 60,
-    connect_timeout = opts.connect_timeout or 10,
+    max_retry_wait = opts.max_retry_wait or defaults.MAX_RETRY_WAIT,
+    backoff_base = opts.backoff_base or defaults.BACKOFF_BASE,
+    backoff_cap = opts.backoff_cap or defaults.BACKOFF_CAP,
+    timeout = opts.timeout or defaults.TIMEOUT,
+    connect_timeout = opts.connect_timeout or defaults.CONNECT_TIMEOUT,
     sleep = opts.sleep or (type(ngx) == "table" and ngx.sleep) or core.sleep,
     random = opts.random or math.random,
     logger = opts.logger,
@@ -162,8 +163,6 @@ end
 local PATH_OK = "^/[%w%-%._~!%$&'%(%)%*%+,;=:@/%%]*$"
 local QUERY_OK = "^[%w%-%._~!%$&'%(%)%*%+,;=:@/%?%%]*$"
 -- A header name is an RFC 9110 token; a value may hold anything but controls other than tab.
-local TOKEN = "^[%w!#%$%%&'%*%+%-%.%^_`|~]+$"
-local CTL = "[%z\1-\8\10-\31\127]"
 
 --- Builds everything about a request that does not change between attempts.
 function Client:_prepare(method, path, opts)
@@ -205,10 +204,10 @@ function Client:_prepare(method, path, opts)
       end
       -- Checked here, so the mistake points at the caller (not at the signer or the transport) and no
       -- transport ever gets a header that could split the request. The value is never quoted.
-      if not name:match(TOKEN) then
+      if not defaults.is_token(name) then
         raise("request: invalid header name '" .. name:gsub("[%c\128-\255]", "?") .. "'")
       end
-      if value:find(CTL) then
+      if not defaults.is_header_value(value) then
         raise("request: the value of header " .. name .. " holds CR, LF, NUL or another control character")
       end
       local lname = name:lower()
@@ -301,7 +300,7 @@ function Client:_outcome(p, res, terr, attempt)
   if not res then
     local e = errors.new {
       kind = terr.kind, message = terr.message, method = p.method, url = p.url, attempts = attempt,
-      request = { method = p.method, uri = p.request_uri }, curl_code = terr.code, sent = terr.sent ~= false,
+      request = { method = p.method, uri = p.request_uri }, curl_code = terr.curl_code, sent = terr.sent ~= false,
       status = terr.status,
     }
     -- A kept-alive connection that died before any response came is retried at once (when the
@@ -360,25 +359,51 @@ function Client:_log_attempt(p, res, err, attempt, started)
   }
 end
 
---- The retry loop for one request. `pending` is the first attempt already on the wire, if any.
-function Client:_run(p, pending, started)
+--- The one request loop: every request, alone or in a batch, goes attempt -> outcome -> log -> delay
+-- through here. `preps` are prepared requests (_prepare); `firsts`, when given, are the pendings of
+-- their first attempts, already on the wire since `started` (client:start). Returns, in order, a
+-- response or an error object for each.
+function Client:_exchange(preps, concurrency, firsts, started)
+  local results, todo = {}, {}
+  for i = 1, #preps do todo[i] = i end
   local attempt = 0
-  while true do
+  while todo[1] do
     attempt = attempt + 1
-    local res, terr
-    if pending then
-      res, terr = pending:wait()
-      pending = nil
+    local outs
+    if firsts then
+      outs = {}
+      for k, i in ipairs(todo) do outs[k] = { firsts[i]:wait() } end
+      firsts = nil
     else
+      local reqs = {}
+      for k, i in ipairs(todo) do reqs[k] = self:_sign(preps[i]) end
       started = core.monotime()
-      res, terr = self.transport:send(self:_sign(p))
+      outs = self.transport:send_many(reqs, concurrency)
     end
-    local out, err, again, after = self:_outcome(p, res, terr, attempt)
-    self:_log_attempt(p, out or res, err, attempt, started)
-    if out then return out end
-    if not again or attempt > p.retries then return nil, err end
-    self.sleep(self:_delay(attempt, after))
+    local again, wait = {}, 0
+    for k, i in ipairs(todo) do
+      local p, o = preps[i], outs[k]
+      local out, err, retryable, after = self:_outcome(p, o[1], o[2], attempt)
+      self:_log_attempt(p, out or o[1], err, attempt, started)
+      if out then
+        results[i] = out
+      elseif retryable and attempt <= p.retries then
+        again[#again + 1] = i
+        wait = math.max(wait, self:_delay(attempt, after))
+      else
+        results[i] = err
+      end
+    end
+    if again[1] then self.sleep(wait) end
+    todo = again
   end
+  return results
+end
+
+-- One result of _exchange as the public calls return it: response, or nil, err.
+local function one(r)
+  if errors.is(r) then return nil, r end
+  return r
 end
 
 --- Sends one request: client:request("GET", "/candidates", { query =, body =, headers = })
@@ -386,7 +411,7 @@ end
 function Client:request(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return nil, err end
-  return self:_run(p)
+  return one(self:_exchange({ p })[1])
 end
 
 --- The request `request` would send first, signed, without sending it: { method, url, headers, body }
@@ -404,7 +429,7 @@ Pending.__index = Pending
 -- returns the same result.
 function Pending:wait()
   if not self.result then
-    self.result = { self.client:_run(self.p, self.first, self.started) }
+    self.result = { one(self.client:_exchange({ self.p }, nil, { self.first }, self.started)[1]) }
     self.first = nil
   end
   return unpack(self.result, 1, 2)
@@ -426,36 +451,18 @@ end
 function Client:request_many(list, opts)
   check(type(list) == "table", "request_many: expected a list of { method, path, opts }")
   opts = opts or {}
-  local preps, results, todo = {}, {}, {}
+  local preps, where, results = {}, {}, {}
   for i, item in ipairs(list) do
     check(type(item) == "table", "request_many: entry " .. i .. " must be a table")
     local p, err = self:_prepare(item[1], item[2], item[3])
-    if p then preps[i], todo[#todo + 1] = p, i else results[i] = err end
-  end
-  local attempt = 0
-  while #todo > 0 do
-    attempt = attempt + 1
-    local reqs = {}
-    for k, i in ipairs(todo) do reqs[k] = self:_sign(preps[i]) end
-    local started = core.monotime()
-    local outs = self.transport:send_many(reqs, opts.concurrency)
-    local again_list, wait = {}, 0
-    for k, i in ipairs(todo) do
-      local p = preps[i]
-      local out, err, again, after = self:_outcome(p, outs[k][1], outs[k][2], attempt)
-      self:_log_attempt(p, out or outs[k][1], err, attempt, started)
-      if out then
-        results[i] = out
-      elseif again and attempt <= p.retries then
-        again_list[#again_list + 1] = i
-        wait = math.max(wait, self:_delay(attempt, after))
-      else
-        results[i] = err
-      end
+    if p then
+      local k = #preps + 1
+      preps[k], where[k] = p, i
+    else
+      results[i] = err
     end
-    if #again_list > 0 then self.sleep(wait) end
-    todo = again_list
   end
+  for k, r in ipairs(self:_exchange(preps, opts.concurrency)) do results[where[k]] = r end
   return results
 end
 

@@ -6,7 +6,7 @@ local core = require "clinch.core"
 local client = require "clinch.client"
 
 local _M = {
-  _VERSION = "0.1.0",
+  _VERSION = require("clinch.defaults").VERSION,
   new = client.new,
   errors = require "clinch.errors",
   uri = require "clinch.uri",

@@ -25,7 +25,7 @@ local valid_utf8 = require("clinch.validate").utf8
 
 local type, error, next, tostring, getmetatable, setmetatable, select =
   type, error, next, tostring, getmetatable, setmetatable, select
-local byte, find, format, gsub, sub = string.byte, string.find, string.format, string.gsub, string.sub
+local byte, find, format, gsub = string.byte, string.find, string.format, string.gsub
 local concat, sort = table.concat, table.sort
 local floor = math.floor
 
@@ -55,10 +55,9 @@ local raw_map = setmetatable({}, { __mode = "k" })
 -- whose message says where the document is wrong (kind "unsupported" when lua-cjson is missing).
 function _M.decode(text)
   if type(text) ~= "string" then error("jsonapi.decode expects a string, got " .. type(text), 2) end
-  local doc, msg = core.decode(text, raw_map)
+  local doc, msg, kind = core.decode(text, raw_map)
   if doc then return doc end
-  if not find(msg, "^decode: ") then return nil, errors.new { kind = "unsupported", message = msg } end
-  return nil, errors.new { kind = "decode", message = sub(msg, 9) }
+  return nil, errors.new { kind = kind, message = msg }
 end
 
 -- Keys of the raw index, as core.decode makes them: an integral number below 2^53 is its decimal

@@ -8,6 +8,7 @@
 -- Adding a resource is one file in lua/clinch/resources/ and one line in RESOURCES below.
 local type, ipairs, require, rawget, rawset, getmetatable, setmetatable, next =
   type, ipairs, require, rawget, rawset, getmetatable, setmetatable, next
+local sort = table.sort
 
 local _M = {}
 
@@ -139,11 +140,50 @@ function _M.class_of(v)
   return def and def.is(v) and def or nil
 end
 
---- The array attributes the contract gives resources of type `t` (nil when it describes none).
-function _M.arrays(t)
+-- The contract schema of resources of type `t`, or nil.
+local function schema_of(t)
   local def = _M.of_type(t)
-  local schema = def and def.schema and require("clinch.contract").schemas[def.schema]
+  return def and def.schema and require("clinch.contract").schemas[def.schema] or nil
+end
+
+--- The array attributes the contract gives resources of type `t` (a sorted list; nil when it describes
+-- none).
+function _M.arrays(t)
+  local schema = schema_of(t)
   return schema and schema.arrays or nil
+end
+
+local attribute_lists, relationship_sets = {}, {}
+
+--- The attribute names the contract gives resources of type `t` (a sorted list), or nil.
+function _M.attributes(t)
+  local list = attribute_lists[t]
+  if list == nil then
+    local schema = schema_of(t)
+    list = false
+    if schema then
+      list = {}
+      for name in next, schema.attributes do list[#list + 1] = name end
+      sort(list)
+    end
+    attribute_lists[t] = list
+  end
+  return list or nil
+end
+
+--- The relationship names the contract gives resources of type `t`, as a set (name -> true), or nil.
+function _M.relationships(t)
+  local set = relationship_sets[t]
+  if set == nil then
+    local schema = schema_of(t)
+    set = false
+    if schema then
+      set = {}
+      for name in next, schema.relationships do set[name] = true end
+    end
+    relationship_sets[t] = set
+  end
+  return set or nil
 end
 
 --- The default CLI columns of resources of type `t`, or nil.

@@ -2,11 +2,11 @@
 -- Exponential backoff with full jitter (base 0.5 s, cap 8 s); Retry-After (seconds or HTTP-date)
 -- wins when the server sends it, capped by max_retry_wait.
 local core = require "clinch.core"
+local defaults = require "clinch.defaults"
 local math, tonumber, type = math, tonumber, type
 
 local _M = {}
 
-_M.BASE, _M.CAP, _M.MAX_WAIT = 0.5, 8, 60
 
 local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true }
 local RETRY_STATUS = { [429] = true, [502] = true, [503] = true, [504] = true }
@@ -37,7 +37,7 @@ end
 
 --- The delay before attempt number `attempt + 1`: full jitter over an exponential window.
 function _M.backoff(attempt, base, cap, random)
-  base, cap = base or _M.BASE, cap or _M.CAP
+  base, cap = base or defaults.BACKOFF_BASE, cap or defaults.BACKOFF_CAP
   local window = math.min(cap, base * 2 ^ (attempt - 1))
   return (random or math.random)() * window
 end

@@ -12,6 +12,7 @@ local errors = require "clinch.errors"
 local output = require "clinch.cli.output"
 local progress = require "clinch.cli.progress"
 local trace = require "clinch.cli.trace"
+local one_line = require("clinch.text").one_line
 
 local _M = {}
 
@@ -222,95 +223,82 @@ function _M.exit_code(err)
   return _M.EXIT_CODES[err.kind] or _M.EXIT_API
 end
 
--- One line for stderr: line breaks and other control characters in a server message (which may echo
--- what a user sent) must neither break it nor reach the terminal. Usage errors are their message; the
--- others keep their kind ("not_found error (HTTP 404) GET ...: ...").
-local function one_line(err)
+-- One line for stderr (clinch.text.one_line): a server message (which may echo what a user sent) must
+-- neither break it nor reach the terminal. Usage errors are their message; the others keep their kind
+-- ("not_found error (HTTP 404) GET ...: ...").
+local function message_line(err)
   local text
   if errors.is(err) and PLAIN[err.kind] then
     text = tostring(err.message)
   else
     text = tostring(err):gsub("^clinch%.", "")
   end
-  return (text:gsub("%c+", " "))
+  return one_line(text)
 end
 
-local function main(argv, ctx, stdout, stderr)
-  local isatty = ctx.isatty or require("clinch.cli.tty").isatty
-  local function fail(code, message)
-    stderr:write("clinch: ", message, "\n")
-    return code
-  end
-
-  local globals = {}
-  local i, perr = args.leading(argv, { _M.GLOBAL_OPTIONS }, globals)
-  if not i then return fail(_M.EXIT_USAGE, perr .. " (see clinch --help)") end
+-- The command argv names from index i on: cmd, the index after its words; or nil and the exit code
+-- once help or a usage mistake was written (fail writes the message).
+local function find_or_answer(argv, i, globals, stdout, fail)
   local word = argv[i]
-  if globals.version then
-    stdout:write("clinch ", require("clinch")._VERSION, "\n")
-    return _M.EXIT_OK
-  end
   if word == nil then
-    if globals.help then stdout:write(overview()) return _M.EXIT_OK end
-    return fail(_M.EXIT_USAGE, "no command given (see clinch --help)")
+    if globals.help then stdout:write(overview()) return nil, _M.EXIT_OK end
+    return nil, fail(_M.EXIT_USAGE, "no command given (see clinch --help)")
   end
   if word == "help" then
     local cmd = find_command(argv, i + 1)
     if cmd then stdout:write(command_help(cmd))
     elseif GROUPS[argv[i + 1]] then stdout:write(group_help(argv[i + 1]))
     else stdout:write(overview()) end
-    return _M.EXIT_OK
+    return nil, _M.EXIT_OK
   end
-
   local cmd, rest = find_command(argv, i)
-  if not cmd then
-    if GROUPS[word] then
-      local sub = argv[i + 1]
-      if sub == "--help" or sub == "-h" or globals.help then
-        stdout:write(group_help(word))
-        return _M.EXIT_OK
-      end
-      if sub == nil then
-        return fail(_M.EXIT_USAGE, word .. " needs a subcommand: " .. GROUPS[word]:match(": (.*)$")
-          .. " (see clinch " .. word .. " --help)")
-      end
-      return fail(_M.EXIT_USAGE, "unknown command '" .. word .. " " .. sub .. "' (see clinch " .. word .. " --help)")
-    end
-    return fail(_M.EXIT_USAGE, "unknown command '" .. word .. "' (see clinch --help)")
+  if cmd then return cmd, rest end
+  if not GROUPS[word] then return nil, fail(_M.EXIT_USAGE, "unknown command '" .. word .. "' (see clinch --help)") end
+  local sub = argv[i + 1]
+  if sub == "--help" or sub == "-h" or globals.help then
+    stdout:write(group_help(word))
+    return nil, _M.EXIT_OK
   end
+  if sub == nil then
+    return nil, fail(_M.EXIT_USAGE, word .. " needs a subcommand: " .. GROUPS[word]:match(": (.*)$")
+      .. " (see clinch " .. word .. " --help)")
+  end
+  return nil, fail(_M.EXIT_USAGE, "unknown command '" .. word .. " " .. sub .. "' (see clinch " .. word .. " --help)")
+end
 
+-- A command's options and arguments: opts, positionals; or nil and the exit code once --help or a
+-- usage mistake was written.
+local function parse_command(cmd, argv, rest, globals, stdout, fail)
   local name = concat(cmd.words, " ")
   local opts, oerr = args.parse(argv, rest, { options_of(cmd), _M.GLOBAL_OPTIONS }, globals)
-  if not opts then return fail(_M.EXIT_USAGE, oerr .. " (see clinch " .. name .. " --help)") end
+  if not opts then return nil, fail(_M.EXIT_USAGE, oerr .. " (see clinch " .. name .. " --help)") end
   if opts.help then
     stdout:write(command_help(cmd))
-    return _M.EXIT_OK
+    return nil, _M.EXIT_OK
   end
   local positionals = opts._args
   if #positionals < #cmd.args then
-    return fail(_M.EXIT_USAGE, name .. " needs " .. concat(cmd.args, " ", #positionals + 1)
+    return nil, fail(_M.EXIT_USAGE, name .. " needs " .. concat(cmd.args, " ", #positionals + 1)
       .. " (usage: " .. cmd.usage .. ")")
   elseif #positionals > #cmd.args then
-    return fail(_M.EXIT_USAGE, "unexpected argument '" .. positionals[#cmd.args + 1] .. "' (usage: "
+    return nil, fail(_M.EXIT_USAGE, "unexpected argument '" .. positionals[#cmd.args + 1] .. "' (usage: "
       .. cmd.usage .. ")")
   end
   for k, v in ipairs(positionals) do
-    if v == "" then return fail(_M.EXIT_USAGE, name .. ": " .. cmd.args[k] .. " must not be empty") end
+    if v == "" then return nil, fail(_M.EXIT_USAGE, name .. ": " .. cmd.args[k] .. " must not be empty") end
   end
+  return opts, positionals
+end
 
-  local stdout_tty = isatty(1)
-  local cx = setmetatable({
-    opts = opts, name = name, stdout = stdout, stderr = stderr, stdin = ctx.stdin or io.stdin,
-    getenv = ctx.getenv or os.getenv, isatty = isatty, stdout_tty = stdout_tty, stderr_tty = isatty(2),
-    format = opts.format or (stdout_tty and "table" or "json"), _writers = {},
-  }, Context)
-
+-- Runs a parsed command; returns the exit code. A Lua error that is not an error object is an
+-- internal error (its traceback with CLINCH_DEBUG set), Ctrl-C exit 130.
+local function run_command(cmd, cx, positionals, fail)
   local traceback
   local function handler(e)
     if not errors.is(e) then traceback = debug.traceback(tostring(e), 2) end
     return e
   end
-  local ok, res, err = xpcall(cmd.run, handler, cx, opts, positionals)
+  local ok, res, err = xpcall(cmd.run, handler, cx, cx.opts, positionals)
   if cx._client then cx._client:close() end
   local replaced = 0
   for _, w in ipairs(cx._writers) do replaced = replaced + w.replaced end
@@ -321,12 +309,38 @@ local function main(argv, ctx, stdout, stderr)
   if traceback then
     -- Ctrl-C arrives as lua.c's "interrupted!" error; what sync recorded so far stays valid.
     if tostring(err):find("interrupted!", 1, true) then return fail(130, "interrupted") end
-    if (ctx.getenv or os.getenv)("CLINCH_DEBUG") then stderr:write(traceback, "\n") end
-    return fail(_M.EXIT_API, "internal error: " .. one_line(err))
+    if cx.getenv("CLINCH_DEBUG") then cx.stderr:write(traceback, "\n") end
+    return fail(_M.EXIT_API, "internal error: " .. message_line(err))
   end
   local code = _M.exit_code(err)
   if code == _M.EXIT_OK then return code end
-  return fail(code, one_line(err))
+  return fail(code, message_line(err))
+end
+
+local function main(argv, ctx, stdout, stderr)
+  local isatty = ctx.isatty or require("clinch.cli.tty").isatty
+  local function fail(code, message)
+    stderr:write("clinch: ", message, "\n")
+    return code
+  end
+  local globals = {}
+  local i, perr = args.leading(argv, { _M.GLOBAL_OPTIONS }, globals)
+  if not i then return fail(_M.EXIT_USAGE, perr .. " (see clinch --help)") end
+  if globals.version then
+    stdout:write("clinch ", require("clinch")._VERSION, "\n")
+    return _M.EXIT_OK
+  end
+  local cmd, rest = find_or_answer(argv, i, globals, stdout, fail)
+  if not cmd then return rest end
+  local opts, positionals = parse_command(cmd, argv, rest, globals, stdout, fail)
+  if not opts then return positionals end
+  local stdout_tty = isatty(1)
+  local cx = setmetatable({
+    opts = opts, name = concat(cmd.words, " "), stdout = stdout, stderr = stderr, stdin = ctx.stdin or io.stdin,
+    getenv = ctx.getenv or os.getenv, isatty = isatty, stdout_tty = stdout_tty, stderr_tty = isatty(2),
+    format = opts.format or (stdout_tty and "table" or "json"), _writers = {},
+  }, Context)
+  return run_command(cmd, cx, positionals, fail)
 end
 
 --- Runs the CLI. `argv` is the argument list (arg), `ctx` optionally overrides stdout, stderr, stdin,

@@ -1,9 +1,10 @@
 --- Output of records in the CLI's formats: `json` (one document: an array for lists, an object for one
 -- record), `jsonl` (one JSON object per line), `csv` (RFC 4180, with a header) and `table` (aligned, for
--- a terminal). A record is a resource (written in JSON as the API sent it, via clinch.jsonapi.raw) or
--- a plain table of fields. Lists stream: JSON, JSONL and CSV are written record by record, so `--all`
--- over a large account holds one page at a time; only the table format, which needs every width,
--- collects its rows.
+-- a terminal). A record is a resource (written in JSON as a JSON:API resource object rebuilt from the
+-- decoded resource: its attributes under the API's names, empty lists as [], relationships as
+-- identifiers; the body is never parsed again) or a plain table of fields. Lists stream: JSON, JSONL
+-- and CSV are written record by record, so `--all` over a large account holds one page at a time;
+-- only the table format, which needs every width, collects its rows.
 --
 -- Output is always valid UTF-8: text that is not (lua-cjson passes the server's bytes through) has each
 -- ill-formed sequence replaced by U+FFFD, and the writer counts the replacements (writer.replaced),
@@ -12,10 +13,11 @@ local type, pairs, ipairs, tostring, getmetatable, setmetatable, pcall, require,
   type, pairs, ipairs, tostring, getmetatable, setmetatable, pcall, require, next
 local error = error
 local io = io
-local concat, sort, format, floor, math_type = table.concat, table.sort, string.format, math.floor, math.type
+local concat, sort = table.concat, table.sort
 local csv = require "clinch.cli.csv"
 local textable = require "clinch.cli.textable"
 local valid = require("clinch.text").valid
+local text_number = require("clinch.text").number
 
 local _M = {}
 
@@ -33,28 +35,22 @@ local function is_resource(v)
   return type(v) == "table" and type(v.id) == "string" and type(v.type) == "string"
 end
 
--- lua-cjson 2.1.0 reads an empty JSON array as an empty table, which would be written back as {}; the
--- array attributes the contract gives the resource's type (clinch.registry) are written as [].
-local function fix_empty_arrays(raw)
-  local names, attrs = require("clinch.registry").arrays(raw.type), raw.attributes
-  if not names or type(attrs) ~= "table" then return raw end
-  local jsonapi = require "clinch.jsonapi"
-  local fixed
-  for _, name in ipairs(names) do
-    local v = attrs[name]
-    if type(v) == "table" and next(v) == nil and getmetatable(v) == nil then
-      if not fixed then
-        fixed = {}
-        for k, x in pairs(attrs) do fixed[k] = x end
-      end
-      fixed[name] = jsonapi.array {}
-    end
+-- What the contract says of a resource type (clinch.registry): its array attributes, its relationship
+-- names (a decoded relationship is a field like an attribute, and an empty to-many one is an empty
+-- table: these say which fields are relationships), and its attribute names (the columns of a generic
+-- listing, also those a record leaves out: decoding drops JSON null). nil for a type it does not describe.
+local registry = require "clinch.registry"
+local arrays_of, attributes_of, relationship_set = registry.arrays, registry.attributes, registry.relationships
+
+-- `v` as an array for JSON when `name` is an array attribute of the type: lua-cjson 2.1.0 reads an
+-- empty JSON array as an empty table, which would be written back as {}.
+local function array_fix(ty, name, v)
+  local names = arrays_of(ty)
+  if not names or type(v) ~= "table" or next(v) ~= nil or getmetatable(v) ~= nil then return v end
+  for _, n in ipairs(names) do
+    if n == name then return require("clinch.jsonapi").array {} end
   end
-  if not fixed then return raw end
-  local copy = {}
-  for k, x in pairs(raw) do copy[k] = x end
-  copy.attributes = fixed
-  return copy
+  return v
 end
 
 -- A copy of a decoded value without links back into the document (resources become identifiers).
@@ -75,77 +71,95 @@ local function is_linkage(v)
   return v[1] ~= nil and is_resource(v[1])
 end
 
---- A JSON:API resource object rebuilt from a decoded resource's fields, for a resource the original
--- text is not at hand for (jsonapi.raw gives nil): attributes, and relationships as identifiers.
+-- Whether field `k` of a resource of type `ty` holding `v` is a relationship: by the contract's names
+-- where the type has them, by the value's shape otherwise.
+local function is_relationship(ty, k, v)
+  local set = relationship_set(ty)
+  if set then return set[k] == true end
+  return is_linkage(v)
+end
+
+-- A stub: linkage to a resource the response did not include ({ id =, type = } and nothing else).
+local function stub(v)
+  for k in next, v do
+    if k ~= "id" and k ~= "type" then return false end
+  end
+  return true
+end
+
+--- A JSON:API resource object rebuilt from a decoded resource's fields: attributes under the API's
+-- names (empty lists as []), relationships as identifiers. JSON null, which decoding leaves out, is
+-- not written; resource-level links and meta are not fields, and are not written either.
 function _M.rebuild(resource)
   local attributes, relationships = {}, {}
+  local ty = resource.type
   for k, v in next, resource do
     if k ~= "id" and k ~= "type" and type(k) == "string" then
-      if is_linkage(v) then
-        relationships[k] = { data = plain(v, 1, {}) }
+      if is_relationship(ty, k, v) then
+        local data = plain(v, 1, {})
+        if type(data) == "table" and next(data) == nil then data = require("clinch.jsonapi").array {} end
+        relationships[k] = { data = data }
       else
-        attributes[k] = plain(v, 1, {})
+        attributes[k] = array_fix(ty, k, plain(v, 1, {}))
       end
     end
   end
-  local out = { id = resource.id, type = resource.type, attributes = attributes }
+  local out = { id = resource.id, type = ty, attributes = attributes }
   if next(relationships) then out.relationships = relationships end
-  return fix_empty_arrays(out)
+  return out
 end
 
 -- The resources of the document that a record links to (those --include asked for), through its
--- relationships and theirs, each once, in a stable order: as the API sent them.
-local function included_of(record, raw_of)
+-- relationships and theirs, each once, in a stable order (relationship names sorted). Stubs are left
+-- out: the response did not include them.
+-- Also returns the decoded resources written.
+local function included_of(record)
   local out, seen, queue, i = {}, { [record] = true }, { record }, 1
   while queue[i] do
     local r = queue[i]
     i = i + 1
-    local raw = raw_of(r)
-    local rels = type(raw) == "table" and raw.relationships
-    if type(rels) == "table" then
-      local names = {}
-      for name, rel in pairs(rels) do
-        if type(name) == "string" and type(rel) == "table" and type(rel.data) == "table" then
-          names[#names + 1] = name
-        end
-      end
-      sort(names)
-      for _, name in ipairs(names) do
-        local linked = r[name]
-        if is_resource(linked) then linked = { linked } end
-        if type(linked) == "table" then
-          for _, v in ipairs(linked) do
-            if is_resource(v) and not seen[v] then
-              seen[v] = true
-              local vraw = raw_of(v)
-              if type(vraw) == "table" then -- a stub (linkage to a resource not included) has none
-                out[#out + 1] = fix_empty_arrays(vraw)
-                queue[#queue + 1] = v
-              end
-            end
+    local names = {}
+    for k, v in next, r do
+      if type(k) == "string" and k ~= "id" and k ~= "type" and is_linkage(v) then names[#names + 1] = k end
+    end
+    sort(names)
+    for _, name in ipairs(names) do
+      local linked = r[name]
+      if is_resource(linked) then linked = { linked } end
+      for _, v in ipairs(linked) do
+        if is_resource(v) and not seen[v] then
+          seen[v] = true
+          if not stub(v) then
+            out[#out + 1] = _M.rebuild(v)
+            queue[#queue + 1] = v
           end
         end
       end
     end
   end
-  return out
+  table.remove(queue, 1)
+  return out, queue
 end
 
---- The JSON value of a record: the resource as the API sent it, or the plain table itself. A resource
--- fetched with included resources (--include) carries those it links to in an `included` member.
+-- How many ill-formed UTF-8 sequences clinch.resource replaced in a decoded resource's fields.
+local function replaced_in(resource)
+  local fixed, n = require("clinch.resource").replaced(resource), 0
+  for _, c in pairs(fixed or {}) do n = n + c end
+  return n
+end
+
+--- The JSON value of a record: the rebuilt resource, or the plain table itself. A resource fetched
+-- with included resources (--include) carries those it links to in an `included` member. Also
+-- returns how many ill-formed UTF-8 sequences decoding already replaced in what it holds.
 function _M.json_value(record)
   if is_resource(record) then
-    local jsonapi = require "clinch.jsonapi"
-    local raw = jsonapi.raw(record)
-    local value = type(raw) == "table" and fix_empty_arrays(raw) or _M.rebuild(record)
-    local included = included_of(record, jsonapi.raw)
-    if #included == 0 then return value end
-    local copy = {}
-    for k, x in pairs(value) do copy[k] = x end
-    copy.included = included
-    return copy
+    local value, n = _M.rebuild(record), replaced_in(record)
+    local included, from = included_of(record)
+    if #included > 0 then value.included = included end
+    for _, r in ipairs(from) do n = n + replaced_in(r) end
+    return value, n
   end
-  return record
+  return record, 0
 end
 
 -- A copy of a JSON value whose strings and keys are valid UTF-8 -> copy, replacements made. Numbers JSON
@@ -173,30 +187,23 @@ end
 -- replaced to make it. Raises an error object for a value JSON cannot hold for another reason (a
 -- table that contains itself).
 function _M.json_text(record)
-  local value = _M.json_value(record)
+  local value, done = _M.json_value(record)
   local jsonapi = require "clinch.jsonapi"
   local s, err = jsonapi.encode(value)
-  if s then return s, 0 end
+  if s then return s, done end
   -- Text that is not valid UTF-8 is mended, numbers without a JSON form become null; anything else
   -- stays an error.
   local copy, n = valid_copy(value, 0)
   local fixed = jsonapi.encode(copy)
   if not fixed then error(err, 0) end
-  return fixed, n
-end
-
-local function number_text(n)
-  if math_type(n) == "integer" or (n == floor(n) and n > -2 ^ 53 and n < 2 ^ 53) then
-    return format("%d", n)
-  end
-  return format("%.14g", n)
+  return fixed, n + done
 end
 
 --- The text of a value in a CSV or table cell.
 function _M.cell(v)
   local tv = type(v)
   if tv == "string" then return v end
-  if tv == "number" then return number_text(v) end
+  if tv == "number" then return text_number(v) or "" end -- NaN and infinities have no text
   if tv == "boolean" then return tostring(v) end
   if tv ~= "table" then return "" end -- nil, JSON null
   if is_resource(v) then return v.id end
@@ -219,18 +226,19 @@ function _M.fields_of(record)
     if record[k] ~= nil then names[#names + 1], seen[k] = k, true end
   end
   local rest = {}
-  local src = record
-  if is_resource(record) then
-    local raw = _M.json_value(record)
-    src = type(raw) == "table" and type(raw.attributes) == "table" and raw.attributes or record
-  end
-  for k in pairs(src) do
-    -- a raw key with bad bytes is named as the decoded resource has it (see clinch.resource)
-    if type(k) == "string" then k = valid(k) end
-    if not seen[k] then
+  local function add(k)
+    if type(k) == "string" and not seen[k] then
       seen[k] = true
       rest[#rest + 1] = k
     end
+  end
+  if is_resource(record) then
+    for _, k in ipairs(attributes_of(record.type) or {}) do add(k) end
+    for k, v in next, record do
+      if not is_relationship(record.type, k, v) then add(k) end
+    end
+  else
+    for k in pairs(record) do add(k) end
   end
   sort(rest)
   for _, k in ipairs(rest) do names[#names + 1] = k end

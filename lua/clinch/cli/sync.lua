@@ -37,6 +37,7 @@ local type, ipairs, tostring, require, next, setmetatable = type, ipairs, tostri
 local floor, min, max, concat, insert, io = math.floor, math.min, math.max, table.concat, table.insert, io
 local core = require "clinch.core"
 local csv = require "clinch.cli.csv"
+local defaults = require "clinch.defaults"
 local errors = require "clinch.errors"
 local output = require "clinch.cli.output"
 local progress = require "clinch.cli.progress"
@@ -455,75 +456,44 @@ function Reader:read()
   return true
 end
 
--- The run, with the lock held.
-local function locked_run(cx, opts, o)
-  local st, lerr = state.load(opts.state)
-  if st == nil then return nil, lerr end
-  st = st or { version = state.VERSION }
-  local client = cx:client()
-  local per_page = opts.per_page or 100
-
-  local run = st.run
-  if run then
-    if run.out ~= opts.out then
-      return usage("the state file " .. opts.state .. " holds an unfinished run writing to " .. tostring(run.out)
-        .. "; resume it with --out " .. tostring(run.out))
-    end
-    local ok, rerr = resume_options(run, o, opts.state)
-    if not ok then return nil, rerr end
-    ok, rerr = check_resume(run, opts.state)
-    if not ok then return nil, rerr end
-    ok, rerr = state.truncate(opts.out, run.out_size, opts.state)
-    if not ok then return nil, rerr end
-  else
-    o.format = o.format or (opts.out:lower():match("%.csv$") and "csv") or "jsonl"
-    if o.format == "csv" then o.columns = o.columns or require("clinch.cli.commands").CANDIDATE_COLUMNS
-    else o.columns = nil end
-    local ok, cerr = check_output(opts.out, o.format, o.columns, st, opts.state)
-    if not ok then return nil, cerr end
-    local now, nerr = server_now(client)
-    if not now then return nil, nerr end
-    local gte = st.high_water or o.since or _M.BEGINNING
-    local gte_e = state.epoch_of(gte)
-    -- An empty window when the clock is behind the mark (or --lag is large): nothing to read.
-    local lt_e = max(gte_e, floor(now - (opts.lag or 0)))
-    local size = state.size(opts.out) or 0
-    run = { gte = gte, lt = time.format_epoch(lt_e), cursor = gte_e, width = max(1, lt_e - gte_e), out = opts.out,
-            format = o.format, columns = o.columns, include = o.include, out_start = size, out_size = size,
-            out_check = state.file_fingerprint(opts.out, size), exported = 0, invalid_utf8 = 0, requests = 1 }
+-- The run the state file left unfinished, checked against these options and the output (cut back
+-- to what the state counts), or nil, err.
+local function resumed_run(run, opts, o)
+  if run.out ~= opts.out then
+    return usage("the state file " .. opts.state .. " holds an unfinished run writing to " .. tostring(run.out)
+      .. "; resume it with --out " .. tostring(run.out))
   end
+  local ok, rerr = resume_options(run, o, opts.state)
+  if not ok then return nil, rerr end
+  ok, rerr = check_resume(run, opts.state)
+  if not ok then return nil, rerr end
+  ok, rerr = state.truncate(opts.out, run.out_size, opts.state)
+  if not ok then return nil, rerr end
+  return run
+end
 
-  -- The output opens before the run is recorded: a run recorded for a path that cannot be written
-  -- would hold the state file to that path.
-  local out, oerr = open_out(opts.out, run.out_size)
-  if not out then return nil, oerr end
-  if out.size ~= run.out_size then
-    out:close()
-    return nil, errors.new { kind = "state", message = opts.out .. " changed while sync was starting" }
-  end
-  st.run = run
-  st.output = { path = opts.out, format = run.format, columns = run.columns }
-  local started, serr = state.save(opts.state, st)
-  if not started then
-    out:close()
-    return nil, serr
-  end
+-- A new run: the window from the high-water mark (or --since) to the server's clock, or nil, err.
+local function new_run(client, st, opts, o)
+  o.format = o.format or (opts.out:lower():match("%.csv$") and "csv") or "jsonl"
+  if o.format == "csv" then o.columns = o.columns or require("clinch.cli.commands").CANDIDATE_COLUMNS
+  else o.columns = nil end
+  local ok, cerr = check_output(opts.out, o.format, o.columns, st, opts.state)
+  if not ok then return nil, cerr end
+  local now, nerr = server_now(client)
+  if not now then return nil, nerr end
+  local gte = st.high_water or o.since or _M.BEGINNING
+  local gte_e = state.epoch_of(gte)
+  -- An empty window when the clock is behind the mark (or --lag is large): nothing to read.
+  local lt_e = max(gte_e, floor(now - (opts.lag or 0)))
+  local size = state.size(opts.out) or 0
+  return { gte = gte, lt = time.format_epoch(lt_e), cursor = gte_e, width = max(1, lt_e - gte_e), out = opts.out,
+           format = o.format, columns = o.columns, include = o.include, out_start = size, out_size = size,
+           out_check = state.file_fingerprint(opts.out, size), exported = 0, invalid_utf8 = 0, requests = 1 }
+end
 
-  local prog = cx:progress("candidates")
-  local reader = setmetatable({ run = run, st = st, out = out, client = client, per_page = per_page,
-    include = run.include, prog = prog, state_path = opts.state, saved_at = core.monotime() }, Reader)
-  local ok, err = reader:read()
-  if not ok then
-    out:close()
-    prog:clear()
-    -- What was written and recorded stands; the next run resumes from it.
-    return nil, err
-  end
-  ok, err = out:close()
-  if not ok then return nil, err end
-  prog:finish()
-
-  -- The window is complete: its end is the new high-water mark.
+-- The window is complete: its end becomes the new high-water mark, the state is saved and the
+-- summary printed. Returns true or nil, err.
+local function finish_run(cx, opts, st, run, reader)
   if reader.max_epoch and (not st.max_updated_at or time.format_epoch(reader.max_epoch) > st.max_updated_at) then
     st.max_updated_at = time.format_epoch(reader.max_epoch)
   end
@@ -545,6 +515,49 @@ local function locked_run(cx, opts, o)
   return true
 end
 
+-- The run, with the lock held.
+local function locked_run(cx, opts, o)
+  local st, lerr = state.load(opts.state)
+  if st == nil then return nil, lerr end
+  st = st or { version = state.VERSION }
+  local client = cx:client()
+  local run, rerr
+  if st.run then run, rerr = resumed_run(st.run, opts, o) else run, rerr = new_run(client, st, opts, o) end
+  if not run then return nil, rerr end
+
+  -- The output opens before the run is recorded: a run recorded for a path that cannot be written
+  -- would hold the state file to that path.
+  local out, oerr = open_out(opts.out, run.out_size)
+  if not out then return nil, oerr end
+  if out.size ~= run.out_size then
+    out:close()
+    return nil, errors.new { kind = "state", message = opts.out .. " changed while sync was starting" }
+  end
+  st.run = run
+  st.output = { path = opts.out, format = run.format, columns = run.columns }
+  local started, serr = state.save(opts.state, st)
+  if not started then
+    out:close()
+    return nil, serr
+  end
+
+  local prog = cx:progress("candidates")
+  local reader = setmetatable({ run = run, st = st, out = out, client = client,
+    per_page = opts.per_page or defaults.BULK_PER_PAGE, include = run.include, prog = prog,
+    state_path = opts.state, saved_at = core.monotime() }, Reader)
+  local ok, err = reader:read()
+  if not ok then
+    out:close()
+    prog:clear()
+    -- What was written and recorded stands; the next run resumes from it.
+    return nil, err
+  end
+  ok, err = out:close()
+  if not ok then return nil, err end
+  prog:finish()
+  return finish_run(cx, opts, st, run, reader)
+end
+
 --- Runs one sync (see the module comment). Prints a summary record on stdout.
 function _M.run(cx, opts)
   local o, err = options(opts)
@@ -554,7 +567,8 @@ function _M.run(cx, opts)
     local st, lerr = state.load(opts.state)
     if st == nil then return nil, lerr end
     local gte = st and (st.run and st.run.gte or st.high_water) or o.since or _M.BEGINNING
-    local _, derr = cx:client().candidates:list { per_page = opts.per_page or 100, page = 1, include = o.include,
+    local _, derr = cx:client().candidates:list { per_page = opts.per_page or defaults.BULK_PER_PAGE, page = 1,
+      include = o.include,
       filter = { updated_at = { gte = gte, lt = floor(core.now()) } } }
     return nil, derr
   end

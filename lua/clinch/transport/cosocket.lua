@@ -12,22 +12,22 @@
 -- TLS uses sslhandshake with verification on: nginx reads trusted CAs from the
 -- `lua_ssl_trusted_certificate` directive, so the ca_file/ca_path options do not apply here.
 -- Hosts other than IP addresses need nginx's `resolver` directive.
-local setmetatable, type, tostring, tonumber, pairs, ipairs, error, rawget, pcall, require =
-  setmetatable, type, tostring, tonumber, pairs, ipairs, error, rawget, pcall, require
+local setmetatable, type, tostring, tonumber, pairs, ipairs, error, rawget, require =
+  setmetatable, type, tostring, tonumber, pairs, ipairs, error, rawget, require
 local concat, remove = table.concat, table.remove
+local co_status = coroutine.status
 local floor, min, max, huge = math.floor, math.min, math.max, math.huge
 local find, match, sub, byte, lower, gmatch = string.find, string.match, string.sub, string.byte,
   string.lower, string.gmatch
+
+local defaults = require "clinch.defaults"
+local raise = require("clinch.check").raise -- programming mistakes, at the user's line
 
 local ngx = rawget(_G, "ngx")
 
 local _M = {}
 
-_M.DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024
-_M.MAX_HEADER_BYTES = 64 * 1024
-_M.DEFAULT_POOL_SIZE = 30          -- lua_socket_pool_size's default
-_M.DEFAULT_CONCURRENCY = 8
-_M.DEFAULT_WRITE_REUSE_IDLE = 1    -- seconds, as the libcurl transport
+local MAX_HEADER_BYTES = defaults.MAX_HEADER_BYTES
 -- The longest timeout nginx accepts (ms); stands for "no limit" (a timeout of 0).
 local FOREVER_MS = 2147483647
 -- The most one receiveany asks for (nginx returns at most lua_socket_buffer_size bytes anyway).
@@ -66,15 +66,13 @@ end
 _M.phase_error = phase_error
 
 local function default_user_agent()
-  local ok, core = pcall(require, "clinch.core")
-  local version = ok and type(core) == "table" and core._VERSION or "0"
-  local agent = "lua-clinch/" .. version .. " nginx-lua"
+  local stack = "nginx-lua"
   local config = ngx and ngx.config
   if config and config.ngx_lua_version then
     local v = config.ngx_lua_version     -- e.g. 10023 for 0.10.23
-    agent = agent .. "/" .. floor(v / 1000000) .. "." .. floor(v / 1000) % 1000 .. "." .. v % 1000
+    stack = stack .. "/" .. floor(v / 1000000) .. "." .. floor(v / 1000) % 1000 .. "." .. v % 1000
   end
-  return agent
+  return defaults.user_agent(stack)
 end
 
 local function now()
@@ -141,44 +139,44 @@ Cosocket.__index = Cosocket
 -- used (see the module comment); proxy is refused. Creating one needs no cosocket, so a client can
 -- be made in init_by_lua or init_worker_by_lua and shared by all requests of the worker.
 function _M.new(opts)
-  if opts ~= nil and type(opts) ~= "table" then error("cosocket.new: options must be a table", 2) end
+  if opts ~= nil and type(opts) ~= "table" then raise("cosocket.new: options must be a table") end
   opts = opts or {}
   for _, name in ipairs { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency", "pool_size",
                           "keepalive_timeout", "write_reuse_idle" } do
     local v = opts[name]
     if v ~= nil and (type(v) ~= "number" or v < 0) then
-      error("cosocket.new: option '" .. name .. "' must be a non-negative number", 2)
+      raise("cosocket.new: option '" .. name .. "' must be a non-negative number")
     end
   end
   if opts.pool_size ~= nil and opts.pool_size < 1 then
-    error("cosocket.new: option 'pool_size' must be at least 1", 2)
+    raise("cosocket.new: option 'pool_size' must be at least 1")
   end
   if opts.write_reuse_idle ~= nil and (opts.write_reuse_idle % 1 ~= 0 or opts.write_reuse_idle == huge) then
-    error("cosocket.new: option 'write_reuse_idle' must be a whole number of seconds", 2)
+    raise("cosocket.new: option 'write_reuse_idle' must be a whole number of seconds")
   end
   if opts.user_agent ~= nil and type(opts.user_agent) ~= "string" then
-    error("cosocket.new: option 'user_agent' must be a string", 2)
+    raise("cosocket.new: option 'user_agent' must be a string")
   end
-  if opts.user_agent and opts.user_agent:find("[%z\1-\8\10-\31\127]") then -- it is sent as a header line
-    error("cosocket.new: option 'user_agent' must not hold CR, LF, NUL or other control characters", 2)
+  if opts.user_agent and not defaults.is_header_value(opts.user_agent) then -- it is sent as a header line
+    raise("cosocket.new: option 'user_agent' must not hold CR, LF, NUL or other control characters")
   end
   -- Going around a configured proxy could break a network policy: refuse rather than ignore it.
   if opts.proxy ~= nil then
-    error("cosocket.new: the proxy option is not supported inside nginx (plug in a transport that "
-      .. "uses one, see clinch.transport)", 2)
+    raise("cosocket.new: the proxy option is not supported inside nginx (plug in a transport that "
+      .. "uses one, see clinch.transport)")
   end
   if (opts.ca_file or opts.ca_path) and ngx and ngx.log then
     ngx.log(ngx.WARN, "clinch: ca_file/ca_path do not apply inside nginx; nginx verifies the API's ",
       "certificate against lua_ssl_trusted_certificate")
   end
   return setmetatable({
-    timeout = opts.timeout or 60,
-    connect_timeout = opts.connect_timeout or 10,
+    timeout = opts.timeout or defaults.TIMEOUT,
+    connect_timeout = opts.connect_timeout or defaults.CONNECT_TIMEOUT,
     verify_tls = opts.verify_tls ~= false,
-    max_response_bytes = opts.max_response_bytes or _M.DEFAULT_MAX_RESPONSE,
+    max_response_bytes = opts.max_response_bytes or defaults.MAX_RESPONSE_BYTES,
     user_agent = opts.user_agent or default_user_agent(),
-    max_concurrency = opts.max_concurrency or _M.DEFAULT_CONCURRENCY,
-    write_reuse_idle = opts.write_reuse_idle or _M.DEFAULT_WRITE_REUSE_IDLE,
+    max_concurrency = opts.max_concurrency or defaults.CONCURRENCY,
+    write_reuse_idle = opts.write_reuse_idle or defaults.WRITE_REUSE_IDLE,
     pool_size = opts.pool_size and floor(opts.pool_size),
     keepalive_ms = opts.keepalive_timeout and floor(opts.keepalive_timeout * 1000),
   }, Cosocket)
@@ -200,12 +198,9 @@ local function parse_url(url)
   return scheme, host, port, target, host_header
 end
 
--- Request checks raise at the caller of send/send_many/start (build_request <- prepare <- method).
-local ARG_LEVEL = 4
-
 local function check_field(s, what)
   if type(s) ~= "string" or s:find("[\r\n%z]") then
-    error("cosocket transport: " .. what .. " must be a string without line breaks", ARG_LEVEL + 1)
+    raise("cosocket transport: " .. what .. " must be a string without line breaks")
   end
 end
 
@@ -216,7 +211,7 @@ local function build_request(self, req, target, host_header)
   local out, n = { method, " ", target, " HTTP/1.1\r\n" }, 4
   local has_host, has_agent = false, false
   if req.headers ~= nil and type(req.headers) ~= "table" then
-    error("cosocket transport: headers must be a table", ARG_LEVEL)
+    raise("cosocket transport: headers must be a table")
   end
   for name, value in pairs(req.headers or {}) do
     check_field(name, "header name")
@@ -231,7 +226,7 @@ local function build_request(self, req, target, host_header)
   if not has_host then out[n + 1], out[n + 2], n = "Host: " .. host_header, "\r\n", n + 2 end
   if not has_agent then out[n + 1], out[n + 2], n = "User-Agent: " .. self.user_agent, "\r\n", n + 2 end
   local body = req.body
-  if body ~= nil and type(body) ~= "string" then error("cosocket transport: body must be a string", ARG_LEVEL) end
+  if body ~= nil and type(body) ~= "string" then raise("cosocket transport: body must be a string") end
   if body or method == "POST" or method == "PUT" or method == "PATCH" then
     out[n + 1], out[n + 2], n = "Content-Length: " .. #(body or ""), "\r\n", n + 2
   end
@@ -326,18 +321,18 @@ end
 -- Reads the status line and headers of one response -> status, headers, http_minor, or nil, err
 -- where err is a cosocket error, "too_large" or "malformed ...".
 function Exchange:read_head()
-  local line, err = self:line(_M.MAX_HEADER_BYTES)
+  local line, err = self:line(MAX_HEADER_BYTES)
   if not line then return nil, err end
   local minor, status, rest = match(line, "^HTTP/1%.(%d) +(%d%d%d)(.*)$")
   if not minor or (rest ~= "" and not find(rest, "^[ \t]")) then return nil, "malformed status line" end
   -- Counted as libcurl counts them: each header line with one line end.
   local headers, bytes, last = {}, 0, nil
   while true do
-    local h, herr = self:line(_M.MAX_HEADER_BYTES - bytes)
+    local h, herr = self:line(MAX_HEADER_BYTES - bytes)
     if not h then return nil, herr end
     if h == "" then break end
     bytes = bytes + #h + 1
-    if bytes > _M.MAX_HEADER_BYTES then return nil, "too_large" end
+    if bytes > MAX_HEADER_BYTES then return nil, "too_large" end
     local b = byte(h, 1)
     if (b == 32 or b == 9) and last then   -- obsolete line folding continues the previous value
       headers[last] = headers[last] .. " " .. match(h, "^%s*(.-)%s*$")
@@ -408,10 +403,10 @@ function Exchange:read_chunked()
   -- can never pass for a header (Content-Type, X-Request-Id, Location).
   local bytes = 0
   while true do
-    local line, err = self:line(_M.MAX_HEADER_BYTES - bytes)
+    local line, err = self:line(MAX_HEADER_BYTES - bytes)
     if not line then
       if err == "too_large" then
-        return self:fail("too_large", "response trailers larger than " .. _M.MAX_HEADER_BYTES .. " bytes")
+        return self:fail("too_large", "response trailers larger than " .. MAX_HEADER_BYTES .. " bytes")
       end
       return self:io_fail(err, "reading chunked trailer from")
     end
@@ -478,7 +473,7 @@ function Cosocket:connect(x, plan)
   x.sock = sock
   local record = pool_record(plan.pool)
   local options = { pool = plan.pool, pool_size = self.pool_size }
-  local tries = max(#record.times, self.pool_size or _M.DEFAULT_POOL_SIZE) + 1
+  local tries = max(#record.times, self.pool_size or defaults.POOL_SIZE) + 1
   local fresh = false
   for _ = 1, tries do
     local budget = x.deadline - now()
@@ -555,7 +550,7 @@ function Cosocket:attempt(plan, deadline)
     status, headers, minor = x:read_head()
     if not status then
       if headers == "too_large" then
-        return x:fail("too_large", "response headers larger than " .. _M.MAX_HEADER_BYTES .. " bytes")
+        return x:fail("too_large", "response headers larger than " .. MAX_HEADER_BYTES .. " bytes")
       elseif headers == "malformed status line" or headers == "malformed header line" then
         return x:fail("protocol", headers .. " from " .. x.where)
       elseif headers == "timeout" then
@@ -589,7 +584,7 @@ function Cosocket:attempt(plan, deadline)
     -- nil arguments leave idle time and pool size to lua_socket_keepalive_timeout/_pool_size.
     -- Fails ("connection in dubious state") when unread bytes follow the response: drop it then.
     if x.sock:setkeepalive(self.keepalive_ms, self.pool_size) then
-      note_returned(pool_record(plan.pool), self.pool_size or _M.DEFAULT_POOL_SIZE)
+      note_returned(pool_record(plan.pool), self.pool_size or defaults.POOL_SIZE)
     else
       x.sock:close()
     end
@@ -601,19 +596,18 @@ end
 
 -- Checks a request (raising on programming mistakes) and builds what every attempt sends.
 function Cosocket:prepare(req)
-  if type(req) ~= "table" then error("cosocket transport: request must be a table", ARG_LEVEL - 1) end
+  if type(req) ~= "table" then raise("cosocket transport: request must be a table") end
   local url = req.url
-  if type(url) ~= "string" then error("cosocket transport: request url must be a string", ARG_LEVEL - 1) end
+  if type(url) ~= "string" then raise("cosocket transport: request url must be a string") end
   for _, name in ipairs { "timeout", "connect_timeout" } do
     local v = req[name]
     if v ~= nil and (type(v) ~= "number" or v < 0) then
-      error("cosocket transport: request " .. name .. " must be a non-negative number", ARG_LEVEL - 1)
+      raise("cosocket transport: request " .. name .. " must be a non-negative number")
     end
   end
   local scheme, host, port, target, host_header = parse_url(url)
   if not scheme then
-    error("cosocket transport: url must be an http:// or https:// URL without spaces or control characters",
-      ARG_LEVEL - 1)
+    raise("cosocket transport: url must be an http:// or https:// URL without spaces or control characters")
   end
   local method = req.method or "GET"
   local head, body = build_request(self, req, target, host_header)
@@ -643,7 +637,7 @@ end
 --- Sends several requests in parallel light threads (at most `concurrency` at once) and returns
 -- { response } or { nil, err } pairs in input order.
 function Cosocket:send_many(reqs, concurrency)
-  if type(reqs) ~= "table" then error("cosocket transport: send_many expects a list of requests", 2) end
+  if type(reqs) ~= "table" then raise("cosocket transport: send_many expects a list of requests") end
   local results, plans, total = {}, {}, #reqs
   local perr = phase_error()
   for i = 1, total do
@@ -661,7 +655,9 @@ function Cosocket:send_many(reqs, concurrency)
       if plan then results[next_index] = { self:execute(plan) } end
     end
   end
-  if not perr and total > 0 then
+  if not perr and total == 1 then
+    results[1] = { self:execute(plans[1]) } -- one request (client:request): no light thread needed
+  elseif not perr and total > 0 then
     local threads = {}
     local width = floor(min(total, concurrency or self.max_concurrency))
     for t = 1, width < 1 and 1 or width do threads[t] = ngx.thread.spawn(worker) end
@@ -685,6 +681,12 @@ function Pending:wait()
     self.thread = nil
   end
   return self.result[1], self.result[2]
+end
+
+--- True once the request has its answer (its light thread ended).
+function Pending:done()
+  if self.result then return true end
+  return co_status(self.thread) == "dead"
 end
 
 --- Starts a request in a light thread and returns a pending with :wait(). Wait from the same

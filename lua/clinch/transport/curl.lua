@@ -8,13 +8,10 @@ local _M = {}
 local Curl = {}
 Curl.__index = Curl
 
--- The C core reports failures as { error = kind, message, sent, reused, status, curl_code }: turn them
--- into nil, err.
+-- The C core gives a failure already in the transport interface's shape ({ kind, message, sent,
+-- reused, status, curl_code }): it only has to become nil, err.
 local function outcome(r)
-  if r.error then
-    return nil, { kind = r.error, message = r.message, sent = r.sent, reused = r.reused, status = r.status,
-                  code = r.curl_code }
-  end
+  if r.kind then return nil, r end
   return r
 end
 
@@ -39,12 +36,9 @@ function Curl:send_many(reqs, concurrency)
   return results
 end
 
-local Pending = {}
-Pending.__index = Pending
-function Pending:wait() return outcome(self.p:wait()) end
-
+--- The C core's pending itself: :wait() -> response | nil, err, :done().
 function Curl:start(req)
-  return setmetatable({ p = self.handle:start(req) }, Pending)
+  return self.handle:start(req)
 end
 
 function Curl:close()

@@ -4,7 +4,8 @@
 --   function(request) -> response | nil, err
 --   object with :send(request) -> response | nil, err, and optionally
 --     :send_many(requests, concurrency) -> list of { response } / { nil, err } pairs, in input order,
---     :start(request) -> pending with :wait() -> response | nil, err   (request on the wire while Lua works),
+--     :start(request) -> pending with :wait() -> response | nil, err (the same on every call) and
+--       :done() -> whether it has its answer   (the request is on the wire while Lua works),
 --     :close().
 -- request  = { method, url, headers = { Name = value }, body = string|nil, timeout, connect_timeout }
 -- response = { status = number, headers = { lowercased-name = value }, body = string }
@@ -16,7 +17,9 @@
 --             (a plain string is taken as a network error that may have been sent).
 -- Built-in implementations: clinch.transport.curl (libcurl, the default) and
 -- clinch.transport.cosocket (nginx cosockets, chosen automatically inside nginx).
-local type, ipairs, error, setmetatable, tostring, rawget = type, ipairs, error, setmetatable, tostring, rawget
+local type, ipairs, setmetatable, getmetatable, tostring, rawget =
+  type, ipairs, setmetatable, getmetatable, tostring, rawget
+local raise = require("clinch.check").raise
 
 local _M = {}
 
@@ -28,77 +31,90 @@ local KINDS = { network = true, timeout = true, tls = true, too_large = true, pr
 local function normalize_error(err)
   if type(err) == "table" then
     return { kind = KINDS[err.kind] and err.kind or "network", message = err.message or "", sent = err.sent ~= false,
-             reused = err.reused == true or nil, status = err.status, code = err.code }
+             reused = err.reused == true or nil, status = err.status, curl_code = err.curl_code }
   end
   return { kind = "network", message = err ~= nil and tostring(err) or "transport failed", sent = true }
 end
 
-local function call_send(t, req)
-  local res, err = t.send_fn(req)
+-- A plugged-in transport's answer, checked: a response table, or nil and a normalized error.
+local function checked(res, err)
   if type(res) ~= "table" then return nil, normalize_error(err) end
   return res
 end
 
+--- The one shape of a pending request, whatever the transport: p:wait() -> response | nil, err (the
+-- same on every call). The built-in transports' pendings have it already (the C core's, and the
+-- cosocket transport's); these two give it to a plugged-in transport's.
+local Done = {}  -- a request already answered (a transport without start sent it at once)
+Done.__index = Done
+function Done:wait() return self[1], self[2] end
+function Done.done() return true end
+
+local Checked = {} -- a plugged-in transport's own pending, its answers checked
+Checked.__index = Checked
+function Checked:wait()
+  if not self.result then self.result = { checked(self.p:wait()) } end
+  return self.result[1], self.result[2]
+end
+function Checked:done() return self.result ~= nil or not self.p.done or self.p:done() end
+
 local Wrapped = {}
 Wrapped.__index = Wrapped
 
-function Wrapped:send(req) return call_send(self, req) end
+--- Sends one request -> response | nil, err (a wrapped transport is a transport object itself).
+function Wrapped:send(req)
+  local r = self:send_many({ req }, 1)[1]
+  return r[1], r[2]
+end
 
+--- Sends requests, at most `concurrency` at once -> { response } / { nil, err } pairs in order.
 function Wrapped:send_many(reqs, concurrency)
-  if self.impl and type(self.impl.send_many) == "function" then
-    local results = self.impl:send_many(reqs, concurrency)
-    for i, r in ipairs(results) do
-      if r[1] == nil then results[i] = { nil, normalize_error(r[2]) } end
-    end
+  local impl = self.impl
+  if self.builtin then return impl:send_many(reqs, concurrency) end
+  if impl and type(impl.send_many) == "function" then
+    local results = impl:send_many(reqs, concurrency)
+    for i, r in ipairs(results) do results[i] = { checked(r[1], r[2]) } end
     return results
   end
   local results = {}
-  for i, req in ipairs(reqs) do results[i] = { call_send(self, req) } end
+  for i, req in ipairs(reqs) do results[i] = { checked(self.send_fn(req)) } end
   return results
 end
 
-local Eager = {}
-Eager.__index = Eager
-function Eager:wait() return self[1], self[2] end
-
+--- Puts a request on the wire and returns its pending (see above).
 function Wrapped:start(req)
-  if self.impl and type(self.impl.start) == "function" then
-    local p = self.impl:start(req)
-    return {
-      wait = function()
-        local res, err = p:wait()
-        if type(res) ~= "table" then return nil, normalize_error(err) end
-        return res
-      end,
-    }
-  end
+  local impl = self.impl
+  if self.builtin then return impl:start(req) end
+  if impl and type(impl.start) == "function" then return setmetatable({ p = impl:start(req) }, Checked) end
   -- A transport without start: send now, so the caller still gets a pending to wait on.
-  return setmetatable({ call_send(self, req) }, Eager)
+  return setmetatable({ checked(self.send_fn(req)) }, Done)
 end
 
 function Wrapped:close()
   if self.impl and type(self.impl.close) == "function" then self.impl:close() end
 end
 
---- Wraps a user function or object (or a built-in transport) into the full interface.
-function _M.wrap(t)
+--- Wraps a user function or object into the full interface; `builtin` marks one of lua-clinch's
+-- own transports, whose answers need no checking.
+function _M.wrap(t, builtin)
+  if getmetatable(t) == Wrapped then return t end
   if type(t) == "function" then
     return setmetatable({ send_fn = t }, Wrapped)
   end
   if type(t) == "table" or type(t) == "userdata" then
-    if type(t.send) ~= "function" then error("transport object needs a send method", 3) end
-    return setmetatable({ impl = t, send_fn = function(req) return t:send(req) end }, Wrapped)
+    if type(t.send) ~= "function" then raise("transport object needs a send method") end
+    return setmetatable({ impl = t, builtin = builtin, send_fn = function(req) return t:send(req) end }, Wrapped)
   end
-  error("transport must be a function or an object with send", 3)
+  raise("transport must be a function or an object with send")
 end
 
 --- The default transport for a client: cosockets inside nginx, libcurl elsewhere.
 function _M.default(opts)
   local ngx = rawget(_G, "ngx")
   if type(ngx) == "table" and type(ngx.get_phase) == "function" then
-    return _M.wrap(require("clinch.transport.cosocket").new(opts))
+    return _M.wrap(require("clinch.transport.cosocket").new(opts), true)
   end
-  return _M.wrap(require("clinch.transport.curl").new(opts))
+  return _M.wrap(require("clinch.transport.curl").new(opts), true)
 end
 
 return _M
