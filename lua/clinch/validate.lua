@@ -268,7 +268,7 @@ function _M.client_options(opts)
   local ok, why = option_types(opts)
   if not ok then return nil, why end
   -- It goes on the wire as a header: a control character could end it and add headers of its own.
-  if opts.user_agent and opts.user_agent:find("[%z\1-\8\10-\31\127]") then
+  if opts.user_agent ~= nil and not require("clinch.defaults").is_header_value(opts.user_agent) then
     return nil, "clinch.new: option 'user_agent' must not hold CR, LF, NUL or other control characters"
   end
   ok, why = signing_options(opts.signing)
