@@ -1,9 +1,9 @@
 --- The client-wide budget of requests in flight, adapted to what the API says (a pure policy object:
 -- the clock is passed in, nothing here sleeps).
 --
---   * 429 or 503 from the API: the limit halves (never below 1) and no request of the client starts
---     until the wait has passed (Retry-After, or the backoff when the server gave none), for every
---     request in flight or waiting, not just the one that was refused;
+--   * 429 or 503 from the API: the limit halves (never below 1; once for the refusals of one burst)
+--     and no request of the client starts until the wait has passed (Retry-After, or the backoff when
+--     the server gave none), for every request in flight or waiting, not just the one refused;
 --   * after as many successes in a row as the limit, it grows by one, up to its maximum (additive
 --     increase, multiplicative decrease);
 --   * max_rate = R: a token bucket of R requests a second (a burst of at most max(1, R)).
@@ -67,7 +67,8 @@ function Limiter:observe(pushback, wait, now, status)
     return nil
   end
   local before = self.limit
-  self.limit = math.max(1, math.floor(self.limit / 2))
+  -- The refusals of one burst (every request in flight when the API pushed back) cut it once.
+  if now >= self.paused_until then self.limit = math.max(1, math.floor(self.limit / 2)) end
   self.successes = 0
   self.paused_until = math.max(self.paused_until, now + (wait or 0))
   self.backoffs = self.backoffs + 1
