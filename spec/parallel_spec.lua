@@ -89,8 +89,8 @@ describe("client:parallel", function()
   it("keeps requests in flight together: 16 items at concurrency 8 take about two latencies", function()
     mock.control("POST", "faults", { kind = "latency", ms = 300, count = -1 })
     local t0 = core.monotime()
-    local results = client:parallel({ (table.unpack or unpack)(ids, 1, 16) }, function(id) return client.candidates:get(id) end,
-      { concurrency = 8 })
+    local get = function(id) return client.candidates:get(id) end
+    local results = client:parallel({ (table.unpack or unpack)(ids, 1, 16) }, get, { concurrency = 8 })
     local took = core.monotime() - t0
     for i = 1, 16 do assert.equal(ids[i], results[i].id) end
     -- one after another they would take 16 x 0.3 s; two rounds of 8 take 0.6 s
