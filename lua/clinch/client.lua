@@ -67,7 +67,8 @@ function _M.new(opts)
   -- The Authorization header carries "key:signature": visible ASCII without ':' (as core.sign checks).
   check(not opts.key:find("[^!-9;-~]"), "clinch.new: 'key' must be visible ASCII without ':' or spaces")
   check(type(opts.secret) == "string" and opts.secret ~= "", "clinch.new: 'secret' is required")
-  for _, name in ipairs { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent" } do
+  for _, name in ipairs { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent",
+                          "shared_limit" } do
     opt_type(opts, name, "string")
   end
   -- It goes on the wire as a header: a control character could end it and add headers of its own.
@@ -122,7 +123,17 @@ function _M.new(opts)
     logger = opts.logger,
   }, Client)
   secrets[self] = opts.secret
-  self._limiter = limiter.new { max = opts.max_concurrency or defaults.CONCURRENCY, max_rate = opts.max_rate }
+  -- Inside nginx, the handlers of a worker (and with shared_limit, every worker) share the budget.
+  self._shares_budget = type(ngx) == "table" and type(ngx.get_phase) == "function"
+  local budget = { max = opts.max_concurrency or defaults.CONCURRENCY, max_rate = opts.max_rate,
+                   name = origin .. base_path .. "|" .. opts.key }
+  if opts.shared_limit ~= nil then
+    local lim, lerr = limiter.shared(opts.shared_limit, budget)
+    check(lim, "clinch.new: shared_limit: " .. tostring(lerr) .. " (declare it with lua_shared_dict)")
+    self._limiter = lim
+  else
+    self._limiter = limiter.new(budget)
+  end
 
   if opts.verify_tls == false then
     self:_log { event = "warning", message = "TLS certificate verification is disabled for " .. base_url }
@@ -375,12 +386,13 @@ function Client:_pause(seconds)
 end
 
 -- Waits until the client's budget (clinch.limiter) lets n more requests start, and counts them in
--- flight. That waiting is for client:parallel (and request_many), where many requests share the
--- budget; a lone caller only keeps to max_rate (its own retry already waited out a Retry-After, and
--- nothing of its own is in flight to wait for).
+-- flight. That waiting is for callers that share the budget: tasks of client:parallel (and
+-- request_many), and inside nginx every handler (and worker, with shared_limit) using the client. A
+-- lone script only keeps to max_rate: its own retry already waited out a Retry-After, and nothing of
+-- its own is in flight to wait for.
 function Client:_acquire(n)
   local lim, sched = self._limiter, parallel.current()
-  if not sched and (self._threads or 0) == 0 then
+  if not sched and not self._shares_budget then
     local wait = lim:rate_wait(n, core.monotime())
     if wait > 0 then self.sleep(wait) end
     lim:take(n)
@@ -392,7 +404,7 @@ function Client:_acquire(n)
     if sched then
       if wait then sched:sleep(wait) else sched:wait_slot() end
     else
-      self.sleep(wait or 0.005) -- light threads of client:parallel inside nginx: another one will end
+      self.sleep(wait or 0.005) -- inside nginx: another handler's (or thread's) request will end
     end
   end
 end

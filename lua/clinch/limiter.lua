@@ -9,7 +9,7 @@
 --   * max_rate = R: a token bucket of R requests a second (a burst of at most max(1, R)).
 -- Inside nginx, `shared` (see clinch.limiter.shared) keeps the same budget in a lua_shared_dict for
 -- every worker of the server.
-local math, setmetatable = math, setmetatable
+local math, setmetatable, rawget, tostring, tonumber = math, setmetatable, rawget, tostring, tonumber
 
 local _M = {}
 
@@ -80,6 +80,105 @@ end
 function Limiter:stats(now)
   return { limit = self.limit, max = self.max, in_flight = self.in_flight, backoffs = self.backoffs,
            paused_for = math.max(0, self.paused_until - now), last_event = self.last_event, max_rate = self.rate }
+end
+
+-- ---- the same budget in a lua_shared_dict, for every worker of an nginx server ----
+
+local Shared = {}
+Shared.__index = Shared
+
+--- A limiter whose state lives in ngx.shared[dict_name], under keys named after `name` (the client's
+-- API origin and access id), so that every worker of the server draws on one budget. Its clock is
+-- ngx.now() (workers share it); the `now` arguments are ignored. A worker that dies while it has
+-- requests in flight leaves them counted until the dictionary is flushed.
+function _M.shared(dict_name, opts)
+  local ngx = rawget(_G, "ngx")
+  local dict = ngx and ngx.shared and ngx.shared[dict_name]
+  if not dict then return nil, "no lua_shared_dict named '" .. tostring(dict_name) .. "'" end
+  local p = "clinch|" .. opts.name .. "|"
+  local self = setmetatable({ dict = dict, max = opts.max, rate = opts.max_rate, now = ngx.now,
+    k_in = p .. "in_flight", k_limit = p .. "limit", k_pause = p .. "paused_until", k_succ = p .. "successes",
+    k_back = p .. "backoffs", k_rate = p .. "rate:", k_event = p .. "last_event" }, Shared)
+  dict:add(self.k_limit, opts.max)
+  return self
+end
+
+function Shared:limit_now()
+  return self.dict:get(self.k_limit) or self.max
+end
+
+function Shared:rate_wait(n)
+  if not self.rate then return 0 end
+  local now = self.now()
+  local sec = math.floor(now)
+  local count = self.dict:incr(self.k_rate .. sec, n, 0, 2)
+  if count and count <= self.rate then return 0 end
+  self.dict:incr(self.k_rate .. sec, -n)
+  return sec + 1 - now
+end
+
+function Shared:acquire(n)
+  local dict, now = self.dict, self.now()
+  local paused = dict:get(self.k_pause) or 0
+  if now < paused then return false, paused - now end
+  local in_flight = dict:incr(self.k_in, n, 0) or n
+  if in_flight > n and in_flight > self:limit_now() then
+    dict:incr(self.k_in, -n)
+    return false, nil
+  end
+  local wait = self:rate_wait(n)
+  if wait > 0 then
+    dict:incr(self.k_in, -n)
+    return false, wait
+  end
+  return true
+end
+
+function Shared:take(n)
+  self.dict:incr(self.k_in, n, 0)
+end
+
+function Shared:release(n)
+  local left = self.dict:incr(self.k_in, -n, 0)
+  if left and left < 0 then self.dict:set(self.k_in, 0) end
+end
+
+function Shared:observe(pushback, wait)
+  local dict, now = self.dict, self.now()
+  local limit = self:limit_now()
+  if not pushback then
+    local s = dict:incr(self.k_succ, 1, 0)
+    if s and s >= limit and limit < self.max then
+      dict:set(self.k_limit, limit + 1)
+      dict:set(self.k_succ, 0)
+    end
+    return nil
+  end
+  local paused = dict:get(self.k_pause) or 0
+  local after = limit
+  if now >= paused then
+    after = math.max(1, math.floor(limit / 2))
+    dict:set(self.k_limit, after)
+  end
+  dict:set(self.k_succ, 0)
+  dict:set(self.k_pause, math.max(paused, now + (wait or 0)))
+  dict:incr(self.k_back, 1, 0)
+  local event = { wait = wait or 0, limit_before = limit, limit = after, at = now }
+  dict:set(self.k_event, ("%s %s %s"):format(event.wait, event.limit_before, event.limit))
+  return event
+end
+
+function Shared:stats()
+  local dict, now = self.dict, self.now()
+  local last = dict:get(self.k_event)
+  local event
+  if last then
+    local w, b, l = last:match("^(%S+) (%S+) (%S+)$")
+    event = { wait = tonumber(w), limit_before = tonumber(b), limit = tonumber(l) }
+  end
+  return { limit = self:limit_now(), max = self.max, in_flight = dict:get(self.k_in) or 0,
+           backoffs = dict:get(self.k_back) or 0, paused_for = math.max(0, (dict:get(self.k_pause) or 0) - now),
+           last_event = event, max_rate = self.rate, shared = true }
 end
 
 return _M
