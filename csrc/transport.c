@@ -379,6 +379,17 @@ static int tr_l_pending_wait(lua_State *L) {
     return tr_outcome(L);
 }
 
+/* t:poll([seconds]) -> interrupted: waits until a transfer of t makes progress (at most `seconds`,
+ * default and cap 1 s; 0 only steps them) and steps them all, for a scheduler that runs many requests
+ * (client:parallel). True when the user asked to interrupt (Ctrl-C): the interrupt fires once Lua runs. */
+static int tr_l_poll(lua_State *L) {
+    tr_transport *t = tr_check(L, 1);
+    lua_Number secs = luaL_optnumber(L, 2, 1);
+    int ms = secs > 0 ? (secs >= 1 ? TDRV_POLL_MS : (int)(secs * 1000) + 1) : 0;
+    lua_pushboolean(L, tdrv_pump_wait_ms(t, interrupt_main_thread(L), ms));
+    return 1;
+}
+
 static int tr_l_pending_done(lua_State *L) {
     tr_pending *p = (tr_pending *)luaL_checkudata(L, 1, TR_PENDING_MT);
     if (p->x.state == TR_X_RUNNING) tdrv_pump(p->x.t);
@@ -423,7 +434,8 @@ static void tr_open(lua_State *L) {
 #endif
         {NULL, NULL}};
     static const luaL_Reg transport_methods[] = {
-        {"perform", tr_l_perform}, {"start", tr_l_start}, {"close", tr_l_transport_close}, {NULL, NULL}};
+        {"perform", tr_l_perform}, {"start", tr_l_start}, {"poll", tr_l_poll}, {"close", tr_l_transport_close},
+        {NULL, NULL}};
     static const luaL_Reg pending_meta[] = {{"__gc", tr_l_pending_gc}, {NULL, NULL}};
     static const luaL_Reg pending_methods[] = {{"wait", tr_l_pending_wait}, {"done", tr_l_pending_done}, {NULL, NULL}};
     static const luaL_Reg batch_meta[] = {{"__gc", tr_l_batch_gc}, {NULL, NULL}};

@@ -177,13 +177,18 @@ static void tdrv_pump(tr_transport *t) {
     }
 }
 
-/* Waits for activity (at most TDRV_POLL_MS; a signal ends the wait at once) and steps the transfers.
+/* Waits for activity (at most ms, or TDRV_POLL_MS; a signal ends the wait at once) and steps the
+ * transfers.
  * Returns 1 when the user asked to interrupt (interrupt.c): the caller then ends what it waits for. */
-static int tdrv_pump_wait(tr_transport *t, lua_State *main_L) {
+static int tdrv_pump_wait_ms(tr_transport *t, lua_State *main_L, int ms) {
     int numfds = 0;
-    (void)curl_multi_poll(t->multi, NULL, 0, TDRV_POLL_MS, &numfds);
+    (void)curl_multi_poll(t->multi, NULL, 0, ms, &numfds);
     tdrv_pump(t);
     return interrupt_requested(main_L);
+}
+
+static int tdrv_pump_wait(tr_transport *t, lua_State *main_L) {
+    return tdrv_pump_wait_ms(t, main_L, TDRV_POLL_MS);
 }
 
 /* Ends a transfer at the user's request: a running one drops its connection, one not yet started

@@ -356,11 +356,23 @@ describe("client:request against the mock", function()
     local c = new_client { logger = function(e) events[#events + 1] = e end }
     mock.control("POST", "faults", { kind = "status", status = 503, count = 1 })
     assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
-    assert.are.equal(2, #events)
-    assert.are.equal(503, events[1].status)
-    assert.are.equal(200, events[2].status)
-    assert.are.equal("/v1/candidates?per_page=1", events[2].uri)
-    assert.is_number(events[2].duration)
+    local requests, backoffs = {}, {}
+    for _, e in ipairs(events) do
+      if e.event == "request" then
+        requests[#requests + 1] = e
+      elseif e.event == "backoff" then
+        backoffs[#backoffs + 1] = e
+      end
+    end
+    assert.are.equal(2, #requests)
+    assert.are.equal(503, requests[1].status)
+    assert.are.equal(200, requests[2].status)
+    assert.are.equal("/v1/candidates?per_page=1", requests[2].uri)
+    assert.is_number(requests[2].duration)
+    -- the 503 cut the client's budget, and said so
+    assert.are.equal(1, #backoffs)
+    assert.are.equal(503, backoffs[1].status)
+    assert.are.equal(4, backoffs[1].limit)
   end)
 end)
 

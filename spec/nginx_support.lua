@@ -380,6 +380,7 @@ end
 -- Returns a server { port, test_port, tls_port, prefix, origin, test_origin, certs, stop(),
 -- error_log() }. Raises (after cleaning up) when nginx does not start.
 -- opts.server_only: nginx only serves the test endpoints (the libcurl contract run, any Lua).
+-- opts.workers: worker processes (default 1).
 function _M.start(opts)
   opts = opts or {}
   local why
@@ -415,7 +416,7 @@ function _M.start(opts)
     -- Test-only changes to the example: one worker (the non-blocking test needs it), and, when the
     -- suite runs as root, workers as root too, since the checkout may not be readable by nobody.
     local n
-    conf, n = conf:gsub("\nworker_processes [^;]+;", "\nworker_processes 1;")
+    conf, n = conf:gsub("\nworker_processes [^;]+;", "\nworker_processes " .. (opts.workers or 1) .. ";")
     assert(n == 1, "examples/openresty/nginx.conf: worker_processes line not found")
     local _, uid = support.run(CLEAN_ENV .. "id -u")
     if uid:match("^0%s*$") then

@@ -4,6 +4,8 @@ local core = require "clinch.core"
 local errors = require "clinch.errors"
 local jsonapi = require "clinch.jsonapi"
 local defaults = require "clinch.defaults"
+local limiter = require "clinch.limiter"
+local parallel = require "clinch.parallel"
 local retry = require "clinch.retry"
 local uri = require "clinch.uri"
 local transports = require "clinch.transport"
@@ -65,18 +67,19 @@ function _M.new(opts)
   -- The Authorization header carries "key:signature": visible ASCII without ':' (as core.sign checks).
   check(not opts.key:find("[^!-9;-~]"), "clinch.new: 'key' must be visible ASCII without ':' or spaces")
   check(type(opts.secret) == "string" and opts.secret ~= "", "clinch.new: 'secret' is required")
-  for _, name in ipairs { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent" } do
+  for _, name in ipairs { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent",
+                          "shared_limit" } do
     opt_type(opts, name, "string")
   end
   -- It goes on the wire as a header: a control character could end it and add headers of its own.
   check(opts.user_agent == nil or defaults.is_header_value(opts.user_agent),
     "clinch.new: option 'user_agent' must not hold CR, LF, NUL or other control characters")
   for _, name in ipairs { "timeout", "connect_timeout", "retries", "max_retry_wait", "max_response_bytes",
-                          "max_concurrency", "backoff_base", "backoff_cap", "write_reuse_idle" } do
+                          "max_concurrency", "backoff_base", "backoff_cap", "write_reuse_idle", "max_rate" } do
     local v = opt_type(opts, name, "number")
     check(v == nil or v >= 0, "clinch.new: option '" .. name .. "' must not be negative")
   end
-  for _, name in ipairs { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency" } do
+  for _, name in ipairs { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency", "max_rate" } do
     check(opts[name] == nil or opts[name] > 0, "clinch.new: option '" .. name .. "' must be positive")
   end
   check(opts.write_reuse_idle == nil or opts.write_reuse_idle % 1 == 0,
@@ -120,6 +123,17 @@ function _M.new(opts)
     logger = opts.logger,
   }, Client)
   secrets[self] = opts.secret
+  -- Inside nginx, the handlers of a worker (and with shared_limit, every worker) share the budget.
+  self._shares_budget = type(ngx) == "table" and type(ngx.get_phase) == "function"
+  local budget = { max = opts.max_concurrency or defaults.CONCURRENCY, max_rate = opts.max_rate,
+                   name = origin .. base_path .. "|" .. opts.key }
+  if opts.shared_limit ~= nil then
+    local lim, lerr = limiter.shared(opts.shared_limit, budget)
+    check(lim, "clinch.new: shared_limit: " .. tostring(lerr) .. " (declare it with lua_shared_dict)")
+    self._limiter = lim
+  else
+    self._limiter = limiter.new(budget)
+  end
 
   if opts.verify_tls == false then
     self:_log { event = "warning", message = "TLS certificate verification is disabled for " .. base_url }
@@ -359,6 +373,68 @@ function Client:_log_attempt(p, res, err, attempt, started)
   }
 end
 
+-- Waits `seconds` without holding up other requests: inside client:parallel the scheduler runs the
+-- others meanwhile; elsewhere it is the client's sleep (ngx.sleep inside nginx).
+function Client:_pause(seconds)
+  local sched = parallel.current()
+  if sched then return sched:sleep(seconds) end
+  return self.sleep(seconds)
+end
+
+-- Waits until the client's budget (clinch.limiter) lets n more requests start, and counts them in
+-- flight. That waiting is for callers that share the budget: tasks of client:parallel (and
+-- request_many), and inside nginx every handler (and worker, with shared_limit) using the client. A
+-- lone script only keeps to max_rate: its own retry already waited out a Retry-After, and nothing of
+-- its own is in flight to wait for.
+function Client:_acquire(n)
+  local lim, sched = self._limiter, parallel.current()
+  if not sched and not self._shares_budget then
+    local wait = lim:rate_wait(n, core.monotime())
+    if wait > 0 then self.sleep(wait) end
+    lim:take(n)
+    return
+  end
+  while true do
+    local ok, wait = lim:acquire(n, core.monotime())
+    if ok then return end
+    if sched then
+      if wait then sched:sleep(wait) else sched:wait_slot() end
+    else
+      self.sleep(wait or 0.005) -- inside nginx: another handler's (or thread's) request will end
+    end
+  end
+end
+
+-- Sends signed requests (one attempt each) -> { response } / { nil, err } pairs. Inside
+-- client:parallel they are started and the task yields until they are answered.
+function Client:_send(reqs, concurrency)
+  local sched = parallel.current()
+  if not sched then return self.transport:send_many(reqs, concurrency) end
+  local pendings = {}
+  for k, req in ipairs(reqs) do pendings[k] = self.transport:start(req) end
+  return self:_collect(pendings)
+end
+
+-- The answers of started requests, in order; inside client:parallel, waited for without blocking.
+function Client._collect(_, pendings)
+  local sched = parallel.current()
+  if sched then sched:await(pendings) end
+  local outs = {}
+  for k, p in ipairs(pendings) do outs[k] = { p:wait() } end
+  return outs
+end
+
+-- Tells the budget what an attempt's answer says (a 429 or 503 cuts it) and logs a back-off.
+function Client:_observe(res, err, after)
+  local status = (res and res.status) or (err and err.status)
+  local pushback = status == 429 or status == 503
+  local event = self._limiter:observe(pushback, after, core.monotime(), status)
+  if event then
+    self:_log { event = "backoff", status = status, wait = event.wait, limit = event.limit,
+                limit_before = event.limit_before }
+  end
+end
+
 --- The one request loop: every request, alone or in a batch, goes attempt -> outcome -> log -> delay
 -- through here. `preps` are prepared requests (_prepare); `firsts`, when given, are the pendings of
 -- their first attempts, already on the wire since `started` (client:start). Returns, in order, a
@@ -371,30 +447,33 @@ function Client:_exchange(preps, concurrency, firsts, started)
     attempt = attempt + 1
     local outs
     if firsts then
-      outs = {}
-      for k, i in ipairs(todo) do outs[k] = { firsts[i]:wait() } end
+      outs = self:_collect(firsts)
       firsts = nil
     else
       local reqs = {}
       for k, i in ipairs(todo) do reqs[k] = self:_sign(preps[i]) end
+      self:_acquire(#reqs)
       started = core.monotime()
-      outs = self.transport:send_many(reqs, concurrency)
+      outs = self:_send(reqs, concurrency)
     end
+    self._limiter:release(#todo)
     local again, wait = {}, 0
     for k, i in ipairs(todo) do
       local p, o = preps[i], outs[k]
       local out, err, retryable, after = self:_outcome(p, o[1], o[2], attempt)
       self:_log_attempt(p, out or o[1], err, attempt, started)
+      local delay = not out and retryable and self:_delay(attempt, after) or nil
+      self:_observe(out or o[1], err, delay)
       if out then
         results[i] = out
       elseif retryable and attempt <= p.retries then
         again[#again + 1] = i
-        wait = math.max(wait, self:_delay(attempt, after))
+        wait = math.max(wait, delay)
       else
         results[i] = err
       end
     end
-    if again[1] then self.sleep(wait) end
+    if again[1] then self:_pause(wait) end
     todo = again
   end
   return results
@@ -440,8 +519,10 @@ end
 function Client:start(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return setmetatable({ result = { nil, err } }, Pending) end
+  local signed = self:_sign(p)
+  self:_acquire(1)
   local started = core.monotime()
-  return setmetatable({ client = self, p = p, first = self.transport:start(self:_sign(p)), started = started },
+  return setmetatable({ client = self, p = p, first = self.transport:start(signed), started = started },
     Pending)
 end
 
@@ -462,8 +543,30 @@ function Client:request_many(list, opts)
       results[i] = err
     end
   end
-  for k, r in ipairs(self:_exchange(preps, opts.concurrency)) do results[where[k]] = r end
+  local answers = parallel.run(self, preps, function(p) return self:_exchange({ p })[1] end,
+    opts.concurrency or self._limiter.max)
+  for k, r in ipairs(answers) do results[where[k]] = r end
   return results
+end
+
+--- Runs fn(item, i) for every item, at most opts.concurrency (default max_concurrency) at once, the
+-- requests of all of them in flight together (see clinch.parallel). Returns, in input order, what
+-- each returned, or its error object when it returned nil, err or raised (kind "lua").
+function Client:parallel(items, fn, opts)
+  check(type(items) == "table", "parallel: items must be a list")
+  check(type(fn) == "function", "parallel: fn must be a function(item, i)")
+  check(opts == nil or type(opts) == "table", "parallel: options must be a table")
+  local concurrency = opts and opts.concurrency or self._limiter.max
+  check(type(concurrency) == "number" and concurrency >= 1 and concurrency % 1 == 0,
+    "parallel: concurrency must be a whole number >= 1")
+  return parallel.run(self, items, fn, concurrency)
+end
+
+--- The request budget now: { limit (requests in flight allowed), max, in_flight, paused_for (seconds
+-- no request starts, after a 429 or 503), backoffs, last_event = { status, wait, limit, limit_before },
+-- max_rate }.
+function Client:stats()
+  return self._limiter:stats(core.monotime())
 end
 
 --- The collection `name`: the registered one (client:resource(name) is client[name]), or, with

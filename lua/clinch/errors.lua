@@ -28,6 +28,8 @@ _M.DESCRIPTION = {
   protocol = "the server broke HTTP (101, a status outside 200-599, conflicting Content-Length)",
   unsupported = "the environment cannot send (an nginx phase without cosockets, no lua-cjson)",
   interrupted = "Ctrl-C",
+  -- client:parallel
+  lua = "an error raised by the function client:parallel ran for an item (message and traceback)",
   -- the command line
   usage = "a mistake in the command line or a file it names",
   io = "output or state that cannot be written",

@@ -54,6 +54,9 @@ function _M.logger(stream)
       local ms = floor((event.duration or 0) * 1000 + 0.5)
       stream:write(format("clinch: < %s %s %s (%d ms, attempt %d)\n", what, event.method, event.uri, ms,
         event.attempt or 1))
+    elseif event.event == "backoff" then
+      stream:write(format("clinch: back-off after HTTP %s: %d -> %d requests in flight, no request for %.1f s\n",
+        tostring(event.status), event.limit_before or 0, event.limit or 0, event.wait or 0))
     elseif event.event == "warning" then
       stream:write("clinch: warning: ", tostring(event.message), "\n")
     end

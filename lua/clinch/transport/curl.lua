@@ -41,6 +41,11 @@ function Curl:start(req)
   return self.handle:start(req)
 end
 
+--- Waits (at most `seconds`) until a started transfer makes progress; true after Ctrl-C.
+function Curl:poll(seconds)
+  return self.handle:poll(seconds)
+end
+
 function Curl:close()
   self.handle:close()
 end

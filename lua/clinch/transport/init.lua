@@ -20,6 +20,7 @@
 local type, ipairs, setmetatable, getmetatable, tostring, rawget =
   type, ipairs, setmetatable, getmetatable, tostring, rawget
 local raise = require("clinch.check").raise
+local math, require = math, require
 
 local _M = {}
 
@@ -88,6 +89,15 @@ function Wrapped:start(req)
   if impl and type(impl.start) == "function" then return setmetatable({ p = impl:start(req) }, Checked) end
   -- A transport without start: send now, so the caller still gets a pending to wait on.
   return setmetatable({ checked(self.send_fn(req)) }, Done)
+end
+
+--- Waits at most `seconds` for the requests started on this transport to make progress (what
+-- client:parallel's scheduler blocks on). A transport without poll is waited on in short sleeps.
+function Wrapped:poll(seconds)
+  local impl = self.impl
+  if impl and type(impl.poll) == "function" then return impl:poll(seconds) end
+  require("clinch.core").sleep(math.min(seconds or 0.01, 0.01))
+  return false
 end
 
 function Wrapped:close()

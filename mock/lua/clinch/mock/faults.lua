@@ -12,6 +12,10 @@
 --               comma-separated: the list answer of a broken or different server: page 2's next link
 --               leads back to page 1; every page number gets page 1's records (links and meta as
 --               asked); no meta totals; no pagination links; an order that changes on every answer
+--   overload    { max = K, retry_after = S }: a server that rate-limits by concurrency: a request that
+--               arrives while K others are still being answered (held by latency) gets a 429 with
+--               Retry-After S at once; the journal records each request's arrival time and how many
+--               were in flight then (`at`, `in_flight`). Only requests it refuses use up its count.
 -- A request takes at most one fault of each class: latency, churn, pagination, and one of the others.
 local setmetatable, type, tostring, ipairs, pairs, floor = setmetatable, type, tostring, ipairs, pairs, math.floor
 local upper, sub = string.upper, string.sub
@@ -23,9 +27,9 @@ local Faults = {}
 Faults.__index = Faults
 
 local KINDS = { latency = true, status = true, reset = true, truncate = true, trickle = true, redirect = true,
-  churn = true, pagination = true }
+  churn = true, pagination = true, overload = true }
 -- Kinds taken alongside the others (see Faults:take).
-local CLASSES = { latency = "latency", churn = "churn", pagination = "pagination" }
+local CLASSES = { latency = "latency", churn = "churn", pagination = "pagination", overload = "overload" }
 local PAGINATION_MODES = { cycle = true, ignore_page = true, no_totals = true, no_links = true, shuffle = true }
 local REDIRECTS = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
 
@@ -43,7 +47,7 @@ function Faults:add(spec)
   if type(spec) ~= "table" then return nil, "a fault is a JSON object" end
   local kind = spec.kind
   if not KINDS[kind] then
-    return nil, "kind must be one of latency, status, reset, truncate, trickle, redirect, churn, pagination"
+    return nil, "kind must be one of latency, status, reset, truncate, trickle, redirect, churn, pagination, overload"
   end
   local f = { kind = kind }
   if spec.count == nil or spec.count == -1 then
@@ -98,6 +102,14 @@ function Faults:add(spec)
     end
     f.touched = 0
   end
+  if kind == "overload" then
+    f.max = integer(spec.max)
+    if not f.max or f.max < 1 then return nil, "max must be a positive integer" end
+    local ra = spec.retry_after == nil and 1 or spec.retry_after
+    if type(ra) == "number" then ra = tostring(integer(ra) or ra) end
+    if type(ra) ~= "string" then return nil, "retry_after must be a string or a number" end
+    f.retry_after = ra
+  end
   if kind == "pagination" then
     local ok = type(spec.mode) == "string" and spec.mode ~= ""
     for m in (ok and spec.mode or ""):gmatch("[^,]+") do ok = ok and PAGINATION_MODES[m] end
@@ -144,9 +156,10 @@ function Faults:rng(f)
 end
 
 --- Takes the faults for a request: the first matching fault of each class (latency, churn,
--- pagination, the other kinds); any may be nil. Each one taken uses up one of its count. Returns
--- latency, other, churn, pagination.
-function Faults:take(method, path)
+-- pagination, overload, the other kinds); any may be nil. Each one taken uses up one of its count,
+-- but an overload only when it refuses the request (`in_flight`: requests being answered now).
+-- Returns latency, other, churn, pagination, and the overload fault when it refuses this request.
+function Faults:take(method, path, in_flight)
   local first = {}
   for _, f in ipairs(self.list) do
     if matches(f, method, path) then
@@ -154,8 +167,11 @@ function Faults:take(method, path)
       first[class] = first[class] or f
     end
   end
+  local overload = first.overload
+  if overload and (in_flight or 0) < overload.max then overload = nil end
+  first.overload = overload
   for _, f in pairs(first) do use(self, f) end
-  return first.latency, first.other, first.churn, first.pagination
+  return first.latency, first.other, first.churn, first.pagination, overload
 end
 
 return _M

@@ -24,6 +24,7 @@ local http = require "clinch.mock.http"
 local setmetatable, ipairs, pairs, require, error = setmetatable, ipairs, pairs, require, error
 local sub, format = string.sub, string.format
 local remove, insert = table.remove, table.insert
+local gettime = require("socket").gettime
 
 local _M = { _VERSION = "0.1.0" }
 local Mock = {}
@@ -44,7 +45,7 @@ function _M.new(opts)
   local self = setmetatable({
     host = opts.host or "127.0.0.1", key = opts.key or "test-key", latency = opts.latency or 0,
     log = opts.log or function() end, journal = {}, counts = { connections = 0, requests = 0 },
-    ids = random.new((opts.seed or 1) * 7919 + 17),
+    in_flight = 0, ids = random.new((opts.seed or 1) * 7919 + 17),
   }, Mock)
   self.store = store.new({ seed = opts.seed or 1, candidates = opts.candidates or 200, anchor = opts.anchor })
   self.faults = faults.new()
@@ -163,7 +164,7 @@ local function fault_response(fault)
   return res
 end
 
-local function record(self, req, conn, res, fault)
+local function record(self, req, conn, res, fault, in_flight)
   local headers = {}
   for name, value in pairs(req.headers) do
     headers[name] = REDACTED[name] and "[redacted]" or value
@@ -173,7 +174,8 @@ local function record(self, req, conn, res, fault)
   local i = #journal + 1
   while i > 1 and (journal[i - 1].seq or 0) > seq do i = i - 1 end
   insert(journal, i, { method = req.method, uri = req.target, headers = headers, body = req.body,
-    status = res.status, connection = conn.id, fault = fault and fault.kind or nil, seq = seq })
+    status = res.status, connection = conn.id, fault = fault and fault.kind or nil, seq = seq,
+    at = gettime(), in_flight = in_flight })
   if #journal > JOURNAL_LIMIT then remove(journal, 1) end
 end
 
@@ -191,7 +193,16 @@ function Mock:handle(req, conn)
     self.counts.requests = self.counts.requests + 1
     local path = req.path
     if path == api.PREFIX or sub(path, 1, #api.PREFIX + 1) == api.PREFIX .. "/" then
-      local latency, fault, churn, pagination = self.faults:take(req.method, path)
+      local arrived_in_flight = self.in_flight
+      local latency, fault, churn, pagination, overload = self.faults:take(req.method, path, self.in_flight)
+      if overload then
+        res = api.fail(429, "too many requests in flight (clinch-mock overload fault)")
+        res.headers[#res.headers + 1] = { "Retry-After", overload.retry_after }
+        record(self, req, conn, res, overload, arrived_in_flight)
+        self.log(format("%s %s -> 429 (overload)", req.method, req.target))
+        res.headers[#res.headers + 1] = { "X-Request-Id", rid }
+        return res
+      end
       if fault and (fault.kind == "status" or fault.kind == "redirect") then
         res = fault_response(fault)
       else
@@ -203,7 +214,10 @@ function Mock:handle(req, conn)
       if churn then self:churn(churn, req) end
       local ms = self.latency + (latency and latency.ms or 0)
       if ms > 0 then res.delay = ms / 1000 end
-      record(self, req, conn, res, fault or latency)
+      -- in flight until its answer goes out (the server calls on_deliver then)
+      self.in_flight = self.in_flight + 1
+      res.on_deliver = function() self.in_flight = self.in_flight - 1 end
+      record(self, req, conn, res, fault or latency, arrived_in_flight)
     else
       res = api.fail(404, "no route for " .. path)
       record(self, req, conn, res)

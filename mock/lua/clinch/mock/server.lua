@@ -5,6 +5,7 @@
 -- The handler is called as handler(req, conn) and returns a response table:
 --   { status = n, headers = { {name, value}, ... }, body = "...",
 --     delay = seconds (send later), close = true (close the connection afterwards),
+--     on_deliver = function() called when the answer starts going out,
 --     mode = nil | "reset" | "truncate" | "trickle", trickle_ms = n, trickle_bytes = n }
 -- The server adds Content-Length, Date and Connection.
 local socket = require "socket"
@@ -164,10 +165,12 @@ local function dispatch(self, conn, req)
   end
   if res.delay and res.delay > 0 then
     self:after(res.delay, function()
+      if res.on_deliver then res.on_deliver() end
       deliver(self, conn, req, res)
       if not conn.closed and not conn.busy then self:advance(conn) end
     end)
   else
+    if res.on_deliver then res.on_deliver() end
     deliver(self, conn, req, res)
   end
 end
