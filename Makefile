@@ -81,6 +81,7 @@ check: deps
 	done
 	@# no C function over 90 lines (signature to closing brace; the aim is about 80)
 	awk -v max=90 -f scripts/func-lengths.awk csrc/*.c
+	lua5.4 scripts/lua-func-lengths.lua 90 $$(find lua mock/lua examples -name '*.lua') bin/clinch bin/clinch-mock
 
 demo: deps
 	@scripts/demo.sh

@@ -618,7 +618,8 @@ describe("bin/clinch against the mock", function()
       .. ") | head -c 1 >/dev/null"))
     assert.are.equal("1\n", read_file(tmp .. "/code"))
     assert.are.equal("clinch: cannot write the output: Broken pipe\n", serr)
-    assert_list_requests(mock.control("GET", "requests").requests, 2)
+    -- how many pages the pipe takes before the reader is gone is a race: far fewer than the 9 there are
+    assert_list_requests(mock.control("GET", "requests").requests, 4)
   end)
 
   it("runs from the checkout through a symbolic link to bin/clinch (e.g. from ~/bin)", function()

@@ -8,6 +8,7 @@ local limiter = require "clinch.limiter"
 local parallel = require "clinch.parallel"
 local retry = require "clinch.retry"
 local uri = require "clinch.uri"
+local validate = require "clinch.validate"
 local transports = require "clinch.transport"
 
 local type, pairs, ipairs, tostring, setmetatable, rawget, require =
@@ -17,8 +18,9 @@ local unpack = table.unpack or rawget(_G, "unpack")
 
 local _M = {}
 
+-- Region hosts: the contract's server (us), and those its description names for the other regions.
 _M.REGIONS = {
-  us = "https://api.clinchtalent.com/v1",
+  us = require("clinch.contract").servers[1],
   eu = "https://api.rec-marketing.dc3.pageuppeople.com/v1",
   au = "https://api.rec-marketing.dc2.pageuppeople.com/v1",
 }
@@ -34,73 +36,20 @@ _M.Client = Client
 local check = require("clinch.check").arg
 local raise = require("clinch.check").raise
 
-local function opt_type(opts, name, want)
-  local v = opts[name]
-  check(v == nil or type(v) == want, "clinch.new: option '" .. name .. "' must be a " .. want)
-  return v
-end
-
-local function opt_enum(t, name, allowed)
-  local v = t[name]
-  if v == nil then return end
-  for _, a in ipairs(allowed) do if v == a then return end end
-  raise("clinch.new: signing option '" .. name .. "' must be one of " .. table.concat(allowed, ", "))
-end
-
--- Splits a base URL into origin ("https://host:port") and path prefix ("/v1"). User info is refused:
--- the API authenticates by signature (the Authorization header is ours), and a password in the URL
--- would show in tostring(client) and break the origin check on pagination links.
+-- Splits a checked base URL into origin ("https://host:port") and path prefix ("/v1"). User info is
+-- refused by the checks: the API authenticates by signature (the Authorization header is ours), and a
+-- password in the URL would show in tostring(client) and break the origin check on pagination links.
 local function split_base(url)
-  local shown = url:gsub("^(%a[%w+.-]*://)[^/?#]*@", "%1[user info]@")
-  if shown ~= url then
-    raise("clinch.new: base_url must not hold user info (user:password@): " .. shown)
-  end
   local origin, path = url:match("^(https?://[^/?#]+)(/?[^?#]*)$")
-  if not origin then raise("clinch.new: base_url must be an http(s) URL without query: " .. url) end
   return origin, (path:gsub("/+$", ""))
 end
 
 --- Creates a client. See README "Configuration" for every option.
 function _M.new(opts)
-  check(type(opts) == "table", "clinch.new expects a table of options")
-  check(type(opts.key) == "string" and opts.key ~= "", "clinch.new: 'key' (the API access id) is required")
-  -- The Authorization header carries "key:signature": visible ASCII without ':' (as core.sign checks).
-  check(not opts.key:find("[^!-9;-~]"), "clinch.new: 'key' must be visible ASCII without ':' or spaces")
-  check(type(opts.secret) == "string" and opts.secret ~= "", "clinch.new: 'secret' is required")
-  for _, name in ipairs { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent",
-                          "shared_limit" } do
-    opt_type(opts, name, "string")
-  end
-  -- It goes on the wire as a header: a control character could end it and add headers of its own.
-  check(opts.user_agent == nil or defaults.is_header_value(opts.user_agent),
-    "clinch.new: option 'user_agent' must not hold CR, LF, NUL or other control characters")
-  for _, name in ipairs { "timeout", "connect_timeout", "retries", "max_retry_wait", "max_response_bytes",
-                          "max_concurrency", "backoff_base", "backoff_cap", "write_reuse_idle", "max_rate" } do
-    local v = opt_type(opts, name, "number")
-    check(v == nil or v >= 0, "clinch.new: option '" .. name .. "' must not be negative")
-  end
-  for _, name in ipairs { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency", "max_rate" } do
-    check(opts[name] == nil or opts[name] > 0, "clinch.new: option '" .. name .. "' must be positive")
-  end
-  check(opts.write_reuse_idle == nil or opts.write_reuse_idle % 1 == 0,
-    "clinch.new: option 'write_reuse_idle' must be a whole number of seconds")
-  for _, name in ipairs { "sleep", "logger", "random" } do opt_type(opts, name, "function") end
-  opt_type(opts, "verify_tls", "boolean")
-  opt_type(opts, "retry_unsafe", "boolean")
-  local signing = opt_type(opts, "signing", "table") or {}
-  opt_enum(signing, "digest", { "sha1", "sha256" })
-  opt_enum(signing, "content_hash", { "none", "md5", "sha256" })
-  opt_enum(signing, "date_header", { "Date", "X-HMAC-Date", "both" })
-  check(signing.with_method == nil or type(signing.with_method) == "boolean",
-    "clinch.new: signing option 'with_method' must be a boolean")
-
-  local base_url = opts.base_url
-  if not base_url then
-    local region = opts.region or "us"
-    base_url = _M.REGIONS[region]
-    check(base_url, "clinch.new: unknown region '" .. tostring(region) .. "' (us, eu, au)")
-    if opts.api_version then base_url = base_url:gsub("/v1$", "/" .. opts.api_version) end
-  end
+  -- The checks live in clinch.validate, where the CLI uses them too (in their nil, message form).
+  local base_url, why = validate.client_options(opts)
+  check(base_url, why)
+  local signing = opts.signing or {}
   local origin, base_path = split_base(base_url)
 
   local ngx = rawget(_G, "ngx")
@@ -173,28 +122,14 @@ function Client:_log(event)
   end
 end
 
--- Characters allowed in a request path given by the caller (RFC 3986 pchar, "/", "?", "%").
-local PATH_OK = "^/[%w%-%._~!%$&'%(%)%*%+,;=:@/%%]*$"
-local QUERY_OK = "^[%w%-%._~!%$&'%(%)%*%+,;=:@/%?%%]*$"
--- A header name is an RFC 9110 token; a value may hold anything but controls other than tab.
-
 --- Builds everything about a request that does not change between attempts.
 function Client:_prepare(method, path, opts)
-  if type(method) ~= "string" or not method:match("^%u+$") then
-    raise("request: method must be an upper-case HTTP method such as 'GET'")
-  end
-  if type(path) ~= "string" then raise("request: path must be a string") end
-  if opts ~= nil and type(opts) ~= "table" then raise("request: options must be a table") end
+  check(opts == nil or type(opts) == "table", "request: options must be a table")
   opts = opts or {}
-  local p, q = path:match("^([^?]*)%??(.*)$")
-  if not p:match(PATH_OK) or not q:match(QUERY_OK) then
-    raise("request: path must start with '/' and be percent-encoded (use clinch.uri.segment for ids): "
-      .. path)
-  end
+  check(validate.request_target(method, path, opts.query ~= nil))
   local target = path
   if opts.query ~= nil then
-    if type(opts.query) ~= "table" then raise("request: query must be a table") end
-    if path:find("?", 1, true) then raise("request: give the query in the path or in opts.query, not both") end
+    check(type(opts.query) == "table", "request: query must be a table")
     target = uri.build(path, opts.query) -- a value with no query form raises at the user's line
   end
 

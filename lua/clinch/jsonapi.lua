@@ -20,11 +20,12 @@
 -- ==, <, <= compare epochs. Resource-level `links` and `meta` are not
 -- fields (Candidate has an attribute called `links`): read them through jsonapi.raw(resource).
 local core = require "clinch.core"
+local raise = require("clinch.check").raise -- programming mistakes, at the user's line
 local errors = require "clinch.errors"
 local valid_utf8 = require("clinch.validate").utf8
 
-local type, error, next, tostring, getmetatable, setmetatable, select =
-  type, error, next, tostring, getmetatable, setmetatable, select
+local type, next, tostring, getmetatable, setmetatable, select =
+  type, next, tostring, getmetatable, setmetatable, select
 local byte, find, format, gsub = string.byte, string.find, string.format, string.gsub
 local concat, sort = table.concat, table.sort
 local floor = math.floor
@@ -54,7 +55,7 @@ local raw_map = setmetatable({}, { __mode = "k" })
 --- Decodes and links a JSON:API document. Returns the document, or nil and an error of kind "decode"
 -- whose message says where the document is wrong (kind "unsupported" when lua-cjson is missing).
 function _M.decode(text)
-  if type(text) ~= "string" then error("jsonapi.decode expects a string, got " .. type(text), 2) end
+  if type(text) ~= "string" then raise("jsonapi.decode expects a string, got " .. type(text)) end
   local doc, msg, kind = core.decode(text, raw_map)
   if doc then return doc end
   return nil, errors.new { kind = kind, message = msg }
@@ -104,7 +105,7 @@ end
 -- or a table that did not come from jsonapi.decode. The document is parsed again on first use; the
 -- object is found by the resource's type and id, so those two fields must not have been changed.
 function _M.raw(resource)
-  if type(resource) ~= "table" then error("jsonapi.raw expects a resource table, got " .. type(resource), 2) end
+  if type(resource) ~= "table" then raise("jsonapi.raw expects a resource table, got " .. type(resource)) end
   local src = raw_map[resource]
   if not src or not raw_decode then return nil end
   local index = src.index
@@ -138,9 +139,9 @@ _M.array_mt = array_mt
 -- Returns the table (a new one when called without argument).
 function _M.array(t)
   if t == nil then t = {} end
-  if type(t) ~= "table" then error("jsonapi.array expects a table, got " .. type(t), 2) end
+  if type(t) ~= "table" then raise("jsonapi.array expects a table, got " .. type(t)) end
   local mt = getmetatable(t)
-  if mt ~= nil and mt ~= array_mt then error("jsonapi.array: the table already has a metatable", 2) end
+  if mt ~= nil and mt ~= array_mt then raise("jsonapi.array: the table already has a metatable") end
   return setmetatable(t, array_mt)
 end
 
@@ -248,7 +249,7 @@ end
 -- arrays, invalid UTF-8, non-finite numbers, cycles and values JSON cannot hold. Object keys are
 -- sorted, so the same value always gives the same bytes. Integers are written exactly.
 function _M.encode(value, ...)
-  if select("#", ...) > 0 then error("jsonapi.encode takes one value", 2) end
+  if select("#", ...) > 0 then raise("jsonapi.encode takes one value") end
   local buf = {}
   local err = encode_value(value, buf, "", 1, {})
   if err then return nil, err end

@@ -4,8 +4,9 @@
 -- log line, escape sequences, or Unicode bidi controls (U+202E and friends) that make a line read
 -- differently from what it holds.
 local byte, find, format, sub = string.byte, string.find, string.format, string.sub
-local tostring, tonumber, type, error = tostring, tonumber, type, error
+local tostring, tonumber, type = tostring, tonumber, type
 local concat = table.concat
+local raise = require("clinch.check").raise -- programming mistakes, at the user's line
 local floor, huge = math.floor, math.huge
 local math_type = math.type -- nil on LuaJIT: every number is a float there
 
@@ -134,7 +135,7 @@ end
 -- Nothing else changes: control characters and every valid character stay. Returns `s` itself and 0
 -- when it is valid, which costs one scan when it holds no byte >= 0x80.
 function _M.valid(s)
-  if type(s) ~= "string" then error("text.valid expects a string, got " .. type(s), 2) end
+  if type(s) ~= "string" then raise("text.valid expects a string, got " .. type(s)) end
   if not find(s, "[\128-\255]") then return s, 0 end
   local out, n, bad, i, len = {}, 0, 0, 1, #s
   local from = 1 -- start of the run of good bytes not yet copied

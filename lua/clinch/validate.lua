@@ -194,13 +194,13 @@ end
 -- message as a usage error. spec/validate_spec.lua holds both to the same answers.
 
 local OPTION_TYPES = {
-  string = { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent" },
+  string = { "base_url", "region", "api_version", "proxy", "ca_file", "ca_path", "user_agent", "shared_limit" },
   number = { "timeout", "connect_timeout", "retries", "max_retry_wait", "max_response_bytes", "max_concurrency",
-             "backoff_base", "backoff_cap", "write_reuse_idle" },
+             "backoff_base", "backoff_cap", "write_reuse_idle", "max_rate" },
   ["function"] = { "sleep", "logger", "random" },
   boolean = { "verify_tls", "retry_unsafe" },
 }
-local POSITIVE = { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency" }
+local POSITIVE = { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency", "max_rate" }
 local SIGNING = { digest = { "sha1", "sha256" }, content_hash = { "none", "md5", "sha256" },
                   date_header = { "Date", "X-HMAC-Date", "both" } }
 
@@ -253,10 +253,11 @@ local function base_url_option(opts)
   if not url:match("^https?://[^/?#]+/?[^?#]*$") then
     return nil, "clinch.new: base_url must be an http(s) URL without query: " .. url
   end
-  return true
+  return url
 end
 
---- The checks clinch.new makes of its options -> true, or nil and the message it would raise.
+--- The checks clinch.new makes of its options -> the base URL they name, or nil and the message it
+-- raises.
 function _M.client_options(opts)
   if type(opts) ~= "table" then return nil, "clinch.new expects a table of options" end
   if type(opts.key) ~= "string" or opts.key == "" then
@@ -281,7 +282,7 @@ local PATH_OK = "^/[%w%-%._~!%$&'%(%)%*%+,;=:@/%%]*$"
 local QUERY_OK = "^[%w%-%._~!%$&'%(%)%*%+,;=:@/%?%%]*$"
 
 --- The checks client:request makes of a method and a path (and whether a query table comes too)
--- -> true, or nil and the message it would raise.
+-- -> true, or nil and the message it raises.
 function _M.request_target(method, path, with_query)
   if type(method) ~= "string" or not method:match("^%u+$") then
     return nil, "request: method must be an upper-case HTTP method such as 'GET'"

@@ -31,7 +31,7 @@ their result, or nil and an error object. Results are pretty-printed; `_` holds 
   client.candidates:upload_resume("ID", { path = "cv.pdf" })   upload a resume
   cand:update{ first_name = "Jo" }  cand:reload()  cand:add_tag("x")  cand:list_tags()
   client:request("GET", "/candidates", { query = { per_page = 2 } })    any signed request
-  client:resource("jobs"):list()                               paths the API has beyond candidates
+  client.jobs:list{ include = { "categories" } }               jobs (client.lists too), from the registry
   x = client.candidates:get("ID")                              a global keeps x for later lines
                                                                (a `local` lasts one input)
   pp(value, depth)                                             pretty-print (depth default 3)

@@ -76,9 +76,12 @@ end
 
 local names = state.names
 
--- The server's clock (its Date header) from a cheap request, or the local clock without one.
+-- The server's clock (its Date header) from a cheap request (one candidate), or the local clock
+-- without one. The path and the page size's name are the contract's.
 local function server_now(client)
-  local res, err = client:request("GET", "/candidates", { query = { per_page = "1" } })
+  local contract = require "clinch.contract"
+  local res, err = client:request("GET", require("clinch.registry").get("candidates").path,
+    { query = { [contract.parameters.perPage.name] = "1" } })
   if not res then return nil, err end
   local date = res.headers and res.headers.date
   return (date and core.parse_httpdate(date)) or core.now()

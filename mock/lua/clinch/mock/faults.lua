@@ -42,6 +42,70 @@ local function integer(v)
   return nil
 end
 
+-- A Retry-After value as the fault sends it (text), or nil, message.
+local function retry_after_text(ra)
+  if type(ra) == "number" then ra = tostring(integer(ra) or ra) end
+  if type(ra) ~= "string" then return nil, "retry_after must be a string or a number" end
+  return ra
+end
+
+-- The fields each kind of fault reads from its description: fills f, or returns a message.
+local READ = {}
+function READ.latency(f, spec)
+  local ms = spec.ms
+  if ms == nil and f.kind == "trickle" then ms = 500 end
+  if type(ms) ~= "number" or ms < 0 or ms ~= ms then return "ms must be a number of milliseconds" end
+  f.ms = ms
+end
+function READ.trickle(f, spec)
+  local why = READ.latency(f, spec)
+  if why then return why end
+  f.bytes = spec.bytes == nil and 4 or integer(spec.bytes)
+  if not f.bytes or f.bytes < 1 then return "bytes must be a positive integer" end
+end
+function READ.status(f, spec)
+  f.status = integer(spec.status)
+  if not f.status or f.status < 100 or f.status > 599 then return "status must be an HTTP status code" end
+  if spec.retry_after ~= nil then
+    local ra, why = retry_after_text(spec.retry_after)
+    if not ra then return why end
+    f.retry_after = ra
+  end
+  f.html = spec.html == true
+end
+function READ.redirect(f, spec)
+  if type(spec.location) ~= "string" or spec.location == "" then return "location must be a URL" end
+  f.location = spec.location
+  f.status = spec.status == nil and 302 or integer(spec.status)
+  if not REDIRECTS[f.status] then return "status must be 301, 302, 303, 307 or 308" end
+end
+function READ.churn(f, spec)
+  f.touch = integer(spec.touch)
+  if not f.touch or f.touch < 1 then return "touch must be a positive integer" end
+  f.seed = spec.seed == nil and 1 or integer(spec.seed)
+  if not f.seed then return "seed must be an integer" end
+  f.among = spec.among == nil and "all" or spec.among
+  if f.among ~= "all" and f.among ~= "filter" and f.among ~= "first" then
+    return 'among must be "all", "filter" or "first"'
+  end
+  f.touched = 0
+end
+function READ.overload(f, spec)
+  f.max = integer(spec.max)
+  if not f.max or f.max < 1 then return "max must be a positive integer" end
+  local ra, why = retry_after_text(spec.retry_after == nil and 1 or spec.retry_after)
+  if not ra then return why end
+  f.retry_after = ra
+end
+function READ.pagination(f, spec)
+  local ok = type(spec.mode) == "string" and spec.mode ~= ""
+  for m in (ok and spec.mode or ""):gmatch("[^,]+") do ok = ok and PAGINATION_MODES[m] end
+  if not ok then
+    return "mode must be one or more (comma-separated) of cycle, ignore_page, no_totals, no_links, shuffle"
+  end
+  f.mode = spec.mode
+end
+
 --- Validates a fault description (decoded JSON) and adds it. Returns the fault, or nil and a message.
 function Faults:add(spec)
   if type(spec) ~= "table" then return nil, "a fault is a JSON object" end
@@ -64,60 +128,8 @@ function Faults:add(spec)
     if type(spec.method) ~= "string" then return nil, "method must be a string" end
     f.method = upper(spec.method)
   end
-  if kind == "latency" or kind == "trickle" then
-    local ms = spec.ms
-    if ms == nil and kind == "trickle" then ms = 500 end
-    if type(ms) ~= "number" or ms < 0 or ms ~= ms then return nil, "ms must be a number of milliseconds" end
-    f.ms = ms
-  end
-  if kind == "trickle" then
-    f.bytes = spec.bytes == nil and 4 or integer(spec.bytes)
-    if not f.bytes or f.bytes < 1 then return nil, "bytes must be a positive integer" end
-  end
-  if kind == "status" then
-    f.status = integer(spec.status)
-    if not f.status or f.status < 100 or f.status > 599 then return nil, "status must be an HTTP status code" end
-    if spec.retry_after ~= nil then
-      local ra = spec.retry_after
-      if type(ra) == "number" then ra = integer(ra) and tostring(integer(ra)) or tostring(ra) end
-      if type(ra) ~= "string" then return nil, "retry_after must be a string or a number" end
-      f.retry_after = ra
-    end
-    f.html = spec.html == true
-  end
-  if kind == "redirect" then
-    if type(spec.location) ~= "string" or spec.location == "" then return nil, "location must be a URL" end
-    f.location = spec.location
-    f.status = spec.status == nil and 302 or integer(spec.status)
-    if not REDIRECTS[f.status] then return nil, "status must be 301, 302, 303, 307 or 308" end
-  end
-  if kind == "churn" then
-    f.touch = integer(spec.touch)
-    if not f.touch or f.touch < 1 then return nil, "touch must be a positive integer" end
-    f.seed = spec.seed == nil and 1 or integer(spec.seed)
-    if not f.seed then return nil, "seed must be an integer" end
-    f.among = spec.among == nil and "all" or spec.among
-    if f.among ~= "all" and f.among ~= "filter" and f.among ~= "first" then
-      return nil, 'among must be "all", "filter" or "first"'
-    end
-    f.touched = 0
-  end
-  if kind == "overload" then
-    f.max = integer(spec.max)
-    if not f.max or f.max < 1 then return nil, "max must be a positive integer" end
-    local ra = spec.retry_after == nil and 1 or spec.retry_after
-    if type(ra) == "number" then ra = tostring(integer(ra) or ra) end
-    if type(ra) ~= "string" then return nil, "retry_after must be a string or a number" end
-    f.retry_after = ra
-  end
-  if kind == "pagination" then
-    local ok = type(spec.mode) == "string" and spec.mode ~= ""
-    for m in (ok and spec.mode or ""):gmatch("[^,]+") do ok = ok and PAGINATION_MODES[m] end
-    if not ok then
-      return nil, "mode must be one or more (comma-separated) of cycle, ignore_page, no_totals, no_links, shuffle"
-    end
-    f.mode = spec.mode
-  end
+  local why = READ[kind] and READ[kind](f, spec)
+  if why then return nil, why end
   self.next_id = self.next_id + 1
   f.id = self.next_id
   -- The generator lives beside the fault, not in it: the control API lists faults as JSON.

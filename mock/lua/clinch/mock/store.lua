@@ -156,7 +156,8 @@ end
 
 --- Seeds candidate number i. The first candidates are guaranteed rich and share the first job, so
 -- tests can rely on every relationship having data on page 1.
-function Store:add_seeded(i)
+-- A seeded candidate's own fields (the first draws of add_seeded: the order of draws is the data).
+local function seed_person(self, i)
   local rng, anchor = self.rng, self.anchor
   local first, first_ascii = split_name(rng:pick(FIRST))
   local last, last_ascii = split_name(rng:pick(LAST))
@@ -192,8 +193,13 @@ function Store:add_seeded(i)
     c.utm = { source = rng:pick(UTM_SOURCES), medium = rng:pick(UTM_MEDIUMS), campaign = rng:pick(UTM_CAMPAIGNS) }
     if rng:chance(0.3) then c.utm.term = "jobs near me" end
   end
+  return c, rich, first_ascii, last_ascii, city
+end
 
-  -- Jobs (shared): the first three candidates all have job 1.
+-- Jobs (shared: the first three candidates all have job 1), what they viewed, and applications with
+-- ATS statuses for some of those jobs.
+local function seed_jobs(self, c, rich)
+  local rng, created, updated = self.rng, c.created, c.updated
   c.jobs = pick_some(rng, self.jobs, rich and 2 or 0, 4)
   if rich then
     local has_first = false
@@ -209,8 +215,6 @@ function Store:add_seeded(i)
   end
   c.job_departments_viewed, c.job_categories_viewed, c.job_cities = distinct("department"), distinct("category"),
     distinct("city")
-
-  -- Applications and ATS statuses for some of those jobs.
   for _, job in ipairs(c.jobs) do
     if rich or rng:chance(0.5) then
       local at = created + floor((updated - created) * rng:int(0, 100) / 100)
@@ -223,13 +227,16 @@ function Store:add_seeded(i)
       if not c.apps_started or at < c.apps_started then c.apps_started = at end
     end
   end
+end
 
+-- Notes, the social profile and resumes.
+local function seed_profile(self, c, rich, first_ascii, last_ascii, city)
+  local rng, created, updated = self.rng, c.created, c.updated
   for n = 1, rich and 2 or rng:int(0, 3) do
     local at = created + floor((updated - created) * rng:int(0, 100) / 100)
     c.notes[n] = { id = rng:hex_id(), content = rng:pick(NOTES), author = rng:pick(AUTHORS), created = at,
       updated = at }
   end
-
   if rich or rng:chance(0.7) then
     local slug = first_ascii:gsub("[^%w]", "") .. "-" .. last_ascii:gsub("[^%w]", "") .. "-" .. rng:int(100, 999)
     c.social = { id = rng:hex_id(), headline = c.last_employment_title .. " at " .. (c.last_employer_name or "—"),
@@ -239,7 +246,6 @@ function Store:add_seeded(i)
       photo = "https://images.example.com/avatars/" .. slug .. ".png", location = city[1] }
     c.linkedin_slug = slug
   end
-
   for n = 1, rich and 1 or (rng:chance(0.4) and 1 or 0) do
     local name = lower(first_ascii .. "-" .. last_ascii):gsub("[^%w%-]", "")
     local ext = rng:pick({ { "pdf", "application/pdf" },
@@ -247,10 +253,16 @@ function Store:add_seeded(i)
     c.resumes[n] = { id = rng:hex_id(), filename = name .. "-resume." .. ext[1], content_type = ext[2],
       size = rng:int(20000, 400000), created = created + rng:int(0, 10) * 3600 }
   end
+end
 
+--- Adds seeded candidate number i (its draws from the store's generator, in a fixed order).
+function Store:add_seeded(i)
+  local c, rich, first_ascii, last_ascii, city = seed_person(self, i)
+  seed_jobs(self, c, rich)
+  seed_profile(self, c, rich, first_ascii, last_ascii, city)
+  local rng = self.rng
   c.lists = pick_some(rng, self.lists, rich and 1 or 0, 2)
   for _, name in ipairs(pick_some(rng, TAGS, rich and 1 or 0, 3)) do c.tags[#c.tags + 1] = self.tags_by_name[name] end
-
   self:insert(c)
   return c
 end
