@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -59,6 +60,59 @@ static unsigned crypto_hmac(const EVP_MD *md, const void *key, size_t keylen, co
         return 0;
     }
     return outlen;
+}
+
+/* Reusable HMAC contexts, one per digest (SHA-1, SHA-256), for a caller that signs over and over (the
+ * signer keeps one in its upvalue, per Lua state): OpenSSL 3's one-shot HMAC() fetches the algorithm
+ * and makes a context on every call, which is half the cost of a signature. */
+typedef struct {
+    EVP_MAC *mac;
+    EVP_MAC_CTX *ctx[2];
+} crypto_hmac_cache;
+
+static void crypto_hmac_cache_free(crypto_hmac_cache *c) {
+    int i;
+    for (i = 0; i < 2; i++) {
+        EVP_MAC_CTX_free(c->ctx[i]);
+        c->ctx[i] = NULL;
+    }
+    EVP_MAC_free(c->mac);
+    c->mac = NULL;
+}
+
+/* The context for SHA-256 (sha256 != 0) or SHA-1, made on first use; NULL when OpenSSL cannot. */
+static EVP_MAC_CTX *crypto_hmac_ctx(crypto_hmac_cache *c, int sha256) {
+    EVP_MAC_CTX *ctx = c->ctx[sha256 != 0];
+    if (ctx) return ctx;
+    if (!c->mac && !(c->mac = EVP_MAC_fetch(NULL, "HMAC", NULL))) return NULL;
+    ctx = EVP_MAC_CTX_new(c->mac);
+    if (ctx) {
+        OSSL_PARAM params[2];
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256 ? "SHA256" : "SHA1", 0);
+        params[1] = OSSL_PARAM_construct_end();
+        if (EVP_MAC_CTX_set_params(ctx, params) != 1) {
+            EVP_MAC_CTX_free(ctx);
+            return NULL;
+        }
+    }
+    c->ctx[sha256 != 0] = ctx;
+    return ctx;
+}
+
+/* HMAC through the cache; returns the MAC length, or 0 on failure (the error queue cleared). */
+static unsigned crypto_hmac_cached(crypto_hmac_cache *c, int sha256, const void *key, size_t keylen,
+                                   const void *msg, size_t msglen, unsigned char *out) {
+    static const unsigned char empty = 0;
+    EVP_MAC_CTX *ctx = crypto_hmac_ctx(c, sha256);
+    size_t outlen = 0;
+    if (keylen == 0) key = &empty; /* a NULL key would mean "keep the previous one" */
+    if (!ctx || EVP_MAC_init(ctx, (const unsigned char *)key, keylen, NULL) != 1
+        || EVP_MAC_update(ctx, (const unsigned char *)msg, msglen) != 1
+        || EVP_MAC_final(ctx, out, &outlen, CRYPTO_MAX_MD) != 1) {
+        ERR_clear_error();
+        return 0;
+    }
+    return (unsigned)outlen;
 }
 
 /* Length of the padded Base64 encoding of n bytes, or 0 when it would overflow size_t. */

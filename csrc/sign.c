@@ -151,13 +151,31 @@ static size_t sign_b64_digest(const EVP_MD *md, const char *data, size_t len, ch
     return crypto_b64_encode(raw, n, (unsigned char *)out);
 }
 
+/* What core.sign keeps between calls (its upvalue, one per Lua state): the HMAC contexts, and the
+ * HTTP-date of the last second it signed in (formatting it again each call costs as much as the
+ * rest of the date handling). */
+#define SIGN_CACHE_MT "clinch.sign_cache"
+typedef struct {
+    crypto_hmac_cache hmac;
+    int64_t date_epoch;
+    char date[HTTPDATE_LEN + 1];
+} sign_cache;
+
+static int sign_l_cache_gc(lua_State *L) {
+    crypto_hmac_cache_free(&((sign_cache *)luaL_checkudata(L, 1, SIGN_CACHE_MT))->hmac);
+    return 0;
+}
+
+static sign_cache *sign_get_cache(lua_State *L) {
+    return (sign_cache *)lua_touserdata(L, lua_upvalueindex(1));
+}
+
 /* Base64 HMAC of the string at canon_idx into out (CRYPTO_MAX_MD_B64 bytes); returns the length or 0. */
-static size_t sign_b64_mac(lua_State *L, const EVP_MD *md, const char *key, size_t keylen, int canon_idx,
-                           char *out) {
+static size_t sign_b64_mac(lua_State *L, int sha256, const char *key, size_t keylen, int canon_idx, char *out) {
     unsigned char raw[CRYPTO_MAX_MD];
     size_t clen;
     const char *canon = lua_tolstring(L, canon_idx, &clen);
-    unsigned n = crypto_hmac(md, key, keylen, canon, clen, raw);
+    unsigned n = crypto_hmac_cached(&sign_get_cache(L)->hmac, sha256, key, keylen, canon, clen, raw);
     if (n == 0) return 0;
     return crypto_b64_encode(raw, n, (unsigned char *)out);
 }
@@ -212,8 +230,13 @@ static inline void sign_check_strings(lua_State *L, sign_req *r) {
 static inline void sign_push_date(lua_State *L) {
     char datebuf[HTTPDATE_LEN + 1];
     if (lua_isnil(L, SIGN_DATE)) {
-        if (!httpdate_format(httpdate_now(), datebuf)) SIGN_FAIL("the system clock is out of range");
-        lua_pushlstring(L, datebuf, HTTPDATE_LEN);
+        sign_cache *c = sign_get_cache(L);
+        int64_t now = httpdate_now();
+        if (now != c->date_epoch || !c->date[0]) {
+            if (!httpdate_format(now, c->date)) SIGN_FAIL("the system clock is out of range");
+            c->date_epoch = now;
+        }
+        lua_pushlstring(L, c->date, HTTPDATE_LEN);
     } else if (lua_type(L, SIGN_DATE) == LUA_TNUMBER) {
         int64_t epoch;
         if (!httpdate_toepoch(L, SIGN_DATE, &epoch) || !httpdate_format(epoch, datebuf))
@@ -306,7 +329,7 @@ static int sign_l_sign(lua_State *L) {
     date = lua_tolstring(L, SIGN_DATE_STR, &dlen);
     sign_push_canonical(L, r.with_method, r.method, r.mlen, r.ctype, r.clen, hashbuf, hlen, r.uri, r.ulen, date,
                         dlen);
-    siglen = sign_b64_mac(L, r.digest == 1 ? EVP_sha256() : EVP_sha1(), r.key, r.keylen, SIGN_CANON, sigbuf);
+    siglen = sign_b64_mac(L, r.digest == 1, r.key, r.keylen, SIGN_CANON, sigbuf);
     if (siglen == 0) return SIGN_FAIL("HMAC computation failed");
 
     sign_push_headers(L, &r, sigbuf, siglen, hlen);
@@ -315,11 +338,17 @@ static int sign_l_sign(lua_State *L) {
 }
 
 static void sign_open(lua_State *L) {
-    static const luaL_Reg funcs[] = {
-        {"sign", sign_l_sign},
-        {NULL, NULL},
-    };
-    luaL_setfuncs(L, funcs, 0);
+    sign_cache *c;
+    luaL_newmetatable(L, SIGN_CACHE_MT);
+    lua_pushcfunction(L, sign_l_cache_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+    /* the metatable first, so that __gc frees whatever the cache holds by then */
+    c = (sign_cache *)compat_newudata(L, sizeof *c);
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, SIGN_CACHE_MT);
+    lua_pushcclosure(L, sign_l_sign, 1);
+    lua_setfield(L, -2, "sign");
 }
 
 #endif

@@ -16,13 +16,56 @@
 
 #define TDRV_POLL_MS 1000                    /* upper bound; curl_multi_poll shortens it to curl's own timers */
 
-static CURL *tdrv_pool_get(tr_transport *t) {
-    return t->npool > 0 ? t->pool[--t->npool] : curl_easy_init();
+/* The options every transfer of t has, set once on each new easy handle: handles stay configured in
+ * the pool (no curl_easy_reset), and each transfer sets only what is its own (tdrv_configure). */
+static int tdrv_configure_handle(tr_transport *t, CURL *e) {
+    int ok = 1;
+#define TDRV_SET(opt, val) ok &= (curl_easy_setopt(e, opt, val) == CURLE_OK)
+    TDRV_SET(CURLOPT_NOSIGNAL, 1L);
+    TDRV_SET(CURLOPT_TCP_NODELAY, 1L);
+    TDRV_SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    TDRV_SET(CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    TDRV_SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    TDRV_SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    TDRV_SET(CURLOPT_SSL_VERIFYPEER, t->verify_tls ? 1L : 0L);
+    TDRV_SET(CURLOPT_SSL_VERIFYHOST, t->verify_tls ? 2L : 0L);
+    if (t->ca_file) TDRV_SET(CURLOPT_CAINFO, t->ca_file);
+    if (t->ca_path) TDRV_SET(CURLOPT_CAPATH, t->ca_path);
+    if (t->proxy) TDRV_SET(CURLOPT_PROXY, t->proxy);
+    TDRV_SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    TDRV_SET(CURLOPT_USERAGENT, t->user_agent);
+    TDRV_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_response);
+    TDRV_SET(CURLOPT_WRITEFUNCTION, tcb_on_body);
+    TDRV_SET(CURLOPT_HEADERFUNCTION, tcb_on_header);
+    TDRV_SET(CURLOPT_PREREQFUNCTION, tcb_on_prereq);
+#undef TDRV_SET
+    /* h2 when the server offers it over TLS; an older libcurl without HTTP/2 keeps 1.1 */
+    (void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    return ok;
 }
 
+static CURL *tdrv_pool_get(tr_transport *t) {
+    CURL *e;
+    if (t->npool > 0) return t->pool[--t->npool];
+    e = curl_easy_init();
+    if (e && !tdrv_configure_handle(t, e)) {
+        curl_easy_cleanup(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* A handle goes back configured; what pointed into the finished transfer (its header list, body,
+ * error buffer and data pointers) is cleared, so that nothing stale is left to point at. */
 static void tdrv_pool_put(tr_transport *t, CURL *e) {
     if (t->npool < t->pool_cap) {
-        curl_easy_reset(e);
+        (void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+        (void)curl_easy_setopt(e, CURLOPT_POSTFIELDS, (char *)NULL);
+        (void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, (char *)NULL);
+        (void)curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)NULL);
         t->pool[t->npool++] = e;
     } else {
         curl_easy_cleanup(e);
@@ -73,61 +116,39 @@ static void tdrv_finish(tr_xfer *x, CURLcode code) {
     tdrv_release(x);
 }
 
-/* Sets the options of easy handle e for transfer x on t. Returns 0 when one of them failed. */
+/* Sets the options of easy handle e (configured for t) that are transfer x's own. Every one of them is
+ * set for every transfer, so that nothing of the handle's previous transfer carries over (HTTPGET
+ * resets the method, the body and NOBODY). Returns 0 when one of them failed. */
 static inline int tdrv_configure(tr_transport *t, tr_xfer *x, CURL *e) {
     int ok = 1;
+    long maxage = 118; /* libcurl's default */
 #define TDRV_SET(opt, val) ok &= (curl_easy_setopt(e, opt, val) == CURLE_OK)
     TDRV_SET(CURLOPT_PRIVATE, (void *)x);
     TDRV_SET(CURLOPT_URL, x->url);
     TDRV_SET(CURLOPT_ERRORBUFFER, x->errbuf);
-    TDRV_SET(CURLOPT_NOSIGNAL, 1L);
-    TDRV_SET(CURLOPT_TCP_NODELAY, 1L);
-    TDRV_SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    TDRV_SET(CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    TDRV_SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    TDRV_SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    TDRV_SET(CURLOPT_SSL_VERIFYPEER, t->verify_tls ? 1L : 0L);
-    TDRV_SET(CURLOPT_SSL_VERIFYHOST, t->verify_tls ? 2L : 0L);
-    if (t->ca_file) TDRV_SET(CURLOPT_CAINFO, t->ca_file);
-    if (t->ca_path) TDRV_SET(CURLOPT_CAPATH, t->ca_path);
-    if (t->proxy) TDRV_SET(CURLOPT_PROXY, t->proxy);
-    TDRV_SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    TDRV_SET(CURLOPT_USERAGENT, t->user_agent);
     TDRV_SET(CURLOPT_TIMEOUT_MS, x->timeout_ms > 0 ? x->timeout_ms : t->timeout_ms);
     TDRV_SET(CURLOPT_CONNECTTIMEOUT_MS, x->connect_timeout_ms > 0 ? x->connect_timeout_ms : t->connect_timeout_ms);
-    TDRV_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->limit);
-    TDRV_SET(CURLOPT_WRITEFUNCTION, tcb_on_body);
     TDRV_SET(CURLOPT_WRITEDATA, (void *)x);
-    TDRV_SET(CURLOPT_HEADERFUNCTION, tcb_on_header);
     TDRV_SET(CURLOPT_HEADERDATA, (void *)x);
-    TDRV_SET(CURLOPT_HTTPHEADER, x->hdrs);
-    TDRV_SET(CURLOPT_PREREQFUNCTION, tcb_on_prereq);
     TDRV_SET(CURLOPT_PREREQDATA, (void *)x);
+    TDRV_SET(CURLOPT_HTTPHEADER, x->hdrs);
     /* A write goes out on a kept-alive connection only if it was in use moments ago: servers close idle
      * connections (after 5 s for Apache and Node.js, 2 s for gunicorn), and one closing just as the
      * write leaves would leave it unknown whether the write arrived. libcurl counts idle time in whole
      * seconds and reuses while idle <= MAXAGE_CONN, so a window of w seconds is a max age of w - 1. */
-    if (x->is_write) {
-        if (t->write_reuse > 0) TDRV_SET(CURLOPT_MAXAGE_CONN, t->write_reuse - 1);
-        else TDRV_SET(CURLOPT_FRESH_CONNECT, 1L);
-    }
-    if (x->is_head) {
-        TDRV_SET(CURLOPT_NOBODY, 1L);
-    } else if (x->is_get && !x->use_postfields) {
-        TDRV_SET(CURLOPT_HTTPGET, 1L);
-    } else {
-        if (x->use_postfields) {
-            TDRV_SET(CURLOPT_POSTFIELDS, x->body ? x->body : "");
-            TDRV_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
-        }
+    if (x->is_write && t->write_reuse > 0) maxage = t->write_reuse - 1;
+    TDRV_SET(CURLOPT_MAXAGE_CONN, maxage);
+    TDRV_SET(CURLOPT_FRESH_CONNECT, (x->is_write && t->write_reuse == 0) ? 1L : 0L);
+    if (x->use_postfields) {
+        TDRV_SET(CURLOPT_POSTFIELDS, x->body ? x->body : "");
+        TDRV_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
         TDRV_SET(CURLOPT_CUSTOMREQUEST, x->method);
+    } else {
+        TDRV_SET(CURLOPT_HTTPGET, 1L);
+        if (x->is_head) TDRV_SET(CURLOPT_NOBODY, 1L);
+        TDRV_SET(CURLOPT_CUSTOMREQUEST, (x->is_get || x->is_head) ? (char *)NULL : x->method);
     }
 #undef TDRV_SET
-    /* h2 when the server offers it over TLS; an older libcurl without HTTP/2 keeps 1.1 */
-    (void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     return ok;
 }
 

@@ -170,10 +170,26 @@ static inline void treq_read_headers(lua_State *L, int req, int i, tr_xfer *x, t
             r->has_ctype |= treq_ieq(name, "content-type");
             r->has_expect |= treq_ieq(name, "expect");
             if (x) {
-                /* "Name;" is curl's way to send a header with an empty value */
-                lua_pushfstring(L, vlen ? "%s: %s" : "%s;", name, value);
-                treq_append(L, x, lua_tostring(L, -1));
-                lua_pop(L, 1);
+                /* "Name;" is curl's way to send a header with an empty value. curl copies the line: a
+                 * usual one is built on the stack, a long one in a Lua string. */
+                char line[512];
+                if (nlen + vlen + 3 <= sizeof line) {
+                    memcpy(line, name, nlen);
+                    if (vlen) {
+                        line[nlen] = ':';
+                        line[nlen + 1] = ' ';
+                        memcpy(line + nlen + 2, value, vlen);
+                        line[nlen + 2 + vlen] = 0;
+                    } else {
+                        line[nlen] = ';';
+                        line[nlen + 1] = 0;
+                    }
+                    treq_append(L, x, line);
+                } else {
+                    lua_pushfstring(L, vlen ? "%s: %s" : "%s;", name, value);
+                    treq_append(L, x, lua_tostring(L, -1));
+                    lua_pop(L, 1);
+                }
             }
             lua_pop(L, 1);
         }

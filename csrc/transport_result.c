@@ -1,6 +1,6 @@
 /* transport_result.c: turning a finished transfer into the Lua result table t:start's wait and
- * t:perform return: { status, headers, header_list, body, http_version, time, connect_reused } on
- * success, or { error (the kind), message, curl_code, sent, time, ... } when it failed, the failure
+ * t:perform return: { status, headers, body, http_version, time, connect_reused } on success, or
+ * { kind, message, curl_code, sent, time, ... } when it failed, the failure
  * classified from libcurl's code and what the callbacks recorded. Building the table allocates, so it
  * may raise: the transfer's buffers are then freed by its owner's finalizer. */
 #ifndef CLINCH_TRANSPORT_RESULT_C
@@ -122,13 +122,12 @@ static void tres_header_join(lua_State *L, int map, const char *name, size_t nle
     lua_rawset(L, map);
 }
 
+/* Pushes the header map (lower-case names; a repeated name's values joined with ", "). */
 static inline void tres_push_headers(lua_State *L, tr_xfer *x) {
     char *p = x->head.p, *end = p + x->head.len;
-    int map, list, n = 0;
-    lua_newtable(L);
+    int map;
+    lua_createtable(L, 0, 8);
     map = lua_gettop(L);
-    lua_newtable(L);
-    list = lua_gettop(L);
     while (p && p < end) {
         char *eol = (char *)memchr(p, '\n', (size_t)(end - p)), *colon, *ne, *v, *ve, *c;
         if (!eol) eol = end;
@@ -142,12 +141,6 @@ static inline void tres_push_headers(lua_State *L, tr_xfer *x) {
             while (v < ve && (*v == ' ' || *v == '\t')) v++;
             while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r')) ve--;
             tres_header_join(L, map, p, (size_t)(ne - p), v, (size_t)(ve - v));
-            lua_createtable(L, 2, 0);
-            lua_pushlstring(L, p, (size_t)(ne - p));
-            lua_rawseti(L, -2, 1);
-            lua_pushlstring(L, v, (size_t)(ve - v));
-            lua_rawseti(L, -2, 2);
-            lua_rawseti(L, list, ++n);
         }
         p = eol + 1;
     }
@@ -165,7 +158,6 @@ static void tres_push_result(lua_State *L, tr_xfer *x) {
         compat_pushint(L, x->status);
         lua_setfield(L, -2, "status");
         tres_push_headers(L, x);
-        lua_setfield(L, -3, "header_list");
         lua_setfield(L, -2, "headers");
         lua_pushlstring(L, x->resp.p ? x->resp.p : "", x->resp.len);
         lua_setfield(L, -2, "body");

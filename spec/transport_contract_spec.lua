@@ -79,6 +79,28 @@ local CASES = {
     end,
   },
   {
+    name = "one connection after another method carries nothing over: method, body and no-body",
+    requests = { { method = "POST", url = "/c/echo", body = "first" }, { method = "DELETE", url = "/c/echo" },
+                 { method = "HEAD", url = "/c/echo" }, { method = "GET", url = "/c/echo" },
+                 { method = "PUT", url = "/c/echo", body = "second" }, { method = "GET", url = "/c/echo" },
+                 { method = "OPTIONS", url = "/c/echo" } },
+    check = function(r)
+      local want = { { "POST", "first" }, { "DELETE", "" }, nil, { "GET", "" }, { "PUT", "second" }, { "GET", "" },
+                     { "OPTIONS", "" } }
+      for i = 1, 7 do
+        local res = assert(r[i].res, r[i].err and r[i].err.message)
+        assert.equal(200, res.status)
+        if i == 3 then
+          assert.equal("", res.body) -- HEAD: no body read
+        else
+          local echo = cjson.decode(res.body)
+          assert.equal(want[i][1], echo.method, "request " .. i)
+          assert.equal(want[i][2], echo.body, "request " .. i)
+        end
+      end
+    end,
+  },
+  {
     name = "a chunked response is decoded",
     requests = { { method = "GET", url = "/c/chunked?n=5" } },
     check = function(r)
