@@ -32,6 +32,13 @@ local secrets = setmetatable({}, { __mode = "k" })
 local Client = {}
 _M.Client = Client
 
+-- clinch.registry requires the resources, which require this module: looked up on first use.
+local registry_module
+local function registry()
+  registry_module = registry_module or require("clinch.registry")
+  return registry_module
+end
+
 -- Raises at the user's line (clinch.check finds it): programming mistakes only.
 local check = require("clinch.check").arg
 local raise = require("clinch.check").raise
@@ -98,15 +105,12 @@ function _M.new(opts)
   else
     self.transport = transports.default(transport_opts)
   end
+  registry().attach(self)
   return self
 end
 
--- Methods first, then the registered collections (clinch.registry), created on first use.
-Client.__index = function(self, k)
-  local m = Client[k]
-  if m ~= nil then return m end
-  return require("clinch.registry").collection(self, k)
-end
+-- Methods come from Client; the registered collections (clinch.registry) are fields, attached by new.
+Client.__index = Client
 
 Client.__tostring = function(self)
   return "clinch.client " .. self.base_url .. " (key " .. self.key .. ")"
@@ -198,8 +202,18 @@ function Client:_sign(p)
   return { method = p.method, url = p.url, headers = headers, body = p.body, timeout = p.timeout }
 end
 
+-- Whether a Content-Type names JSON. The few an API sends are looked at once (at most 32 kept: a
+-- server sending a new one every time must not grow it).
+local json_types, json_count = {}, 0
 local function is_json(content_type)
-  return type(content_type) == "string" and content_type:lower():find("json", 1, true) ~= nil
+  if type(content_type) ~= "string" then return false end
+  local v = json_types[content_type]
+  if v == nil then
+    v = content_type:lower():find("json", 1, true) ~= nil
+    if json_count >= 32 then json_types, json_count = {}, 0 end
+    json_types[content_type], json_count = v, json_count + 1
+  end
+  return v
 end
 
 -- A readable one-line summary of an error body that is not JSON:API (an HTML error page, text).

@@ -85,52 +85,73 @@ local function is_stub(t)
   return true
 end
 
+-- The object metatable of registered type `t` for `client` (its collection's), or false; kept on the
+-- client, so that wrapping a response looks each type up once per client.
+local function object_mt(client, t)
+  local cache = rawget(client, "_object_mts")
+  if not cache then
+    cache = {}
+    rawset(client, "_object_mts", cache)
+  end
+  local mt = cache[t]
+  if mt == nil then
+    local def = by_type[t]
+    mt = def and _M.collection(client, def.name)._object or false
+    cache[t] = mt
+  end
+  return mt
+end
+
+local function wrap_one(client, r)
+  local t = r.type
+  if type(t) ~= "string" or getmetatable(r) ~= nil then return end
+  local mt = object_mt(client, t)
+  if mt then setmetatable(r, mt) end
+end
+
+-- Wraps resource r and the linkage stubs its relationships hold (resources the document does not
+-- hold, reached only through relationships).
+local function wrap_resource(client, r)
+  if type(r) ~= "table" then return end
+  wrap_one(client, r)
+  for _, v in next, r do
+    if type(v) == "table" and getmetatable(v) == nil then
+      if is_stub(v) then
+        wrap_one(client, v)
+      elseif type(v[1]) == "table" then
+        for _, x in ipairs(v) do
+          if type(x) == "table" and getmetatable(x) == nil and is_stub(x) then wrap_one(client, x) end
+        end
+      end
+    end
+  end
+end
+
 --- Wraps every resource of a decoded document of `client` in the class of its type when the type is
 -- registered: primary data, included resources and the linkage stubs their relationships hold.
 -- A table that already has a metatable keeps it. Returns the document.
 function _M.wrap(doc, client)
   if type(doc) ~= "table" then return doc end
   load()
-  local mts = {}
-  local function wrap_one(r)
-    local t = r.type
-    if type(t) ~= "string" or getmetatable(r) ~= nil then return end
-    local mt = mts[t]
-    if mt == nil then
-      local def = by_type[t]
-      mt = def and _M.collection(client, def.name)._object or false
-      mts[t] = mt
-    end
-    if mt then setmetatable(r, mt) end
-  end
-  local list = {}
   local data = doc.data
   if type(data) == "table" then
-    if data.id ~= nil or data.type ~= nil then list[1] = data else for i, r in ipairs(data) do list[i] = r end end
-  end
-  if type(doc.included) == "table" then
-    for _, r in ipairs(doc.included) do list[#list + 1] = r end
-  end
-  for _, r in ipairs(list) do
-    if type(r) == "table" then wrap_one(r) end
-  end
-  -- Related resources the document does not hold are stubs, reached only through relationships.
-  for _, r in ipairs(list) do
-    if type(r) == "table" then
-      for _, v in next, r do
-        if type(v) == "table" and getmetatable(v) == nil then
-          if is_stub(v) then
-            wrap_one(v)
-          elseif type(v[1]) == "table" then
-            for _, x in ipairs(v) do
-              if type(x) == "table" and getmetatable(x) == nil and is_stub(x) then wrap_one(x) end
-            end
-          end
-        end
-      end
+    if data.id ~= nil or data.type ~= nil then
+      wrap_resource(client, data)
+    else
+      for _, r in ipairs(data) do wrap_resource(client, r) end
     end
   end
+  local included = doc.included
+  if type(included) == "table" then
+    for _, r in ipairs(included) do wrap_resource(client, r) end
+  end
   return doc
+end
+
+--- Makes every registered collection a field of `client` (client.candidates, ...).
+function _M.attach(client)
+  load()
+  for _, def in ipairs(defs) do _M.collection(client, def.name) end
 end
 
 --- The definition whose class `v` is an object of, or nil.
