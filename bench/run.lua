@@ -100,7 +100,8 @@ local function rounds(names, contenders, n)
 end
 
 -- { group, what, list (of ratios), target, lower (the ratio must stay at or below it), strict (above
--- it), note (printed after the target) } or { group, what, skipped = reason }
+-- it), note (printed after the target) } or { group, what, skipped = reason } or { group, what,
+-- failed = message } (a bulk job that did not run to its end)
 local results = {}
 
 local function ratio(group, what, a, b, target, extra)
@@ -255,10 +256,15 @@ local bulk_page_bytes = 0 -- the size of a page of the export
 local function bulk_url(path) return "http://127.0.0.1:" .. nginx.bulk .. path end
 
 -- Runs one job of bench/bulk.lua in a process of its own -> the fields of the line it printed ({ what,
--- n, seconds, rate (n per second), hwm_kb, and its own name value pairs }) and its other lines.
+-- n, seconds, rate (n per second), hwm_kb, and its own name value pairs }) and its other lines. A job
+-- that hangs is killed after JOB_LIMIT seconds, so that `make bench` ends.
+local JOB_LIMIT = 120
 local function bulk_job(args)
-  local cmd = env_for("lua5.4") .. "lua5.4 bench/bulk.lua " .. args
-  local out, ok = capture(cmd)
+  local cmd = env_for("lua5.4") .. "timeout " .. JOB_LIMIT .. " lua5.4 bench/bulk.lua " .. args
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("*a")
+  local ok, _, code = p:close()
+  if code == 124 then out = "the job did not end within " .. JOB_LIMIT .. " s and was killed\n" .. out end
   local what, n, t, rest = out:match("(%a+) (%d+) seconds ([%d%.]+) (hwm_kb %d+[^\n]*)")
   if not ok or not what then error("bulk job failed: " .. cmd .. "\n" .. out) end
   local r = { what = what, n = tonumber(n), seconds = tonumber(t), text = out }
@@ -416,6 +422,16 @@ local function throttled()
     .. THROTTLED_RETRIES .. ")", high, waves, server_side(high))
 end
 
+-- Runs a bulk comparison; one whose job fails (an error, records missing or out of order) is reported
+-- as FAILED with the job's first line of output, and the other comparisons go on.
+local function guarded(group, fn)
+  local ok, err = pcall(fn)
+  if ok then return end
+  local msg = tostring(err):gsub("^[^\n]-bulk job failed: [^\n]*\n", ""):match("[^\n]*")
+  print("  FAILED: " .. tostring(err))
+  results[#results + 1] = { group = group, what = "(the comparison did not run to its end)", failed = msg }
+end
+
 -- ---- report ----
 
 local function verdict(r, m)
@@ -435,8 +451,9 @@ end
 local function report(raw)
   local lines = {}
   for _, r in ipairs(results) do
-    if r.skipped then
-      lines[#lines + 1] = { r.group, r.what, "skipped: " .. r.skipped, "", "" }
+    if r.skipped or r.failed then
+      local text = r.skipped and ("skipped: " .. r.skipped) or ("FAILED: " .. r.failed)
+      lines[#lines + 1] = { r.group, r.what, text, "", "" }
     else
       local m = median(r.list)
       local lo, hi = range(r.list)
@@ -532,11 +549,11 @@ local ok, err = pcall(function()
   raw[#raw + 1] = inside_nginx()
   print("== bulk work, 100 ms a request (Lua 5.4, a process per job, " .. BULK_ROUNDS .. " rounds)")
   print("-- export of 10,000 candidates")
-  export()
+  guarded("export, 100 pages of 100", export)
   print("-- creates")
-  creates()
+  guarded("500 creates", creates)
   print("-- 429 storm: the server refuses what is over 4 in flight (Retry-After: 1)")
-  throttled()
+  guarded("429 over 4 in flight", throttled)
   stop_nginx()
   print("== signing")
   raw[#raw + 1] = signing()
