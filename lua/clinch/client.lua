@@ -340,12 +340,11 @@ function Client:_acquire(n)
   if not sched and not self._shares_budget then
     local wait = lim:rate_wait(n, core.monotime())
     if wait > 0 then self.sleep(wait) end
-    lim:take(n)
-    return
+    return lim:take(n)
   end
   while true do
     local ok, wait = lim:acquire(n, core.monotime())
-    if ok then return end
+    if ok then return wait end -- the budget's epoch
     if sched then
       if wait then sched:sleep(wait) else sched:wait_slot() end
     else
@@ -373,11 +372,12 @@ function Client._collect(_, pendings)
   return outs
 end
 
--- Tells the budget what an attempt's answer says (a 429 or 503 cuts it) and logs a back-off.
-function Client:_observe(res, err, after)
+-- Tells the budget what an attempt's answer says (a 429 or 503 cuts it) and logs a back-off. `epoch`
+-- is what _acquire gave the attempt.
+function Client:_observe(res, err, after, epoch)
   local status = (res and res.status) or (err and err.status)
   local pushback = status == 429 or status == 503
-  local event = self._limiter:observe(pushback, after, core.monotime(), status)
+  local event = self._limiter:observe(pushback, after, core.monotime(), status, epoch)
   if event then
     self:_log { event = "backoff", status = status, wait = event.wait, limit = event.limit,
                 limit_before = event.limit_before }
@@ -388,7 +388,7 @@ end
 -- through here. `preps` are prepared requests (_prepare); `firsts`, when given, are the pendings of
 -- their first attempts, already on the wire since `started` (client:start). Returns, in order, a
 -- response or an error object for each.
-function Client:_exchange(preps, concurrency, firsts, started)
+function Client:_exchange(preps, concurrency, firsts, started, epoch)
   local results, todo = {}, {}
   for i = 1, #preps do todo[i] = i end
   local attempt = 0
@@ -401,7 +401,7 @@ function Client:_exchange(preps, concurrency, firsts, started)
     else
       local reqs = {}
       for k, i in ipairs(todo) do reqs[k] = self:_sign(preps[i]) end
-      self:_acquire(#reqs)
+      epoch = self:_acquire(#reqs)
       started = core.monotime()
       outs = self:_send(reqs, concurrency)
     end
@@ -412,7 +412,7 @@ function Client:_exchange(preps, concurrency, firsts, started)
       local out, err, retryable, after = self:_outcome(p, o[1], o[2], attempt)
       self:_log_attempt(p, out or o[1], err, attempt, started)
       local delay = not out and retryable and self:_delay(attempt, after) or nil
-      self:_observe(out or o[1], err, delay)
+      self:_observe(out or o[1], err, delay, epoch)
       if out then
         results[i] = out
       elseif retryable and attempt <= p.retries then
@@ -457,7 +457,7 @@ Pending.__index = Pending
 -- returns the same result.
 function Pending:wait()
   if not self.result then
-    self.result = { one(self.client:_exchange({ self.p }, nil, { self.first }, self.started)[1]) }
+    self.result = { one(self.client:_exchange({ self.p }, nil, { self.first }, self.started, self.epoch)[1]) }
     self.first = nil
   end
   return unpack(self.result, 1, 2)
@@ -469,10 +469,10 @@ function Client:start(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return setmetatable({ result = { nil, err } }, Pending) end
   local signed = self:_sign(p)
-  self:_acquire(1)
+  local epoch = self:_acquire(1)
   local started = core.monotime()
-  return setmetatable({ client = self, p = p, first = self.transport:start(signed), started = started },
-    Pending)
+  return setmetatable({ client = self, p = p, first = self.transport:start(signed), started = started,
+                        epoch = epoch }, Pending)
 end
 
 --- Sends many requests in parallel (bounded by `opts.concurrency`), retrying each as `request`

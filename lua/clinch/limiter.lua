@@ -4,8 +4,12 @@
 --   * 429 or 503 from the API: the limit halves (never below 1; once for the refusals of one burst)
 --     and no request of the client starts until the wait has passed (Retry-After, or the backoff when
 --     the server gave none), for every request in flight or waiting, not just the one refused;
+--   * when the pause ends, the limit becomes the number of that burst's requests the API did admit
+--     (those that succeeded), so that one burst teaches it the API's concurrency;
 --   * after as many successes in a row as the limit, it grows by one, up to its maximum (additive
---     increase, multiplicative decrease);
+--     increase, multiplicative decrease); just below the last limit that drew a push-back it grows
+--     fifty times more slowly (each failed probe pauses every request), and that ceiling is forgotten
+--     after a minute without push-back;
 --   * max_rate = R: a token bucket of R requests a second (a burst of at most max(1, R)).
 -- Inside nginx, `shared` (see clinch.limiter.shared) keeps the same budget in a lua_shared_dict for
 -- every worker of the server.
@@ -16,25 +20,43 @@ local _M = {}
 local Limiter = {}
 Limiter.__index = Limiter
 
+-- After a push-back, the limit is probed again above the last limit the API admitted only after this
+-- many successes per request of the limit (each probe that fails costs a pause for every request),
+-- and the ceiling is forgotten after CEILING_MEMORY seconds without a push-back.
+local SLOW_PROBE = 50
+local CEILING_MEMORY = 60
+
 --- A limiter: opts.max (the most in flight), opts.max_rate (requests per second, or nil).
 function _M.new(opts)
   return setmetatable({
     max = opts.max, limit = opts.max, in_flight = 0, paused_until = 0, successes = 0, backoffs = 0,
+    epoch = 0, admitted = 0, ceiling = nil, pushed_at = nil,
     rate = opts.max_rate, tokens = opts.max_rate and math.max(1, opts.max_rate), stamp = nil,
   }, Limiter)
 end
 
---- Whether n more requests may start at `now`: true (they then count as in flight), or false and the
--- seconds to wait (nil: until a request in flight ends).
+-- At the end of a pause: the limit becomes what the API admitted of the burst it refused (the
+-- requests of that burst that succeeded), so that one burst teaches it, not several.
+local function settle(self, now)
+  if self.admitted > 0 and now >= self.paused_until then
+    self.limit = math.max(1, math.min(self.max, self.admitted))
+    self.ceiling = self.limit + 1
+    self.admitted = 0
+  end
+  if self.ceiling and self.pushed_at and now - self.pushed_at > CEILING_MEMORY then self.ceiling = nil end
+end
+
+--- Whether n more requests may start at `now`: true and the budget's epoch (hand it back to
+-- observe), or false and the seconds to wait (nil: until a request in flight ends).
 function Limiter:acquire(n, now)
   if now < self.paused_until then return false, self.paused_until - now end
+  settle(self, now)
   if self.in_flight > 0 and self.in_flight + n > self.limit then return false, nil end
   local wait = self:rate_wait(n, now)
   if wait > 0 then return false, wait end
   self:take(n)
-  return true
+  return true, self.epoch
 end
-
 --- Seconds until the rate allows n more requests (0 when it does, or there is no max_rate).
 function Limiter:rate_wait(n, now)
   if not self.rate then return 0 end
@@ -45,10 +67,12 @@ function Limiter:rate_wait(n, now)
   return (n - self.tokens) / self.rate
 end
 
---- Counts n requests in flight without asking (a lone caller that waited for the rate).
+--- Counts n requests in flight without asking (a lone caller that waited for the rate); returns the
+-- epoch, as acquire does.
 function Limiter:take(n)
   self.in_flight = self.in_flight + n
   if self.rate then self.tokens = math.max(0, self.tokens - n) end
+  return self.epoch
 end
 
 --- n requests ended.
@@ -57,20 +81,32 @@ function Limiter:release(n)
 end
 
 --- What one answer says about the budget: `pushback` (a 429 or 503) with the seconds to wait, or a
--- success. Returns the back-off event when the limit was cut, for the log and stats().
-function Limiter:observe(pushback, wait, now, status)
+-- success; `epoch` is what acquire gave the request. Returns the back-off event when the limit was
+-- cut, for the log and stats().
+function Limiter:observe(pushback, wait, now, status, epoch)
   if not pushback then
+    if epoch ~= nil and epoch < self.epoch then
+      -- it started before the last push-back: the API admitted it in that burst
+      if epoch == self.epoch - 1 then self.admitted = self.admitted + 1 end
+      return nil
+    end
     self.successes = self.successes + 1
-    if self.successes >= self.limit and self.limit < self.max then
+    local fast = not self.ceiling or self.limit + 1 < self.ceiling
+    local need = fast and self.limit or self.limit * SLOW_PROBE
+    if self.successes >= need and self.limit < self.max then
       self.limit, self.successes = self.limit + 1, 0
     end
     return nil
   end
   local before = self.limit
   -- The refusals of one burst (every request in flight when the API pushed back) cut it once.
-  if now >= self.paused_until then self.limit = math.max(1, math.floor(self.limit / 2)) end
+  if now >= self.paused_until then
+    self.limit = math.max(1, math.floor(self.limit / 2))
+    self.epoch, self.admitted = self.epoch + 1, 0
+  end
   self.successes = 0
   self.paused_until = math.max(self.paused_until, now + (wait or 0))
+  self.pushed_at = now
   self.backoffs = self.backoffs + 1
   self.last_event = { status = status, wait = wait or 0, limit_before = before, limit = self.limit, at = now }
   return self.last_event
