@@ -25,9 +25,9 @@
 -- and `type` are kept as sent, since jsonapi.raw(resource) finds the original object (bytes as sent)
 -- by them. resource.replaced(r) tells which fields of a resource were changed. A body that is valid
 -- UTF-8 (the usual case) costs one scan of it (see valid_body).
-local type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, floor, rawget, select,
-  require = type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, math.floor, rawget,
-  select, require
+local type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, floor, rawget, rawset,
+  select, require = type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, math.floor,
+  rawget, rawset, select, require
 local format, concat, sort, find, byte, sub, gsub = string.format, table.concat, table.sort, string.find,
   string.byte, string.sub, string.gsub
 local check = require "clinch.check"
@@ -937,9 +937,35 @@ function _M.define(def)
   def.Collection, def.Object = Coll, Object
   function def.is(v)
     local mt = getmetatable(v)
-    return type(mt) == "table" and rawget(mt, "__index") == Object
+    return type(mt) == "table" and (rawget(mt, "__index") == Object or rawget(mt, "outcome_of") == Object)
   end
   return def
+end
+
+--- Gives a resource object the outcome of the call that returned it as `obj[name]` (create's
+-- `cand.created`): read through a variant of its metatable, never a field of its own, so the object's
+-- fields stay exactly what the API sent (the CLI's output, jsonapi.raw, pairs and refresh see only
+-- those), a field the API sends under that name would win, and reload or update (which keep the
+-- object's metatable) keep it. The object stays an object of its class. Returns obj.
+function _M.outcome(obj, name, value)
+  local mt = getmetatable(obj)
+  arg(type(mt) == "table" and type(rawget(mt, "__index")) == "table", "resource.outcome: not a resource object")
+  local variants = rawget(mt, "outcomes")
+  if not variants then
+    variants = {}
+    rawset(mt, "outcomes", variants)
+  end
+  local key = name .. "=" .. tostring(value)
+  local variant = variants[key]
+  if not variant then
+    variant = {}
+    for k, v in next, mt do if k ~= "outcomes" then variant[k] = v end end
+    local methods = rawget(mt, "outcome_of") or mt.__index
+    variant.__index = setmetatable({ [name] = value }, { __index = mt.__index })
+    variant.outcome_of = methods
+    variants[key] = variant
+  end
+  return setmetatable(obj, variant)
 end
 
 --- The collection of a defined resource for a client: its class, and the metatable its resource
