@@ -76,25 +76,41 @@ local function list_options(opts, extra)
   }
 end
 
---- `NAME list` of a registered resource: one page, or every page with --all.
+--- Pages in flight behind the one being written, for `--all` and sync, unless --concurrency says.
+_M.PAGES_IN_FLIGHT = 4
+
+--- `NAME list` of a registered resource: one page, or every page with --all (up to --concurrency
+-- pages in flight: see clinch.resource's walks).
 local function list_run(cx, opts, def, extra)
-  local page, err = cx:client()[def.name]:list(list_options(opts, extra))
-  if not page then return nil, err end
-  local w = cx:writer { columns = columns(opts, def.columns) }
-  local progress = opts.all and cx:progress(def.name)
-  while page do
-    if opts.all then page:prefetch() end -- the next page travels while this one is written
-    for _, cand in ipairs(page) do w:write(cand) end
-    if not opts.all then break end
-    progress:page(#page, require("clinch.cli.progress").total_of(page))
-    page, err = page:next()
-    if err then
-      progress:clear()
-      w:finish()
-      return nil, err
-    end
+  local coll = cx:client()[def.name]
+  local lopts = list_options(opts, extra)
+  if not opts.all then
+    local page, err = coll:list(lopts)
+    if not page then return nil, err end
+    local w = cx:writer { columns = columns(opts, def.columns) }
+    for _, record in ipairs(page) do w:write(record) end
+    w:finish()
+    return true
   end
-  if progress then progress:finish() end
+  lopts.concurrency = opts.concurrency or _M.PAGES_IN_FLIGHT
+  local walk, werr = coll:_walk(lopts, "list")
+  if not walk then return nil, werr end
+  local page, err = walk:step()
+  if not page then return nil, err end -- nothing written: the first page failed
+  local w = cx:writer { columns = columns(opts, def.columns) }
+  local progress = cx:progress(def.name)
+  local total_of = require("clinch.cli.progress").total_of
+  while page do
+    for _, record in ipairs(page) do w:write(record) end
+    progress:page(#page, total_of(page))
+    page, err = walk:step()
+  end
+  if page == nil then
+    progress:clear()
+    w:finish()
+    return nil, err
+  end
+  progress:finish()
   w:finish()
   return true
 end
@@ -286,6 +302,8 @@ local function resource_commands(def)
     { "page", arg = "N", type = "integer", help = "page number (default 1)" },
     { "per-page", arg = "N", type = "integer", help = def.name .. " per page" },
     { "all", help = "follow every page from --page on (progress on stderr when it is a terminal)" },
+    { "concurrency", arg = "N", type = "integer",
+      help = "with --all: pages in flight at once (default " .. _M.PAGES_IN_FLIGHT .. ")" },
     include_opt(def),
   }
   for _, o in ipairs(extra and extra.options or {}) do options[#options + 1] = o end

@@ -153,13 +153,16 @@ function Context:client()
   if self.opts.verbose then
     o.logger = trace.logger(stderr)
   end
+  -- --concurrency above the client's default budget raises the budget (and the transport's) with it.
+  local concurrency = self.opts.concurrency
+  if concurrency and concurrency > require("clinch.defaults").CONCURRENCY then o.max_concurrency = concurrency end
   local transport
   if self.opts.dry_run then
     transport = trace.dry_run_transport(self.stdout)
   end
   if self.opts.verbose then
-    transport = trace.verbose_transport(transport or require("clinch.transport").default { timeout = o.timeout },
-      stderr)
+    transport = trace.verbose_transport(transport or require("clinch.transport").default {
+      timeout = o.timeout, max_concurrency = o.max_concurrency }, stderr)
   end
   o.transport = transport
   local client, cerr = config.client(o)
