@@ -946,7 +946,8 @@ end
 -- `cand.created`): read through a variant of its metatable, never a field of its own, so the object's
 -- fields stay exactly what the API sent (the CLI's output, jsonapi.raw, pairs and refresh see only
 -- those), a field the API sends under that name would win, and reload or update (which keep the
--- object's metatable) keep it. The object stays an object of its class. Returns obj.
+-- object's metatable) keep it. The object stays an object of its class (def.is, registry.class_of),
+-- its metatable one variant per outcome (every created candidate shares one). Returns obj.
 function _M.outcome(obj, name, value)
   local mt = getmetatable(obj)
   arg(type(mt) == "table" and type(rawget(mt, "__index")) == "table", "resource.outcome: not a resource object")
