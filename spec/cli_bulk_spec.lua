@@ -242,6 +242,10 @@ describe("bulk commands", function()
       assert.are.equal("", out)
       assert.are.equal(2, code)
       assert.matches("leave out %-%-email", err)
+      code, out, err = clinch { "candidates", "create", "--from", file("list.json", '[{"email":"a@example.com"}]') }
+      assert.are.equal("", out)
+      assert.matches("holds a JSON array: %-%-from reads CSV, or JSON Lines", err)
+      assert.are.equal(2, code)
       -- the mock saw no request at all
       assert.are.same({}, journal())
     end)

@@ -51,7 +51,8 @@ end
 
 -- A candidate id as a row gives it -> id, or nil and why not.
 local function check_id(id)
-  if type(id) ~= "string" or id == "" then return nil, "no candidate id" end
+  if type(id) ~= "string" then return nil, "the candidate id is not a string" end
+  if id == "" then return nil, "no candidate id" end
   if id:find("[%s%c]") then return nil, "the candidate id holds white space or control characters" end
   if not validate.utf8(id) then return nil, "the candidate id is not valid UTF-8" end
   return id
@@ -150,7 +151,7 @@ end
 -- Whether an input is JSON Lines: by its name, else by its first character.
 local function is_jsonl(path, text)
   local lower = path:lower()
-  if lower:match("%.jsonl$") or lower:match("%.ndjson$") or lower:match("%.json$") then return true end
+  if lower:match("%.jsonl$") or lower:match("%.ndjson$") then return true end
   if lower:match("%.csv$") then return false end
   return text:match("^%s*{") ~= nil
 end
@@ -268,6 +269,9 @@ function _M.create(cx, opts)
   end
   local text, err = read_input(cx, opts.from, "--from")
   if not text then return nil, err end
+  if text:match("^%s*%[") then
+    return usage(opts.from .. " holds a JSON array: --from reads CSV, or JSON Lines (one object a line)")
+  end
   local request = schema.request("createCandidate")
   local rows, why
   if is_jsonl(opts.from, text) then rows = jsonl_rows(text) else rows, why = csv_rows(text, request) end
