@@ -610,8 +610,8 @@ end
 -- it keeps up to N requests for the pages after the current one in flight (client:start, so they
 -- travel while the caller works): pages up to the last one when the server says how many there are
 -- (meta total_pages, or the page number of links.last), otherwise page + 1 .. page + N on speculation.
--- A page N ahead is asked for under the target of the next link (or the fallback's page + 1) with
--- its page number changed, and it is used only when the page before it names that very target as
+-- A page further ahead is asked for under the target of the next link (or the fallback's page + 1)
+-- with its page number changed, and it is used only when the page before it names that very target as
 -- its next page: a server whose links go elsewhere (another order, a cursor, a loop back) is followed
 -- as it says, the requests it did not confirm dropped. So the pages, their order, the loop detection
 -- and the end (an empty or short page, no next link) are those of page:next(); requests past the end
@@ -626,8 +626,8 @@ Walk.__index = Walk
 Walk.__close = function(w) w:drain() end
 Walk.__name = "clinch.walk"
 
--- The target of page `k` in the form of `target` (a request target naming page k - 1 + 1), or nil
--- when `target` names no page number.
+-- The target of page `k` in the form of `target` (a request target with a page number), or nil when
+-- `target` names no page number.
 local PAGE_PARAM = "[?&]" .. gsub(PAGE, "%p", "%%%0") .. "=%d+"
 local function numbered(target, k)
   local s, e = find(target, PAGE_PARAM)
