@@ -36,6 +36,7 @@ build = {
     ["clinch.check"] = "lua/clinch/check.lua",
     ["clinch.cli"] = "lua/clinch/cli/init.lua",
     ["clinch.cli.args"] = "lua/clinch/cli/args.lua",
+    ["clinch.cli.bulk"] = "lua/clinch/cli/bulk.lua",
     ["clinch.cli.commands"] = "lua/clinch/cli/commands.lua",
     ["clinch.cli.config"] = "lua/clinch/cli/config.lua",
     ["clinch.cli.csv"] = "lua/clinch/cli/csv.lua",

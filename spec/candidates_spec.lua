@@ -23,6 +23,9 @@ describe("Candidate objects share one namespace with the seed's fields", functio
     assert.is_true(#names > 60)
     assert.truthy(cand_schema.attributes.properties.tags)
     assert.truthy(cand_schema.attributes.properties.links)
+    -- create's outcome (cand.created) is read through the metatable: no attribute may take its name
+    assert.is_nil(cand_schema.attributes.properties.created)
+    assert.is_nil(cand_schema.relationships.properties.created)
     for _, name in ipairs(names) do
       assert.is_nil(rawget(candidates.Object, name), name)
     end
@@ -148,6 +151,32 @@ describe("client.candidates against the mock", function()
       -- and it is really there
       local again = assert(client.candidates:get(cand.id))
       assert.equal("Lovelace", again.last_name)
+    end)
+
+    it("says whether the API created the candidate (201) or matched one by its email (200)", function()
+      local new = assert(client.candidates:create { email = "created.or.matched@example.com", first_name = "New" })
+      assert.is_true(new.created)
+      local again = assert(client.candidates:create { email = "created.or.matched@example.com", last_name = "Again" })
+      assert.is_false(again.created)
+      assert.equal(new.id, again.id)
+      assert.equal("Again", again.last_name)
+      local statuses = {}
+      for i, r in ipairs(requests()) do statuses[i] = r.status end
+      assert.same({ 201, 200 }, statuses)
+      -- an outcome of the call, not a field: the object's own fields are what the API sent
+      assert.is_nil(rawget(again, "created"))
+      for k in pairs(again) do assert.not_equal("created", k) end
+      assert.is_nil(require("clinch.jsonapi").raw(again).attributes.created)
+      -- still a Candidate, with its methods; reload keeps the outcome, get and list never have one
+      assert.is_true(candidates.is(again))
+      assert.equal(again, assert(again:reload()))
+      assert.is_false(again.created)
+      assert.is_nil(assert(client.candidates:get(new.id)).created)
+      assert.is_nil(first_candidate().created)
+      -- the CLI (Lua 5.4) writes what the API sent, and nothing named created
+      if not support.is_luajit then
+        assert.is_nil(require("clinch.cli.output").json_text(new):find('"created"', 1, true))
+      end
     end)
 
     it("sends an empty tag_values list as []", function()

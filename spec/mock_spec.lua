@@ -804,6 +804,17 @@ describe("clinch-mock", function()
         email = "fault@example.com" } } }).status)
     end)
 
+    it("matches by one name=value part of the query, byte for byte", function()
+      fault({ kind = "status", status = 502, count = -1, query = "page=5" })
+      assert.equal(502, first_page("?page=5").status)
+      assert.equal(502, first_page("?per_page=3&page=5").status)
+      assert.equal(502, first_page("?page=5&per_page=3").status)
+      for _, other in ipairs { "?page=50", "?per_page=5", "?xpage=5", "?page=4", "" } do
+        assert.equal(200, first_page(other).status, other)
+      end
+      control("DELETE", "faults")
+    end)
+
     -- id -> updated_at of every candidate, from the control API (the store itself).
     local function updated_by_id()
       local out = {}
@@ -896,7 +907,9 @@ describe("clinch-mock", function()
                               { kind = "status", status = 503, count = 0 }, { kind = "redirect" },
                               { kind = "churn" }, { kind = "churn", touch = 1, among = "some" },
                               { kind = "churn", touch = 0 },
-                              { kind = "pagination" }, { kind = "pagination", mode = "sideways" } }) do
+                              { kind = "pagination" }, { kind = "pagination", mode = "sideways" },
+                              { kind = "status", status = 502, query = "a=1&b=2" },
+                              { kind = "status", status = 502, query = 5 } }) do
         local _, status = control("POST", "faults", spec)
         assert.equal(400, status)
       end

@@ -51,13 +51,15 @@ describe("client:parallel", function()
     end, { concurrency = 8 })
 
     assert.equal(50, #results)
-    local sequential = assert(client.candidates:get(ids[1]))
+    -- a create outside parallel: a Candidate with create's outcome (cand.created), as those inside are
+    local sequential = assert(client.candidates:create { email = "parallel-sequential@example.com" })
     for i, item in ipairs(items) do
       local r = results[i]
       if item.op == "create" then
         assert.is_false(errors.is(r), tostring(r))
         assert.equal(getmetatable(sequential), getmetatable(r)) -- a Candidate, as outside parallel
         assert.equal(item.email, r.email)
+        assert.is_true(r.created)
       elseif item.op == "tag" or item.op == "upload" then
         assert.is_false(errors.is(r), tostring(r))
       elseif item.op == "invalid" then

@@ -35,6 +35,8 @@ _M.DESCRIPTION = {
   io = "output or state that cannot be written",
   state = "a sync state file that cannot be trusted (corrupted, or recorded for other options)",
   busy = "another sync run holds the state file's lock",
+  partial = "rows of a bulk command (candidates create --from, tags add --ids-from, resume upload --dir) "
+    .. "that failed at the API; each row's result says why",
   repl = "an error in code typed at the REPL",
   dry_run = "--dry-run printed the request instead of sending it",
 }

@@ -8,6 +8,7 @@
 --   page = page:next()                              -- the next page, nil after the last one
 --   page:prefetch()                                 -- start fetching the next page now
 --   for job in jobs:each { per_page = 100, prefetch = true } do ... end
+--   for job in jobs:each { per_page = 100, concurrency = 4 } do ... end   -- up to 4 pages in flight
 --   local job = assert(jobs:get("4aa454fa42106969bc4a6ea2366262e5"))
 --   assert(job:reload { include = { "categories" } })
 --
@@ -24,9 +25,9 @@
 -- and `type` are kept as sent, since jsonapi.raw(resource) finds the original object (bytes as sent)
 -- by them. resource.replaced(r) tells which fields of a resource were changed. A body that is valid
 -- UTF-8 (the usual case) costs one scan of it (see valid_body).
-local type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, floor, rawget, select,
-  require = type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, math.floor, rawget,
-  select, require
+local type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, floor, rawget, rawset,
+  select, require = type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, math.floor,
+  rawget, rawset, select, require
 local format, concat, sort, find, byte, sub, gsub = string.format, table.concat, table.sort, string.find,
   string.byte, string.sub, string.gsub
 local check = require "clinch.check"
@@ -79,7 +80,7 @@ local state = setmetatable({}, { __mode = "k" })
 -- Every call also takes the per-request options `timeout` and `retries` (see request_opts).
 local LIST_OPTS = { include = true, filter = true, page = true, per_page = true, query = true,
                     allow_unknown = true, timeout = true, retries = true }
-local EACH_OPTS = { prefetch = true }
+local EACH_OPTS = { prefetch = true, concurrency = true }
 for k in pairs(LIST_OPTS) do EACH_OPTS[k] = true end
 local GET_OPTS = { include = true, query = true, timeout = true, retries = true }
 
@@ -536,13 +537,13 @@ function Collection:_fetch_page(target, query, number, pending, ropts, walk)
   return self:_page(res, target, query, number, ropts, walk)
 end
 
---- The next page, `nil` after the last one, or nil, err.
-function Page:next()
-  local st = state[self]
-  arg(st, "page:next: not a page")
+-- The page after `page` -> page, nil after the last one, or nil, err. `take(st, target)` gives the
+-- pending request already started for that target (a prefetch, or a page of a parallel walk), or nil.
+local function after(page, take)
+  local st = state[page]
   local target, number = st.next_target, st.next_number
   if target == nil then
-    local t, n_or_err = next_target(self)
+    local t, n_or_err = next_target(page)
     if t == nil then return nil, n_or_err end
     target, number = t, n_or_err
     st.next_target, st.next_number = target, number
@@ -550,14 +551,26 @@ function Page:next()
   if target == false then return nil end
   -- Only page numbers the server or the fallback named count: a link without one has none.
   if number then st.walk.numbers[number] = number end
-  local pending = st.pending
-  st.pending = nil
-  local page, err = st.collection:_fetch_page(target, st.query, number or st.number + 1, pending, st.ropts, st.walk)
-  if page and same_ids(self, page) then
-    return nil, loop_error(st.number, "page " .. state[page].number .. " holds the same records as page "
+  local nxt, err = st.collection:_fetch_page(target, st.query, number or st.number + 1, take(st, target), st.ropts,
+    st.walk)
+  if nxt and same_ids(page, nxt) then
+    return nil, loop_error(st.number, "page " .. state[nxt].number .. " holds the same records as page "
       .. st.number, true)
   end
-  return page, err
+  return nxt, err
+end
+
+-- The prefetched request of a page (page:prefetch), taken once.
+local function take_prefetched(st)
+  local pending = st.pending
+  st.pending = nil
+  return pending
+end
+
+--- The next page, `nil` after the last one, or nil, err.
+function Page:next()
+  arg(state[self], "page:next: not a page")
+  return after(self, take_prefetched)
 end
 
 -- Starts fetching the next page now, so that page:next() finds it on the way or already there.
@@ -590,54 +603,172 @@ function Collection:list(opts)
   return self:_fetch_page(target, q, tonumber(q[PAGE]) or 1, nil, ropts)
 end
 
---- An iterator over every resource of the collection across pages, holding one page at a time (two
--- with prefetch = true, which fetches the next page while the caller works on the current one).
--- Errors are raised as error objects, never swallowed: invalid options when each() is called, a page
--- that still fails after the client's retries when the loop reaches it, so a loop cannot end quietly
--- with part of the data.
-function Collection:each(opts)
-  opts = _M.check_opts(opts, EACH_OPTS, "each")
-  local ropts = _M.request_opts(opts, "each")
-  local list_opts = {}
-  for k, v in pairs(opts) do if k ~= "prefetch" then list_opts[k] = v end end
-  local q, qerr = self:_query(list_opts)
-  if not q then error(qerr, 0) end -- an error object: it carries no position
-  local first = uri.build(self.path, q)
-  local do_prefetch = opts.prefetch and true or false
-  local page, index, failure, finished = nil, 0, nil, false
+-- Walks ---------------------------------------------------------------------------------------------
+--
+-- A walk goes through the pages of a collection in order (each, and the CLI's --all). Without
+-- `concurrency` it holds one page (and with prefetch the request of the next). With concurrency = N
+-- it keeps up to N requests for the pages after the current one in flight (client:start, so they
+-- travel while the caller works): pages up to the last one when the server says how many there are
+-- (meta total_pages, or the page number of links.last), otherwise page + 1 .. page + N on speculation.
+-- A page further ahead is asked for under the target of the next link (or the fallback's page + 1)
+-- with its page number changed, and it is used only when the page before it names that very target as
+-- its next page: a server whose links go elsewhere (another order, a cursor, a loop back) is followed
+-- as it says, the requests it did not confirm dropped. So the pages, their order, the loop detection
+-- and the end (an empty or short page, no next link) are those of page:next(); requests past the end
+-- are dropped. Decoding happens when a page's turn comes, so at most two pages are decoded at once
+-- (the current one and, for a moment, the one before it), whatever N; the N in flight are bodies.
+-- Dropped requests are waited for (their answers discarded), so that the client's count of
+-- requests in flight stays right.
 
-  local function advance()
-    local nxt, err
-    if page == nil then
-      nxt, err = self:_fetch_page(first, q, tonumber(q[PAGE]) or 1, nil, ropts)
-    else
-      nxt, err = page:next()
-    end
-    if err then
-      page, failure = nil, err
-      error(err, 0)
-    end
-    if not nxt then
-      page, finished = nil, true
-      return false
-    end
-    page, index = nxt, 0
-    if do_prefetch then prefetch(page) end
-    return true
+local Walk = {}
+Walk.__index = Walk
+-- Lua 5.4 closes the walk when a for loop over each() ends early (break, an error in the body).
+Walk.__close = function(w) w:drain() end
+Walk.__name = "clinch.walk"
+
+-- The target of page `k` in the form of `target` (a request target with a page number), or nil when
+-- `target` names no page number.
+local PAGE_PARAM = "[?&]" .. gsub(PAGE, "%p", "%%%0") .. "=%d+"
+local function numbered(target, k)
+  local s, e = find(target, PAGE_PARAM)
+  if not s then return nil end
+  return sub(target, 1, s) .. PAGE .. "=" .. number_text(k) .. sub(target, e + 1)
+end
+
+-- The number of the last page when the server says it (meta total_pages, or the page number of
+-- links.last), else nil.
+local function last_page(page)
+  local meta = page.meta
+  if type(meta) == "table" and type(meta.total_pages) == "number" then return meta.total_pages end
+  local links = page.links
+  local href = type(links) == "table" and link_href(links.last)
+  return href and tonumber(href:match(PAGE_IN_LINK)) or nil
+end
+
+--- A walk over the pages from the first one the query names (see above); `concurrency` (nil, or a
+-- whole number >= 1) and `prefetch` as each() takes them.
+function _M.walk(coll, q, ropts, concurrency, do_prefetch)
+  return setmetatable({ coll = coll, q = q, ropts = ropts, n = concurrency, prefetch = do_prefetch, ahead = {},
+                        in_flight = 0, page = nil, finished = false, failure = nil }, Walk)
+end
+
+-- Waits for every request still in flight and drops the answers.
+function Walk:drain()
+  local ahead = self.ahead
+  self.ahead, self.in_flight = {}, 0
+  for _, pending in next, ahead do pending:wait() end
+end
+
+-- The request started for `target`, taken out of the walk's; when the server named another target
+-- than the walk started, the ones it started are dropped.
+function Walk:_take(target)
+  local pending = self.ahead[target]
+  if pending then
+    self.ahead[target] = nil
+    self.in_flight = self.in_flight - 1
+  elseif self.in_flight > 0 then
+    self:drain()
   end
+  return pending
+end
 
-  return function()
-    if failure then error(failure, 0) end
-    while not finished do
+-- Starts requests for the pages after the current one, up to N in flight (see above).
+function Walk:_fill()
+  local page = self.page
+  local st = state[page]
+  local target, number = next_target(page)
+  if not target then return end -- the end, or an error that page:next() finds again
+  st.next_target, st.next_number = target, number
+  local targets = { target }
+  if number == st.number + 1 and numbered(target, number) == target then
+    local last = last_page(page)
+    for k = number + 1, number + self.n - 1 do
+      if last and k > last then break end
+      targets[#targets + 1] = numbered(target, k)
+    end
+  end
+  local client = self.coll.client
+  for _, t in ipairs(targets) do
+    if self.in_flight >= self.n then break end
+    if not self.ahead[t] then
+      self.ahead[t] = client:start("GET", t, self.ropts)
+      self.in_flight = self.in_flight + 1
+    end
+  end
+end
+
+--- The next page -> page, false after the last one, or nil, err (then again on every later call).
+function Walk:step()
+  if self.failure then return nil, self.failure end
+  if self.finished then return false end
+  local page, err
+  if self.page == nil then
+    local q = self.q
+    page, err = self.coll:_fetch_page(uri.build(self.coll.path, q), q, tonumber(q[PAGE]) or 1, nil, self.ropts)
+  elseif self.n then
+    page, err = after(self.page, function(_, target) return self:_take(target) end)
+  else
+    page, err = self.page:next()
+  end
+  if not page then
+    self:drain()
+    self.page = nil
+    if err then
+      self.failure = err
+      return nil, err
+    end
+    self.finished = true
+    return false
+  end
+  self.page = page
+  if self.n then self:_fill() elseif self.prefetch then prefetch(page) end
+  return page
+end
+
+--- The walk of each(opts) (the CLI's --all uses it too): its options checked, mistakes raising at the
+-- user's line -> walk (walk:step() gives its pages), or nil, err for a query the checks refuse.
+function Collection:_walk(opts, fname)
+  opts = _M.check_opts(opts, EACH_OPTS, fname)
+  local ropts = _M.request_opts(opts, fname)
+  local concurrency = opts.concurrency
+  arg(concurrency == nil or (type(concurrency) == "number" and concurrency >= 1 and concurrency == floor(concurrency)
+                             and concurrency < 2 ^ 31), fname .. ": concurrency must be a whole number >= 1")
+  local list_opts = {}
+  for k, v in pairs(opts) do if k ~= "prefetch" and k ~= "concurrency" then list_opts[k] = v end end
+  local q, qerr = self:_query(list_opts)
+  if not q then return nil, qerr end
+  uri.build(self.path, q) -- a value with no query form raises here, at the user's line
+  return _M.walk(self, q, ropts, concurrency, opts.prefetch and true or false)
+end
+
+--- An iterator over every resource of the collection across pages, holding one page at a time (two
+-- with prefetch = true, which fetches the next page while the caller works on the current one; with
+-- concurrency = N, up to N pages are in flight: see the walks above). Errors are raised as error
+-- objects, never swallowed: invalid options when each() is called, a page that still fails after the
+-- client's retries when the loop reaches it, so a loop cannot end quietly with part of the data.
+function Collection:each(opts)
+  local walk, err = self:_walk(opts, "each")
+  if not walk then error(err, 0) end -- an error object: it carries no position
+  local page, index = nil, 0
+  local function iterate()
+    while true do
       if page then
         index = index + 1
         local item = page[index]
         if item ~= nil then return item end
       end
-      if not advance() then break end
+      local why
+      page, why = walk:step()
+      index = 0
+      if page == nil then error(why, 0) end
+      if not page then
+        page = nil
+        return nil
+      end
     end
-    return nil
   end
+  -- The walk is the for loop's closing value: Lua 5.4 drains its requests when the loop ends early.
+  return iterate, nil, nil, walk
 end
 
 --- One resource by id: get(id, { include=, query=, timeout=, retries= }) -> resource or nil, err.
@@ -806,9 +937,36 @@ function _M.define(def)
   def.Collection, def.Object = Coll, Object
   function def.is(v)
     local mt = getmetatable(v)
-    return type(mt) == "table" and rawget(mt, "__index") == Object
+    return type(mt) == "table" and (rawget(mt, "__index") == Object or rawget(mt, "outcome_of") == Object)
   end
   return def
+end
+
+--- Gives a resource object the outcome of the call that returned it as `obj[name]` (create's
+-- `cand.created`): read through a variant of its metatable, never a field of its own, so the object's
+-- fields stay exactly what the API sent (the CLI's output, jsonapi.raw, pairs and refresh see only
+-- those), a field the API sends under that name would win, and reload or update (which keep the
+-- object's metatable) keep it. The object stays an object of its class (def.is, registry.class_of),
+-- its metatable one variant per outcome (every created candidate shares one). Returns obj.
+function _M.outcome(obj, name, value)
+  local mt = getmetatable(obj)
+  arg(type(mt) == "table" and type(rawget(mt, "__index")) == "table", "resource.outcome: not a resource object")
+  local variants = rawget(mt, "outcomes")
+  if not variants then
+    variants = {}
+    rawset(mt, "outcomes", variants)
+  end
+  local key = name .. "=" .. tostring(value)
+  local variant = variants[key]
+  if not variant then
+    variant = {}
+    for k, v in next, mt do if k ~= "outcomes" then variant[k] = v end end
+    local methods = rawget(mt, "outcome_of") or mt.__index
+    variant.__index = setmetatable({ [name] = value }, { __index = mt.__index })
+    variant.outcome_of = methods
+    variants[key] = variant
+  end
+  return setmetatable(obj, variant)
 end
 
 --- The collection of a defined resource for a client: its class, and the metatable its resource

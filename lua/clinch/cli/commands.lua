@@ -76,25 +76,41 @@ local function list_options(opts, extra)
   }
 end
 
---- `NAME list` of a registered resource: one page, or every page with --all.
+--- Pages in flight behind the one being written, for `--all` and sync, unless --concurrency says.
+_M.PAGES_IN_FLIGHT = 4
+
+--- `NAME list` of a registered resource: one page, or every page with --all (up to --concurrency
+-- pages in flight: see clinch.resource's walks).
 local function list_run(cx, opts, def, extra)
-  local page, err = cx:client()[def.name]:list(list_options(opts, extra))
-  if not page then return nil, err end
-  local w = cx:writer { columns = columns(opts, def.columns) }
-  local progress = opts.all and cx:progress(def.name)
-  while page do
-    if opts.all then page:prefetch() end -- the next page travels while this one is written
-    for _, cand in ipairs(page) do w:write(cand) end
-    if not opts.all then break end
-    progress:page(#page, require("clinch.cli.progress").total_of(page))
-    page, err = page:next()
-    if err then
-      progress:clear()
-      w:finish()
-      return nil, err
-    end
+  local coll = cx:client()[def.name]
+  local lopts = list_options(opts, extra)
+  if not opts.all then
+    local page, err = coll:list(lopts)
+    if not page then return nil, err end
+    local w = cx:writer { columns = columns(opts, def.columns) }
+    for _, record in ipairs(page) do w:write(record) end
+    w:finish()
+    return true
   end
-  if progress then progress:finish() end
+  lopts.concurrency = opts.concurrency or _M.PAGES_IN_FLIGHT
+  local walk, werr = coll:_walk(lopts, "list")
+  if not walk then return nil, werr end
+  local page, err = walk:step()
+  if not page then return nil, err end -- nothing written: the first page failed
+  local w = cx:writer { columns = columns(opts, def.columns) }
+  local progress = cx:progress(def.name)
+  local total_of = require("clinch.cli.progress").total_of
+  while page do
+    for _, record in ipairs(page) do w:write(record) end
+    progress:page(#page, total_of(page))
+    page, err = walk:step()
+  end
+  if page == nil then
+    progress:clear()
+    w:finish()
+    return nil, err
+  end
+  progress:finish()
   w:finish()
   return true
 end
@@ -118,7 +134,8 @@ local function attributes(opts)
 end
 
 local function candidates_create(cx, opts)
-  if not opts.email then return usage("candidates create needs --email") end
+  if opts.from then return require("clinch.cli.bulk").create(cx, opts) end
+  if not opts.email then return usage("candidates create needs --email (or --from FILE)") end
   local cand, err = cx:client().candidates:create(attributes(opts))
   if not cand then return nil, err end
   return write_one(cx, cand, opts.columns and columns(opts))
@@ -145,6 +162,7 @@ local function tags_list(cx, opts, args)
 end
 
 local function tags_add(cx, opts, args)
+  if opts.ids_from then return require("clinch.cli.bulk").tag(cx, opts, args[1]) end
   local tag, err = cx:client().candidates:add_tag(args[1], args[2])
   if not tag then return nil, err end
   if tag == true then tag = { candidate_id = args[1], name = args[2], added = true } end
@@ -157,7 +175,8 @@ local function tags_remove(cx, _, args)
   return write_one(cx, { candidate_id = args[1], tag_id = args[2], removed = true })
 end
 
-local function resume_upload(cx, _, args)
+local function resume_upload(cx, opts, args)
+  if opts.dir then return require("clinch.cli.bulk").upload(cx, opts) end
   local f = io.open(args[2], "rb")
   if not f then return usage("cannot read " .. args[2]) end
   f:close()
@@ -258,6 +277,9 @@ local ATTR_OPTS = {
   { "phone", arg = "PHONE", help = "phone number" },
 }
 
+local BULK_CONCURRENCY_OPT = { "concurrency", arg = "N", type = "integer",
+                               help = "rows at once (default " .. require("clinch.defaults").CONCURRENCY .. ")" }
+
 local function with(list, ...)
   local out = {}
   for _, o in ipairs(list) do out[#out + 1] = o end
@@ -286,6 +308,8 @@ local function resource_commands(def)
     { "page", arg = "N", type = "integer", help = "page number (default 1)" },
     { "per-page", arg = "N", type = "integer", help = def.name .. " per page" },
     { "all", help = "follow every page from --page on (progress on stderr when it is a terminal)" },
+    { "concurrency", arg = "N", type = "integer",
+      help = "with --all: pages in flight at once (default " .. _M.PAGES_IN_FLIGHT .. ")" },
     include_opt(def),
   }
   for _, o in ipairs(extra and extra.options or {}) do options[#options + 1] = o end
@@ -308,10 +332,15 @@ end
 local CANDIDATE_COMMANDS = {
   {
     words = { "candidates", "create" },
-    usage = "clinch candidates create --email EMAIL [--first-name N] [--last-name N] [--phone P] [--tag T]...",
-    summary = "create a candidate",
-    example = "clinch candidates create --email jane@example.com --first-name Jane --tag 'Seed Data'",
-    options = with(ATTR_OPTS, { "tag", arg = "NAME", multi = true, help = "tag to add (repeatable)" }, COLUMNS_OPT),
+    usage = "clinch candidates create --email EMAIL [--first-name N] [--last-name N] [--phone P] [--tag T]... "
+      .. "| --from FILE [--concurrency N]",
+    summary = "create a candidate, or one per row of a file",
+    example = "clinch candidates create --email jane@example.com --first-name Jane --tag 'Seed Data'; "
+      .. "clinch candidates create --from people.csv > results.jsonl",
+    options = with(ATTR_OPTS, { "tag", arg = "NAME", multi = true, help = "tag to add (repeatable)" }, COLUMNS_OPT,
+      { "from", arg = "FILE", help = "one candidate per row: CSV with a header row naming attributes (tag_values "
+        .. "split at ;), or JSON Lines; - for stdin. One JSON Lines result per row on stdout" },
+      BULK_CONCURRENCY_OPT),
     args = {}, run = candidates_create,
   },
   {
@@ -331,17 +360,28 @@ local CANDIDATE_COMMANDS = {
     example = "clinch tags list 35b24a", options = { COLUMNS_OPT }, args = { "ID" }, run = tags_list,
   },
   {
-    words = { "tags", "add" }, usage = "clinch tags add ID NAME", summary = "tag a candidate",
-    example = "clinch tags add 35b24a 'Java developer'", options = { COLUMNS_OPT }, args = { "ID", "NAME" },
-    run = tags_add,
+    words = { "tags", "add" }, usage = "clinch tags add ID NAME | --ids-from FILE NAME [--concurrency N]",
+    summary = "tag a candidate, or every candidate a file lists",
+    example = "clinch tags add 35b24a 'Java developer'; clinch tags add --ids-from ids.txt Imported",
+    options = { COLUMNS_OPT,
+      { "ids-from", arg = "FILE", help = "tag every candidate FILE lists: an id a line, or JSON Lines with an "
+        .. "\"id\" (the results of candidates create --from); - for stdin. One JSON Lines result per row" },
+      BULK_CONCURRENCY_OPT },
+    args = function(opts) return opts.ids_from and { "NAME" } or { "ID", "NAME" } end, run = tags_add,
   },
   {
     words = { "tags", "remove" }, usage = "clinch tags remove ID TAG_ID", summary = "remove a tag from a candidate",
     example = "clinch tags remove 35b24a 7f3e01", options = {}, args = { "ID", "TAG_ID" }, run = tags_remove,
   },
   {
-    words = { "resume", "upload" }, usage = "clinch resume upload ID FILE", summary = "upload a resume file",
-    example = "clinch resume upload 35b24a cv.pdf", options = {}, args = { "ID", "FILE" }, run = resume_upload,
+    words = { "resume", "upload" }, usage = "clinch resume upload ID FILE | --dir DIR [--concurrency N]",
+    summary = "upload a resume file, or every file of a directory",
+    example = "clinch resume upload 35b24a cv.pdf; clinch resume upload --dir resumes/",
+    options = {
+      { "dir", arg = "DIR", help = "upload each file of DIR named <email>.<ext> or <candidate id>.<ext> to that "
+        .. "candidate (hidden files are left out). One JSON Lines result per file" },
+      BULK_CONCURRENCY_OPT },
+    args = function(opts) return opts.dir and {} or { "ID", "FILE" } end, run = resume_upload,
   },
 }
 

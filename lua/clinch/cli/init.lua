@@ -24,11 +24,12 @@ _M.EXIT_CODES = {
   validation = _M.EXIT_USAGE, -- input refused before sending (with an HTTP status it is the API's answer: 1)
   state = _M.EXIT_USAGE,      -- a sync state file that is corrupted, or that another output belongs to
   io = _M.EXIT_API,           -- output or state that cannot be written (a full disk, a closed pipe)
+  partial = _M.EXIT_API,      -- rows of a bulk command that failed at the API (their results say why)
   busy = _M.EXIT_API,         -- another sync holds the state file's lock
 }
 
 -- Kinds whose message is the whole line (the others keep their kind: "http error (HTTP 500) ...").
-local PLAIN = { usage = true, repl = true, io = true, state = true, busy = true }
+local PLAIN = { usage = true, repl = true, io = true, state = true, busy = true, partial = true }
 
 _M.GLOBAL_OPTIONS = {
   { "key", arg = "KEY", help = "API access id (default: $CLINCH_API_KEY)" },
@@ -153,13 +154,16 @@ function Context:client()
   if self.opts.verbose then
     o.logger = trace.logger(stderr)
   end
+  -- --concurrency above the client's default budget raises the budget (and the transport's) with it.
+  local concurrency = self.opts.concurrency
+  if concurrency and concurrency > require("clinch.defaults").CONCURRENCY then o.max_concurrency = concurrency end
   local transport
   if self.opts.dry_run then
     transport = trace.dry_run_transport(self.stdout)
   end
   if self.opts.verbose then
-    transport = trace.verbose_transport(transport or require("clinch.transport").default { timeout = o.timeout },
-      stderr)
+    transport = trace.verbose_transport(transport or require("clinch.transport").default {
+      timeout = o.timeout, max_concurrency = o.max_concurrency }, stderr)
   end
   o.transport = transport
   local client, cerr = config.client(o)
@@ -187,9 +191,11 @@ function _M.replaced_warning(n, where)
   return ("%d invalid UTF-8 sequence%s in the data replaced by U+FFFD in %s"):format(n, n == 1 and "" or "s", where)
 end
 
---- A progress line on stderr, drawn only when stderr is a terminal (and not under --verbose).
-function Context:progress(label)
-  local p = progress.new { enabled = self.stderr_tty and not self.opts.verbose, stream = self.stderr, label = label }
+--- A progress line on stderr, drawn only when stderr is a terminal (and not under --verbose); with
+-- `rows`, of a bulk command's rows (see clinch.cli.progress).
+function Context:progress(label, rows)
+  local p = progress.new { enabled = self.stderr_tty and not self.opts.verbose, stream = self.stderr, label = label,
+                           rows = rows }
   self._progress = p -- cleared before an error message, which then starts at column one
   return p
 end
@@ -235,6 +241,8 @@ local function message_line(err)
   end
   return one_line(text)
 end
+--- The one line an error is on stderr (a bulk command's row results carry it too).
+_M.message_line = message_line
 
 -- The command argv names from index i on: cmd, the index after its words; or nil and the exit code
 -- once help or a usage mistake was written (fail writes the message).
@@ -277,15 +285,17 @@ local function parse_command(cmd, argv, rest, globals, stdout, fail)
     return nil, _M.EXIT_OK
   end
   local positionals = opts._args
-  if #positionals < #cmd.args then
-    return nil, fail(_M.EXIT_USAGE, name .. " needs " .. concat(cmd.args, " ", #positionals + 1)
+  -- The positionals a command takes may depend on its options (tags add ID NAME, or --ids-from FILE NAME).
+  local want = type(cmd.args) == "function" and cmd.args(opts) or cmd.args
+  if #positionals < #want then
+    return nil, fail(_M.EXIT_USAGE, name .. " needs " .. concat(want, " ", #positionals + 1)
       .. " (usage: " .. cmd.usage .. ")")
-  elseif #positionals > #cmd.args then
-    return nil, fail(_M.EXIT_USAGE, "unexpected argument '" .. positionals[#cmd.args + 1] .. "' (usage: "
+  elseif #positionals > #want then
+    return nil, fail(_M.EXIT_USAGE, "unexpected argument '" .. positionals[#want + 1] .. "' (usage: "
       .. cmd.usage .. ")")
   end
   for k, v in ipairs(positionals) do
-    if v == "" then return nil, fail(_M.EXIT_USAGE, name .. ": " .. cmd.args[k] .. " must not be empty") end
+    if v == "" then return nil, fail(_M.EXIT_USAGE, name .. ": " .. want[k] .. " must not be empty") end
   end
   return opts, positionals
 end

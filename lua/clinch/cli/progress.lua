@@ -10,13 +10,15 @@ local _M = {}
 local Progress = {}
 Progress.__index = Progress
 
---- new{ enabled = bool, stream = io.stderr, label = "candidates", clock = core.monotime, interval = 0.2 }
+--- new{ enabled = bool, stream = io.stderr, label = "candidates", clock = core.monotime, interval = 0.2 }.
+-- With rows = N (a bulk command's), it counts rows done of N and those that failed (Progress:row)
+-- instead of pages.
 function _M.new(opts)
   local clock = opts.clock or require("clinch.core").monotime
   return setmetatable({
     enabled = opts.enabled and true or false, stream = opts.stream or io.stderr, label = opts.label or "records",
     clock = clock, started = clock(), interval = opts.interval or 0.2, last = nil,
-    pages = 0, records = 0, total = nil, drawn = false,
+    pages = 0, records = 0, total = opts.rows, rows = opts.rows ~= nil, failed = 0, drawn = false,
   }, Progress)
 end
 
@@ -30,7 +32,10 @@ end
 function Progress:text()
   local elapsed = max(self.clock() - self.started, 1e-6)
   local parts = { format("%d page%s", self.pages, self.pages == 1 and "" or "s") }
-  if self.total then
+  if self.rows then
+    parts[1] = format("%d/%d %s", self.records, self.total, self.label)
+    if self.failed > 0 then parts[2] = format("%d failed", self.failed) end
+  elseif self.total then
     parts[#parts + 1] = format("%d/%d %s", self.records, self.total, self.label)
   else
     parts[#parts + 1] = format("%d %s", self.records, self.label)
@@ -60,6 +65,13 @@ function Progress:page(n, total)
   self.pages = self.pages + 1
   self.records = self.records + n
   if total then self.total = total end
+  self:_draw(false)
+end
+
+--- Counts one row of a bulk command done (`failed`: at the API).
+function Progress:row(failed)
+  self.records = self.records + 1
+  if failed then self.failed = self.failed + 1 end
   self:_draw(false)
 end
 

@@ -27,6 +27,15 @@
 -- in a second's passes are not written again); a record that changed during the run may be exported by
 -- it (as it was before the change) and is exported again, changed, by the next run.
 --
+-- Concurrency (--concurrency N, default 4): the read asks for up to N consecutive sub-windows of the
+-- current width at once (client:parallel, from the cursor) and takes their answers in order, as if it
+-- had read them one after the other. That loses nothing: a record that stays in the window for the
+-- whole run keeps its updated_at, so an answer read whole holds it whenever it was taken, and the
+-- sub-windows do not overlap. From the first sub-window of a batch that was not read whole (too full,
+-- or a second read in passes) on, the answers are dropped: the cursor is a single time, so what lies
+-- after it is asked for again. A second's passes stay one page after another: their proof needs the
+-- pages of a pass in order.
+--
 -- Durability: records are written, flushed and fsync'd before the state file that counts them is
 -- replaced (atomically, see clinch.cli.state). The state records the run: its window, the cursor (a
 -- time, so a resumed run may use another --per-page), the output's options and length. A run that
@@ -63,6 +72,8 @@ _M.OPTIONS = {
     .. "(default 0; raise it if the API's writes become visible late)" },
   { "include", arg = "NAME[,NAME]", multi = true, help = "related resources to include in each record" },
   { "columns", arg = "A,B,...", help = "CSV columns (must include id)" },
+  { "concurrency", arg = "N", type = "integer", help = "requests in flight at once: consecutive sub-windows of "
+    .. "the window, asked for together (default 4)" },
   { "wait", help = "wait for another sync on the same state file to finish (default: exit 1 at once)" },
 }
 
@@ -427,33 +438,70 @@ function Reader:read_second(a, probe)
   end
 end
 
+-- The sub-windows the read asks for next: from the cursor, up to `concurrency` consecutive ones of the
+-- current width, none past the window's end. All but the first are asked for on speculation.
+function Reader:plan(lt)
+  local a, width, batch = self.run.cursor, self.run.width, {}
+  repeat
+    local b = min(a + width, lt)
+    batch[#batch + 1] = { a, b }
+    a = b
+  until a >= lt or #batch >= self.concurrency
+  return batch
+end
+
+-- The page-1 answers of the sub-windows of a batch, asked for at once: a page or an error object each.
+function Reader:fetch_batch(batch)
+  if not batch[2] then
+    local page, err = self:fetch(batch[1][1], batch[1][2])
+    return { page or err }
+  end
+  return self.client:parallel(batch, function(w) return self:fetch(w[1], w[2]) end, { concurrency = #batch })
+end
+
+-- Takes the answer for the sub-window [a, b) the cursor is at -> true and whether the cursor passed it
+-- having read it whole, or nil, err.
+function Reader:take(a, b, page, lt)
+  if errors.is(page) then return nil, page end
+  local run = self.run
+  if run.total == nil and a == state.epoch_of(run.gte) and b == lt then run.total = progress.total_of(page) end
+  local n = #page
+  if complete(page, self.per_page) then
+    local ok, werr = self:write(page)
+    if not ok then return nil, werr end
+    self.prog:page(n, run.total)
+    run.cursor, run.width = b, self:next_width(b - a, b, n)
+    ok, werr = self:save(false)
+    if not ok then return nil, werr end
+    return true, true
+  elseif b - a > 1 then
+    local total = progress.total_of(page)
+    run.width = shrink(b - a, total, self.per_page)
+    self.bound = { b = b, total = total or 1 / 0 }
+  else
+    local ok, serr = self:read_second(a, page)
+    if not ok then return nil, serr end
+    run.cursor, run.width = b, 1
+    ok, serr = self:save(true)
+    if not ok then return nil, serr end
+  end
+  return true, false
+end
+
+-- Reads the window from the cursor (see the module comment). The sub-windows of a batch are taken in
+-- order, as if read one after the other: each answer read whole is a snapshot of its sub-window,
+-- which loses nothing whenever it was taken (a record that stays in the window keeps its updated_at);
+-- from the first one that was not read whole on, the answers are dropped and asked for again.
 function Reader:read()
   local run = self.run
   local lt = state.epoch_of(run.lt)
   while run.cursor < lt do
-    local a = run.cursor
-    local b = min(a + run.width, lt)
-    local page, err = self:fetch(a, b)
-    if not page then return nil, err end
-    if run.total == nil and a == state.epoch_of(run.gte) and b == lt then run.total = progress.total_of(page) end
-    local n = #page
-    if complete(page, self.per_page) then
-      local ok, werr = self:write(page)
-      if not ok then return nil, werr end
-      self.prog:page(n, run.total)
-      run.cursor, run.width = b, self:next_width(b - a, b, n)
-      ok, werr = self:save(false)
-      if not ok then return nil, werr end
-    elseif b - a > 1 then
-      local total = progress.total_of(page)
-      run.width = shrink(b - a, total, self.per_page)
-      self.bound = { b = b, total = total or 1 / 0 }
-    else
-      local ok, serr = self:read_second(a, page)
-      if not ok then return nil, serr end
-      run.cursor, run.width = b, 1
-      ok, serr = self:save(true)
-      if not ok then return nil, serr end
+    local batch = self:plan(lt)
+    local pages = self:fetch_batch(batch)
+    for i, w in ipairs(batch) do
+      local ok, passed = self:take(w[1], w[2], pages[i], lt)
+      if not ok then return nil, passed end
+      if not passed then break end
     end
   end
   return true
@@ -547,6 +595,7 @@ local function locked_run(cx, opts, o)
   local prog = cx:progress("candidates")
   local reader = setmetatable({ run = run, st = st, out = out, client = client,
     per_page = opts.per_page or defaults.BULK_PER_PAGE, include = run.include, prog = prog,
+    concurrency = opts.concurrency or require("clinch.cli.commands").PAGES_IN_FLIGHT,
     state_path = opts.state, saved_at = core.monotime() }, Reader)
   local ok, err = reader:read()
   if not ok then

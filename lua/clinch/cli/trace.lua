@@ -95,6 +95,11 @@ function Verbose:send_many(reqs, concurrency)
   return self.inner:send_many(reqs, concurrency)
 end
 
+--- Waits for started requests to make progress (what client:parallel's scheduler blocks on).
+function Verbose:poll(seconds)
+  return self.inner:poll(seconds)
+end
+
 function Verbose:close()
   self.inner:close()
 end

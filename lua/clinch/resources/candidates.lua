@@ -15,7 +15,7 @@
 -- schema (spec/candidates_spec.lua checks), so `cand.tags` is the tags attribute, never a method.
 -- Paths, the include names, the filters and the request bodies are the contract's (clinch.contract,
 -- with the project's overlay in clinch.schema).
-local type, pairs, ipairs, tostring, require = type, pairs, ipairs, tostring, require
+local type, pairs, ipairs, tostring, require, getmetatable = type, pairs, ipairs, tostring, require, getmetatable
 local concat, io = table.concat, io
 local check = require "clinch.check"
 local contract = require "clinch.contract"
@@ -108,6 +108,11 @@ end
 
 --- Creates a candidate: create({ email=, first_name=, last_name=, phone_number=, tag_values= },
 -- { allow_unknown=, timeout=, retries= }) -> Candidate or nil, err. The email must be plausible.
+-- `cand.created` says what the API did: true when it created the candidate (201), false when it
+-- answered 200, matching an existing candidate by the email (and updating it with the attributes
+-- sent). It is no field of the Candidate (see resource.outcome): the contract's Candidate has no
+-- attribute or relationship of that name (spec/candidates_spec.lua checks), and get, list or each
+-- give Candidates without it.
 function Candidates:create(attrs, opts)
   check_attrs(attrs, "create")
   local ropts
@@ -116,7 +121,10 @@ function Candidates:create(attrs, opts)
   if not body then return nil, err end
   local res, rerr = self.client:request(ops.createCandidate.method, ops.createCandidate.path, with_body(body, ropts))
   if not res then return nil, rerr end
-  return resource.one(res)
+  local cand, cerr = resource.one(res)
+  if not cand then return nil, cerr end
+  if type(getmetatable(cand)) ~= "table" then return cand end -- a resource of another type than ours
+  return resource.outcome(cand, "created", res.status == 201)
 end
 
 --- Updates a candidate: update(id, { first_name=, last_name= }, { allow_unknown=, timeout=, retries= })

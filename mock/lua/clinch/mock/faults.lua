@@ -1,7 +1,8 @@
 --- Injected faults for the mock's /v1 requests, set through the control API or flags. A fault applies to
--- the next `count` matching requests (count -1: until cleared), optionally only to a method and to paths
--- with a given prefix. Kinds: latency, status, reset, truncate, trickle, redirect, and two that leave
--- the answer itself alone:
+-- the next `count` matching requests (count -1: until cleared), optionally only to a method, to paths
+-- with a given prefix, and to requests whose query holds a given `name=value` part (query = "page=5",
+-- as sent: one of the query's &-separated parts, byte for byte). Kinds: latency, status, reset,
+-- truncate, trickle, redirect, and two that leave the answer itself alone:
 --   churn       { touch = K, seed = N, among = "all" | "filter" | "first" }: after answering, K random
 --               candidates (seeded; among every candidate, or among those the request's filter matched)
 --               are updated (updated_at = now), as other users of a busy account would do between two
@@ -18,7 +19,7 @@
 --               were in flight then (`at`, `in_flight`). Only requests it refuses use up its count.
 -- A request takes at most one fault of each class: latency, churn, pagination, and one of the others.
 local setmetatable, type, tostring, ipairs, pairs, floor = setmetatable, type, tostring, ipairs, pairs, math.floor
-local upper, sub = string.upper, string.sub
+local upper, sub, find = string.upper, string.sub, string.find
 local remove = table.remove
 local random = require "clinch.mock.random"
 
@@ -128,6 +129,12 @@ function Faults:add(spec)
     if type(spec.method) ~= "string" then return nil, "method must be a string" end
     f.method = upper(spec.method)
   end
+  if spec.query ~= nil then
+    if type(spec.query) ~= "string" or spec.query == "" or spec.query:find("&", 1, true) then
+      return nil, "query must be one name=value part of a query string"
+    end
+    f.query = spec.query
+  end
   local why = READ[kind] and READ[kind](f, spec)
   if why then return nil, why end
   self.next_id = self.next_id + 1
@@ -148,8 +155,22 @@ function Faults:all()
   return self.list
 end
 
-local function matches(f, method, path)
+-- Whether `query` (the raw query string, or nil) holds `part` as one of its &-separated parts.
+local function has_part(query, part)
+  if not query then return false end
+  local from = 1
+  while true do
+    local s, e = find(query, part, from, true)
+    if not s then return false end
+    local before, after = sub(query, s - 1, s - 1), sub(query, e + 1, e + 1)
+    if (s == 1 or before == "&") and (after == "" or after == "&") then return true end
+    from = s + 1
+  end
+end
+
+local function matches(f, method, path, query)
   return (not f.method or f.method == method) and (not f.path or sub(path, 1, #f.path) == f.path)
+    and (not f.query or has_part(query, f.query))
 end
 
 local function use(self, f)
@@ -170,11 +191,12 @@ end
 --- Takes the faults for a request: the first matching fault of each class (latency, churn,
 -- pagination, overload, the other kinds); any may be nil. Each one taken uses up one of its count,
 -- but an overload only when it refuses the request (`in_flight`: requests being answered now).
--- Returns latency, other, churn, pagination, and the overload fault when it refuses this request.
-function Faults:take(method, path, in_flight)
+-- `query` is the request's raw query string (or nil). Returns latency, other, churn, pagination, and
+-- the overload fault when it refuses this request.
+function Faults:take(method, path, in_flight, query)
   local first = {}
   for _, f in ipairs(self.list) do
-    if matches(f, method, path) then
+    if matches(f, method, path, query) then
       local class = CLASSES[f.kind] or "other"
       first[class] = first[class] or f
     end

@@ -194,7 +194,8 @@ function Mock:handle(req, conn)
     local path = req.path
     if path == api.PREFIX or sub(path, 1, #api.PREFIX + 1) == api.PREFIX .. "/" then
       local arrived_in_flight = self.in_flight
-      local latency, fault, churn, pagination, overload = self.faults:take(req.method, path, self.in_flight)
+      local latency, fault, churn, pagination, overload = self.faults:take(req.method, path, self.in_flight,
+        req.query)
       if overload then
         res = api.fail(429, "too many requests in flight (clinch-mock overload fault)")
         res.headers[#res.headers + 1] = { "Retry-After", overload.retry_after }
