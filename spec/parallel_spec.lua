@@ -135,6 +135,21 @@ describe("client:parallel", function()
     assert.equal(429, stats.last_event.status)
   end)
 
+  it("ends the budget's count of a started request dropped without a wait, once it is collected", function()
+    local c = clinch.new { key = "test-key", secret = "test-secret", base_url = mock.base_url }
+    do
+      local _ = c:start("GET", "/candidates") -- dropped at the end of the block, never waited for
+      assert.equal(1, c:stats().in_flight)
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.equal(0, c:stats().in_flight)
+    local waited = c:start("GET", "/candidates")
+    assert(waited:wait())
+    assert.equal(0, c:stats().in_flight)
+    c:close()
+  end)
+
   it("raises at the caller's line for wrong arguments", function()
     assert.has_error(function() client:parallel("x", print) end, "parallel: items must be a list")
     assert.has_error(function() client:parallel({}, "x") end, "parallel: fn must be a function(item, i)")

@@ -11,8 +11,8 @@ local uri = require "clinch.uri"
 local validate = require "clinch.validate"
 local transports = require "clinch.transport"
 
-local type, pairs, ipairs, tostring, setmetatable, rawget, require =
-  type, pairs, ipairs, tostring, setmetatable, rawget, require
+local type, pairs, ipairs, tostring, setmetatable, getmetatable, rawget, require =
+  type, pairs, ipairs, tostring, setmetatable, getmetatable, rawget, require
 local math, table, io = math, table, io
 local unpack = table.unpack or rawget(_G, "unpack")
 
@@ -453,10 +453,23 @@ end
 local Pending = {}
 Pending.__index = Pending
 
+-- An object whose finalizer calls fn: a table's __gc on Lua 5.2+, a userdata's on LuaJIT (5.1 tables
+-- have none).
+local newproxy = rawget(_G, "newproxy")
+local function on_collect(fn)
+  if newproxy then
+    local proxy = newproxy(true)
+    getmetatable(proxy).__gc = fn
+    return proxy
+  end
+  return setmetatable({}, { __gc = fn })
+end
+
 --- Waits for a started request (retrying it if needed) -> response or nil, err. Waiting again
 -- returns the same result.
 function Pending:wait()
   if not self.result then
+    self.counted.done = true -- _exchange ends its count in the budget from here on
     self.result = { one(self.client:_exchange({ self.p }, nil, { self.first }, self.started, self.epoch)[1]) }
     self.first = nil
   end
@@ -471,8 +484,13 @@ function Client:start(method, path, opts)
   local signed = self:_sign(p)
   local epoch = self:_acquire(1)
   local started = core.monotime()
+  -- A pending request that is dropped without a wait (a loop left half-way) still ends its count in the
+  -- client's budget, when it is collected: otherwise the budget would shrink for good.
+  local counted, budget = { done = false }, self._limiter
   return setmetatable({ client = self, p = p, first = self.transport:start(signed), started = started,
-                        epoch = epoch }, Pending)
+                        epoch = epoch, counted = counted,
+                        guard = on_collect(function() if not counted.done then budget:release(1) end end) },
+    Pending)
 end
 
 --- Sends many requests in parallel (bounded by `opts.concurrency`), retrying each as `request`
