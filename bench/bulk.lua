@@ -116,6 +116,8 @@ end
 if mode == "probe" then
   probe()
 elseif mode == "export" then
+  if os.getenv("BENCH_GC") == "gen" then collectgarbage("generational") end
+  if os.getenv("BENCH_GC") == "pause" then collectgarbage("setpause", 100) end
   export(tonumber(arg[3]))
 elseif mode == "create-loop" then
   create_loop(tonumber(arg[3]))

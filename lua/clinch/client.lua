@@ -11,8 +11,8 @@ local uri = require "clinch.uri"
 local validate = require "clinch.validate"
 local transports = require "clinch.transport"
 
-local type, pairs, ipairs, tostring, setmetatable, getmetatable, rawget, require =
-  type, pairs, ipairs, tostring, setmetatable, getmetatable, rawget, require
+local type, pairs, ipairs, next, tostring, setmetatable, getmetatable, rawget, require =
+  type, pairs, ipairs, next, tostring, setmetatable, getmetatable, rawget, require
 local math, table, io = math, table, io
 local unpack = table.unpack or rawget(_G, "unpack")
 
@@ -270,6 +270,11 @@ function Client:_outcome(p, res, terr, attempt)
     -- method allows it at all): waiting would not help, the next attempt uses a new connection.
     return nil, e, retry.retryable(p.method, terr, self.retry_unsafe), terr.reused and 0 or nil
   end
+  -- The caller's response is a table of its own: the transport's answer may be kept by its pending
+  -- (a C pending caches it for its finalizer's cycle), and must not keep the decoded document alive.
+  local copy = {}
+  for k, v in next, res do copy[k] = v end
+  res = copy
   local status = res.status
   res.headers = res.headers or {}
   -- The built-in transports refuse these themselves; a plugged-in one may not.
