@@ -43,6 +43,7 @@ build = {
     ["clinch.cli.output"] = "lua/clinch/cli/output.lua",
     ["clinch.cli.progress"] = "lua/clinch/cli/progress.lua",
     ["clinch.cli.repl"] = "lua/clinch/cli/repl.lua",
+    ["clinch.cli.repl_complete"] = "lua/clinch/cli/repl_complete.lua",
     ["clinch.cli.state"] = "lua/clinch/cli/state.lua",
     ["clinch.cli.sync"] = "lua/clinch/cli/sync.lua",
     ["clinch.cli.textable"] = "lua/clinch/cli/textable.lua",

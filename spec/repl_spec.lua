@@ -144,24 +144,96 @@ describe("clinch repl", function()
     assert.matches("\n[^\n]-42\r?\n", out)
   end)
 
-  it("goes on after Ctrl-C at the prompt, with the line as typed #slow", function()
-    -- Typed with pauses, so that Ctrl-C (sent by the terminal as SIGINT) arrives while a line is read.
-    -- The input stays open until the REPL has exited (up to 10 s): at its end the terminal would hang up.
-    local done = tmp .. "/repl-done"
+  -- Runs `clinch repl` on a pseudo-terminal (script(1)) and types into it: each step waits until the
+  -- output holds `prompts` prompts (so keys never arrive before the REPL reads them; Ctrl-C sent
+  -- earlier would reach a process not yet listening), runs the shell command `sh` if any, waits `pause`
+  -- seconds if any, then types `keys` (a printf format). The input stays open until the REPL has exited
+  -- (at its end the terminal would hang up). -> the terminal's output, and the REPL's exit line.
+  local function tty_session(steps)
+    local out, done = tmp .. "/tty-out", tmp .. "/repl-done"
+    os.remove(out)
     os.remove(done)
-    local keys = "sleep 2; printf '1+'; sleep 0.5; printf '\\003'; sleep 0.5; printf '2\\n'; sleep 0.5; "
-      .. "printf '3*3\\nexit()\\n'; i=0; while [ ! -e " .. q(done) .. " ] && [ $i -lt 100 ]; do sleep 0.1; "
-      .. "i=$((i+1)); done"
+    local feed = {}
+    for _, st in ipairs(steps) do
+      feed[#feed + 1] = "n=0; while [ \"$(grep -o 'clinch> ' " .. q(out) .. " 2>/dev/null | wc -l)\" -lt "
+        .. st.prompts .. " ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done; "
+        .. (st.sh and st.sh .. "; " or "") .. (st.pause and "sleep " .. st.pause .. "; " or "")
+        .. "printf " .. q(st.keys) .. "; "
+    end
+    feed[#feed + 1] = "i=0; while [ ! -e " .. q(done) .. " ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done"
     -- The terminal's SIGINT reaches the shell running the REPL too: a trap keeps it alive (script(1)
     -- runs $SHELL, pinned to Debian's dash so the case runs the same everywhere).
-    local inner = "trap : INT; " .. env .. support.lua .. " bin/clinch repl; echo \"exit $?\"; touch " .. q(done)
-    local p = assert(io.popen(support.child_env .. "sh -c " .. q("(" .. keys .. ") | SHELL=/bin/sh script -qec "
-      .. q(inner) .. " /dev/null")))
-    local out = p:read("a")
-    p:close()
+    local inner = "trap : INT; " .. env .. support.lua .. " bin/clinch repl 2>&1; echo \"exit $?\"; touch " .. q(done)
+    os.execute(support.child_env .. "sh -c " .. q("(" .. table.concat(feed) .. ") | SHELL=/bin/sh script -qfec "
+      .. q(inner) .. " /dev/null >" .. q(out)))
+    return read_file(out)
+  end
+
+  it("completes globals, fields, methods and attributes on Tab", function()
+    local out = tty_session {
+      -- A unique completion: the line becomes `client.candidates == client.candidates`.
+      { prompts = 1, keys = "client.cand\t == client.candidates\n" },
+      -- Tab twice lists the methods; Ctrl-C then drops the line.
+      { prompts = 2, keys = "client.candidates:\t\t" },
+      { prompts = 3, pause = 0.3, keys = "\003" },
+      { prompts = 4, keys = "cand = client.candidates:list{ per_page = 1 }[1]\n" },
+      { prompts = 5, keys = "cand.ema\t\n" },
+      { prompts = 6, keys = "clie\t.jo\t == nil\n" },
+      { prompts = 7, keys = "exit()\n" },
+    }
+    assert.matches("[\r\n]true\r?\n", out)
+    for _, m in ipairs { "list", "each", "get", "create", "update", "add_tag", "list_tags", "upload_resume" } do
+      assert.matches("client.candidates:" .. m .. "%s", out)
+    end
+    assert.is_falsy(out:find("client.candidates:_", 1, true), "internal methods are not offered")
+    assert.matches('[\r\n]"[^"\r\n]+@[^"\r\n]+"\r?\n', out) -- cand.email's value
+    assert.matches("[\r\n]false\r?\n", out) -- client.jobs == nil
+    assert.matches("exit 0", out, 1, true)
+  end)
+
+  it("Ctrl-C clears the line, never ends the session, and history is saved line by line #slow", function()
+    local hist, snap = tmp .. "/.clinch_history", tmp .. "/history-snapshot"
+    os.remove(hist)
+    os.remove(snap)
+    local out = tty_session {
+      { prompts = 1, keys = "1+" },
+      -- The typed `1+` is dropped: `2` alone follows.
+      { prompts = 1, pause = 0.5, keys = "\003" },
+      { prompts = 2, keys = "2\n" },
+      -- A second and a third Ctrl-C at an idle prompt, a while apart.
+      { prompts = 3, pause = 0.3, keys = "\003" },
+      { prompts = 4, pause = 1, keys = "\003" },
+      { prompts = 5, keys = "history_line = 6 * 7\n" },
+      { prompts = 6, keys = "history_line\n" },
+      -- Before the session ends, the file already has the line.
+      { prompts = 7, sh = "cp " .. q(hist) .. " " .. q(snap), keys = "exit()\n" },
+    }
     assert.is_falsy(out:find("interrupted", 1, true), out)
-    assert.matches("[\r\n]3\r?\n", out)
-    assert.matches("[\r\n]9\r?\n", out)
+    assert.matches("[\r\n]2\r?\n", out)
+    assert.is_falsy(out:find("[\r\n]3\r?\n"), out)
+    assert.matches("[\r\n]42\r?\n", out)
+    assert.matches("exit 0", out, 1, true)
+    assert.matches("history_line = 6 %* 7\n", read_file(snap))
+    assert.matches("^2\nhistory_line = 6 %* 7\nhistory_line\nexit%(%)\n$", read_file(hist))
+    local mode = assert(io.popen("stat -c %a " .. q(hist))):read("l")
+    assert.are.equal("600", mode)
+  end)
+
+  it("says `interrupted` when Ctrl-C stops a command, and goes on", function()
+    mock.control("POST", "faults", { kind = "latency", ms = 8000, count = -1 })
+    local out = tty_session {
+      { prompts = 1, keys = "client.candidates:list()\n" },
+      { prompts = 1, pause = 1, keys = "\003" },
+      { prompts = 2, keys = "while true do end\n" },
+      { prompts = 2, pause = 0.5, keys = "\003" },
+      { prompts = 3, keys = "6 * 7\n" },
+      { prompts = 4, keys = "exit()\n" },
+    }
+    local _, n = out:gsub("[\r\n]interrupted\r?\n", "")
+    assert.are.equal(2, n, out)
+    assert.is_falsy(out:find(".lua:", 1, true), out)
+    assert.is_falsy(out:find("error", 1, true), out)
+    assert.matches("[\r\n]42\r?\n", out)
     assert.matches("exit 0", out, 1, true)
   end)
 end)
