@@ -90,13 +90,20 @@ bench:
 	@scripts/deps.sh bench
 	@scripts/bench.sh
 
-# The library, its C core and bin/clinch (clinch-scm-1.rockspec); `make install-mock` adds the mock API
-# (clinch-mock-scm-1.rockspec: mock/lua and bin/clinch-mock, which need LuaSocket).
+# The library, its C core and bin/clinch (clinch-0.1.0-1.rockspec); `make install-mock` adds the mock API
+# (clinch-mock-0.1.0-1.rockspec: mock/lua and bin/clinch-mock, which need LuaSocket). bin/clinch runs on
+# Lua 5.4 (its shebang is lua5.4), so it comes with the 5.4 tree only: for another Lua (LUA=luajit, for
+# nginx) the library and its core are installed and the CLI is not, which a note says.
 install: core
-	install -d $(DESTDIR)$(LIBDIR)/clinch $(DESTDIR)$(LUADIR) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(LIBDIR)/clinch $(DESTDIR)$(LUADIR)
 	install -m 0755 $(BUILD)/clinch/core.so $(DESTDIR)$(LIBDIR)/clinch/core.so
 	cd lua && find . -name '*.lua' -exec install -D -m 0644 {} $(DESTDIR)$(LUADIR)/{} \;
+ifeq ($(LUA_VERSION),5.4)
+	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 bin/clinch $(DESTDIR)$(BINDIR)/
+else
+	@echo "make install: bin/clinch not installed for $(LUA) (Lua $(LUA_VERSION)): the CLI runs on Lua 5.4; make install with the default LUA=lua5.4 installs it" >&2
+endif
 
 install-mock:
 	install -d $(DESTDIR)$(LUADIR) $(DESTDIR)$(BINDIR)

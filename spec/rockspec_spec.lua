@@ -13,11 +13,11 @@ local function rockspec(file)
   return env
 end
 
--- Every Lua module under `dir` is listed in `file` with its module name, and nothing else is.
-local function assert_lists_tree(file, dir)
-  local spec = rockspec(file)
+-- Every Lua module under `dir` is listed in `modules` (a rockspec's module table) with its module name,
+-- and nothing else is.
+local function assert_lists_tree(file, dir, modules)
   local listed = {}
-  for name, src in pairs(spec.build.modules) do
+  for name, src in pairs(modules) do
     if type(src) == "string" then listed[src] = name end
   end
   local p = assert(io.popen("cd " .. support.shell_quote(support.root) .. " && "
@@ -32,25 +32,73 @@ local function assert_lists_tree(file, dir)
   p:close()
   assert.is_true(count > 5)
   assert.are.same({}, listed)
-  return spec
+end
+
+local clinch = require "clinch"
+local VERSION = clinch._VERSION
+local CLINCH, MOCK = "clinch-" .. VERSION .. "-1.rockspec", "clinch-mock-" .. VERSION .. "-1.rockspec"
+local q = support.shell_quote
+
+-- The files and directories under the checkout, outside build/ and .git/ (git-ignored ones too: *.o and
+-- *.so are), one a line, sorted.
+local function tree_listing()
+  local p = assert(io.popen("cd " .. q(support.root) .. " && " .. LIST .. "find . -path ./build -prune -o -path ./.git"
+    .. " -prune -o -path ./.tmp -prune -o -print | " .. LIST .. "sort"))
+  local out = p:read("a")
+  p:close()
+  return out
+end
+
+local function git_status()
+  local p = assert(io.popen("cd " .. q(support.root) .. " && " .. LIST
+    .. "git status --porcelain --ignored 2>/dev/null"))
+  local out = p:read("a")
+  p:close()
+  return out
 end
 
 describe("the rockspecs", function()
-  it("clinch-scm-1 lists every Lua module of lua/ and nothing else, the core, and bin/clinch alone", function()
-    local spec = assert_lists_tree("clinch-scm-1.rockspec", "lua")
-    assert.are.equal("csrc/core.c", spec.build.modules["clinch.core"].sources[1])
+  it("clinch's lists every Lua module of lua/ and nothing else, the core from build/rock, bin/clinch alone",
+    function()
+    local spec = rockspec(CLINCH)
+    assert.are.equal("make", spec.build.type)
+    assert_lists_tree(CLINCH, "lua", spec.build.install.lua)
+    assert.are.same({ ["clinch.core"] = "build/rock/clinch/core.so" }, spec.build.install.lib)
+    assert.are.equal("build/rock", spec.build.build_variables.BUILD)
     assert.are.same({ clinch = "bin/clinch" }, spec.build.install.bin)
     for _, dep in ipairs(spec.dependencies) do
       assert.is_nil(dep:find("luasocket"), "the library must not need LuaSocket: " .. dep)
     end
   end)
 
-  it("clinch-mock-scm-1 lists every module of mock/lua/, bin/clinch-mock and LuaSocket", function()
-    local spec = assert_lists_tree("clinch-mock-scm-1.rockspec", "mock/lua")
+  it("clinch-mock's lists every module of mock/lua/, bin/clinch-mock and LuaSocket", function()
+    local spec = rockspec(MOCK)
+    assert_lists_tree(MOCK, "mock/lua", spec.build.modules)
     assert.are.same({ ["clinch-mock"] = "bin/clinch-mock" }, spec.build.install.bin)
     local deps = table.concat(spec.dependencies, " ")
     assert.matches("luasocket", deps)
     assert.matches("clinch", deps)
+  end)
+
+  it("carry the code's version in their names, versions and source tags, as the CHANGELOG does", function()
+    assert.matches("^%d+%.%d+%.%d+$", VERSION)
+    assert.are.equal(VERSION, clinch.core._VERSION)
+    assert.are.equal(VERSION, require("clinch.mock")._VERSION)
+    local p = assert(io.popen("cd " .. q(support.root) .. " && " .. LIST .. "ls *.rockspec | " .. LIST .. "sort"))
+    local files = {}
+    for f in p:lines() do files[#files + 1] = f end
+    p:close()
+    assert.are.same({ CLINCH, MOCK }, files)
+    for _, file in ipairs(files) do
+      local spec = rockspec(file)
+      assert.are.equal(VERSION .. "-1", spec.version, file)
+      assert.are.equal("v" .. VERSION, spec.source.tag, file)
+      assert.are.equal("MIT", spec.description.license, file)
+    end
+    local changelog = support.read_file(support.root .. "/CHANGELOG.md")
+    assert.matches("\n## %[" .. VERSION:gsub("%.", "%%.") .. "%] %- %d%d%d%d%-%d%d%-%d%d\n", changelog)
+    assert.matches("^MIT License\n\nCopyright %(c%) %d+ the lua%-clinch authors\n",
+      support.read_file(support.root .. "/LICENSE"))
   end)
 
   it("the library's tree holds no test or example helper", function()
@@ -59,27 +107,45 @@ describe("the rockspecs", function()
     end
   end)
 
-  -- Builds with Debian's offline luarocks into a private tree, from a copy of the sources.
-  it("builds with luarocks make and require 'clinch' works from the tree #slow", function()
+  -- The README's LuaRocks command, as written except for the tree (--local becomes a temporary
+  -- --tree), run in the checkout with Debian's offline luarocks: the rock works and the checkout
+  -- gains no file (the core is built in build/rock/).
+  it("builds with the README's luarocks line, out of the source tree, and require 'clinch' works #slow",
+    function()
     if support.is_luajit then return end
+    local readme = support.read_file(support.root .. "/README.md")
+    local line = readme:match("\n%s*(luarocks %-%-lua%-version 5%.4 make [^\n]-" .. CLINCH:gsub("%p", "%%%0") .. ")\n")
+    assert(line, "the README has no `luarocks --lua-version 5.4 make ... " .. CLINCH .. "` line")
     local tmp = assert(io.popen("mktemp -d")):read("*l")
-    local q = support.shell_quote
-    local src, tree = tmp .. "/src", tmp .. "/tree"
-    local ok, out = support.run("mkdir -p " .. q(src) .. " && cd " .. q(support.root)
-      .. " && cp -r csrc lua bin api clinch-scm-1.rockspec " .. q(src)
-      .. " && cd " .. q(src) .. " && luarocks --lua-version=" .. support.lua_version
-      .. " make --deps-mode=none --tree " .. q(tree) .. " clinch-scm-1.rockspec")
-    assert(ok, out)
+    local tree = tmp .. "/tree"
+    local command, n = line:gsub(" %-%-local ", " --tree " .. q(tree) .. " ")
+    assert.are.equal(1, n, "the README's line installs with --local: " .. line)
+    local before, status_before = tree_listing(), git_status()
+    local ok, out = support.run(LIST .. "sh -c " .. q("cd " .. q(support.root) .. " && " .. command))
+    local after, status_after = tree_listing(), git_status()
     local lv = support.lua_version
-    ok, out = support.run("env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 " .. support.lua
-      .. " -e " .. q("package.path = '" .. tree .. "/share/lua/" .. lv .. "/?.lua;" .. tree .. "/share/lua/"
-        .. lv .. "/?/init.lua;' .. package.path; package.cpath = '" .. tree .. "/lib/lua/" .. lv
-        .. "/?.so;' .. package.cpath;"
-        .. " local c = require 'clinch'; assert(package.searchpath('clinch.core', package.cpath):find('" .. tree
-        .. "', 1, true)); local h = c.core.sign{ method = 'GET', request_uri = '/v1/x', access_id = 'k',"
-        .. " secret = 's', date = 0 }; io.write(h.Authorization)"))
+    local loaded
+    if ok then
+      loaded = { support.run("env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 " .. support.lua
+        .. " -e " .. q("package.path = '" .. tree .. "/share/lua/" .. lv .. "/?.lua;" .. tree .. "/share/lua/"
+          .. lv .. "/?/init.lua;' .. package.path; package.cpath = '" .. tree .. "/lib/lua/" .. lv
+          .. "/?.so;' .. package.cpath;"
+          .. " local c = require 'clinch'; assert(package.searchpath('clinch.core', package.cpath):find('" .. tree
+          .. "', 1, true)); assert(package.searchpath('clinch.cli', package.path):find('" .. tree .. "', 1, true));"
+          .. " local h = c.core.sign{ method = 'GET', request_uri = '/v1/x', access_id = 'k',"
+          .. " secret = 's', date = 0 }; io.write(c._VERSION, ' ', h.Authorization)")) }
+      -- The installed command, with the paths `luarocks path` gives, as the README says.
+      loaded[3], loaded[4] = support.run("env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 sh -c "
+        .. q("cd / && eval \"$(luarocks --lua-version 5.4 --tree " .. q(tree) .. " path)\" && " .. q(tree)
+          .. "/bin/clinch --help"))
+    end
     os.execute("rm -rf " .. q(tmp))
     assert(ok, out)
-    assert.is_truthy(out:match("^APIAuth k:"), out)
+    assert.are.equal(before, after, "luarocks make left files in the checkout")
+    assert.are.equal(status_before, status_after)
+    assert(loaded[1], loaded[2])
+    assert.is_truthy(loaded[2]:match("^" .. VERSION:gsub("%.", "%%.") .. " APIAuth k:"), loaded[2])
+    assert(loaded[3], loaded[4])
+    assert.matches("candidates", loaded[4])
   end)
 end)

@@ -26,7 +26,7 @@ local sub, format = string.sub, string.format
 local remove, insert = table.remove, table.insert
 local gettime = require("socket").gettime
 
-local _M = { _VERSION = "0.1.0" }
+local _M = { _VERSION = require("clinch.defaults").VERSION } -- the mock ships with the library it mocks
 local Mock = {}
 Mock.__index = Mock
 

@@ -1,8 +1,9 @@
 rockspec_format = "3.0"
 package = "clinch-mock"
-version = "scm-1"
+version = "0.1.0-1"
 source = {
   url = "git+https://github.com/lua-clinch/lua-clinch.git",
+  tag = "v0.1.0",
 }
 description = {
   summary = "A mock of the PageUp Recruitment Marketing (Clinch Talent) API, for tests",

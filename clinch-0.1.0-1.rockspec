@@ -1,8 +1,9 @@
 rockspec_format = "3.0"
 package = "clinch"
-version = "scm-1"
+version = "0.1.0-1"
 source = {
   url = "git+https://github.com/lua-clinch/lua-clinch.git",
+  tag = "v0.1.0",
 }
 description = {
   summary = "Lua client for the PageUp Recruitment Marketing (Clinch Talent) API",
@@ -22,16 +23,20 @@ external_dependencies = {
   OPENSSL = { header = "openssl/hmac.h", library = "crypto" },
   CURL = { library = "curl" },
 }
+-- The project's Makefile builds the C core into build/rock/ (LuaRocks' builtin backend would compile in
+-- the checkout and leave csrc/core.o and clinch/core.so there); -B rebuilds it for the Lua at hand
+-- whatever was built there before. LuaRocks installs the files listed under install.
 build = {
-  type = "builtin",
-  modules = {
-    ["clinch.core"] = {
-      sources = { "csrc/core.c" },
-      defines = { "_DEFAULT_SOURCE" },
-      libraries = { "curl", "crypto", "m" },
-      incdirs = { "$(OPENSSL_INCDIR)", "$(CURL_INCDIR)" },
-      libdirs = { "$(OPENSSL_LIBDIR)", "$(CURL_LIBDIR)" },
-    },
+  type = "make",
+  build_target = "-B core",
+  build_variables = {
+    BUILD = "build/rock", LUA = "$(LUA)", LUA_INCDIR = "$(LUA_INCDIR)", CC = "$(CC)",
+    CFLAGS = "$(CFLAGS) -I$(OPENSSL_INCDIR) -I$(CURL_INCDIR)", LDFLAGS = "-L$(OPENSSL_LIBDIR) -L$(CURL_LIBDIR)",
+  },
+  install_pass = false,
+  install = {
+    lib = { ["clinch.core"] = "build/rock/clinch/core.so" },
+    lua = {
     ["clinch"] = "lua/clinch/init.lua",
     ["clinch.check"] = "lua/clinch/check.lua",
     ["clinch.cli"] = "lua/clinch/cli/init.lua",
@@ -71,9 +76,7 @@ build = {
     ["clinch.transport.curl"] = "lua/clinch/transport/curl.lua",
     ["clinch.uri"] = "lua/clinch/uri.lua",
     ["clinch.validate"] = "lua/clinch/validate.lua",
-  },
-  install = {
-    lua = {},
+    },
     bin = {
       ["clinch"] = "bin/clinch",
     },
