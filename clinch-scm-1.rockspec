@@ -49,6 +49,7 @@ build = {
     ["clinch.cli.trace"] = "lua/clinch/cli/trace.lua",
     ["clinch.cli.tty"] = "lua/clinch/cli/tty.lua",
     ["clinch.client"] = "lua/clinch/client.lua",
+    ["clinch.config"] = "lua/clinch/config.lua",
     ["clinch.contract"] = "lua/clinch/contract.lua",
     ["clinch.defaults"] = "lua/clinch/defaults.lua",
     ["clinch.errors"] = "lua/clinch/errors.lua",

@@ -3,6 +3,7 @@
  *   core.fsync(path | file)        -> true | nil, message   a file's data (or a directory's entries) on disk
  *   core.truncate(path | file, n)  -> true | nil, message   cut a file to n bytes
  *   core.lock(path)                -> lock | nil, message [, pid]
+ *   core.mode(path | file)         -> permission bits (0600) | nil, message   for a secret's file (clinch.config)
  *
  * A file is a Lua file handle (io.open); it is flushed first. A lock is an fcntl write lock on the whole
  * file, created if missing, with this process's pid written into it; lock:unlock() (also __gc, and
@@ -82,6 +83,21 @@ static int fs_l_truncate(lua_State *L) {
         if (rc != 0) return fs_fail(L, path, errno);
     }
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.mode(path | file): the permission bits of a file (st_mode & 07777). For a file handle it is
+ * fstat of the open descriptor, so the bits are those of the very file being read. */
+static int fs_l_mode(lua_State *L) {
+    FILE *f = compat_tofile(L, 1);
+    struct stat st;
+    if (f) {
+        if (fstat(fileno(f), &st) != 0) return fs_fail(L, NULL, errno);
+    } else {
+        const char *path = luaL_checkstring(L, 1);
+        if (stat(path, &st) != 0) return fs_fail(L, path, errno);
+    }
+    compat_pushint(L, st.st_mode & 07777);
     return 1;
 }
 
@@ -172,7 +188,8 @@ static int fs_l_lock_tostring(lua_State *L) {
 
 static void fs_open(lua_State *L) {
     static const luaL_Reg fns[] = {
-        {"fsync", fs_l_fsync}, {"truncate", fs_l_truncate}, {"lock", fs_l_lock_new}, {NULL, NULL}};
+        {"fsync", fs_l_fsync}, {"truncate", fs_l_truncate}, {"lock", fs_l_lock_new}, {"mode", fs_l_mode},
+        {NULL, NULL}};
     static const luaL_Reg meta[] = {
         {"__gc", fs_l_unlock},
 #if LUA_VERSION_NUM >= 504

@@ -1,6 +1,6 @@
 --- Structured errors: every runtime failure of lua-clinch is returned as `nil, err` where `err` is one
 -- of these objects. Fields: `kind` (network, timeout, tls, protocol, http, too_large, redirect, auth,
--- not_found, validation, decode, unsupported, interrupted), `message` (one line: see clinch.text),
+-- not_found, validation, decode, unsupported, interrupted, config), `message` (one line: see clinch.text),
 -- `sent` (false when the request certainly never left, true when it may have reached the server), and
 -- where known `status`, `method`, `url`, `attempts`, `request_id`, `errors` (the JSON:API error list),
 -- `curl_code`. They never hold secrets.
@@ -30,6 +30,8 @@ _M.DESCRIPTION = {
   interrupted = "Ctrl-C",
   -- client:parallel
   lua = "an error raised by the function client:parallel ran for an item (message and traceback)",
+  -- configuration (clinch.config)
+  config = "no credentials, or an environment variable, configuration file or profile that cannot be used",
   -- the command line
   usage = "a mistake in the command line or a file it names",
   io = "output or state that cannot be written",

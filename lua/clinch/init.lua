@@ -1,17 +1,56 @@
 --- lua-clinch: the Lua client for the PageUp Recruitment Marketing (Clinch) API.
 --   local clinch = require "clinch"
+--   local client = assert(clinch.new())   -- CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION / CLINCH_BASE_URL
 --   local client = clinch.new { key = ..., secret = ..., region = "us" }
 --   for cand in client.candidates:each { per_page = 100 } do print(cand) end
 local core = require "clinch.core"
 local client = require "clinch.client"
+local config = require "clinch.config"
+local check = require("clinch.check").arg
+
+local type, pairs, ipairs, io = type, pairs, ipairs, io
 
 local _M = {
   _VERSION = require("clinch.defaults").VERSION,
-  new = client.new,
   errors = require "clinch.errors",
   uri = require "clinch.uri",
+  config = config,
   REGIONS = client.REGIONS,
   core = core,
 }
+
+-- A warning about the configuration: to the caller's logger, or stderr (as the client's own warnings).
+local function warn(opts, message)
+  if opts.logger then
+    opts.logger { event = "warning", message = message }
+  else
+    io.stderr:write("clinch: warning: ", message, "\n")
+  end
+end
+
+--- Creates a client. With both `key` and `secret` (and no `profile`) the options are all there is
+-- (README "Configuration"). Otherwise the missing settings come from the environment and the
+-- configuration file's profile (clinch.config: arguments, then environment, then profile), and a
+-- configuration that cannot be used returns nil and an error of kind "config" instead of raising:
+--   local client, err = clinch.new()                      -- or clinch.new { profile = "acme", timeout = 10 }
+function _M.new(opts)
+  check(opts == nil or type(opts) == "table", "clinch.new expects a table of options (or nothing)")
+  opts = opts or {}
+  if opts.key ~= nil and opts.secret ~= nil and opts.profile == nil then return client.new(opts) end
+  check(opts.profile == nil or type(opts.profile) == "string", "clinch.new: option 'profile' must be a string")
+  for _, name in ipairs { "key", "secret", "region", "base_url" } do
+    check(opts[name] == nil or type(opts[name]) == "string", "clinch.new: option '" .. name .. "' must be a string")
+  end
+  check(opts.logger == nil or type(opts.logger) == "function", "clinch.new: option 'logger' must be a function")
+  local settings, warnings = config.resolve { explicit = opts, profile = opts.profile,
+    hints = { key = "pass key to clinch.new", secret = "pass secret to clinch.new" } }
+  if not settings then return nil, warnings end
+  for _, w in ipairs(warnings) do warn(opts, w) end
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.profile = nil
+  o.key, o.secret, o.region, o.base_url = settings.key, settings.secret, settings.region, settings.base_url
+  return client.new(o)
+end
 
 return _M

@@ -38,6 +38,7 @@ _M.GLOBAL_OPTIONS = {
   { "secret", arg = "SECRET", reject = config.SECRET_ON_COMMAND_LINE },
   { "region", arg = "REGION", choices = { "us", "eu", "au" }, help = "us, eu or au (default: $CLINCH_REGION, us)" },
   { "base-url", arg = "URL", help = "API base URL, e.g. http://127.0.0.1:8080/v1 (default: $CLINCH_BASE_URL)" },
+  { "profile", arg = "NAME", help = "profile of ~/.config/clinch/config to use (default: $CLINCH_PROFILE, default)" },
   { "format", arg = "FORMAT", choices = output.FORMATS,
     help = "table, json, jsonl or csv (default: table on a terminal, json otherwise)" },
   { "verbose", help = "log each request to stderr (method, URI, status, time; Authorization redacted)" },
@@ -95,8 +96,9 @@ local function overview()
   lines[#lines + 1] = "Global options:"
   lines[#lines + 1] = args.describe(_M.GLOBAL_OPTIONS)
   lines[#lines + 1] = ""
-  lines[#lines + 1] = "Configuration comes from CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION and"
-  lines[#lines + 1] = "CLINCH_BASE_URL, or the flags above. Run 'clinch COMMAND --help' for a command's options."
+  lines[#lines + 1] = "Configuration: the flags above, then CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION and"
+  lines[#lines + 1] = "CLINCH_BASE_URL, then the profile (--profile, $CLINCH_PROFILE or default) of"
+  lines[#lines + 1] = "~/.config/clinch/config. Run 'clinch COMMAND --help' for a command's options."
   lines[#lines + 1] = "Exit codes: 0 success, 1 API or network error or output that cannot be written, 2 usage"
   lines[#lines + 1] = "error (or a sync state file that cannot be used)."
   return concat(lines, "\n") .. "\n"
@@ -115,7 +117,7 @@ local function command_help(cmd)
   lines[#lines + 1] = "  " .. cmd.example
   lines[#lines + 1] = ""
   lines[#lines + 1] = "Global options (see clinch --help): --key, --secret-file, --region, --base-url, --format,"
-  lines[#lines + 1] = "--verbose, --dry-run, --timeout, --retries."
+  lines[#lines + 1] = "--verbose, --dry-run, --timeout, --retries, --profile."
   return concat(lines, "\n") .. "\n"
 end
 
@@ -148,7 +150,7 @@ Context.__index = Context
 
 function Context:client()
   if self._client then return self._client end
-  local o, err = config.options(self.opts, self.getenv)
+  local o, err = config.options(self.opts, self.getenv, function(m) self:warn(m) end)
   if not o then error(errors.new { kind = "usage", message = err }, 0) end
   local stderr = self.stderr
   if self.opts.verbose then
