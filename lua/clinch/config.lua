@@ -275,9 +275,8 @@ end
 -- was used), source = { key =, secret =, endpoint = } (where each came from, for messages) }, and a
 -- list of warnings (a secret others may read, an environment variable overriding a named profile); or
 -- nil, a config error. opts: `explicit` (values given by the caller: key, secret, secret_file, region,
--- base_url), `explicit_label(setting)` (how to name them: "--key"), `check_explicit` (check them here
--- too, as values a user typed; clinch.new leaves its arguments to its own checks, which raise),
--- `profile` (a name), `getenv`, `hints` ({ key =, secret = }: how the caller can give them, for
+-- base_url; they are left to clinch.new's own checks), `explicit_label(setting)` (how to name them in
+-- messages: "--key"), `profile` (a name), `getenv`, `hints` ({ key =, secret = }: how the caller can give them, for
 -- messages), `config_path` (instead of the standard path).
 function _M.resolve(opts)
   opts = opts or {}
@@ -309,7 +308,7 @@ function _M.resolve(opts)
   for _, s in ipairs { "key", "region", "base_url" } do
     local src = s == "key" and out.source.key or out.source.endpoint
     local given = ex.values[s] and src == ex.source[s]
-    if out[s] and src ~= "the default region" and (opts.check_explicit or not given) then
+    if out[s] and src ~= "the default region" and not given then
       local ok, err = check_value(s, out[s], src)
       if not ok then return nil, err end
     end

@@ -30,7 +30,7 @@ function _M.options(flags, getenv, warn)
   warn = warn or function(m) io.stderr:write("clinch: warning: ", m, "\n") end
   local s, warnings = config.resolve {
     explicit = { key = flags.key, secret_file = flags.secret_file, region = flags.region, base_url = flags.base_url },
-    explicit_label = function(setting) return FLAGS[setting] end, check_explicit = true,
+    explicit_label = function(setting) return FLAGS[setting] end,
     profile = flags.profile, getenv = getenv,
     hints = { key = "use --key KEY", secret = "use --secret-file FILE" },
   }
