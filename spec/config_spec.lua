@@ -199,7 +199,7 @@ end)
 describe("clinch.new", function()
   it("raises for arguments of the wrong type, as before", function()
     local clinch = require "clinch"
-    assert.has_error(function() clinch.new("key") end, "clinch.new expects a table of options (or nothing)")
+    assert.has_error(function() clinch.new("key") end, "clinch.new expects a table of options")
     assert.has_error(function() clinch.new { profile = 1 } end, "clinch.new: option 'profile' must be a string")
   end)
 end)
@@ -249,6 +249,18 @@ describe("configuration end to end", function()
     assert.equal(1, #log)
     assert.equal("/v1/candidates?per_page=3", log[1].uri)
     assert.equal(200, log[1].status) -- the mock verified the signature made with the environment's secret
+  end)
+
+  it("clinch.new with a key and no secret looks for the secret, and says where it can be given", function()
+    local code, out, err = lua_child({ XDG_CONFIG_HOME = home() },
+      "local c, e = require('clinch').new { key = 'test-key' } print(c, e.kind, e.message)")
+    assert.equal(0, code, err)
+    assert.equal("nil\tconfig\tno API secret: set CLINCH_API_SECRET, pass secret to clinch.new or give secret_file "
+      .. "in a profile of the configuration file\n", out)
+    code, out, err = lua_child({ XDG_CONFIG_HOME = home(), CLINCH_API_SECRET = "test-secret",
+      CLINCH_BASE_URL = mock.base_url }, LIST:gsub("%.%.%.", "{ key = 'test-key', timeout = 5 }"))
+    assert.equal(0, code, err)
+    assert.equal("3\t" .. mock.base_url .. "\n", out)
   end)
 
   it("clinch.new{ profile = } reads that profile; the environment overrides it; a bad one is nil, err", function()

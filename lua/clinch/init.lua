@@ -34,7 +34,7 @@ end
 -- configuration that cannot be used returns nil and an error of kind "config" instead of raising:
 --   local client, err = clinch.new()                      -- or clinch.new { profile = "acme", timeout = 10 }
 function _M.new(opts)
-  check(opts == nil or type(opts) == "table", "clinch.new expects a table of options (or nothing)")
+  check(opts == nil or type(opts) == "table", "clinch.new expects a table of options")
   opts = opts or {}
   if opts.key ~= nil and opts.secret ~= nil and opts.profile == nil then return client.new(opts) end
   check(opts.profile == nil or type(opts.profile) == "string", "clinch.new: option 'profile' must be a string")
