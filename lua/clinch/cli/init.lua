@@ -1,6 +1,6 @@
 --- The `clinch` command line: `require("clinch.cli").main(argv) -> exit code`. bin/clinch is a thin
--- launcher around it. Exit codes (EXIT_CODES): 0 success, 1 API or network error or output that cannot
--- be written, 2 usage error (or a state file sync cannot use); every error is one line on stderr.
+-- launcher around it. Exit codes (EXIT_CODES): 0 success (also when the reader of a pipe left), 1 API or
+-- network error or output that cannot be written, 2 usage error (or a state file sync cannot use); every error is one line on stderr.
 -- Output goes to stdout as an aligned table when it is a terminal, JSON otherwise, or as --format
 -- says. Text that is not valid UTF-8 is written mended (see clinch.cli.output) and counted in a warning.
 local type, ipairs, tostring, setmetatable, xpcall, require, error =
@@ -23,7 +23,7 @@ _M.EXIT_CODES = {
   usage = _M.EXIT_USAGE,      -- a bad option or argument
   validation = _M.EXIT_USAGE, -- input refused before sending (with an HTTP status it is the API's answer: 1)
   state = _M.EXIT_USAGE,      -- a sync state file that is corrupted, or that another output belongs to
-  io = _M.EXIT_API,           -- output or state that cannot be written (a full disk, a closed pipe)
+  io = _M.EXIT_API,           -- output or state that cannot be written (a full disk; a closed pipe is 0)
   partial = _M.EXIT_API,      -- rows of a bulk command that failed at the API (their results say why)
   busy = _M.EXIT_API,         -- another sync holds the state file's lock
 }
@@ -200,13 +200,16 @@ function Context:progress(label, rows)
   return p
 end
 
--- stdout as commands see it: a write or flush that fails (a full disk, a pipe whose reader left while
--- SIGPIPE is ignored) raises an io error, so the command stops at once instead of fetching every page
--- for nobody and exiting 0.
-local function checked(stream)
-  local function check(ok, err)
+-- stdout as commands see it: a write or flush that fails raises an io error, so the command stops at
+-- once instead of fetching every page for nobody. A pipe whose reader left (`clinch ... | head -1`;
+-- SIGPIPE is ignored, see _M.main) is the conventional end of a command that printed enough: the error
+-- is marked `closed_pipe` and ends the run quietly with exit code 0. Any other failure (a full disk) is
+-- exit code 1 with a message.
+local function checked(stream, epipe)
+  local function check(ok, err, code)
     if not ok then
-      error(errors.new { kind = "io", message = "cannot write the output: " .. tostring(err) }, 0)
+      error(errors.new { kind = "io", message = "cannot write the output: " .. tostring(err),
+                         closed_pipe = code ~= nil and code == epipe or nil }, 0)
     end
   end
   local w = {}
@@ -221,10 +224,12 @@ local function checked(stream)
   return w
 end
 
---- The exit code for an error value (see EXIT_CODES): 0 for the end of a dry run.
+--- The exit code for an error value (see EXIT_CODES): 0 for the end of a dry run and for output to a
+-- pipe whose reader left.
 function _M.exit_code(err)
   if trace.is_dry_run(err) then return _M.EXIT_OK end
   if not errors.is(err) then return _M.EXIT_API end
+  if err.kind == "io" and err.closed_pipe then return _M.EXIT_OK end -- the reader has what it wanted
   if err.kind == "validation" and err.status then return _M.EXIT_API end
   return _M.EXIT_CODES[err.kind] or _M.EXIT_API
 end
@@ -357,7 +362,11 @@ end
 -- getenv and isatty(fd) (tests). Returns the exit code.
 function _M.main(argv, ctx)
   ctx = ctx or {}
-  local stdout, stderr = checked(ctx.stdout or io.stdout), ctx.stderr or io.stderr
+  local core = require "clinch.core"
+  -- On the process's own stdout, a closed pipe is a write error (EPIPE) rather than death by SIGPIPE
+  -- (exit status 141), so the run ends at a point of its choosing: quietly, exit code 0.
+  if not ctx.stdout then core.ignore_sigpipe() end
+  local stdout, stderr = checked(ctx.stdout or io.stdout, core.EPIPE), ctx.stderr or io.stderr
   local ok, code = pcall(function()
     local c = main(argv, ctx, stdout, stderr)
     -- What is still buffered must reach its destination before success is reported.
@@ -366,8 +375,9 @@ function _M.main(argv, ctx)
   end)
   if ok then return code end
   if errors.is(code) and code.kind == "io" then
-    stderr:write("clinch: ", code.message, "\n")
-    return _M.exit_code(code)
+    local exit = _M.exit_code(code)
+    if exit ~= _M.EXIT_OK then stderr:write("clinch: ", code.message, "\n") end
+    return exit
   end
   error(code, 0)
 end
