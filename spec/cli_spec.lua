@@ -709,7 +709,9 @@ describe("bin/clinch against the mock", function()
     assert.are.equal(0, code)
     local lines = {}
     for line in out:gmatch("[^\r\n]+") do lines[#lines + 1] = line end
-    assert.are.equal(5, #lines)
+    -- A header, a rule, three rows, then (stderr is the terminal too) the hint that more pages exist.
+    assert.are.equal(6, #lines)
+    assert.matches("^clinch: page 1 of 15 shown: 42 more candidates in 14 pages; ", lines[6])
     assert.matches("^id%s+email%s+first_name%s+last_name%s+phone_number%s+tags%s+updated_at$", lines[1])
     assert.matches("^%-+  %-+", lines[2])
     -- Columns line up: "email" starts at the same column in the header and in each row.

@@ -79,19 +79,77 @@ end
 --- Pages in flight behind the one being written, for `--all` and sync, unless --concurrency says.
 _M.PAGES_IN_FLIGHT = 4
 
---- `NAME list` of a registered resource: one page, or every page with --all (up to --concurrency
--- pages in flight: see clinch.resource's walks).
-local function list_run(cx, opts, def, extra)
-  local coll = cx:client()[def.name]
-  local lopts = list_options(opts, extra)
-  if not opts.all then
-    local page, err = coll:list(lopts)
-    if not page then return nil, err end
-    local w = cx:writer { columns = columns(opts, def.columns) }
+-- A whole number of a page's meta (JSON numbers may be floats), or nil.
+local function whole(v)
+  if type(v) ~= "number" or v ~= v or v < 0 then return nil end
+  return math.floor(v)
+end
+
+-- The number of the last page when the server says it: meta total_pages, or links.last's page number.
+local function last_page(page)
+  local meta = type(page.meta) == "table" and page.meta or {}
+  if whole(meta.total_pages) then return whole(meta.total_pages) end
+  local last = type(page.links) == "table" and page.links.last
+  if type(last) == "table" then last = last.href end
+  return type(last) == "string" and tonumber(last:match("[?&]page=(%d+)")) or nil
+end
+
+--- The line `list` writes on stderr (a terminal) after one page when more exist: how many more
+-- records and pages (from meta and links, as far as they say) and the options that get them; nil
+-- when this is the last page.
+function _M.more_hint(page, opts, label)
+  local text_number = require("clinch.text").number
+  local meta = type(page.meta) == "table" and page.meta or {}
+  local current = whole(meta.current_page) or opts.page or 1
+  local last = last_page(page)
+  local links = type(page.links) == "table" and page.links or {}
+  local has_next = links.next ~= nil and links.next ~= require("cjson.safe").null
+  if (last and current >= last) or (not last and not has_next) then return nil end
+  local next_opt = "--page " .. text_number(current + 1)
+  local total = require("clinch.cli.progress").total_of(page)
+  local per_page = opts.per_page or #page
+  local parts = {}
+  if total then
+    local more = total - ((current - 1) * per_page + #page)
+    if more > 0 then parts[#parts + 1] = text_number(more) .. " more " .. label end
+  end
+  if last then
+    local pages = last - current
+    parts[#parts + 1] = text_number(pages) .. (parts[1] and " " or " more ") .. (pages == 1 and "page" or "pages")
+  end
+  local what = parts[1] and concat(parts, " in ") or "more pages"
+  return ("page %s%s shown: %s; %s for the next, --all for every page"):format(text_number(current),
+    last and " of " .. text_number(last) or "", what, next_opt)
+end
+
+-- `NAME list` without --all: one page; --envelope writes it as one JSON document with meta and links.
+local function list_page(cx, opts, def, lopts)
+  local page, err = cx:client()[def.name]:list(lopts)
+  if not page then return nil, err end
+  local w = cx:writer { columns = columns(opts, def.columns) }
+  if opts.envelope then
+    w:write_envelope(page)
+  else
     for _, record in ipairs(page) do w:write(record) end
     w:finish()
-    return true
   end
+  if cx.stderr_tty then
+    local hint = _M.more_hint(page, opts, def.name)
+    if hint then cx.stderr:write("clinch: ", hint, "\n") end
+  end
+  return true
+end
+
+--- `NAME list` of a registered resource: one page, or every page with --all (up to --concurrency
+-- pages in flight: see clinch.resource's walks; BULK_PER_PAGE a page unless --per-page says).
+local function list_run(cx, opts, def, extra)
+  if opts.envelope and (opts.all or cx.format ~= "json") then
+    return usage("--envelope writes one page as a JSON document: use it with --format json, without --all")
+  end
+  local lopts = list_options(opts, extra)
+  if not opts.all then return list_page(cx, opts, def, lopts) end
+  local coll = cx:client()[def.name]
+  lopts.per_page = lopts.per_page or require("clinch.defaults").BULK_PER_PAGE
   lopts.concurrency = opts.concurrency or _M.PAGES_IN_FLIGHT
   local walk, werr = coll:_walk(lopts, "list")
   if not walk then return nil, werr end
@@ -306,8 +364,11 @@ local function resource_commands(def)
   local extra = LIST_EXTRAS[def.name]
   local options = {
     { "page", arg = "N", type = "integer", help = "page number (default 1)" },
-    { "per-page", arg = "N", type = "integer", help = def.name .. " per page" },
+    { "per-page", arg = "N", type = "integer",
+      help = def.name .. " per page (default: the API's; with --all " .. require("clinch.defaults").BULK_PER_PAGE
+        .. ")" },
     { "all", help = "follow every page from --page on (progress on stderr when it is a terminal)" },
+    { "envelope", help = "with --format json, one page as a JSON document: {data, meta, links[, included]}" },
     { "concurrency", arg = "N", type = "integer",
       help = "with --all: pages in flight at once (default " .. _M.PAGES_IN_FLIGHT .. ")" },
     include_opt(def),

@@ -162,6 +162,31 @@ function _M.json_value(record)
   return record, 0
 end
 
+--- The JSON value of one page as the API sent it, for `list --envelope`: { data = [resource objects],
+-- meta =, links = } and, when the page has included resources (--include), `included` (each once, as
+-- the document listed them) instead of a member of each record. Also returns how many ill-formed UTF-8
+-- sequences decoding already replaced in what it holds.
+function _M.envelope_value(page)
+  local jsonapi = require "clinch.jsonapi"
+  local data, n = jsonapi.array {}, 0
+  for i, r in ipairs(page) do
+    if is_resource(r) then
+      data[i], n = _M.rebuild(r), n + replaced_in(r)
+    else
+      data[i] = r
+    end
+  end
+  local doc = { data = data, meta = plain(page.meta, 1, {}), links = plain(page.links, 1, {}) }
+  if type(page.included) == "table" and #page.included > 0 then
+    local included = {}
+    for i, r in ipairs(page.included) do
+      included[i], n = is_resource(r) and _M.rebuild(r) or plain(r, 1, {}), n + (is_resource(r) and replaced_in(r) or 0)
+    end
+    doc.included = included
+  end
+  return doc, n
+end
+
 -- A copy of a JSON value whose strings and keys are valid UTF-8 -> copy, replacements made. Numbers JSON
 -- cannot hold (lua-cjson reads NaN and Infinity) become null. Metatables (jsonapi.array's marker) are
 -- kept; JSON null is a lightuserdata and passes as it is.
@@ -183,11 +208,11 @@ local function valid_copy(v, depth)
   return out, n
 end
 
---- The JSON text of a record (see json_value) and the number of ill-formed UTF-8 sequences that were
--- replaced to make it. Raises an error object for a value JSON cannot hold for another reason (a
+--- The JSON text of a record (see json_value; or of `value`, a JSON value already made, which held
+-- `done` replaced sequences) and the number of ill-formed UTF-8 sequences that were replaced to make it. Raises an error object for a value JSON cannot hold for another reason (a
 -- table that contains itself).
-function _M.json_text(record)
-  local value, done = _M.json_value(record)
+function _M.json_text(record, value, done)
+  if value == nil then value, done = _M.json_value(record) end
   local jsonapi = require "clinch.jsonapi"
   local s, err = jsonapi.encode(value)
   if s then return s, done end
@@ -280,6 +305,15 @@ function Writer:_json(record)
   local s, n = _M.json_text(record)
   self.replaced = self.replaced + n
   return s
+end
+
+--- Writes one page as its JSON document (see envelope_value); the json format only.
+function Writer:write_envelope(page)
+  local value, done = _M.envelope_value(page)
+  local s, n = _M.json_text(nil, value, done)
+  self.replaced = self.replaced + n
+  self.stream:write(s, "\n")
+  self.stream:flush()
 end
 
 --- Writes one record (the table format only collects it).
