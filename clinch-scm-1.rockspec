@@ -37,6 +37,7 @@ build = {
     ["clinch.cli"] = "lua/clinch/cli/init.lua",
     ["clinch.cli.args"] = "lua/clinch/cli/args.lua",
     ["clinch.cli.bulk"] = "lua/clinch/cli/bulk.lua",
+    ["clinch.cli.columns"] = "lua/clinch/cli/columns.lua",
     ["clinch.cli.commands"] = "lua/clinch/cli/commands.lua",
     ["clinch.cli.config"] = "lua/clinch/cli/config.lua",
     ["clinch.cli.csv"] = "lua/clinch/cli/csv.lua",

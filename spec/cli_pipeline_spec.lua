@@ -152,4 +152,144 @@ describe("clinch list in pipelines", function()
   end)
 end)
 
+-- An RFC 4180 reader good enough for the cells written here (quoted fields with commas, CRLF rows).
+local function read_csv(text)
+  local rows = {}
+  for line in text:gmatch("(.-)\r\n") do
+    local row, pos = {}, 1
+    while pos <= #line + 1 do
+      if line:sub(pos, pos) == '"' then
+        local cell, i = {}, pos + 1
+        while true do
+          local c = line:sub(i, i)
+          if c == '"' and line:sub(i + 1, i + 1) == '"' then cell[#cell + 1], i = '"', i + 2
+          elseif c == '"' then break
+          else cell[#cell + 1], i = c, i + 1 end
+        end
+        row[#row + 1], pos = table.concat(cell), i + 2
+      else
+        local e = line:find(",", pos, true) or #line + 1
+        row[#row + 1], pos = line:sub(pos, e - 1), e + 1
+      end
+    end
+    rows[#rows + 1] = row
+  end
+  return rows
+end
+
+describe("clinch --columns and --fields", function()
+  local mock
+
+  setup(function()
+    mock = support.start_mock { "--candidates", "12", "--seed", "3" }
+    vars = { CLINCH_BASE_URL = mock.base_url, CLINCH_API_KEY = "test-key", CLINCH_API_SECRET = "test-secret" }
+  end)
+  teardown(function() mock.stop() end)
+  before_each(function() mock.control("POST", "reset") end)
+
+  it("refuses unknown names with exit code 2, listing the contract's names, before any request", function()
+    mock.control("DELETE", "requests")
+    local registry = require "clinch.registry"
+    for _, format in ipairs { "csv", "table", "json", "jsonl" } do
+      for _, argv in ipairs {
+        { "candidates", "list", "--columns", "id,emial" }, { "candidates", "list", "--fields", "id,emial" },
+        { "candidates", "get", "x", "--columns", "emial" }, { "candidates", "list", "--columns", "tags.name" },
+        { "candidates", "update", "x", "--last-name", "A", "--columns", "emial" },
+      } do
+        argv[#argv + 1] = "--format"
+        argv[#argv + 1] = format
+        local code, out, err = clinch(argv)
+        assert.are.equal(2, code, table.concat(argv, " "))
+        assert.are.equal("", out)
+        assert.matches("^clinch: unknown column '[%w.]+' for candidates: valid names are id, type, [^\n]+\n$", err)
+        for _, attr in ipairs(registry.attributes("candidates")) do
+          assert.is_truthy(err:find(", " .. attr .. "[,;]"), attr)
+        end
+        assert.is_truthy(err:find("notes", 1, true))
+      end
+    end
+    assert.are.same({}, mock.control("GET", "requests").requests)
+    -- A field that none of the included resources has is a typo too (their type is not in the contract).
+    local code, out, err = clinch { "candidates", "list", "--columns", "id,notes.contnet", "--format", "csv" }
+    assert.are.equal(2, code)
+    assert.are.equal("", out)
+    assert.matches("^clinch: unknown column 'notes.contnet': the included notes have no field 'contnet'; "
+      .. "they have id, type, [^\n]*content", err)
+    code = clinch { "candidates", "list", "--columns", "id", "--fields", "id" }
+    assert.are.equal(2, code)
+  end)
+
+  it("reads dotted paths into included relationships in CSV and table, to-many joined with '; '", function()
+    mock.control("DELETE", "requests")
+    local code, out, err = clinch { "candidates", "list", "--per-page", "4", "--format", "csv",
+      "--columns", "id,email,notes.content,jobs.title" }
+    assert.are.equal(0, code, err)
+    local rows = read_csv(out)
+    assert.are.same({ "id", "email", "notes.content", "jobs.title" }, rows[1])
+    assert.are.equal(5, #rows)
+    -- The relationships were included without --include, once each.
+    local uri = mock.control("GET", "requests").requests[1].uri
+    assert.matches("include=notes,jobs", uri, 1, true)
+    -- The same values as the included resources of the JSON output.
+    local _, json = clinch { "candidates", "list", "--per-page", "4", "--include", "notes,jobs" }
+    local list = assert(cjson.decode(json))
+    local some = false
+    for i, r in ipairs(list) do
+      local by_id = {}
+      for _, inc in ipairs(r.included or {}) do by_id[inc.type .. "/" .. inc.id] = inc end
+      local function joined(rel, field)
+        local parts = {}
+        for _, link in ipairs(r.relationships[rel].data) do
+          parts[#parts + 1] = by_id[link.type .. "/" .. link.id].attributes[field]
+        end
+        return table.concat(parts, "; ")
+      end
+      assert.are.equal(r.id, rows[i + 1][1])
+      assert.are.equal(joined("notes", "content"), rows[i + 1][3])
+      assert.are.equal(joined("jobs", "title"), rows[i + 1][4])
+      some = some or rows[i + 1][3]:find("; ", 1, true) ~= nil
+    end
+    assert.is_true(some, "no candidate with two notes: the test shows no joining")
+    -- Table output, one record (get) and a list.
+    code, out = clinch { "candidates", "get", list[1].id, "--columns", "id,notes.content", "--format", "table" }
+    assert.are.equal(0, code)
+    assert.matches("^id%s+" .. list[1].id .. "\nnotes%.content%s+", out)
+    assert.is_truthy(out:find("\nnotes.content +" .. rows[2][3]:sub(1, 20):gsub("%p", "%%%0")), out)
+    code, out = clinch { "candidates", "list", "--per-page", "2", "--columns", "id,jobs.title", "--format", "table" }
+    assert.are.equal(0, code)
+    assert.matches("^id%s+jobs%.title\n", out)
+  end)
+
+  it("projects JSON and JSON Lines on --fields (and --columns), lists as arrays", function()
+    local code, out, err = clinch { "candidates", "list", "--per-page", "3", "--format", "jsonl",
+      "--fields", "id,email,tags,notes.content" }
+    assert.are.equal(0, code, err)
+    local lines = decode_lines(out)
+    assert.are.equal(3, #lines)
+    for _, r in ipairs(lines) do
+      local keys = {}
+      for k in pairs(r) do keys[#keys + 1] = k end
+      table.sort(keys)
+      assert.are.same({ "email", "id", "notes.content", "tags" }, keys)
+      assert.is_table(r["notes.content"])
+      assert.is_table(r.tags)
+    end
+    local _, csv = clinch { "candidates", "list", "--per-page", "3", "--format", "csv", "--columns", "id,notes.content" }
+    assert.are.equal(read_csv(csv)[2][2], table.concat(lines[1]["notes.content"], "; "))
+    -- --columns is honoured by JSON too (never silently ignored)...
+    code, out = clinch { "candidates", "list", "--per-page", "2", "--format", "json", "--columns", "id" }
+    assert.are.equal(0, code)
+    assert.are.same({ { id = cjson.decode(out)[1].id }, { id = cjson.decode(out)[2].id } }, cjson.decode(out))
+    code, out = clinch { "candidates", "get", lines[1].id, "--fields", "id,email" }
+    assert.are.equal(0, code)
+    assert.are.same({ id = lines[1].id, email = lines[1].email }, cjson.decode(out))
+    -- ...and refused where JSON is the response body as it came, or a bulk command's results.
+    code, _, err = clinch { "request", "GET", "/candidates", "--columns", "id" }
+    assert.are.equal(2, code)
+    assert.matches("^clinch: request %-%-format json prints the response body", err)
+    code, _, err = clinch { "candidates", "create", "--from", "-", "--columns", "id" }
+    assert.are.equal(2, code)
+    assert.matches("%-%-from writes one JSON Lines result per row", err)
+  end)
+end)
 

@@ -32,13 +32,14 @@ local function includes(list)
 end
 _M.includes = includes
 
-local COLUMNS_OPT = { "columns", arg = "A,B,...", help = "fields shown by the csv and table formats" }
+local COLUMNS_OPT = { "columns", arg = "A,B,...", help = "fields shown: csv and table columns, json and jsonl "
+  .. "members; REL.FIELD reads an included relationship (notes.content), which is included by itself" }
+local FIELDS_OPT = { "fields", arg = "A,B,...", help = "the same as --columns" }
+local columns_of = require "clinch.cli.columns"
 
+-- The columns the user chose (--columns or --fields), else `default`.
 local function columns(opts, default)
-  if not opts.columns then return default end
-  local list = {}
-  for name in opts.columns:gmatch("[^,%s]+") do list[#list + 1] = name end
-  return list
+  return columns_of.chosen(opts) or default
 end
 
 -- Default columns of a record type in the csv and table formats (nil: every field).
@@ -71,7 +72,8 @@ end
 -- The list options of `NAME list`: paging, includes, and the resource's filters.
 local function list_options(opts, extra)
   return {
-    page = opts.page, per_page = opts.per_page, include = includes(opts.include),
+    page = opts.page, per_page = opts.per_page,
+    include = columns_of.with_includes(includes(opts.include), columns_of.chosen(opts)),
     filter = extra and extra.filter and extra.filter(opts) or nil,
   }
 end
@@ -126,6 +128,8 @@ end
 local function list_page(cx, opts, def, lopts)
   local page, err = cx:client()[def.name]:list(lopts)
   if not page then return nil, err end
+  local ok, why = columns_of.check_data(columns_of.chosen(opts), page)
+  if not ok then return usage(why) end
   local w = cx:writer { columns = columns(opts, def.columns) }
   if opts.envelope then
     w:write_envelope(page)
@@ -155,6 +159,11 @@ local function list_run(cx, opts, def, extra)
   if not walk then return nil, werr end
   local page, err = walk:step()
   if not page then return nil, err end -- nothing written: the first page failed
+  local ok, why = columns_of.check_data(columns_of.chosen(opts), page)
+  if not ok then
+    walk:drain()
+    return usage(why)
+  end
   local w = cx:writer { columns = columns(opts, def.columns) }
   local progress = cx:progress(def.name)
   local total_of = require("clinch.cli.progress").total_of
@@ -175,9 +184,12 @@ end
 
 --- `NAME get ID` of a registered resource.
 local function get_run(cx, opts, args, def)
-  local record, err = cx:client()[def.name]:get(args[1], { include = includes(opts.include) })
+  local include = columns_of.with_includes(includes(opts.include), columns_of.chosen(opts))
+  local record, err = cx:client()[def.name]:get(args[1], { include = include })
   if not record then return nil, err end
-  return write_one(cx, record, opts.columns and columns(opts))
+  local ok, why = columns_of.check_data(columns_of.chosen(opts), { record })
+  if not ok then return usage(why) end
+  return write_one(cx, record, columns(opts))
 end
 
 --- The attribute each option of `candidates create` and `update` sets: the options are the CLI's names,
@@ -192,11 +204,16 @@ local function attributes(opts)
 end
 
 local function candidates_create(cx, opts)
-  if opts.from then return require("clinch.cli.bulk").create(cx, opts) end
+  if opts.from then
+    if columns_of.chosen(opts) then
+      return usage("--columns/--fields shape one created candidate: --from writes one JSON Lines result per row")
+    end
+    return require("clinch.cli.bulk").create(cx, opts)
+  end
   if not opts.email then return usage("candidates create needs --email (or --from FILE)") end
   local cand, err = cx:client().candidates:create(attributes(opts))
   if not cand then return nil, err end
-  return write_one(cx, cand, opts.columns and columns(opts))
+  return write_one(cx, cand, columns(opts))
 end
 
 local function candidates_update(cx, opts, args)
@@ -207,7 +224,7 @@ local function candidates_update(cx, opts, args)
   -- The seed documents only the names for updates; phone and email are sent as given.
   local cand, err = cx:client().candidates:update(args[1], attrs, { allow_unknown = true })
   if not cand then return nil, err end
-  return write_one(cx, cand, opts.columns and columns(opts))
+  return write_one(cx, cand, columns(opts))
 end
 
 local function tags_list(cx, opts, args)
@@ -224,7 +241,7 @@ local function tags_add(cx, opts, args)
   local tag, err = cx:client().candidates:add_tag(args[1], args[2])
   if not tag then return nil, err end
   if tag == true then tag = { candidate_id = args[1], name = args[2], added = true } end
-  return write_one(cx, tag, opts.columns and columns(opts))
+  return write_one(cx, tag, columns(opts))
 end
 
 local function tags_remove(cx, _, args)
@@ -275,6 +292,10 @@ local function read_data(spec, stdin)
 end
 
 local function request(cx, opts, args)
+  if columns_of.chosen(opts) and cx.format == "json" then
+    return usage("request --format json prints the response body as it came: use --columns/--fields with "
+      .. "--format jsonl, csv or table")
+  end
   local method = args[1]:upper()
   if not method:match("^%u+$") then return usage("METHOD must be an HTTP method such as GET") end
   local path = args[2]
@@ -305,7 +326,7 @@ local function request(cx, opts, args)
     return true
   end
   local single = data.id ~= nil or data.type ~= nil
-  local cols = opts.columns and columns(opts)
+  local cols = columns(opts)
   if not cols and (cx.format == "csv" or not single) then cols = columns_for(single and data or data[1]) end
   local w = cx:writer { columns = cols, single = single }
   if single then w:write(data) else for _, item in ipairs(data) do w:write(item) end end
@@ -380,11 +401,12 @@ local function resource_commands(def)
     words = { def.name, "list" }, usage = "clinch " .. def.name .. " list [options]",
     summary = "list " .. def.name .. " (one page, or every page with --all)",
     example = extra and extra.example or "clinch " .. def.name .. " list --all --format csv > " .. def.name .. ".csv",
-    options = options, args = {}, run = function(cx, opts) return list_run(cx, opts, def, extra) end,
+    options = options, args = {}, columns_of = def,
+    run = function(cx, opts) return list_run(cx, opts, def, extra) end,
   }, {
     words = { def.name, "get" }, usage = "clinch " .. def.name .. " get ID [--include NAME,...]",
     summary = "show one " .. def.label, example = "clinch " .. def.name .. " get 35b24a" .. example,
-    options = { include_opt(def), COLUMNS_OPT }, args = { "ID" },
+    options = { include_opt(def), COLUMNS_OPT }, args = { "ID" }, columns_of = def,
     run = function(cx, opts, args) return get_run(cx, opts, args, def) end,
   }
 end
@@ -402,12 +424,13 @@ local CANDIDATE_COMMANDS = {
       { "from", arg = "FILE", help = "one candidate per row: CSV with a header row naming attributes (tag_values "
         .. "split at ;), or JSON Lines; - for stdin. One JSON Lines result per row on stdout" },
       BULK_CONCURRENCY_OPT),
-    args = {}, run = candidates_create,
+    args = {}, run = candidates_create, columns_of = registry.get("candidates"),
   },
   {
     words = { "candidates", "update" }, usage = "clinch candidates update ID [--first-name N] [--last-name N] ...",
     summary = "change a candidate's fields", example = "clinch candidates update 35b24a --last-name Smith",
     options = with(ATTR_OPTS, COLUMNS_OPT), args = { "ID" }, run = candidates_update,
+    columns_of = registry.get("candidates"),
   },
   {
     words = { "candidates", "sync" }, usage = "clinch candidates sync --state FILE --out FILE [--since TIME]",
@@ -479,5 +502,29 @@ for _, def in ipairs(registry.list()) do
   for _, cmd in ipairs(MORE[def.name] or {}) do _M.list[#_M.list + 1] = cmd end
 end
 for _, cmd in ipairs(GENERAL_COMMANDS) do _M.list[#_M.list + 1] = cmd end
+
+-- Every command with --columns also takes --fields, and checks the names first (clinch.cli.columns)
+-- against the resource it shows (`columns_of`: a definition; unchecked without one).
+local function checked_columns(cmd)
+  local run, def = cmd.run, cmd.columns_of
+  cmd.run = function(cx, opts, args)
+    if opts.columns and opts.fields then return usage("--columns and --fields are the same option: give one") end
+    local ok, why = columns_of.check(columns_of.chosen(opts), def)
+    if not ok then return usage(why) end
+    return run(cx, opts, args)
+  end
+end
+for _, cmd in ipairs(_M.list) do
+  local opts = cmd.options
+  if type(opts) == "table" then
+    for i, o in ipairs(opts) do
+      if o == COLUMNS_OPT then
+        insert(opts, i + 1, FIELDS_OPT)
+        checked_columns(cmd)
+        break
+      end
+    end
+  end
+end
 
 return _M

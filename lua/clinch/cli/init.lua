@@ -172,9 +172,11 @@ function Context:client()
   return client
 end
 
---- An output writer in the chosen format on stdout (see clinch.cli.output).
+--- An output writer in the chosen format on stdout (see clinch.cli.output); JSON and JSON Lines
+-- records are projected on the columns when the user chose them (--columns, --fields).
 function Context:writer(opts)
   opts.format, opts.stream = opts.format or self.format, self.stdout
+  if opts.project == nil then opts.project = self.opts.columns ~= nil or self.opts.fields ~= nil end
   local w = output.new(opts)
   self._writers[#self._writers + 1] = w
   return w

@@ -244,6 +244,41 @@ function _M.cell(v)
   return ok and s or "{…}"
 end
 
+--- The value of column `name` of a record: a field, or a dotted path through relationships into the
+-- related resources' fields ("notes.content", "jobs.title"; see clinch.cli.columns). Through a to-many
+-- relationship it is the list of the values of its resources (lists flattened; a resource the
+-- response did not include has no fields but id and type).
+function _M.lookup(record, name)
+  if type(record) ~= "table" then return nil end
+  local head, rest = name:match("^([^.]+)%.(.+)$")
+  if not head or record[name] ~= nil then return record[name] end
+  local linked = record[head]
+  if type(linked) ~= "table" then return nil end
+  if is_resource(linked) then return _M.lookup(linked, rest) end
+  local out = {}
+  for _, item in ipairs(linked) do
+    local v = _M.lookup(item, rest)
+    if type(v) == "table" and v[1] ~= nil and not is_resource(v) then
+      for _, x in ipairs(v) do out[#out + 1] = x end
+    elseif v ~= nil then
+      out[#out + 1] = v
+    end
+  end
+  return out
+end
+
+--- The JSON value of a record for --fields: an object of the named columns (see lookup), each value
+-- as JSON writes a field (resources as identifiers, empty lists as []).
+function _M.project(record, columns)
+  local out = {}
+  for _, c in ipairs(columns) do
+    local v = plain(_M.lookup(record, c), 1, {})
+    if type(v) == "table" and next(v) == nil and getmetatable(v) == nil then v = require("clinch.jsonapi").array {} end
+    out[c] = v
+  end
+  return out
+end
+
 --- Field names of a record for a generic listing: id and type first, then its other fields sorted.
 function _M.fields_of(record)
   local names, seen = {}, {}
@@ -274,11 +309,12 @@ local Writer = {}
 Writer.__index = Writer
 
 --- A writer for a list of records: new{ format=, stream=, columns = { names } | nil (from the
--- first record), single = true (json writes an object; table lists fields vertically) }.
+-- first record), single = true (json writes an object; table lists fields vertically), project =
+-- true (json and jsonl write each record as an object of the columns only: --fields) }.
 function _M.new(opts)
   return setmetatable({
     format = opts.format or "json", stream = opts.stream or io.stdout, columns = opts.columns,
-    single = opts.single, count = 0, rows = {}, max_width = opts.max_width, replaced = 0,
+    single = opts.single, project = opts.project and opts.columns ~= nil, count = 0, rows = {}, max_width = opts.max_width, replaced = 0,
   }, Writer)
 end
 
@@ -288,7 +324,7 @@ function _M.cells(record, columns)
   local row, n = {}, 0
   local fixed = is_resource(record) and require("clinch.resource").replaced(record)
   for i, c in ipairs(columns) do
-    local cell, cn = valid(_M.cell(record[c]))
+    local cell, cn = valid(_M.cell(_M.lookup(record, c)))
     row[i] = cell
     n = n + cn + (fixed and fixed[c] or 0)
   end
@@ -302,7 +338,12 @@ function Writer:_row(record)
 end
 
 function Writer:_json(record)
-  local s, n = _M.json_text(record)
+  local s, n
+  if self.project then
+    s, n = _M.json_text(nil, _M.project(record, self.columns), 0)
+  else
+    s, n = _M.json_text(record)
+  end
   self.replaced = self.replaced + n
   return s
 end
