@@ -293,3 +293,40 @@ describe("clinch --columns and --fields", function()
   end)
 end)
 
+describe("clinch candidates get --include in table view", function()
+  local mock
+
+  setup(function()
+    mock = support.start_mock { "--candidates", "5", "--seed", "3" }
+    vars = { CLINCH_BASE_URL = mock.base_url, CLINCH_API_KEY = "test-key", CLINCH_API_SECRET = "test-secret" }
+  end)
+  teardown(function() mock.stop() end)
+
+  it("shows a section per included relationship with its resources", function()
+    local _, json = clinch { "candidates", "list", "--per-page", "1", "--include", "notes,jobs" }
+    local cand = assert(cjson.decode(json))[1]
+    local code, out, err = clinch { "candidates", "get", cand.id, "--include", "notes,jobs", "--format", "table" }
+    assert.are.equal(0, code, err)
+    local fields, notes, jobs = out:match("^(.-)\n\nnotes %((%d+)%):\n.-\n\njobs %((%d+)%):\n")
+    assert.is_string(fields, out)
+    assert.matches("^id%s+" .. cand.id, fields)
+    assert.are.equal(#cand.relationships.notes.data, tonumber(notes))
+    assert.are.equal(#cand.relationships.jobs.data, tonumber(jobs))
+    -- Every included note's content and job's title is in its section (under the section's header).
+    local notes_part = out:match("\n\nnotes %(%d+%):\n(.-)\n\njobs")
+    local jobs_part = out:match("\n\njobs %(%d+%):\n(.*)$")
+    assert.matches("^id%s+[^\n]*content", notes_part)
+    assert.matches("^id%s+title", jobs_part)
+    for _, inc in ipairs(cand.included) do
+      local part = inc.type == "jobs" and jobs_part or notes_part
+      local text = inc.type == "jobs" and inc.attributes.title or inc.attributes.content
+      assert.is_truthy(part:find(inc.id .. " ", 1, true), inc.id)
+      assert.is_truthy(part:find(text:sub(1, 30), 1, true), text)
+    end
+    -- Other formats are unchanged: JSON carries them in "included".
+    code, out = clinch { "candidates", "get", cand.id, "--include", "notes" }
+    assert.are.equal(0, code)
+    assert.is_table(cjson.decode(out).included)
+  end)
+end)
+

@@ -3,7 +3,7 @@
 -- registered resource (clinch.registry) has `NAME list` and `NAME get`, made here from its definition
 -- (columns, include names; the array attributes come from the contract through the registry); the
 -- candidates' other operations are written out below. Sync and the REPL live in their own modules.
-local type, pairs, ipairs, require, next = type, pairs, ipairs, require, next
+local type, pairs, ipairs, require, next, tostring = type, pairs, ipairs, require, next, tostring
 local io, concat, insert = io, table.concat, table.insert
 local errors = require "clinch.errors"
 local registry = require "clinch.registry"
@@ -182,6 +182,34 @@ local function list_run(cx, opts, def, extra)
   return true
 end
 
+-- The table view of `get --include`: after the record's fields, a section per included relationship
+-- (in the order the names were given; a dotted name shows its first part), its resources as a table
+-- of their fields, or "(none)".
+local function related_sections(cx, record, include)
+  local seen = {}
+  for _, name in ipairs(include or {}) do
+    local head = name:match("^[^.]+")
+    if not seen[head] then
+      seen[head] = true
+      local linked = record[head]
+      if type(linked) == "table" and linked.id ~= nil then linked = { linked } end
+      local n = type(linked) == "table" and #linked or 0
+      cx.stdout:write("\n", head, " (", tostring(n), "):\n")
+      -- The registered type's default columns, else the fields of the first (the type is the heading's).
+      local cols = n > 0 and columns_for(linked[1])
+      if n > 0 and not cols then
+        cols = {}
+        for _, f in ipairs(require("clinch.cli.output").fields_of(linked[1])) do
+          if f ~= "type" then cols[#cols + 1] = f end
+        end
+      end
+      local w = cx:writer { columns = cols or nil, project = false }
+      for i = 1, n do w:write(linked[i]) end
+      w:finish()
+    end
+  end
+end
+
 --- `NAME get ID` of a registered resource.
 local function get_run(cx, opts, args, def)
   local include = columns_of.with_includes(includes(opts.include), columns_of.chosen(opts))
@@ -189,7 +217,9 @@ local function get_run(cx, opts, args, def)
   if not record then return nil, err end
   local ok, why = columns_of.check_data(columns_of.chosen(opts), { record })
   if not ok then return usage(why) end
-  return write_one(cx, record, columns(opts))
+  write_one(cx, record, columns(opts))
+  if cx.format == "table" and not columns_of.chosen(opts) then related_sections(cx, record, includes(opts.include)) end
+  return true
 end
 
 --- The attribute each option of `candidates create` and `update` sets: the options are the CLI's names,
