@@ -330,3 +330,72 @@ describe("clinch candidates get --include in table view", function()
   end)
 end)
 
+describe("clinch tags remove ID NAME_OR_ID", function()
+  local mock
+
+  setup(function()
+    mock = support.start_mock { "--candidates", "3", "--seed", "4" }
+    vars = { CLINCH_BASE_URL = mock.base_url, CLINCH_API_KEY = "test-key", CLINCH_API_SECRET = "test-secret" }
+  end)
+  teardown(function() mock.stop() end)
+  before_each(function() mock.control("POST", "reset") end)
+
+  local function first_id()
+    local _, out = clinch { "candidates", "list", "--per-page", "1", "--format", "jsonl" }
+    return decode_lines(out)[1].id
+  end
+
+  local function tag_names(id)
+    local _, out = clinch { "tags", "list", id, "--format", "jsonl" }
+    local names = {}
+    for _, t in ipairs(decode_lines(out)) do names[t.attributes.name] = t.id end
+    return names
+  end
+
+  it("removes a tag by its name, or by its id", function()
+    local id = first_id()
+    assert.are.equal(0, (clinch { "tags", "add", id, "Hot" }))
+    assert.are.equal(0, (clinch { "tags", "add", id, "Cold" }))
+    local before = tag_names(id)
+    local code, out, err = clinch { "tags", "remove", id, "Hot" }
+    assert.are.equal(0, code, err)
+    assert.are.same({ candidate_id = id, tag_id = before.Hot, name = "Hot", removed = true }, cjson.decode(out))
+    assert.is_nil(tag_names(id).Hot)
+    -- Case does not matter when only one tag matches.
+    code = clinch { "tags", "remove", id, "cOLD" }
+    assert.are.equal(0, code)
+    assert.is_nil(tag_names(id).Cold)
+    -- By id, as before.
+    assert.are.equal(0, (clinch { "tags", "add", id, "Warm" }))
+    local warm = tag_names(id).Warm
+    code, out = clinch { "tags", "remove", id, warm }
+    assert.are.equal(0, code)
+    assert.are.equal(warm, cjson.decode(out).tag_id)
+    assert.is_nil(tag_names(id).Warm)
+  end)
+
+  it("refuses an unknown name (exit 1) and an ambiguous one (exit 2), removing nothing", function()
+    local id = first_id()
+    assert.are.equal(0, (clinch { "tags", "add", id, "Hot" }))
+    assert.are.equal(0, (clinch { "tags", "add", id, "hot" }))
+    local before = tag_names(id)
+    mock.control("DELETE", "requests")
+    local code, out, err = clinch { "tags", "remove", id, "Lukewarm" }
+    assert.are.equal(1, code)
+    assert.are.equal("", out)
+    assert.matches("^clinch: not_found error: candidate " .. id .. " has no tag named or with the id 'Lukewarm' "
+      .. "%(its tags: [^\n]*Hot %(" .. before.Hot .. "%)[^\n]*%)\n$", err)
+    code, out, err = clinch { "tags", "remove", id, "HOT" }
+    assert.are.equal(2, code)
+    assert.are.equal("", out)
+    assert.matches("^clinch: candidate " .. id .. " has 2 tags named 'HOT': give the id of the one to remove: ", err)
+    for _, r in ipairs(mock.control("GET", "requests").requests) do assert.are_not.equal("DELETE", r.method) end
+    assert.are.same(before, tag_names(id))
+    -- An exact name still decides between them.
+    code = clinch { "tags", "remove", id, "hot" }
+    assert.are.equal(0, code)
+    assert.is_nil(tag_names(id).hot)
+    assert.is_string(tag_names(id).Hot)
+  end)
+end)
+

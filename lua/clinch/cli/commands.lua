@@ -274,10 +274,50 @@ local function tags_add(cx, opts, args)
   return write_one(cx, tag, columns(opts))
 end
 
-local function tags_remove(cx, _, args)
-  local ok, err = cx:client().candidates:remove_tag(args[1], args[2])
+-- The tag `which` names among a candidate's tags: its id, else its name (exactly, else ignoring case)
+-- -> the tag, or nil and an error: not_found (exit 1) when none matches, usage (exit 2) when the name
+-- is ambiguous (two tags of that name: the id decides).
+local function find_tag(tags, cand_id, which)
+  for _, tag in ipairs(tags) do
+    if tag.id == which then return tag end
+  end
+  local function named(same)
+    local found = {}
+    for _, tag in ipairs(tags) do
+      if type(tag.name) == "string" and same(tag.name) then found[#found + 1] = tag end
+    end
+    return found
+  end
+  local found = named(function(n) return n == which end)
+  if #found == 0 then found = named(function(n) return n:lower() == which:lower() end) end
+  if #found == 1 then return found[1] end
+  local listing = {}
+  for _, tag in ipairs(#found > 1 and found or tags) do
+    listing[#listing + 1] = tostring(tag.name) .. " (" .. tostring(tag.id) .. ")"
+  end
+  if #found > 1 then
+    return usage(("candidate %s has %d tags named '%s': give the id of the one to remove: %s"):format(cand_id,
+      #found, which, concat(listing, ", ")))
+  end
+  return nil, errors.new { kind = "not_found", message = ("candidate %s has no tag named or with the id '%s' "
+    .. "(its tags: %s)"):format(cand_id, which, #listing > 0 and concat(listing, ", ") or "none") }
+end
+
+-- `tags remove ID NAME_OR_ID`: a name is looked up among the candidate's tags (one more request); under
+-- --dry-run the argument is taken as the tag's id, so the printed request is the DELETE itself.
+local function tags_remove(cx, opts, args)
+  local cands = cx:client().candidates
+  local tag = { id = args[2] }
+  if not opts.dry_run then
+    local tags, err = cands:list_tags(args[1])
+    if not tags then return nil, err end
+    local terr
+    tag, terr = find_tag(tags, args[1], args[2])
+    if not tag then return nil, terr end
+  end
+  local ok, err = cands:remove_tag(args[1], tag.id)
   if not ok then return nil, err end
-  return write_one(cx, { candidate_id = args[1], tag_id = args[2], removed = true })
+  return write_one(cx, { candidate_id = args[1], tag_id = tag.id, name = tag.name, removed = true })
 end
 
 local function resume_upload(cx, opts, args)
@@ -484,8 +524,9 @@ local CANDIDATE_COMMANDS = {
     args = function(opts) return opts.ids_from and { "NAME" } or { "ID", "NAME" } end, run = tags_add,
   },
   {
-    words = { "tags", "remove" }, usage = "clinch tags remove ID TAG_ID", summary = "remove a tag from a candidate",
-    example = "clinch tags remove 35b24a 7f3e01", options = {}, args = { "ID", "TAG_ID" }, run = tags_remove,
+    words = { "tags", "remove" }, usage = "clinch tags remove ID NAME_OR_ID",
+    summary = "remove a tag from a candidate, by its name or its id",
+    example = "clinch tags remove 35b24a Hot", options = {}, args = { "ID", "NAME_OR_ID" }, run = tags_remove,
   },
   {
     words = { "resume", "upload" }, usage = "clinch resume upload ID FILE | --dir DIR [--concurrency N]",
