@@ -399,3 +399,47 @@ describe("clinch tags remove ID NAME_OR_ID", function()
   end)
 end)
 
+describe("clinch --verbose", function()
+  local mock
+
+  setup(function()
+    mock = support.start_mock { "--candidates", "3", "--seed", "4" }
+    vars = { CLINCH_BASE_URL = mock.base_url, CLINCH_API_KEY = "test-key", CLINCH_API_SECRET = "test-secret" }
+  end)
+  teardown(function() mock.stop() end)
+  before_each(function() mock.control("POST", "reset") end)
+
+  it("shows each response's status and headers and every retry wait with its reason", function()
+    mock.control("POST", "faults", { kind = "status", status = 429, retry_after = 0, count = 1 })
+    mock.control("POST", "faults", { kind = "status", status = 503, count = 1 })
+    mock.control("POST", "faults", { kind = "reset", count = 1 })
+    local code, out, err = clinch { "--verbose", "--retries", "3", "candidates", "list", "--per-page", "1",
+      "--format", "csv" }
+    assert.are.equal(0, code, err)
+    assert.are.equal(2, select(2, out:gsub("\r\n", "")))
+    local uri = "GET /v1/candidates%?per_page=1"
+    assert.matches("clinch: < 429 " .. uri .. " %(%d+ ms, attempt 1%)\nclinch: < connection: [^\n]+\n"
+      .. "clinch: < content%-length: %d+\nclinch: < content%-type: application/vnd%.api%+json\n"
+      .. "clinch: < date: [^\n]+ GMT\nclinch: < retry%-after: 0\nclinch: < x%-request%-id: %x+\n", err)
+    assert.matches("clinch: retry 2 in 0%.0 s after " .. uri .. ": HTTP 429, Retry%-After 0 s\n", err)
+    assert.matches("clinch: < 503 " .. uri .. " %(%d+ ms, attempt 2%)\n", err)
+    assert.matches("clinch: retry 3 in %d+%.%d s after " .. uri .. ": HTTP 503\n", err)
+    assert.matches("clinch: < network " .. uri .. " %(%d+ ms, attempt 3%)\n", err)
+    assert.matches("clinch: retry 4 in %d+%.%d s after " .. uri .. ": network error %([^\n]+%)\n", err)
+    assert.matches("clinch: < 200 " .. uri .. " %(%d+ ms, attempt 4%)\n", err)
+    -- In order: each retry line comes after its answer and before the next attempt's request line.
+    local r2, a2 = err:find("clinch: retry 2", 1, true), err:find("attempt 2)", 1, true)
+    assert.is_true(r2 < a2)
+    assert.is_falsy(err:find("test-secret", 1, true))
+  end)
+
+  it("redacts response headers that carry secrets", function()
+    local trace = require "clinch.cli.trace"
+    for _, name in ipairs { "Set-Cookie", "set-cookie", "X-Auth-Token", "X-Api-Key", "Authorization", "X-Secret" } do
+      assert.are.equal("[redacted]", trace.response_header_value(name, "s3cr3t"), name)
+    end
+    assert.are.equal("2", trace.response_header_value("Retry-After", "2"))
+    assert.are.equal("abc", trace.response_header_value("X-Request-Id", "abc"))
+  end)
+end)
+

@@ -516,7 +516,7 @@ describe("bin/clinch against the mock", function()
     assert.are.equal(tag.id, names["From the CLI"])
     code, out = clinch { "tags", "remove", id, tag.id }
     assert.are.equal(0, code)
-    assert.are.same({ candidate_id = id, tag_id = tag.id, removed = true }, cjson.decode(out))
+    assert.are.same({ candidate_id = id, tag_id = tag.id, name = "From the CLI", removed = true }, cjson.decode(out))
     code, out = clinch { "tags", "list", id, "--format", "jsonl" }
     assert.are.equal(0, code)
     for _, r in ipairs(decode_lines(out)) do assert.are_not.equal(tag.id, r.id) end

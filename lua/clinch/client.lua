@@ -317,13 +317,14 @@ function Client:_delay(attempt, retry_after)
   return retry.backoff(attempt, self.backoff_base, self.backoff_cap, self.random)
 end
 
--- Logs one attempt (method, URI, status, duration, attempt) when a logger is configured.
+-- Logs one attempt (method, URI, status, response headers, duration, attempt) when a logger is
+-- configured.
 function Client:_log_attempt(p, res, err, attempt, started)
   if not self.logger then return end
   self.logger {
     event = "request", method = p.method, uri = p.request_uri, attempt = attempt,
     status = (res and res.status) or (err and err.status), error = err and err.kind,
-    duration = core.monotime() - started,
+    headers = res and res.headers or (err and err.headers), duration = core.monotime() - started,
   }
 end
 
@@ -411,7 +412,7 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
       outs = self:_send(reqs, concurrency)
     end
     self._limiter:release(#todo)
-    local again, wait = {}, 0
+    local again, wait, reasons = {}, 0, {}
     for k, i in ipairs(todo) do
       local p, o = preps[i], outs[k]
       local out, err, retryable, after = self:_outcome(p, o[1], o[2], attempt)
@@ -423,11 +424,16 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
       elseif retryable and attempt <= p.retries then
         again[#again + 1] = i
         wait = math.max(wait, delay)
+        reasons[#reasons + 1] = { method = p.method, uri = p.request_uri, status = err.status, error = err.kind,
+                                  message = not err.status and err.message or nil, retry_after = after }
       else
         results[i] = err
       end
     end
-    if again[1] then self:_pause(wait) end
+    if again[1] then
+      if self.logger then self.logger { event = "retry", wait = wait, attempt = attempt, reasons = reasons } end
+      self:_pause(wait)
+    end
     todo = again
   end
   return results
