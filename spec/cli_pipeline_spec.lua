@@ -443,3 +443,30 @@ describe("clinch --verbose", function()
   end)
 end)
 
+describe("clinch candidates update: the library's update rule", function()
+  local mock
+
+  setup(function()
+    mock = support.start_mock { "--candidates", "3", "--seed", "4" }
+    vars = { CLINCH_BASE_URL = mock.base_url, CLINCH_API_KEY = "test-key", CLINCH_API_SECRET = "test-secret" }
+  end)
+  teardown(function() mock.stop() end)
+
+  it("changes the phone and email without sending unchecked attributes", function()
+    local _, out = clinch { "candidates", "list", "--per-page", "1", "--format", "jsonl" }
+    local id = decode_lines(out)[1].id
+    local code, shown, err = clinch { "candidates", "update", id, "--phone", "+44 20 7946 0000", "--email",
+      "changed@example.com", "--format", "jsonl" }
+    assert.are.equal(0, code, err)
+    local cand = decode_lines(shown)[1]
+    assert.are.equal("+44 20 7946 0000", cand.attributes.phone_number)
+    assert.are.equal("changed@example.com", cand.attributes.email)
+    -- Checked by create's rules before sending (no allow_unknown behind the user's back).
+    mock.control("DELETE", "requests")
+    code, _, err = clinch { "candidates", "update", id, "--email", "not-an-email" }
+    assert.are.equal(2, code)
+    assert.matches("^clinch: [^\n]*email[^\n]*\n$", err)
+    assert.are.same({}, mock.control("GET", "requests").requests)
+  end)
+end)
+

@@ -251,8 +251,8 @@ local function candidates_update(cx, opts, args)
   if next(attrs) == nil then
     return usage("candidates update needs at least one of --first-name, --last-name, --phone, --email")
   end
-  -- The seed documents only the names for updates; phone and email are sent as given.
-  local cand, err = cx:client().candidates:update(args[1], attrs, { allow_unknown = true })
+  -- What update accepts is the library's rule (clinch.resources.candidates): create's attributes.
+  local cand, err = cx:client().candidates:update(args[1], attrs)
   if not cand then return nil, err end
   return write_one(cx, cand, columns(opts))
 end

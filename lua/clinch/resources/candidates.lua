@@ -127,14 +127,32 @@ function Candidates:create(attrs, opts)
   return resource.outcome(cand, "created", res.status == 201)
 end
 
---- Updates a candidate: update(id, { first_name=, last_name= }, { allow_unknown=, timeout=, retries= })
--- -> Candidate or nil, err.
+-- THE UPDATE RULE: update accepts every attribute create accepts (createCandidate's, with its value
+-- rules: a plausible email, a list of tag names), and those of the contract's updateCandidate schema;
+-- none is required. The contract's update schema names only first_name and last_name (with examples
+-- "New first name"), but createCandidate itself updates the candidate an email already belongs to with
+-- every attribute it takes: the API accepts them as changes. One rule for the library and the CLI
+-- (whose `candidates update` options are create's), so `allow_unknown` is for what neither names.
+local update_request
+local function update_rules()
+  if update_request then return update_request end
+  local upd, cre = schema.request("updateCandidate"), schema.request("createCandidate")
+  local attributes = {}
+  for k, v in pairs(cre.attributes) do attributes[k] = v end
+  for k, v in pairs(upd.attributes) do attributes[k] = v end
+  update_request = { type = upd.type, attributes = attributes, required = upd.required or {} }
+  return update_request
+end
+
+--- Updates a candidate: update(id, { first_name=, last_name=, email=, phone_number=, tag_values= },
+-- { allow_unknown=, timeout=, retries= }) -> Candidate or nil, err. It takes what create takes (see the
+-- update rule above).
 function Candidates:update(id, attrs, opts)
   resource.check_id(id, "update")
   check_attrs(attrs, "update")
   local ropts
   opts, ropts = call_opts(opts, WRITE_OPTS, "update")
-  local body, err = body_for(schema.request("updateCandidate"), attrs, "update candidate", opts)
+  local body, err = body_for(update_rules(), attrs, "update candidate", opts)
   if not body then return nil, err end
   local res, rerr = self.client:request(ops.updateCandidate.method, path_of("updateCandidate", id),
     with_body(body, ropts))
