@@ -470,3 +470,22 @@ describe("clinch candidates update: the library's update rule", function()
   end)
 end)
 
+describe("clinch --version", function()
+  it("prints the library, core, libcurl and OpenSSL versions, a line each", function()
+    local p = assert(io.popen(support.child_env .. support.lua .. " bin/clinch --version 2>&1"))
+    local out = p:read("a")
+    assert.is_true(p:close())
+    local core = require "clinch.core"
+    local curl, tls = core.curl_version()
+    local lines = {}
+    for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.are.equal(4, #lines, out)
+    assert.are.equal("clinch " .. require("clinch")._VERSION, lines[1])
+    assert.are.equal("core " .. core._VERSION .. " (" .. _VERSION .. ")", lines[2])
+    assert.are.equal("libcurl " .. curl .. " (" .. tls .. ")", lines[3])
+    assert.matches("^%d+%.%d+%.%d+", curl)
+    assert.matches("^OpenSSL %d+%.%d+%.%d+", lines[4])
+    assert.are.equal(core.openssl_version(), lines[4])
+  end)
+end)
+

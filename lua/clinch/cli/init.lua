@@ -3,8 +3,8 @@
 -- network error or output that cannot be written, 2 usage error (or a state file sync cannot use); every error is one line on stderr.
 -- Output goes to stdout as an aligned table when it is a terminal, JSON otherwise, or as --format
 -- says. Text that is not valid UTF-8 is written mended (see clinch.cli.output) and counted in a warning.
-local type, ipairs, tostring, setmetatable, xpcall, require, error =
-  type, ipairs, tostring, setmetatable, xpcall, require, error
+local type, ipairs, tostring, setmetatable, xpcall, require, error, rawget =
+  type, ipairs, tostring, setmetatable, xpcall, require, error, rawget
 local io, os, debug, concat = io, os, debug, table.concat
 local args = require "clinch.cli.args"
 local config = require "clinch.cli.config"
@@ -46,7 +46,7 @@ _M.GLOBAL_OPTIONS = {
   { "retries", arg = "N", type = "integer", min = 0,
     help = "further attempts after a failure that may pass (default 2)" },
   { "help", help = "show help (also -h)" },
-  { "version", help = "show the version" },
+  { "version", help = "show the versions of clinch, its C core, libcurl and OpenSSL" },
 }
 
 local function commands()
@@ -334,6 +334,20 @@ local function run_command(cmd, cx, positionals, fail)
   return fail(code, message_line(err))
 end
 
+--- What `clinch --version` prints: the library's version, then those of the C core (and the Lua it was
+-- built for), of libcurl (with its TLS library) and of the OpenSSL the core signs with, a line each.
+function _M.version_text()
+  local core = require "clinch.core"
+  local curl, tls = core.curl_version()
+  local lua = type(rawget(_G, "jit")) == "table" and rawget(_G, "jit").version or _VERSION
+  return concat({
+    "clinch " .. require("clinch")._VERSION,
+    "core " .. tostring(core._VERSION) .. " (" .. lua .. ")",
+    "libcurl " .. curl .. (tls and " (" .. tls .. ")" or ""),
+    core.openssl_version(),
+  }, "\n") .. "\n"
+end
+
 local function main(argv, ctx, stdout, stderr)
   local isatty = ctx.isatty or require("clinch.cli.tty").isatty
   local function fail(code, message)
@@ -344,7 +358,7 @@ local function main(argv, ctx, stdout, stderr)
   local i, perr = args.leading(argv, { _M.GLOBAL_OPTIONS }, globals)
   if not i then return fail(_M.EXIT_USAGE, perr .. " (see clinch --help)") end
   if globals.version then
-    stdout:write("clinch ", require("clinch")._VERSION, "\n")
+    stdout:write(_M.version_text())
     return _M.EXIT_OK
   end
   local cmd, rest = find_or_answer(argv, i, globals, stdout, fail)
