@@ -39,6 +39,7 @@ build = {
     ["clinch.cli.bulk"] = "lua/clinch/cli/bulk.lua",
     ["clinch.cli.columns"] = "lua/clinch/cli/columns.lua",
     ["clinch.cli.commands"] = "lua/clinch/cli/commands.lua",
+    ["clinch.cli.completion"] = "lua/clinch/cli/completion.lua",
     ["clinch.cli.config"] = "lua/clinch/cli/config.lua",
     ["clinch.cli.csv"] = "lua/clinch/cli/csv.lua",
     ["clinch.cli.output"] = "lua/clinch/cli/output.lua",

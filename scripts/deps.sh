@@ -7,7 +7,7 @@ set -eu
 PACKAGES="make gcc libc6-dev pkg-config
 lua5.4 liblua5.4-dev luajit2 libluajit2-5.1-dev
 lua-cjson lua-socket lua-busted lua-check luarocks lua-readline
-libcurl4-openssl-dev libssl-dev cppcheck ca-certificates procps
+libcurl4-openssl-dev libssl-dev cppcheck ca-certificates procps zsh
 nginx-light libnginx-mod-http-lua lua-resty-core lua-resty-lrucache"
 if [ "${1:-}" = bench ]; then
   PACKAGES="$PACKAGES wrk lua-curl"

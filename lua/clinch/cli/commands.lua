@@ -554,6 +554,17 @@ local GENERAL_COMMANDS = {
     args = { "METHOD", "PATH" }, run = request,
   },
   {
+    words = { "completion" }, usage = "clinch completion bash|zsh",
+    summary = "print a shell completion script (commands, options, include names, formats)",
+    example = "source <(clinch completion bash)", options = {}, args = { "SHELL" },
+    run = function(cx, _, args)
+      local script, err = require("clinch.cli.completion").script(args[1])
+      if not script then return usage(err) end
+      cx.stdout:write(script)
+      return true
+    end,
+  },
+  {
     words = { "repl" }, usage = "clinch repl", summary = "interactive Lua prompt with `clinch` and `client` loaded",
     example = "clinch repl", options = {}, args = {}, interactive = true,
     run = function(cx) return require("clinch.cli.repl").run(cx) end,
