@@ -42,6 +42,7 @@ build = {
     ["clinch.cli.completion"] = "lua/clinch/cli/completion.lua",
     ["clinch.cli.config"] = "lua/clinch/cli/config.lua",
     ["clinch.cli.csv"] = "lua/clinch/cli/csv.lua",
+    ["clinch.cli.messages"] = "lua/clinch/cli/messages.lua",
     ["clinch.cli.output"] = "lua/clinch/cli/output.lua",
     ["clinch.cli.progress"] = "lua/clinch/cli/progress.lua",
     ["clinch.cli.repl"] = "lua/clinch/cli/repl.lua",

@@ -489,3 +489,60 @@ describe("clinch --version", function()
   end)
 end)
 
+describe("clinch's messages", function()
+  local mock
+
+  setup(function()
+    mock = support.start_mock { "--candidates", "2", "--seed", "4" }
+    vars = { CLINCH_BASE_URL = mock.base_url, CLINCH_API_KEY = "test-key", CLINCH_API_SECRET = "test-secret" }
+  end)
+  teardown(function() mock.stop() end)
+
+  it("name flags and variables, never the library's functions or Lua options", function()
+    local _, out = clinch { "candidates", "list", "--per-page", "1", "--format", "jsonl" }
+    local id = decode_lines(out)[1].id
+    -- The library's own names: clinch.new, its option names, every collection and object method.
+    local internal = { "clinch%.new", "opts%.", "clinch%.uri", "%.lua", "base_url", "max_concurrency",
+                       "date table", "epoch number" }
+    local tables = { require("clinch.resource").Collection }
+    for _, def in ipairs(require("clinch.registry").list()) do
+      tables[#tables + 1], tables[#tables + 1] = def.Collection, def.Object
+    end
+    for _, t in ipairs(tables) do
+      for name, v in pairs(t) do
+        if type(v) == "function" then internal[#internal + 1] = "%f[%w_]" .. name:gsub("%p", "%%%0") .. ": " end
+      end
+    end
+    local cases = {
+      { { "candidates", "list", "--timeout", "0" }, 2, "^clinch: %-%-timeout must be positive\n$" },
+      { { "candidates", "list", "--include", "bogus" }, 2, "^clinch: validation error: %-%-include: unknown name 'bogus'" },
+      { { "candidates", "list", "--updated-since", "yesterday" }, 2,
+        '^clinch: validation error: %-%-updated%-since: invalid time "yesterday": expected [^\n]+ %(UTC%)\n$' },
+      { { "tags", "add", id, " " }, 2, "^clinch: validation error: tag name must not be empty\n$" },
+      { { "request", "GET", "/a b" }, 2, "^clinch: PATH must start with '/'" },
+      { { "request", "GET", "/x?a=1", "--query", "b=2" }, 2, "^clinch: give the query in PATH or with %-%-query" },
+      { { "candidates", "create", "--email", "x" }, 2, "^clinch: validation error: create candidate: attribute 'email'" },
+      { { "--key", "a b", "candidates", "list" }, 2, "^clinch: the API key %(%-%-key or CLINCH_API_KEY%) must be" },
+    }
+    for _, case in ipairs(cases) do
+      local code, o, err = clinch(case[1])
+      assert.are.equal(case[2], code, table.concat(case[1], " "))
+      assert.are.equal("", o)
+      assert.matches(case[3], err)
+      for _, pat in ipairs(internal) do assert.is_falsy(err:find(pat), pat .. " in " .. err) end
+    end
+    -- The environment's values too.
+    local saved = vars
+    vars = { CLINCH_REGION = "uk", CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s" }
+    local code, _, err = clinch { "candidates", "list" }
+    assert.are.equal(2, code)
+    assert.are.equal("clinch: unknown region 'uk' (--region or CLINCH_REGION: us, eu, au)\n", err)
+    vars = { CLINCH_BASE_URL = "ftp://x", CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s" }
+    code, _, err = clinch { "candidates", "list" }
+    assert.are.equal(2, code)
+    assert.are.equal("clinch: the base URL (--base-url or CLINCH_BASE_URL) must be an http(s) URL without query: "
+      .. "ftp://x\n", err)
+    vars = saved
+  end)
+end)
+

@@ -314,7 +314,8 @@ describe("clinch.cli modules", function()
       assert.matches("^clinch: [^\n]+\n$", err)
       assert.is_falsy(err:find("s3cr3t", 1, true))
     end
-    -- What clinch.new and client:request would raise is checked first: the same message, exit code 2.
+    -- What clinch.new and client:request would raise is checked first: the same message in the CLI's
+    -- terms (the flags and variables, no function names: clinch.cli.messages), exit code 2.
     local function with_env(argv, env)
       local out, err = sink(), sink()
       local code = cli.main(argv, { stdout = out, stderr = err, isatty = function() return false end,
@@ -323,12 +324,14 @@ describe("clinch.cli modules", function()
     end
     local env = { CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s", CLINCH_BASE_URL = "http://127.0.0.1:9/v1" }
     for _, case in ipairs {
-      { { "request", "GET", "/a b" }, "request: path must start with '/' and be percent-encoded" },
-      { { "request", "GET", "/x?a=1", "--query", "b=2" }, "request: give the query in the path or in opts.query" },
-      { { "candidates", "list", "--timeout", "0" }, "clinch.new: option 'timeout' must be positive" },
-      { { "--key", "a key", "candidates", "list" }, "clinch.new: 'key' must be visible ASCII without ':' or spaces" },
+      { { "request", "GET", "/a b" }, "PATH must start with '/' and be percent-encoded: /a b\n" },
+      { { "request", "GET", "/x?a=1", "--query", "b=2" }, "give the query in PATH or with --query, not both\n" },
+      { { "candidates", "list", "--timeout", "0" }, "--timeout must be positive\n" },
+      { { "--key", "a key", "candidates", "list" },
+        "the API key (--key or CLINCH_API_KEY) must be visible ASCII without ':' or spaces\n" },
       { { "--base-url", "https://u:p@example.com/v1", "candidates", "list" },
-        "clinch.new: base_url must not hold user info (user:password@): https://[user info]@example.com/v1" },
+        "the base URL (--base-url or CLINCH_BASE_URL) must not hold user info (user:password@): "
+          .. "https://[user info]@example.com/v1\n" },
     } do
       local code, out, err = with_env(case[1], env)
       assert.are.equal(2, code, table.concat(case[1], " "))
@@ -678,7 +681,7 @@ describe("bin/clinch against the mock", function()
     with_userinfo.CLINCH_BASE_URL = mock.base_url:gsub("^http://", "http://gateway:url-password@")
     local code2, _, err2 = clinch({ "--verbose", "candidates", "list", "--per-page", "1" }, { vars = with_userinfo })
     assert.are.equal(2, code2, err2)
-    assert.matches("base_url must not hold user info", err2, 1, true)
+    assert.matches("base URL (--base-url or CLINCH_BASE_URL) must not hold user info", err2, 1, true)
     assert.is_falsy(err2:find("url-password", 1, true))
   end)
 

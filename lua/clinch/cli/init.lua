@@ -3,8 +3,8 @@
 -- network error or output that cannot be written, 2 usage error (or a state file sync cannot use); every error is one line on stderr.
 -- Output goes to stdout as an aligned table when it is a terminal, JSON otherwise, or as --format
 -- says. Text that is not valid UTF-8 is written mended (see clinch.cli.output) and counted in a warning.
-local type, ipairs, tostring, setmetatable, xpcall, require, error, rawget =
-  type, ipairs, tostring, setmetatable, xpcall, require, error, rawget
+local type, ipairs, pairs, tostring, setmetatable, getmetatable, xpcall, require, error, rawget =
+  type, ipairs, pairs, tostring, setmetatable, getmetatable, xpcall, require, error, rawget
 local io, os, debug, concat = io, os, debug, table.concat
 local args = require "clinch.cli.args"
 local config = require "clinch.cli.config"
@@ -239,10 +239,18 @@ end
 -- One line for stderr (clinch.text.one_line): a server message (which may echo what a user sent) must
 -- neither break it nor reach the terminal. Usage errors are their message; the others keep their kind
 -- ("not_found error (HTTP 404) GET ...: ...").
+-- What the CLI's user did not type (the library's function and option names) is said in its terms
+-- (clinch.cli.messages) for the errors made here, before sending; the API's answers stay as they came.
 local function message_line(err)
   local text
+  local for_cli = require("clinch.cli.messages").for_cli
   if errors.is(err) and PLAIN[err.kind] then
-    text = tostring(err.message)
+    text = for_cli(tostring(err.message))
+  elseif errors.is(err) and not err.status and err.message then
+    local copy = {}
+    for k, v in pairs(err) do copy[k] = v end
+    copy.message = for_cli(err.message)
+    text = tostring(setmetatable(copy, getmetatable(err))):gsub("^clinch%.", "")
   else
     text = tostring(err):gsub("^clinch%.", "")
   end
