@@ -13,7 +13,6 @@ if support.is_luajit then
 end
 
 local cjson = require("cjson.safe").new()
-local q = support.shell_quote
 
 local function sink()
   local parts = {}
@@ -69,6 +68,7 @@ describe("clinch list in pipelines", function()
   it("says on stderr, when it is a terminal, how many more records and pages there are", function()
     local code, out, err = clinch({ "candidates", "list", "--per-page", "10", "--format", "jsonl" },
       { tty = { [2] = true } })
+    local _
     assert.are.equal(0, code, err)
     assert.are.equal(10, #decode_lines(out))
     assert.are.equal("clinch: page 1 of 5 shown: 35 more candidates in 4 pages; --page 2 for the next, "
@@ -274,7 +274,8 @@ describe("clinch --columns and --fields", function()
       assert.is_table(r["notes.content"])
       assert.is_table(r.tags)
     end
-    local _, csv = clinch { "candidates", "list", "--per-page", "3", "--format", "csv", "--columns", "id,notes.content" }
+    local _, csv = clinch { "candidates", "list", "--per-page", "3", "--format", "csv",
+      "--columns", "id,notes.content" }
     assert.are.equal(read_csv(csv)[2][2], table.concat(lines[1]["notes.content"], "; "))
     -- --columns is honoured by JSON too (never silently ignored)...
     code, out = clinch { "candidates", "list", "--per-page", "2", "--format", "json", "--columns", "id" }
@@ -515,13 +516,15 @@ describe("clinch's messages", function()
     end
     local cases = {
       { { "candidates", "list", "--timeout", "0" }, 2, "^clinch: %-%-timeout must be positive\n$" },
-      { { "candidates", "list", "--include", "bogus" }, 2, "^clinch: validation error: %-%-include: unknown name 'bogus'" },
+      { { "candidates", "list", "--include", "bogus" }, 2,
+        "^clinch: validation error: %-%-include: unknown name 'bogus'" },
       { { "candidates", "list", "--updated-since", "yesterday" }, 2,
         '^clinch: validation error: %-%-updated%-since: invalid time "yesterday": expected [^\n]+ %(UTC%)\n$' },
       { { "tags", "add", id, " " }, 2, "^clinch: validation error: tag name must not be empty\n$" },
       { { "request", "GET", "/a b" }, 2, "^clinch: PATH must start with '/'" },
       { { "request", "GET", "/x?a=1", "--query", "b=2" }, 2, "^clinch: give the query in PATH or with %-%-query" },
-      { { "candidates", "create", "--email", "x" }, 2, "^clinch: validation error: create candidate: attribute 'email'" },
+      { { "candidates", "create", "--email", "x" }, 2,
+        "^clinch: validation error: create candidate: attribute 'email'" },
       { { "--key", "a b", "candidates", "list" }, 2, "^clinch: the API key %(%-%-key or CLINCH_API_KEY%) must be" },
     }
     for _, case in ipairs(cases) do

@@ -587,7 +587,7 @@ describe("bin/clinch against the mock", function()
     assert.matches("^clinch: [^\n]*email[^\n]*\n$", err)
   end)
 
-  it("stops with exit code 1 when stdout cannot be written (a full disk), quietly with 0 when the reader left", function()
+  it("stops with exit code 1 when stdout cannot be written (a full disk), quietly with 0 if the reader left", function()
     -- A stream that fails once the first page (one record) is written, as a full disk does; stderr is
     -- a terminal. JSON Lines writes a record in one call.
     local failing = { calls = 0 }

@@ -106,7 +106,8 @@ describe("clinch completion bash", function()
     assert.are.same({ "au", "eu", "us" }, complete { "--region", "" })
     local includes = require("clinch.registry").get("candidates").includes
     assert.are.same(sorted(includes), complete { "candidates", "get", "x", "--include", "" })
-    assert.are.same({ "notes,job_applications", "notes,jobs" }, complete { "candidates", "list", "--include", "notes,j" })
+    assert.are.same({ "notes,job_applications", "notes,jobs" },
+      complete { "candidates", "list", "--include", "notes,j" })
     assert.are.same({ "categories" }, complete { "jobs", "list", "--include", "" })
     assert.are.same({ "id,email" }, complete { "candidates", "list", "--columns", "id,em" })
     -- FILE values complete to file names.

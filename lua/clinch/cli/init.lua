@@ -1,6 +1,7 @@
 --- The `clinch` command line: `require("clinch.cli").main(argv) -> exit code`. bin/clinch is a thin
 -- launcher around it. Exit codes (EXIT_CODES): 0 success (also when the reader of a pipe left), 1 API or
--- network error or output that cannot be written, 2 usage error (or a state file sync cannot use); every error is one line on stderr.
+-- network error or output that cannot be written, 2 usage error (or a state file sync cannot use);
+-- every error is one line on stderr.
 -- Output goes to stdout as an aligned table when it is a terminal, JSON otherwise, or as --format
 -- says. Text that is not valid UTF-8 is written mended (see clinch.cli.output) and counted in a warning.
 local type, ipairs, pairs, tostring, setmetatable, getmetatable, xpcall, require, error, rawget =

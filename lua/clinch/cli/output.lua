@@ -209,8 +209,9 @@ local function valid_copy(v, depth)
 end
 
 --- The JSON text of a record (see json_value; or of `value`, a JSON value already made, which held
--- `done` replaced sequences) and the number of ill-formed UTF-8 sequences that were replaced to make it. Raises an error object for a value JSON cannot hold for another reason (a
--- table that contains itself).
+-- `done` replaced sequences) and the number of ill-formed UTF-8 sequences that were replaced to make
+-- it. Raises an error object for a value JSON cannot hold for another reason (a table that contains
+-- itself).
 function _M.json_text(record, value, done)
   if value == nil then value, done = _M.json_value(record) end
   local jsonapi = require "clinch.jsonapi"
@@ -314,7 +315,8 @@ Writer.__index = Writer
 function _M.new(opts)
   return setmetatable({
     format = opts.format or "json", stream = opts.stream or io.stdout, columns = opts.columns,
-    single = opts.single, project = opts.project and opts.columns ~= nil, count = 0, rows = {}, max_width = opts.max_width, replaced = 0,
+    single = opts.single, project = opts.project and opts.columns ~= nil, count = 0, rows = {},
+    max_width = opts.max_width, replaced = 0,
   }, Writer)
 end
 
