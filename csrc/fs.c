@@ -3,8 +3,9 @@
  *   core.fsync(path | file)        -> true | nil, message   a file's data (or a directory's entries) on disk
  *   core.truncate(path | file, n)  -> true | nil, message   cut a file to n bytes
  *   core.lock(path)                -> lock | nil, message [, pid]
- *   core.ignore_sigpipe()          -> true    a write to a pipe whose reader left fails with EPIPE
- *                                             instead of killing the process (the CLI then ends quietly)
+ *   core.ignore_sigpipe([on])      -> true    a write to a pipe whose reader left fails with EPIPE
+ *                                             instead of killing the process (the CLI then ends quietly);
+ *                                             on = false restores the default action
  *   core.EPIPE                     the errno value such a write reports (io.write's third result)
  *
  * A file is a Lua file handle (io.open); it is flushed first. A lock is an fcntl write lock on the whole
@@ -175,7 +176,7 @@ static int fs_l_lock_tostring(lua_State *L) {
 }
 
 static int fs_l_ignore_sigpipe(lua_State *L) {
-    (void)signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, lua_isnoneornil(L, 1) || lua_toboolean(L, 1) ? SIG_IGN : SIG_DFL);
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -549,3 +549,16 @@ describe("clinch's messages", function()
   end)
 end)
 
+describe("clinch candidates sync --columns", function()
+  it("checks the names as list does, before any request", function()
+    vars = { CLINCH_BASE_URL = "http://127.0.0.1:1/v1", CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s" }
+    local dir = assert(io.popen("mktemp -d")):read("l")
+    local code, out, err = clinch { "candidates", "sync", "--state", dir .. "/s.json", "--out", dir .. "/o.csv",
+      "--columns", "id,emial" }
+    os.execute("rm -rf '" .. dir .. "'")
+    assert.are.equal(2, code)
+    assert.are.equal("", out)
+    assert.matches("^clinch: unknown column 'emial' for candidates: valid names are id, type, ", err)
+  end)
+end)
+

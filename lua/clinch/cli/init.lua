@@ -41,7 +41,8 @@ _M.GLOBAL_OPTIONS = {
   { "base-url", arg = "URL", help = "API base URL, e.g. http://127.0.0.1:8080/v1 (default: $CLINCH_BASE_URL)" },
   { "format", arg = "FORMAT", choices = output.FORMATS,
     help = "table, json, jsonl or csv (default: table on a terminal, json otherwise)" },
-  { "verbose", help = "log each request to stderr (method, URI, status, time; Authorization redacted)" },
+  { "verbose", help = "log each request and response to stderr (headers, status, time, retry waits; "
+    .. "secrets redacted)" },
   { "dry-run", help = "print each request as a signed curl command instead of sending it" },
   { "timeout", arg = "SECONDS", type = "number", help = "total time allowed per request (default 60)" },
   { "retries", arg = "N", type = "integer", min = 0,
@@ -115,8 +116,20 @@ local function command_help(cmd)
   lines[#lines + 1] = "Example:"
   lines[#lines + 1] = "  " .. cmd.example
   lines[#lines + 1] = ""
-  lines[#lines + 1] = "Global options (see clinch --help): --key, --secret-file, --region, --base-url, --format,"
-  lines[#lines + 1] = "--verbose, --dry-run, --timeout, --retries."
+  local globals = {}
+  for _, o in ipairs(_M.GLOBAL_OPTIONS) do
+    if o.help and not o.reject and o[1] ~= "help" and o[1] ~= "version" then globals[#globals + 1] = "--" .. o[1] end
+  end
+  local line = "Global options (see clinch --help):"
+  for i, g in ipairs(globals) do
+    local word = " " .. g .. (i < #globals and "," or ".")
+    if #line + #word > 100 then
+      lines[#lines + 1], line = line, word:sub(2)
+    else
+      line = line .. word
+    end
+  end
+  lines[#lines + 1] = line
   return concat(lines, "\n") .. "\n"
 end
 
@@ -374,6 +387,9 @@ local function main(argv, ctx, stdout, stderr)
   if not cmd then return rest end
   local opts, positionals = parse_command(cmd, argv, rest, globals, stdout, fail)
   if not opts then return positionals end
+  -- An interactive command (the REPL) runs what its user types, child processes too: they get the
+  -- default SIGPIPE action back, as in any shell.
+  if cmd.interactive and not ctx.stdout then require("clinch.core").ignore_sigpipe(false) end
   local stdout_tty = isatty(1)
   local cx = setmetatable({
     opts = opts, name = concat(cmd.words, " "), stdout = stdout, stderr = stderr, stdin = ctx.stdin or io.stdin,
