@@ -69,6 +69,9 @@ end
 
 --- Creates an error object from a table of fields (`kind` is required). The message is made one line
 -- here, so that err.message is as safe to print as tostring(err).
+-- @tparam table fields the fields: `kind` (one of KIND), `message`, `status`, `sent`, ...
+-- @treturn Error the fields table, now an error object
+-- @raise for fields that is not a table, or a missing or unknown kind
 function _M.new(fields)
   if type(fields) ~= "table" or type(fields.kind) ~= "string" then
     error("errors.new expects a table with a string kind", 2)
@@ -79,6 +82,9 @@ function _M.new(fields)
 end
 
 --- True when `v` is an error object made by this module.
+-- @param v any value
+-- @treturn boolean
+-- @raise nothing
 function _M.is(v)
   return type(v) == "table" and getmetatable(v) == Error
 end

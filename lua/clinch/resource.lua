@@ -568,6 +568,11 @@ local function take_prefetched(st)
 end
 
 --- The next page, `nil` after the last one, or nil, err.
+-- @treturn Page the next page
+-- @return[2] nil after the last page
+-- @return[3] nil
+-- @treturn[3] Error err the request's, or kind http for a pagination that loops back
+-- @raise for what is not a page
 function Page:next()
   arg(state[self], "page:next: not a page")
   return after(self, take_prefetched)
@@ -586,6 +591,8 @@ end
 
 --- Starts fetching the next page now, so that it travels while the caller works on this one;
 -- page:next() then returns it. Returns the page.
+-- @treturn Page this page
+-- @raise for what is not a page
 function Page:prefetch()
   arg(state[self], "page:prefetch: not a page")
   prefetch(self)
@@ -594,6 +601,14 @@ end
 
 --- One page of the collection: list{ include=, filter=, page=, per_page=, query=, allow_unknown=,
 -- timeout=, retries= } -> page or nil, err.
+-- @tparam[opt] table opts `include` (a list of names, or "a,b"), `filter` ({ field = { operator = value } }),
+--   `page`, `per_page`, `query` (more query parameters), `allow_unknown` (send unknown filter fields),
+--   `timeout`, `retries`
+-- @treturn Page the page
+-- @return[2] nil
+-- @treturn[2] Error err refused before sending (kind validation: an unknown include or filter), or the
+--   request's error
+-- @raise for an unknown option or a value of the wrong type (a programming mistake)
 function Collection:list(opts)
   opts = _M.check_opts(opts, LIST_OPTS, "list")
   local ropts = _M.request_opts(opts, "list")
@@ -746,6 +761,11 @@ end
 -- concurrency = N, up to N pages are in flight: see the walks above). Errors are raised as error
 -- objects, never swallowed: invalid options when each() is called, a page that still fails after the
 -- client's retries when the loop reaches it, so a loop cannot end quietly with part of the data.
+-- @tparam[opt] table opts as list takes them, and `prefetch` (true: fetch the next page while the loop
+--   works) or `concurrency` (up to N pages in flight)
+-- @treturn function the iterator, for use in a generic for: `for cand in client.candidates:each() do`
+-- @raise an Error object (not a message): for options the checks refuse, when each() is called; for a
+--   page that fails after its retries, when the loop reaches it. A programming mistake raises a message.
 function Collection:each(opts)
   local walk, err = self:_walk(opts, "each")
   if not walk then error(err, 0) end -- an error object: it carries no position
@@ -772,6 +792,13 @@ function Collection:each(opts)
 end
 
 --- One resource by id: get(id, { include=, query=, timeout=, retries= }) -> resource or nil, err.
+-- @tparam string id the resource's id
+-- @tparam[opt] table opts `include`, `query`, `timeout`, `retries`
+-- @treturn table the resource (a Candidate, Job or List object for a registered collection)
+-- @return[2] nil
+-- @treturn[2] Error err kind not_found for an unknown id, validation for an unknown include, or the
+--   request's error
+-- @raise for an id that is not a non-empty string, or an unknown option
 function Collection:get(id, opts)
   _M.check_id(id, "get")
   opts = _M.check_opts(opts, GET_OPTS, "get")
@@ -927,6 +954,11 @@ function _M.define(def)
   local Object = {}
   --- obj:reload({ include=, query=, timeout=, retries= }) -> obj (its fields refreshed from the server)
   -- or nil, err.
+  -- @tparam[opt] table opts `include`, `query`, `timeout`, `retries`
+  -- @treturn table the object itself, its fields those of the server's copy
+  -- @return[2] nil
+  -- @treturn[2] Error err as collection:get returns it
+  -- @raise for what is not such an object, an object without id, or an unknown option
   function Object:reload(opts)
     local coll = _M.collection_of(self, "reload", def)
     _M.check_opts(opts, RELOAD_OPTS, "reload")
