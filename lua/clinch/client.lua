@@ -1,5 +1,6 @@
 --- The client: configuration, request signing, the retry loop, and mapping of responses to results
 -- or structured errors. One client owns one transport (and so its kept-alive connections).
+-- @module clinch.client
 local core = require "clinch.core"
 local errors = require "clinch.errors"
 local jsonapi = require "clinch.jsonapi"
@@ -122,6 +123,7 @@ Client.__tostring = function(self)
 end
 
 --- Sends an event to the configured logger, or warnings to stderr when there is none.
+-- @local
 function Client:_log(event)
   local logger = self.logger
   if logger then
@@ -132,6 +134,7 @@ function Client:_log(event)
 end
 
 --- Builds everything about a request that does not change between attempts.
+-- @local
 function Client:_prepare(method, path, opts)
   check(opts == nil or type(opts) == "table", "request: options must be a table")
   opts = opts or {}
@@ -194,6 +197,7 @@ function Client:_prepare(method, path, opts)
 end
 
 --- Signs a prepared request afresh (new date) and returns the transport request.
+-- @local
 function Client:_sign(p)
   local s = self.signing
   local headers = core.sign {
@@ -264,6 +268,7 @@ local function http_error(p, res, attempt)
 end
 
 --- Classifies one attempt: returns the final response, or nil, err, retryable, retry_after_seconds.
+-- @local
 function Client:_outcome(p, res, terr, attempt)
   if not res then
     local e = errors.new {
@@ -398,6 +403,7 @@ end
 -- through here. `preps` are prepared requests (_prepare); `firsts`, when given, are the pendings of
 -- their first attempts, already on the wire since `started` (client:start). Returns, in order, a
 -- response or an error object for each.
+-- @local
 function Client:_exchange(preps, concurrency, firsts, started, epoch)
   local results, todo = {}, {}
   for i = 1, #preps do todo[i] = i end
@@ -456,6 +462,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err when the request failed after its retries (any kind but the CLI's)
 -- @raise for a malformed method, path, query, header or option (a programming mistake)
+-- @within Client
 function Client:request(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return nil, err end
@@ -473,6 +480,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err a body that cannot be encoded (kind validation)
 -- @raise for a malformed method, path, query, header or option (a programming mistake)
+-- @within Client
 function Client:signed_request(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return nil, err end
@@ -500,6 +508,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err as client:request returns it
 -- @raise nothing
+-- @within Pending
 function Pending:wait()
   if not self.result then
     self.counted.done = true -- _exchange ends its count in the budget from here on
@@ -519,6 +528,7 @@ end
 -- @treturn Pending the request in flight; a request that cannot be prepared gives a pending whose
 --   wait() returns nil, err
 -- @raise for a malformed method, path, query, header or option (a programming mistake)
+-- @within Client
 function Client:start(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return setmetatable({ result = { nil, err } }, Pending) end
@@ -541,6 +551,7 @@ end
 -- @tparam[opt] table opts `concurrency` (default the client's max_concurrency)
 -- @treturn table one response or Error per entry, in order (errors are values here, never nil, err)
 -- @raise for a list or an entry that is not a table, or a malformed request (as client:request)
+-- @within Client
 function Client:request_many(list, opts)
   check(type(list) == "table", "request_many: expected a list of { method, path, opts }")
   opts = opts or {}
@@ -569,6 +580,7 @@ end
 -- @tparam[opt] table opts `concurrency` (a whole number >= 1, default the client's max_concurrency)
 -- @treturn table what each call returned, or its Error (kind "lua" when fn raised), in input order
 -- @raise for items that are not a table, fn not a function, or a bad concurrency
+-- @within Client
 function Client:parallel(items, fn, opts)
   check(type(items) == "table", "parallel: items must be a list")
   check(type(fn) == "function", "parallel: fn must be a function(item, i)")
@@ -584,6 +596,7 @@ end
 -- max_rate }.
 -- @treturn table the budget's state, as above
 -- @raise nothing
+-- @within Client
 function Client:stats()
   return self._limiter:stats(core.monotime())
 end
@@ -594,6 +607,7 @@ end
 -- @tparam[opt] table opts `includes`, `filters`, `item_path`, `class`, as resource.new takes them
 -- @treturn Collection the collection
 -- @raise for an empty name or a bad option
+-- @within Client
 function Client:resource(name, opts)
   check(type(name) == "string" and name ~= "", "resource: name must be a non-empty string")
   return require("clinch.registry").resource(self, name, opts)
@@ -602,6 +616,7 @@ end
 --- Closes the transport (its kept-alive connections). Idempotent.
 -- @return nothing
 -- @raise nothing
+-- @within Client
 function Client:close()
   self.transport:close()
 end

@@ -1,10 +1,10 @@
 --- JSON:API documents: decoding responses (linked by the C core, see csrc/decode.c) and encoding request
 -- bodies.
 --
---   local doc, err = jsonapi.decode(text)   -- doc.data, doc.included, doc.meta, doc.links, doc.errors
---   jsonapi.raw(resource)                   -- the resource object exactly as lua-cjson parsed it
---   jsonapi.is_datetime(v)
---   local body, err = jsonapi.encode(value) -- jsonapi.array{} encodes as [], jsonapi.null as null
+--    local doc, err = jsonapi.decode(text)   -- doc.data, doc.included, doc.meta, doc.links, doc.errors
+--    jsonapi.raw(resource)                   -- the resource object exactly as lua-cjson parsed it
+--    jsonapi.is_datetime(v)
+--    local body, err = jsonapi.encode(value) -- jsonapi.array{} encodes as [], jsonapi.null as null
 --
 -- Decoded resources are plain tables: `id`, `type`, each attribute as a field, each relationship as a
 -- field holding the related resource table (to-one, or nil) or an array of them (to-many). The same
@@ -19,6 +19,7 @@
 -- integers on Lua 5.3+; DateTime objects ({utc, epoch, ...}) have a metatable: tostring gives utc, and
 -- ==, <, <= compare epochs. Resource-level `links` and `meta` are not
 -- fields (Candidate has an attribute called `links`): read them through jsonapi.raw(resource).
+-- @module clinch.jsonapi
 local core = require "clinch.core"
 local raise = require("clinch.check").raise -- programming mistakes, at the user's line
 local errors = require "clinch.errors"

@@ -9,6 +9,7 @@
 -- Query values: strings, numbers (integral floats print without ".0"), booleans ("true"/"false"),
 -- arrays of those (comma-joined, as OpenAPI `explode: false` does: include=notes,jobs; an empty
 -- array leaves the key out) and nested tables (deepObject: filter[updated_at][gte]=...).
+-- @module clinch.uri
 local type, tostring, pairs, select = type, tostring, pairs, select
 local next = next
 local format, byte, gsub, find = string.format, string.byte, string.gsub, string.find

@@ -1,13 +1,13 @@
 --- The candidates resource (`client.candidates`, `clinch candidates ...`) and its Candidate objects:
 -- the contract's Candidate schema and operations, registered in clinch.registry.
 --
---   local page = assert(client.candidates:list { per_page = 100, include = { "notes", "jobs" } })
---   for cand in client.candidates:each { filter = { updated_at = { gte = "2021-01-01T00:00:00" } } } do
---     print(cand)                      -- candidate 35b24a... Jane Smith <jane.smith@example.com>
---   end
---   local cand = assert(client.candidates:create { email = "jane.smith@example.com", first_name = "Jane" })
---   assert(cand:update { last_name = "Smith" })
---   assert(cand:add_tag("Seed Data"))
+--    local page = assert(client.candidates:list { per_page = 100, include = { "notes", "jobs" } })
+--    for cand in client.candidates:each { filter = { updated_at = { gte = "2021-01-01T00:00:00" } } } do
+--      print(cand)                      -- candidate 35b24a... Jane Smith <jane.smith@example.com>
+--    end
+--    local cand = assert(client.candidates:create { email = "jane.smith@example.com", first_name = "Jane" })
+--    assert(cand:update { last_name = "Smith" })
+--    assert(cand:add_tag("Seed Data"))
 --
 -- A Candidate is the decoded JSON:API resource itself: `id`, `type`, the attributes and relationships
 -- are its fields (relationships point at the included resources), and the methods come from its
@@ -15,6 +15,7 @@
 -- schema (spec/candidates_spec.lua checks), so `cand.tags` is the tags attribute, never a method.
 -- Paths, the include names, the filters and the request bodies are the contract's (clinch.contract,
 -- with the project's overlay in clinch.schema).
+-- @module clinch.resources.candidates
 local type, pairs, ipairs, tostring, require, getmetatable = type, pairs, ipairs, tostring, require, getmetatable
 local concat, io = table.concat, io
 local check = require "clinch.check"
@@ -120,6 +121,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err kind validation (refused before sending, or HTTP 422), or the request's error
 -- @raise for attrs that is not a table, or an unknown option
+-- @within Candidates
 function Candidates:create(attrs, opts)
   check_attrs(attrs, "create")
   local ropts
@@ -143,6 +145,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err kind validation (an attribute update does not take), not_found, or the request's
 -- @raise for an id that is not a non-empty string, attrs that is not a table, or an unknown option
+-- @within Candidates
 function Candidates:update(id, attrs, opts)
   resource.check_id(id, "update")
   check_attrs(attrs, "update")
@@ -167,6 +170,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err kind not_found, decode (a reply without a list), or the request's error
 -- @raise for an id that is not a non-empty string, or an unknown option
+-- @within Candidates
 function Candidates:list_tags(id, opts)
   resource.check_id(id, "list_tags")
   local _, ropts = call_opts(opts, CALL_OPTS, "list_tags")
@@ -193,6 +197,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err kind validation (an empty name), not_found, or the request's error
 -- @raise for an id or a name that is not a string, or an unknown option
+-- @within Candidates
 function Candidates:add_tag(id, name, opts)
   resource.check_id(id, "add_tag")
   arg(type(name) == "string", "add_tag: tag name must be a string, got " .. type(name))
@@ -223,6 +228,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err kind not_found, or the request's error
 -- @raise for an id or tag that is neither a non-empty id nor a tag object, or an unknown option
+-- @within Candidates
 function Candidates:remove_tag(id, tag, opts)
   resource.check_id(id, "remove_tag")
   local tag_id = tag_id_of(tag, "remove_tag")
@@ -249,6 +255,7 @@ end
 -- @treturn[2] Error err kind validation (no content, an empty or unreadable file, a bad filename),
 --   not_found, or the request's error
 -- @raise for file that is not a table or has an unknown field, or an unknown option
+-- @within Candidates
 function Candidates:upload_resume(id, file, opts)
   resource.check_id(id, "upload_resume")
   arg(type(file) == "table", "upload_resume: expected a table { filename=, content= } or { path= }")
@@ -307,6 +314,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err as candidates:update returns it
 -- @raise as candidates:update, and for what is not a Candidate object
+-- @within Candidate
 function Candidate:update(attrs, opts)
   local coll = collection_of(self, "update")
   local fresh, err = coll:update(self.id, attrs, opts)
@@ -320,6 +328,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err as candidates:list_tags returns it
 -- @raise as candidates:list_tags, and for what is not a Candidate object
+-- @within Candidate
 function Candidate:list_tags(opts)
   return collection_of(self, "list_tags"):list_tags(self.id, opts)
 end
@@ -331,6 +340,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err as candidates:add_tag returns it
 -- @raise as candidates:add_tag, and for what is not a Candidate object
+-- @within Candidate
 function Candidate:add_tag(name, opts)
   return collection_of(self, "add_tag"):add_tag(self.id, name, opts)
 end
@@ -342,6 +352,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err as candidates:remove_tag returns it
 -- @raise as candidates:remove_tag, and for what is not a Candidate object
+-- @within Candidate
 function Candidate:remove_tag(tag, opts)
   return collection_of(self, "remove_tag"):remove_tag(self.id, tag, opts)
 end
@@ -354,6 +365,7 @@ end
 -- @return[2] nil
 -- @treturn[2] Error err as candidates:upload_resume returns it
 -- @raise as candidates:upload_resume, and for what is not a Candidate object
+-- @within Candidate
 function Candidate:upload_resume(file, opts)
   return collection_of(self, "upload_resume"):upload_resume(self.id, file, opts)
 end
