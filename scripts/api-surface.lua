@@ -100,9 +100,11 @@ local function lines_of(root, path)
   local lines = file_lines[path]
   if not lines then
     lines = {}
-    local f = assert(io.open(root .. "/" .. path, "rb"))
-    for line in f:lines() do lines[#lines + 1] = line end
-    f:close()
+    local f = io.open(path:find("^/") and path or (root .. "/" .. path), "rb")
+    if f then
+      for line in f:lines() do lines[#lines + 1] = line end
+      f:close()
+    end
     file_lines[path] = lines
   end
   return lines
@@ -145,6 +147,7 @@ end
 function _M.doc(root, path, line)
   local lines = lines_of(root, path)
   local first = line
+  if not lines[line] then return nil end
   while first > 1 and lines[first - 1]:find("^%s*%-%-") do first = first - 1 end
   if first == line then return nil end
   -- Several blocks may stand above a function; its own is the last one starting with "---".

@@ -53,7 +53,7 @@ local function split_base(url)
 end
 
 --- Creates a client. See README "Configuration" for every option.
--- @tparam table opts the options (README "Configuration"): `key` and `secret` (required), `region`
+-- @tparam ClientOptions opts the options (README "Configuration"): `key` and `secret` (required), `region`
 --   ("us", "eu", "au") or `base_url`, `timeout`, `retries`, `max_concurrency`, `logger`, `transport`, ...
 -- @treturn Client the client, its registered collections as fields (client.candidates, client.jobs, ...)
 -- @raise a message at the caller's line for a mistake in the options: no key or secret, an option of the

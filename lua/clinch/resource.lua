@@ -781,7 +781,7 @@ end
 -- client's retries when the loop reaches it, so a loop cannot end quietly with part of the data.
 -- @tparam[opt] table opts as list takes them, and `prefetch` (true: fetch the next page while the loop
 --   works) or `concurrency` (up to N pages in flight)
--- @treturn function the iterator, for use in a generic for: `for cand in client.candidates:each() do`
+-- @treturn iterator the iterator, for use in a generic for: `for cand in client.candidates:each() do`
 -- @raise an Error object (not a message): for options the checks refuse, when each() is called; for a
 --   page that fails after its retries, when the loop reaches it. A programming mistake raises a message.
 -- @within Collection
@@ -813,7 +813,7 @@ end
 --- One resource by id: get(id, { include=, query=, timeout=, retries= }) -> resource or nil, err.
 -- @tparam string id the resource's id
 -- @tparam[opt] table opts `include`, `query`, `timeout`, `retries`
--- @treturn table the resource (a Candidate, Job or List object for a registered collection)
+-- @treturn Resource the resource (a Candidate, Job or List object for a registered collection)
 -- @return[2] nil
 -- @treturn[2] Error err kind not_found for an unknown id, validation for an unknown include, or the
 --   request's error
@@ -982,7 +982,7 @@ function _M.define(def)
   --- obj:reload({ include=, query=, timeout=, retries= }) -> obj (its fields refreshed from the server)
   -- or nil, err.
   -- @tparam[opt] table opts `include`, `query`, `timeout`, `retries`
-  -- @treturn table the object itself, its fields those of the server's copy
+  -- @treturn Resource the object itself, its fields those of the server's copy
   -- @return[2] nil
   -- @treturn[2] Error err as collection:get returns it
   -- @raise for what is not such an object, an object without id, or an unknown option
