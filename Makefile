@@ -91,7 +91,7 @@ demo: deps
 docs:
 	@scripts/deps.sh docs
 	@rm -rf build/docs && mkdir -p build/docs/scripts # ldoc copies custom_css to the same path
-	ldoc -q .
+	ldoc -q --fatalwarnings .
 	@echo "docs: build/docs/index.html"
 
 bench:

@@ -53,6 +53,14 @@ describe("types/ (LuaLS annotations)", function()
     rm(dir)
   end)
 
+  it("are Lua files LuaLS can load: each compiles and returns its module table", function()
+    for _, name in ipairs(files(committed)) do
+      local chunk = assert(loadfile(committed .. "/" .. name:sub(3), "t", {}))
+      assert.is_table(chunk(), name)
+      assert.matches("^%-%-%-@meta clinch", support.read_file(committed .. "/" .. name:sub(3)))
+    end
+  end)
+
   it("changes when a resource class gets a method (read from the live class, with its doc comment)", function()
     local extra = os.tmpname()
     support.write_file(extra, table.concat({
