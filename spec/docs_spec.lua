@@ -34,6 +34,18 @@ describe("the API reference's doc comments", function()
     assert.is_nil(find(list, "client:_prepare"))
   end)
 
+  it("come from files config.ld gives ldoc, so that `make docs` shows every public function", function()
+    local config = {}
+    local chunk = assert(loadfile(support.root .. "/config.ld", "t", config))
+    if setfenv then setfenv(chunk, config) end -- luacheck: ignore (5.1)
+    chunk()
+    local listed = {}
+    for _, path in ipairs(config.file) do listed[path] = true end
+    for _, f in ipairs(surface.functions()) do
+      assert(listed[f.path], f.call .. " is defined in " .. tostring(f.path) .. ", which config.ld does not list")
+    end
+  end)
+
   it("fail for a new public function without a doc comment, found in the module table", function()
     local errors = require "clinch.errors"
     local Candidate = require("clinch.resources.candidates").Object
