@@ -74,9 +74,10 @@ local function table_literal(src, name)
   return assert(load("return " .. src:sub(i, j - 1), "=" .. name, "t", {}))()
 end
 
--- The body of the function whose definition line is `header` in `src`.
+-- The body of the function whose definition line starts with `header` in `src` (up to its "end" at the
+-- start of a line).
 local function function_body(src, header)
-  local s = src:find(header, 1, true)
+  local s = src:find("\n" .. header, 1, true)
   assert(s, "scripts/gen-types.lua: no " .. header)
   local e = src:find("\nend\n", s, true)
   return src:sub(s, e)
@@ -243,10 +244,10 @@ local function client_options(out)
   for ty, names in pairs(option_types) do
     for _, name in ipairs(names) do types[name] = LUA_TYPES[ty] end
   end
-  local checks = function_body(validate_src, "function _M.client_options(opts)")
+  local checks = function_body(validate_src, "function _M.client_options(")
   for name, ty in checks:gmatch('type%(opts%.([%w_]+)%) ~= "(%a+)"') do types[name] = LUA_TYPES[ty] end
   local names, required = {}, {}
-  for name in function_body(client_src, "function _M.new(opts)"):gmatch("opts%.([%a_][%w_]*)") do names[name] = true end
+  for name in function_body(client_src, "function _M.new("):gmatch("opts%.([%a_][%w_]*)") do names[name] = true end
   for name in checks:gmatch("opts%.([%a_][%w_]*)") do names[name] = true end
   for name in checks:gmatch("'([%w_]+)'[^\n]* is required") do required[name] = true end
   local regions = {}
