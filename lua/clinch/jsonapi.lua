@@ -14,7 +14,7 @@
 -- a relationship wins over an attribute of the same name in any copy. jsonapi.raw gives the winning copy.
 -- Linkage to a resource the document does not hold is a `{ id =, type = }` stub. The top level must be
 -- an object. Ids are strings: a numeric id is accepted as its decimal string only when it
--- is integral and below 2^53 (beyond, cjson may have parsed two ids to one number), else decode fails.
+-- is integral and below `2^53` (beyond, cjson may have parsed two ids to one number), else decode fails.
 -- JSON null is absent (nulls inside arrays are dropped and the array compacted); integral numbers are
 -- integers on Lua 5.3+; DateTime objects ({utc, epoch, ...}) have a metatable: tostring gives utc, and
 -- ==, <, <= compare epochs. Resource-level `links` and `meta` are not
