@@ -77,8 +77,8 @@ function _M.segment(s)
   return encode_string(text)
 end
 
---- Joins segments into an absolute path, encoding each one: path("candidates", id, "tags")
--- -> "/candidates/<id>/tags".
+--- Joins segments into an absolute path, encoding each one: `path("candidates", id, "tags")`
+-- -> `"/candidates/<id>/tags"`.
 -- @param ... the segments (strings or numbers)
 -- @treturn string the path
 -- @raise for no segment, or a segment uri.segment refuses

@@ -19,8 +19,8 @@ function uri.build(path, query) end
 ---@return string
 function uri.encode(s) end
 
---- Joins segments into an absolute path, encoding each one: path("candidates", id, "tags") ->
--- "/candidates/<id>/tags".
+--- Joins segments into an absolute path, encoding each one: `path("candidates", id, "tags")` ->
+-- `"/candidates/<id>/tags"`.
 ---@param ... any the segments (strings or numbers)
 ---@return string
 function uri.path(...) end
