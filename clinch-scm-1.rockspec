@@ -80,4 +80,6 @@ build = {
       ["clinch"] = "bin/clinch",
     },
   },
+  -- The LuaLS annotations (scripts/gen-types.lua), kept in the rock's directory (README "Editor hints").
+  copy_directories = { "types" },
 }
