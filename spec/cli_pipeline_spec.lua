@@ -122,7 +122,8 @@ describe("clinch list in pipelines", function()
     assert.are.equal(0, code)
     assert.is_truthy(out:find('"data":[]', 1, true), out)
     -- Only for one page in JSON.
-    for _, argv in ipairs { { "--envelope", "--all" }, { "--envelope", "--format", "csv" } } do
+    for _, argv in ipairs { { "--envelope", "--all" }, { "--envelope", "--format", "csv" },
+                            { "--envelope", "--columns", "id" }, { "--envelope", "--fields", "id" } } do
       local c, o, e = clinch { "candidates", "list", table.unpack(argv) }
       assert.are.equal(2, c)
       assert.are.equal("", o)
@@ -291,6 +292,9 @@ describe("clinch --columns and --fields", function()
     code, _, err = clinch { "candidates", "create", "--from", "-", "--columns", "id" }
     assert.are.equal(2, code)
     assert.matches("%-%-from writes one JSON Lines result per row", err)
+    code, _, err = clinch { "tags", "add", "--ids-from", "-", "Hot", "--fields", "id" }
+    assert.are.equal(2, code)
+    assert.matches("%-%-ids%-from writes one JSON Lines result per id", err)
   end)
 end)
 

@@ -149,6 +149,8 @@ end
 local function list_run(cx, opts, def, extra)
   if opts.envelope and (opts.all or cx.format ~= "json") then
     return usage("--envelope writes one page as a JSON document: use it with --format json, without --all")
+  elseif opts.envelope and columns_of.chosen(opts) then
+    return usage("--envelope writes the API's document as it came: without --columns/--fields")
   end
   local lopts = list_options(opts, extra)
   if not opts.all then return list_page(cx, opts, def, lopts) end
@@ -267,7 +269,12 @@ local function tags_list(cx, opts, args)
 end
 
 local function tags_add(cx, opts, args)
-  if opts.ids_from then return require("clinch.cli.bulk").tag(cx, opts, args[1]) end
+  if opts.ids_from then
+    if columns_of.chosen(opts) then
+      return usage("--columns/--fields shape one tag added: --ids-from writes one JSON Lines result per id")
+    end
+    return require("clinch.cli.bulk").tag(cx, opts, args[1])
+  end
   local tag, err = cx:client().candidates:add_tag(args[1], args[2])
   if not tag then return nil, err end
   if tag == true then tag = { candidate_id = args[1], name = args[2], added = true } end
