@@ -563,8 +563,9 @@ local function finish_run(cx, opts, st, run, reader)
   local bad = run.invalid_utf8 or 0
   if bad > 0 then cx:warn(require("clinch.cli").replaced_warning(bad, opts.out)) end
   -- --format names the output file's format; the summary is a table on a terminal, JSON otherwise.
+  -- (--columns are the output file's, not the summary's.)
   local w = cx:writer { single = true, columns = { "exported", "since", "until", "out", "state", "invalid_utf8" },
-                        format = cx.stdout_tty and "table" or "json" }
+                        format = cx.stdout_tty and "table" or "json", project = false }
   w:write { exported = run.exported, since = run.gte, ["until"] = st.high_water, out = opts.out,
             state = opts.state, invalid_utf8 = bad }
   w:finish()
