@@ -32,8 +32,8 @@ local function includes(list)
 end
 _M.includes = includes
 
-local COLUMNS_OPT = { "columns", arg = "A,B,...", help = "fields shown: csv and table columns, json and jsonl "
-  .. "members; REL.FIELD reads an included relationship (notes.content), which is included by itself" }
+local COLUMNS_OPT = { "columns", arg = "A,B,...",
+  help = "fields shown (csv/table columns, json members); REL.FIELD reads an included relationship" }
 local FIELDS_OPT = { "fields", arg = "A,B,...", help = "the same as --columns" }
 local columns_of = require "clinch.cli.columns"
 

@@ -41,8 +41,7 @@ _M.GLOBAL_OPTIONS = {
   { "base-url", arg = "URL", help = "API base URL, e.g. http://127.0.0.1:8080/v1 (default: $CLINCH_BASE_URL)" },
   { "format", arg = "FORMAT", choices = output.FORMATS,
     help = "table, json, jsonl or csv (default: table on a terminal, json otherwise)" },
-  { "verbose", help = "log each request and response to stderr (headers, status, time, retry waits; "
-    .. "secrets redacted)" },
+  { "verbose", help = "log requests, responses and retry waits to stderr (secrets redacted)" },
   { "dry-run", help = "print each request as a signed curl command instead of sending it" },
   { "timeout", arg = "SECONDS", type = "number", help = "total time allowed per request (default 60)" },
   { "retries", arg = "N", type = "integer", min = 0,
