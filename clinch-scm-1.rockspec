@@ -37,9 +37,12 @@ build = {
     ["clinch.cli"] = "lua/clinch/cli/init.lua",
     ["clinch.cli.args"] = "lua/clinch/cli/args.lua",
     ["clinch.cli.bulk"] = "lua/clinch/cli/bulk.lua",
+    ["clinch.cli.columns"] = "lua/clinch/cli/columns.lua",
     ["clinch.cli.commands"] = "lua/clinch/cli/commands.lua",
+    ["clinch.cli.completion"] = "lua/clinch/cli/completion.lua",
     ["clinch.cli.config"] = "lua/clinch/cli/config.lua",
     ["clinch.cli.csv"] = "lua/clinch/cli/csv.lua",
+    ["clinch.cli.messages"] = "lua/clinch/cli/messages.lua",
     ["clinch.cli.output"] = "lua/clinch/cli/output.lua",
     ["clinch.cli.progress"] = "lua/clinch/cli/progress.lua",
     ["clinch.cli.repl"] = "lua/clinch/cli/repl.lua",
@@ -78,4 +81,6 @@ build = {
       ["clinch"] = "bin/clinch",
     },
   },
+  -- The LuaLS annotations (scripts/gen-types.lua), kept in the rock's directory (README "Editor hints").
+  copy_directories = { "types" },
 }

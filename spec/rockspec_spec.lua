@@ -66,11 +66,14 @@ describe("the rockspecs", function()
     local q = support.shell_quote
     local src, tree = tmp .. "/src", tmp .. "/tree"
     local ok, out = support.run("mkdir -p " .. q(src) .. " && cd " .. q(support.root)
-      .. " && cp -r csrc lua bin api clinch-scm-1.rockspec " .. q(src)
+      .. " && cp -r csrc lua bin api types clinch-scm-1.rockspec " .. q(src)
       .. " && cd " .. q(src) .. " && luarocks --lua-version=" .. support.lua_version
       .. " make --deps-mode=none --tree " .. q(tree) .. " clinch-scm-1.rockspec")
     assert(ok, out)
     local lv = support.lua_version
+    -- the LuaLS annotations are kept in the rock's directory (build.copy_directories)
+    local rock = tree .. "/lib/luarocks/rocks-" .. lv .. "/clinch/scm-1"
+    assert(io.open(rock .. "/types/clinch.lua", "rb"), "no types/ in the rock")
     ok, out = support.run("env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 " .. support.lua
       .. " -e " .. q("package.path = '" .. tree .. "/share/lua/" .. lv .. "/?.lua;" .. tree .. "/share/lua/"
         .. lv .. "/?/init.lua;' .. package.path; package.cpath = '" .. tree .. "/lib/lua/" .. lv

@@ -1,8 +1,15 @@
 --- lua-clinch: the Lua client for the PageUp Recruitment Marketing (Clinch) API.
---   local clinch = require "clinch"
---   local client = assert(clinch.new())   -- CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION / CLINCH_BASE_URL
---   local client = clinch.new { key = ..., secret = ..., region = "us" }
---   for cand in client.candidates:each { per_page = 100 } do print(cand) end
+--    local clinch = require "clinch"
+--    local client = assert(clinch.new())   -- CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION / CLINCH_BASE_URL
+--    local client = clinch.new { key = ..., secret = ..., region = "us" }
+--    for cand in client.candidates:each { per_page = 100 } do print(cand) end
+--
+-- Its fields: `new` (creates a client: below), `config` (@{clinch.config}: where settings come from),
+-- `errors` (@{clinch.errors}), `uri` (@{clinch.uri}), `REGIONS` (region name -> the API's base URL),
+-- `core` (the C core: signing, transports, decoding; README "Signing") and `_VERSION`. The methods of a
+-- client, its collections and their objects are in @{clinch.client}, @{clinch.resource} and
+-- @{clinch.resources.candidates}.
+-- @module clinch
 local core = require "clinch.core"
 local client = require "clinch.client"
 local config = require "clinch.config"
