@@ -249,7 +249,14 @@ local function client_options(out)
   local names, required = {}, {}
   for name in function_body(client_src, "function _M.new("):gmatch("opts%.([%a_][%w_]*)") do names[name] = true end
   for name in checks:gmatch("opts%.([%a_][%w_]*)") do names[name] = true end
-  for name in checks:gmatch("'([%w_]+)'[^\n]* is required") do required[name] = true end
+  -- clinch.new (lua/clinch/init.lua) reads `profile`, and takes a key or secret not given from the
+  -- environment or a profile (clinch.config): then none is required of the caller.
+  local init_new = function_body(read("lua/clinch/init.lua"), "function _M.new(")
+  for name in init_new:gmatch("opts%.([%a_][%w_]*)") do names[name] = true end
+  for name, ty in init_new:gmatch('type%(opts%.([%w_]+)%) == "(%a+)"') do types[name] = types[name] or LUA_TYPES[ty] end
+  if not init_new:find("config.resolve", 1, true) then
+    for name in checks:gmatch("'([%w_]+)'[^\n]* is required") do required[name] = true end
+  end
   local regions = {}
   for _, r in ipairs(sorted_keys(client_mod.REGIONS)) do regions[#regions + 1] = format("%q", r) end
   out[#out + 1] = "---@alias clinch.Region " .. concat(regions, "|")

@@ -6,14 +6,19 @@
 ---@class clinch
 ---@field REGIONS table<clinch.Region, string>
 ---@field _VERSION string
+---@field config table
 ---@field core table
 ---@field errors clinch.errors
 ---@field uri clinch.uri
 local clinch = {}
 
---- Creates a client. See README "Configuration" for every option.
----@param opts clinch.ClientOptions the options (README "Configuration"): `key` and `secret` (required), `region` ("us", "eu", "au") or `base_url`, `timeout`, `retries`, `max_concurrency`, `logger`, `transport`, ...
----@return clinch.Client
+--- Creates a client. With both `key` and `secret` (and no `profile`) the options are all there is (README
+-- "Configuration"). Otherwise the missing settings come from the environment and the configuration file's profile
+-- (clinch.config: arguments, then environment, then profile; README "Configuration and profiles"), and a
+-- configuration that cannot be used is returned as an error.
+---@param opts? clinch.ClientOptions the options (README "Configuration"): `key` and `secret`, `region` ("us", "eu", "au") or `base_url`, `profile`, `timeout`, `retries`, `max_concurrency`, `logger`, ...
+---@return clinch.Client?
+---@return clinch.Error? err
 function clinch.new(opts) end
 
 ---@alias clinch.Region "au"|"eu"|"us"
@@ -25,17 +30,18 @@ function clinch.new(opts) end
 ---@field ca_file? string
 ---@field ca_path? string
 ---@field connect_timeout? number default 10
----@field key string
+---@field key? string
 ---@field logger? function
 ---@field max_concurrency? number
 ---@field max_rate? number
 ---@field max_response_bytes? number default 67108864
 ---@field max_retry_wait? number default 60
+---@field profile? string
 ---@field proxy? string
 ---@field random? function
 ---@field retries? number default 2
 ---@field retry_unsafe? boolean
----@field secret string
+---@field secret? string
 ---@field shared_limit? string
 ---@field signing? clinch.SigningOptions
 ---@field sleep? function
@@ -201,7 +207,7 @@ function Page:prefetch() end
 ---@field local_epoch integer
 ---@field utc string
 
----@alias clinch.ErrorKind "auth"|"busy"|"decode"|"dry_run"|"http"|"interrupted"|"io"|"lua"|"network"|"not_found"|"partial"|"protocol"|"redirect"|"repl"|"state"|"timeout"|"tls"|"too_large"|"unsupported"|"usage"|"validation"
+---@alias clinch.ErrorKind "auth"|"busy"|"config"|"decode"|"dry_run"|"http"|"interrupted"|"io"|"lua"|"network"|"not_found"|"partial"|"protocol"|"redirect"|"repl"|"state"|"timeout"|"tls"|"too_large"|"unsupported"|"usage"|"validation"
 
 --- A structured error (clinch.errors): what every runtime failure returns as `nil, err`;
 -- tostring gives one readable line.

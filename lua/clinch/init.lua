@@ -4,7 +4,7 @@
 --    local client = clinch.new { key = ..., secret = ..., region = "us" }
 --    for cand in client.candidates:each { per_page = 100 } do print(cand) end
 --
--- Its fields: `new` (creates a client: below), `config` (@{clinch.config}: where settings come from),
+-- Its fields: `new` (creates a client: below), `config` (clinch.config: where settings come from),
 -- `errors` (@{clinch.errors}), `uri` (@{clinch.uri}), `REGIONS` (region name -> the API's base URL),
 -- `core` (the C core: signing, transports, decoding; README "Signing") and `_VERSION`. The methods of a
 -- client, its collections and their objects are in @{clinch.client}, @{clinch.resource} and
@@ -37,9 +37,16 @@ end
 
 --- Creates a client. With both `key` and `secret` (and no `profile`) the options are all there is
 -- (README "Configuration"). Otherwise the missing settings come from the environment and the
--- configuration file's profile (clinch.config: arguments, then environment, then profile), and a
--- configuration that cannot be used returns nil and an error of kind "config" instead of raising:
---   local client, err = clinch.new()                      -- or clinch.new { profile = "acme", timeout = 10 }
+-- configuration file's profile (clinch.config: arguments, then environment, then profile; README
+-- "Configuration and profiles"), and a configuration that cannot be used is returned as an error.
+-- @tparam[opt] ClientOptions opts the options (README "Configuration"): `key` and `secret`, `region`
+--   ("us", "eu", "au") or `base_url`, `profile`, `timeout`, `retries`, `max_concurrency`, `logger`, ...
+-- @treturn Client the client, its registered collections as fields (client.candidates, client.jobs, ...)
+-- @treturn[2] nil
+-- @treturn[2] Error err of kind config: no key or secret anywhere, an unknown profile or region, a bad
+--   value in the environment, a bad line of the configuration file (`err.file`, `err.line`)
+-- @raise a message at the caller's line for a mistake in the options themselves: an option of the
+--   wrong type, an unknown region or signing variant given as an option, a base URL with user info
 function _M.new(opts)
   check(opts == nil or type(opts) == "table", "clinch.new expects a table of options")
   opts = opts or {}
