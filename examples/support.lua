@@ -9,7 +9,7 @@
 --   examples.run(function(client, ex)
 --     ... ex.say("what happened") ...
 --   end, { candidates = 60 })
-local type, tostring, pcall, xpcall, require, error = type, tostring, pcall, xpcall, require, error
+local type, tostring, pcall, xpcall, require, error, ipairs = type, tostring, pcall, xpcall, require, error, ipairs
 local io, os, debug, arg = io, os, debug, rawget(_G, "arg")
 local config = require "clinch.cli.config"
 local settings = require "clinch.config"
@@ -72,12 +72,15 @@ function _M.run(body, opts)
     _M.say("(no credentials configured: using a mock API at ", mock.base_url, ")")
     env_opts = { key = "test-key", secret = "test-secret", base_url = mock.base_url }
   else
-    local o, err = config.options({}, getenv)
-    if not o then
-      io.stderr:write("example: ", err, "\n")
+    -- The library's rule (clinch.config), as clinch.new() follows it: its messages name where a value
+    -- came from (CLINCH_REGION, the file and line of a profile).
+    local s, warnings = settings.resolve { getenv = getenv }
+    if not s then
+      io.stderr:write("example: ", warnings.message, "\n")
       os.exit(2)
     end
-    env_opts = o
+    for _, w in ipairs(warnings) do io.stderr:write("example: warning: ", w, "\n") end
+    env_opts = { key = s.key, secret = s.secret, region = s.region, base_url = s.base_url }
   end
   _M.mock = mock
   local client, cerr = config.client(env_opts)

@@ -321,7 +321,13 @@ describe("configuration end to end", function()
     code, _, err = clinch({ XDG_CONFIG_HOME = home(), CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s",
                             CLINCH_REGION = "uk" }, "candidates", "list")
     assert.equal(2, code)
-    assert.equal("clinch: CLINCH_REGION: unknown region 'uk' (regions: au, eu, us; or give a base URL instead)\n", err)
+    assert.equal("clinch: unknown region 'uk' (--region or CLINCH_REGION: us, eu, au)\n", err)
+    -- A profile's value is named by its file and line.
+    local uk = home("[default]\nkey = k\nsecret = s\nregion = uk\n")
+    code, _, err = clinch({ XDG_CONFIG_HOME = uk }, "candidates", "list")
+    assert.equal(2, code)
+    assert.equal("clinch: " .. uk .. "/clinch/config:4: unknown region 'uk' (regions: au, eu, us; or give a base URL "
+      .. "instead)\n", err)
     assert.equal(3, #requests())
   end)
 
@@ -351,5 +357,10 @@ describe("configuration end to end", function()
     assert.equal(2, code)
     assert.is_falsy(out:find("mock", 1, true), out)
     assert.matches("no API secret: set CLINCH_API_SECRET", err)
+    code, out, err = example { XDG_CONFIG_HOME = home(), CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s",
+                               CLINCH_REGION = "uk" }
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.equal("example: CLINCH_REGION: unknown region 'uk' (regions: au, eu, us; or give a base URL instead)\n", err)
   end)
 end)

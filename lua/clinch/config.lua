@@ -276,7 +276,8 @@ end
 -- list of warnings (a secret others may read, an environment variable overriding a named profile); or
 -- nil, a config error. opts: `explicit` (values given by the caller: key, secret, secret_file, region,
 -- base_url; they are left to clinch.new's own checks), `explicit_label(setting)` (how to name them in
--- messages: "--key"), `profile` (a name), `getenv`, `hints` ({ key =, secret = }: how the caller can give them, for
+-- messages: "--key"), `environment_checked` (the caller checks the environment's values itself, in its
+-- own words: the CLI), `profile` (a name), `getenv`, `hints` ({ key =, secret = }: how the caller can give them, for
 -- messages), `config_path` (instead of the standard path).
 function _M.resolve(opts)
   opts = opts or {}
@@ -308,7 +309,8 @@ function _M.resolve(opts)
   for _, s in ipairs { "key", "region", "base_url" } do
     local src = s == "key" and out.source.key or out.source.endpoint
     local given = ex.values[s] and src == ex.source[s]
-    if out[s] and src ~= "the default region" and not given then
+    local from_env = src == _M.ENV[s]
+    if out[s] and src ~= "the default region" and not given and not (from_env and opts.environment_checked) then
       local ok, err = check_value(s, out[s], src)
       if not ok then return nil, err end
     end

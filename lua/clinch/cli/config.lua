@@ -31,6 +31,9 @@ function _M.options(flags, getenv, warn)
   local s, warnings = config.resolve {
     explicit = { key = flags.key, secret_file = flags.secret_file, region = flags.region, base_url = flags.base_url },
     explicit_label = function(setting) return FLAGS[setting] end,
+    -- The flags' and the environment's values go through clinch.new's checks in config.client, whose
+    -- messages the CLI words for its user (clinch.cli.messages); a profile's are checked here, by line.
+    environment_checked = true,
     profile = flags.profile, getenv = getenv,
     hints = { key = "use --key KEY", secret = "use --secret-file FILE" },
   }
