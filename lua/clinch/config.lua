@@ -171,8 +171,8 @@ local function secret_path(value, config_path, env)
   return (config_path:match("^(.*)/[^/]*$") or ".") .. "/" .. value
 end
 
--- The layers in order (explicit, environment, profile), each { name =, values = { setting = v },
--- source = { setting = label } }; and the chosen profile's name and whether it was named.
+-- The first two layers, explicit values and the environment, each { name =, values = { setting = v },
+-- source = { setting = where it came from } } (the profile's is profile_layer's).
 local function layers(opts, env)
   local explicit = opts.explicit or {}
   local ex = { name = "explicit", values = {}, source = {} }
@@ -188,7 +188,8 @@ local function layers(opts, env)
   return ex, en
 end
 
--- The profile layer -> layer or false (no profile), the profile's name, a warning; or nil, err.
+-- The profile layer (as `layers` makes them, plus `profile`, its name, `named`, whether it was asked
+-- for, and `file_warning`, the configuration file's mode warning) -> layer, false (no profile), or nil, err.
 local function profile_layer(opts, env)
   local named = nonempty(opts.profile) or nonempty(env(_M.ENV.profile))
   local name = named or _M.DEFAULT_PROFILE
