@@ -328,7 +328,15 @@ describe("configuration end to end", function()
     assert.equal(2, code)
     assert.equal("clinch: " .. uk .. "/clinch/config:4: unknown region 'uk' (regions: au, eu, us; or give a base URL "
       .. "instead)\n", err)
-    assert.equal(3, #requests())
+    -- --secret-file is read by the same rule: a file others may read works, with the warning.
+    write_file(tmp .. "/flag.secret", "test-secret\n")
+    os.execute("chmod 604 " .. q(tmp .. "/flag.secret"))
+    code, _, err = clinch({ XDG_CONFIG_HOME = home(), CLINCH_API_KEY = "test-key", CLINCH_BASE_URL = mock.base_url },
+      "--secret-file", tmp .. "/flag.secret", "candidates", "list", "--per-page", "1")
+    assert.equal(0, code, err)
+    assert.equal("clinch: warning: the secret file " .. tmp .. "/flag.secret is readable by other users (mode 0604): "
+      .. "chmod 600 " .. tmp .. "/flag.secret\n", err)
+    assert.equal(4, #requests())
   end)
 
   it_54("the examples use the configuration and start no mock of their own when credentials are set", function()
