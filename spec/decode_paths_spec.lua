@@ -367,6 +367,39 @@ describe("core.decode and clinch.link.decode", function()
     assert.truthy(stats.decoded > 50 and stats.failed > 300, stats.decoded .. " " .. stats.failed)
   end)
 
+  it("link.decode keeps its document when a finalizer decodes while it links (Lua 5.4)", function()
+    -- LuaJIT itself crashes when finalizers decode while cjson parses (with the C core alike), so the
+    -- case is exercised on 5.4, whose table finalizers run at the allocations the linker makes
+    if support.is_luajit then return pending("finalizers that decode crash LuaJIT with either decoder") end
+    local ids = {}
+    for i = 1, 3000 do ids[i] = { type = "b", id = tostring(i) } end
+    local text = encode { data = { type = "a", id = "1", relationships = { r = { data = ids } } } }
+    local inner = '{"data":{"type":"x","id":"9","relationships":{"q":{"data":{"type":"y","id":"1"}}}}}'
+    local inside, during, inner_docs = false, 0, {}
+    local function arm()
+      setmetatable({}, { __gc = function()
+        if inside then during = during + 1 end
+        inner_docs[#inner_docs + 1] = link.decode(inner) or false
+        if #inner_docs < 200 then arm() end
+      end })
+    end
+    local pause = collectgarbage("setpause", 10)
+    local doc, msg
+    for _ = 1, 20 do
+      for _ = 1, 5 do arm() end
+      inside = true
+      doc, msg = link.decode(text)
+      inside = false
+      if during > 0 then break end
+    end
+    collectgarbage("setpause", pause)
+    assert.is_nil(msg)
+    assert.truthy(during > 0, "no finalizer ran during the decode")
+    assert.equal(3000, #doc.data.r)
+    assert.equal("3000", doc.data.r[3000].id)
+    for _, d in ipairs(inner_docs) do assert.equal("1", d.data.q.id) end
+  end)
+
   it("compares for real: a difference in content, subtype, metatable or sharing is found", function()
     local function diff(a, b) return compare(a, b, { ab = {}, ba = {} }, "d") end
     local s = { 1 }

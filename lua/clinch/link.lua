@@ -1,14 +1,15 @@
 --- The JSON:API linker in Lua: `link.decode(text [, raw_map])`, the same function as the C core's
 -- `core.decode` (csrc/decode.c says what it does; this file does exactly that, message for message),
 -- written for LuaJIT's compiler. On LuaJIT the C linker pays the Lua C API for every value it visits,
--- and the compiled Lua below, which reaches cjson's tables directly, is the faster way
+-- which costs more than the compiled Lua below, which reaches cjson's tables directly
 -- (bench/decode.lua); clinch.jsonapi uses it there. spec/decode_paths_spec.lua proves that both give
--- the same documents, the same identities and the same errors.
+-- the same documents, the same sharing, the same raw map entries and the same errors.
 --
 -- Written for the compiler: no closures per call, no string patterns or string building outside the
--- error paths, the walk over a document's values a loop over an explicit stack rather than a recursion,
--- the per-document state in upvalues of this file (decode never runs user code, so it cannot be
--- reentered) and dropped when the document is done.
+-- error paths, pairs-free (next, t) loops that LuaJIT compiles, and the per-document state in upvalues
+-- of this file rather than a context table. The walk over a document's values is a recursion, which
+-- measured faster than a loop over an explicit stack. decode saves and restores that state, so that
+-- a finalizer that decodes while a decode allocates cannot disturb it.
 local core = require "clinch.core"
 
 local type, next, tostring, setmetatable, pcall, error = type, next, tostring, setmetatable, pcall, error
@@ -453,10 +454,11 @@ function _M.decode(text, raw_map)
   if type(root) == "table" and not text_is_object(text) then
     return nil, "top level: expected object, got array", "decode" -- cjson makes [] and {} alike
   end
-  types, last_type, last_byid, stubs, repeats = {}, nil, nil, {}, nil
+  local s1, s2, s3, s4, s5, s6, s7 = types, last_type, last_byid, stubs, repeats, src, rawmap
+  types, last_type, last_byid, stubs, repeats, src, rawmap = {}, nil, nil, {}, nil, nil, nil
   if raw_map then src, rawmap = { text = text }, raw_map end
   local doc, problem = link_document(root)
-  types, last_type, last_byid, stubs, repeats, src, rawmap = nil, nil, nil, nil, nil, nil, nil -- luacheck: ignore 331
+  types, last_type, last_byid, stubs, repeats, src, rawmap = s1, s2, s3, s4, s5, s6, s7 -- luacheck: ignore 331
   if doc then return doc end
   return nil, problem, "decode"
 end
