@@ -328,6 +328,18 @@ describe("core.decode and clinch.link.decode", function()
     end
   end)
 
+  it("take their arguments alike: a number as its text, anything else but a string or a table raises", function()
+    assert.same({ core.decode(5) }, { link.decode(5) })
+    assert.same({ core.decode(1.5, {}) }, { link.decode(1.5, {}) })
+    for _, bad in ipairs { {}, true, print } do
+      assert.is_false(pcall(core.decode, bad))
+      assert.is_false(pcall(link.decode, bad))
+    end
+    assert.is_false(pcall(core.decode, "{}", "raw"))
+    assert.is_false(pcall(link.decode, "{}", "raw"))
+    assert.is_true(pcall(link.decode, "{}", nil))
+  end)
+
   it("give the same document for the benchmark's 100-candidate page", function()
     local fixture = dofile(support.root .. "/bench/fixture.lua")
     all_alike({ fixture.page(100), fixture.page(7) }, "bench page")

@@ -437,6 +437,7 @@ local _M = {}
 -- ("decode" for a text that is not the document, "unsupported" without lua-cjson). With raw_map,
 -- raw_map[resource] = src for every resource (not stubs), src = { text = text } for the document.
 function _M.decode(text, raw_map)
+  if type(text) == "number" then text = tostring(text) end -- as luaL_checkstring
   if type(text) ~= "string" then error("bad argument #1 to 'decode' (string expected, got " .. type(text) .. ")", 2) end
   if raw_map ~= nil and type(raw_map) ~= "table" then
     error("bad argument #2 to 'decode' (table expected, got " .. type(raw_map) .. ")", 2)
