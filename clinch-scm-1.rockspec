@@ -58,6 +58,7 @@ build = {
     ["clinch.errors"] = "lua/clinch/errors.lua",
     ["clinch.jsonapi"] = "lua/clinch/jsonapi.lua",
     ["clinch.limiter"] = "lua/clinch/limiter.lua",
+    ["clinch.link"] = "lua/clinch/link.lua",
     ["clinch.parallel"] = "lua/clinch/parallel.lua",
     ["clinch.pretty"] = "lua/clinch/pretty.lua",
     ["clinch.registry"] = "lua/clinch/registry.lua",

@@ -1,5 +1,5 @@
---- JSON:API documents: decoding responses (linked by the C core, see csrc/decode.c) and encoding request
--- bodies.
+--- JSON:API documents: decoding responses (parsed by lua-cjson, linked by the C core, see csrc/decode.c,
+-- or on LuaJIT by its Lua twin clinch.link) and encoding request bodies.
 --
 --    local doc, err = jsonapi.decode(text)   -- doc.data, doc.included, doc.meta, doc.links, doc.errors
 --    jsonapi.raw(resource)                   -- the resource object exactly as lua-cjson parsed it
@@ -50,6 +50,17 @@ _M.null = cjson_ok and cjson.null or nil
 --- The metatable of decoded DateTime objects.
 _M.DateTime = core.DateTime
 
+-- The linker: on LuaJIT the compiled Lua of clinch.link beats the C core, whose walk over every value
+-- through the Lua C API costs more there than the parse's own share (bench/decode.lua); on PUC Lua the
+-- C core is the faster. Both give the same documents and errors (spec/decode_paths_spec.lua).
+local decode_linked = core.decode
+--- Which linker jsonapi.decode uses: "lua" (clinch.link, on LuaJIT) or "c" (the C core).
+_M.linker = "c"
+if type(rawget(_G, "jit")) == "table" then
+  decode_linked = require("clinch.link").decode
+  _M.linker = "lua"
+end
+
 -- resource table -> per-document source { text =, index = }; see csrc/decode.c.
 local raw_map = setmetatable({}, { __mode = "k" })
 
@@ -62,7 +73,7 @@ local raw_map = setmetatable({}, { __mode = "k" })
 -- @raise for text that is not a string
 function _M.decode(text)
   if type(text) ~= "string" then raise("jsonapi.decode expects a string, got " .. type(text)) end
-  local doc, msg, kind = core.decode(text, raw_map)
+  local doc, msg, kind = decode_linked(text, raw_map)
   if doc then return doc end
   return nil, errors.new { kind = kind, message = msg }
 end
