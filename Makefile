@@ -86,6 +86,14 @@ check: deps
 demo: deps
 	@scripts/demo.sh
 
+# The HTML API reference, from the doc comments (config.ld: which files), into build/docs/index.html.
+# spec/docs_spec.lua (in `make test`) checks the comments without ldoc.
+docs:
+	@scripts/deps.sh docs
+	@rm -rf build/docs && mkdir -p build/docs/scripts # ldoc copies custom_css to the same path
+	ldoc -q --fatalwarnings .
+	@echo "docs: build/docs/index.html"
+
 bench:
 	@scripts/deps.sh bench
 	@scripts/bench.sh

@@ -167,9 +167,23 @@ end
 local function request_path()
   local base = "http://127.0.0.1:" .. nginx.backend .. "/v1"
   local url = base .. "/doc"
-  local names = { "curl_loop", "lua5.4 client:request", "luajit client:request" }
+  local names = { "curl_loop", "curl_loop + headers", "lua5.4 client:request", "luajit client:request" }
+  -- the header lines the client sends (their sizes: a signature is 28 Base64 characters), for a libcurl
+  -- loop that costs what libcurl does for the client's request, signing and decoding left out
+  local headers = {
+    "User-Agent: " .. capture(env_for("lua5.4") .. "lua5.4 -e 'io.write(require(\"clinch.defaults\")"
+      .. ".user_agent(\"libcurl/\" .. require(\"clinch.core\").curl_version()))'"),
+    "Accept: application/vnd.api+json",
+    "Authorization: APIAuth bench:adBM/dhcSeZ7hqKbwhKP6FJcRak=",
+    "Date: " .. os.date("!%a, %d %b %Y %H:%M:%S GMT"),
+  }
+  local header_args = {}
+  for i, h in ipairs(headers) do header_args[i] = q(h) end
   local c = {
     curl_loop = function() return rate("build/bench/curl_loop " .. q(url) .. " " .. SECONDS) end,
+    ["curl_loop + headers"] = function()
+      return rate("build/bench/curl_loop " .. q(url) .. " " .. SECONDS .. " " .. table.concat(header_args, " "))
+    end,
     ["lua5.4 client:request"] = function()
       return rate(env_for("lua5.4") .. "lua5.4 bench/request.lua client " .. q(base) .. " " .. SECONDS)
     end,
@@ -189,6 +203,10 @@ local function request_path()
     r["lua5.4 client:request"], r.curl_loop, 0.9)
   ratio("request path outside nginx", "LuaJIT `client:request` GET / bare C libcurl loop", r["luajit client:request"],
     r.curl_loop, nil)
+  ratio("request path outside nginx", "Lua 5.4 `client:request` GET / C libcurl loop sending the client's headers",
+    r["lua5.4 client:request"], r["curl_loop + headers"], nil)
+  ratio("request path outside nginx", "C libcurl loop sending the client's headers / bare C libcurl loop",
+    r["curl_loop + headers"], r.curl_loop, nil)
   if luacurl then
     ratio("request path outside nginx", "LuaJIT `client:request` GET / Debian's lua-curl + cjson",
       r["luajit client:request"], r["luajit lua-curl + cjson"], 1.0)
@@ -231,10 +249,12 @@ local function decoding()
     local out, ok = capture(env_for(lua) .. lua .. " bench/decode.lua " .. (ROUNDS * 3) .. " 100")
     if not ok then error("bench/decode.lua failed on " .. lua .. ":\n" .. out) end
     io.write(out)
+    -- which linker jsonapi.decode uses on this VM: "c" (the C core) or "lua" (clinch.link)
+    local path = out:match("\nPATH (%a+)") == "lua" and "Lua linker" or "C linker"
+    local label = (lua == "luajit" and "LuaJIT" or "Lua 5.4") .. " (" .. path .. ")"
     for name, list in out:gmatch("RESULT (%S+) ([%d%.,]+)") do
       local values = {}
       for v in list:gmatch("[%d%.]+") do values[#values + 1] = tonumber(v) end
-      local label = lua == "luajit" and "LuaJIT" or "Lua 5.4"
       if name == "decode_vs_cjson" then
         results[#results + 1] = { group = "decoding", list = values, lower = true,
                                   what = label .. " `jsonapi.decode` time / bare `cjson.decode`",
@@ -243,6 +263,11 @@ local function decoding()
         -- 5.4: faster than cjson + the Lua linker; LuaJIT: at least as fast
         results[#results + 1] = { group = "decoding", list = values, target = 1.0, strict = lua == "lua5.4",
                                   what = label .. " (cjson + pure-Lua linker) time / `jsonapi.decode`" }
+      elseif name == "other_vs_decode" then
+        -- the linker jsonapi does not use on this VM, to show why
+        results[#results + 1] = { group = "decoding", list = values,
+                                  what = label .. (path == "Lua linker" and " C linker `core.decode`"
+                                    or " Lua linker `clinch.link`") .. " time / `jsonapi.decode`" }
       end
     end
   end

@@ -4,6 +4,7 @@
  *   core.base64_encode(s)        -> standard alphabet, padded, no line breaks
  *   core.base64_decode(s)        -> bytes, or nil, err (strict RFC 4648: no whitespace, exact padding,
  *                                   zero pad bits; bad input is data, not a programming error)
+ *   core.openssl_version()       -> the version of the OpenSSL library in use ("OpenSSL 3.0.15 3 Sep 2024")
  * Only OpenSSL 3.0 APIs that are not deprecated are used (EVP_Digest, the one-shot HMAC,
  * EVP_EncodeBlock). Scratch output goes into Lua userdata, so a memory error while pushing the
  * result cannot leak. A failed call's errors stay in the thread's OpenSSL error queue, where the next
@@ -265,6 +266,11 @@ static int crypto_l_base64_decode(lua_State *L) {
     return 1;
 }
 
+static int crypto_l_openssl_version(lua_State *L) {
+    lua_pushstring(L, OpenSSL_version(OPENSSL_VERSION));
+    return 1;
+}
+
 static void crypto_open(lua_State *L) {
     static const luaL_Reg funcs[] = {
         {"hmac", crypto_l_hmac},
@@ -272,6 +278,7 @@ static void crypto_open(lua_State *L) {
         {"md5", crypto_l_md5},
         {"base64_encode", crypto_l_base64_encode},
         {"base64_decode", crypto_l_base64_decode},
+        {"openssl_version", crypto_l_openssl_version},
         {NULL, NULL},
     };
     luaL_setfuncs(L, funcs, 0);

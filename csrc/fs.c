@@ -3,6 +3,11 @@
  *   core.fsync(path | file)        -> true | nil, message   a file's data (or a directory's entries) on disk
  *   core.truncate(path | file, n)  -> true | nil, message   cut a file to n bytes
  *   core.lock(path)                -> lock | nil, message [, pid]
+ *   core.mode(path | file)         -> permission bits (0600) | nil, message   for a secret's file (clinch.config)
+ *   core.ignore_sigpipe([on])      -> true    a write to a pipe whose reader left fails with EPIPE
+ *                                             instead of killing the process (the CLI then ends quietly);
+ *                                             on = false restores the default action
+ *   core.EPIPE                     the errno value such a write reports (io.write's third result)
  *
  * A file is a Lua file handle (io.open); it is flushed first. A lock is an fcntl write lock on the whole
  * file, created if missing, with this process's pid written into it; lock:unlock() (also __gc, and
@@ -18,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -82,6 +88,21 @@ static int fs_l_truncate(lua_State *L) {
         if (rc != 0) return fs_fail(L, path, errno);
     }
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.mode(path | file): the permission bits of a file (st_mode & 07777). For a file handle it is
+ * fstat of the open descriptor, so the bits are those of the very file being read. */
+static int fs_l_mode(lua_State *L) {
+    FILE *f = compat_tofile(L, 1);
+    struct stat st;
+    if (f) {
+        if (fstat(fileno(f), &st) != 0) return fs_fail(L, NULL, errno);
+    } else {
+        const char *path = luaL_checkstring(L, 1);
+        if (stat(path, &st) != 0) return fs_fail(L, path, errno);
+    }
+    compat_pushint(L, st.st_mode & 07777);
     return 1;
 }
 
@@ -170,9 +191,19 @@ static int fs_l_lock_tostring(lua_State *L) {
     return 1;
 }
 
+static int fs_l_ignore_sigpipe(lua_State *L) {
+    (void)signal(SIGPIPE, lua_isnoneornil(L, 1) || lua_toboolean(L, 1) ? SIG_IGN : SIG_DFL);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static void fs_open(lua_State *L) {
-    static const luaL_Reg fns[] = {
-        {"fsync", fs_l_fsync}, {"truncate", fs_l_truncate}, {"lock", fs_l_lock_new}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"fsync", fs_l_fsync},
+                                   {"truncate", fs_l_truncate},
+                                   {"lock", fs_l_lock_new},
+                                   {"mode", fs_l_mode},
+                                   {"ignore_sigpipe", fs_l_ignore_sigpipe},
+                                   {NULL, NULL}};
     static const luaL_Reg meta[] = {
         {"__gc", fs_l_unlock},
 #if LUA_VERSION_NUM >= 504
@@ -190,6 +221,8 @@ static void fs_open(lua_State *L) {
     lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
     luaL_setfuncs(L, fns, 0);
+    lua_pushinteger(L, EPIPE);
+    lua_setfield(L, -2, "EPIPE");
 }
 
 #endif

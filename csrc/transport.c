@@ -406,9 +406,15 @@ static int tr_l_pending_gc(lua_State *L) {
     return 0;
 }
 
+/* core.curl_version() -> libcurl's version ("7.88.1") and its TLS library's ("OpenSSL/3.0.15", or nil). */
 static int tr_l_curl_version(lua_State *L) {
-    lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
-    return 1;
+    const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+    lua_pushstring(L, info->version);
+    if (info->ssl_version)
+        lua_pushstring(L, info->ssl_version);
+    else
+        lua_pushnil(L);
+    return 2;
 }
 
 static void tr_metatable(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {

@@ -4,8 +4,8 @@
 --
 --   lua5.4 examples/export_csv.lua [SINCE [FILE]]     SINCE: YYYY-MM-DD (default: 180 days ago)
 --                                                     FILE: default candidates.csv
--- Configuration: CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION or CLINCH_BASE_URL; without
--- CLINCH_BASE_URL/CLINCH_REGION it runs against a mock API started for the run.
+-- Configuration: as clinch.new() and the CLI take it (CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION or
+-- CLINCH_BASE_URL, a profile); with nothing configured at all it runs against a mock API started for the run.
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 do -- From a checkout, use its modules and C core (see scripts/checkout.lua).
   local use = loadfile(here .. "/../scripts/checkout.lua")

@@ -1,15 +1,18 @@
---- Shared set-up for the runnable examples in examples/: a client configured from the environment
--- (CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION, CLINCH_BASE_URL), or, when neither
--- CLINCH_BASE_URL nor CLINCH_REGION is set, a client for a mock API (bin/clinch-mock) started on a free
--- loopback port for the run and stopped afterwards, also when the example fails.
+--- Shared set-up for the runnable examples in examples/: a client configured by the rule clinch.new and
+-- the CLI follow (clinch.config: CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION, CLINCH_BASE_URL, a
+-- profile of ~/.config/clinch/config), or, only when nothing at all is configured (no credentials, no
+-- region, no base URL, in the environment or the profile), a client for a mock API (bin/clinch-mock)
+-- started on a free loopback port for the run and stopped afterwards, also when the example fails.
+-- A partial configuration (a base URL without a key, say) is an error, never a reason to use a mock.
 --
 --   local examples = dofile(here .. "/support.lua")   -- here: the example's directory
 --   examples.run(function(client, ex)
 --     ... ex.say("what happened") ...
 --   end, { candidates = 60 })
-local type, tostring, pcall, xpcall, require, error = type, tostring, pcall, xpcall, require, error
+local type, tostring, pcall, xpcall, require, error, ipairs = type, tostring, pcall, xpcall, require, error, ipairs
 local io, os, debug, arg = io, os, debug, rawget(_G, "arg")
 local config = require "clinch.cli.config"
+local settings = require "clinch.config"
 
 local _M = {}
 
@@ -54,23 +57,30 @@ function _M.run(body, opts)
   local getenv = os.getenv
   local mock
   local env_opts
-  if not (getenv("CLINCH_BASE_URL") or getenv("CLINCH_REGION")) then
+  local configured, problem = settings.configured { getenv = getenv }
+  if configured == nil then
+    io.stderr:write("example: ", problem.message, "\n")
+    os.exit(2)
+  end
+  if not configured then
     local err
     mock, err = _M.start_mock(opts)
     if not mock then
       io.stderr:write("example: ", err, "\n")
       os.exit(1)
     end
-    _M.say("(no CLINCH_BASE_URL set: using a mock API at ", mock.base_url, ")")
-    env_opts = { key = getenv("CLINCH_API_KEY") or "test-key", secret = getenv("CLINCH_API_SECRET") or "test-secret",
-                 base_url = mock.base_url }
+    _M.say("(no credentials configured: using a mock API at ", mock.base_url, ")")
+    env_opts = { key = "test-key", secret = "test-secret", base_url = mock.base_url }
   else
-    local o, err = config.options({}, getenv)
-    if not o then
-      io.stderr:write("example: ", err, "\n")
+    -- The library's rule (clinch.config), as clinch.new() follows it: its messages name where a value
+    -- came from (CLINCH_REGION, the file and line of a profile).
+    local s, warnings = settings.resolve { getenv = getenv }
+    if not s then
+      io.stderr:write("example: ", warnings.message, "\n")
       os.exit(2)
     end
-    env_opts = o
+    for _, w in ipairs(warnings) do io.stderr:write("example: warning: ", w, "\n") end
+    env_opts = { key = s.key, secret = s.secret, region = s.region, base_url = s.base_url }
   end
   _M.mock = mock
   local client, cerr = config.client(env_opts)

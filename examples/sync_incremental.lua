@@ -8,7 +8,7 @@
 -- appends the records to OUT as JSON Lines and moves the mark to the end of the window: consecutive
 -- windows neither overlap nor leave gaps, and a change made during a run falls into the next window.
 -- (`clinch candidates sync` does the same and also resumes a run that stopped halfway.)
--- Configuration: as the other examples. Against a mock API started for the run (no CLINCH_BASE_URL),
+-- Configuration: as the other examples. Against a mock API started for the run (nothing configured),
 -- it runs twice in one go and changes two candidates in between, to show the second run's delta.
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 do -- From a checkout, use its modules and C core (see scripts/checkout.lua).

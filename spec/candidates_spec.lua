@@ -285,18 +285,26 @@ describe("client.candidates against the mock", function()
       assert.equal(0, #requests())
     end)
 
-    it("checks update attributes, and sends unknown ones with allow_unknown", function()
+    it("updates what create takes (the update rule), checks it, and sends unknown ones with allow_unknown", function()
       local cand = first_candidate()
       mock.control("DELETE", "requests")
-      expect_validation("email", "unknown attribute 'email'; valid attributes: first_name, last_name",
-        client.candidates:update(cand.id, { email = "new@example.com" }))
-      expect_validation("email", "unknown attribute 'email'", cand:update { email = "new@example.com" })
+      local valid = "valid attributes: email, first_name, last_name, phone_number, tag_values"
+      expect_validation("salary", "unknown attribute 'salary'; " .. valid,
+        client.candidates:update(cand.id, { salary = 1 }))
+      expect_validation("email", "email", cand:update { email = "not-an-email" })
       expect_validation("last_name", "must be a string", cand:update { last_name = false })
+      expect_validation("phone_number", "must be a string", cand:update { phone_number = 5 })
       assert.equal(0, #requests())
-      -- The mock accepts an email change: the seed just does not list it.
-      assert(cand:update({ email = "renamed@example.com" }, { allow_unknown = true }))
+      -- Every attribute of createCandidate is an update too, checked by create's rules.
+      assert(client.candidates:update(cand.id, { phone_number = "+1 555 0100" }))
+      assert(cand:update { email = "renamed@example.com" })
       assert.equal("renamed@example.com", cand.email)
-      assert.equal(1, #requests())
+      assert.equal("+1 555 0100", cand.phone_number)
+      assert.equal(2, #requests())
+      -- allow_unknown still sends what neither operation names.
+      assert(cand:update({ first_name = "Una", custom_field = "x" }, { allow_unknown = true }))
+      assert.equal(3, #requests())
+      assert.equal("x", cjson.decode(requests()[3].body).data.attributes.custom_field)
     end)
 
     it("checks tag names, files and contents", function()

@@ -314,7 +314,8 @@ describe("clinch.cli modules", function()
       assert.matches("^clinch: [^\n]+\n$", err)
       assert.is_falsy(err:find("s3cr3t", 1, true))
     end
-    -- What clinch.new and client:request would raise is checked first: the same message, exit code 2.
+    -- What clinch.new and client:request would raise is checked first: the same message in the CLI's
+    -- terms (the flags and variables, no function names: clinch.cli.messages), exit code 2.
     local function with_env(argv, env)
       local out, err = sink(), sink()
       local code = cli.main(argv, { stdout = out, stderr = err, isatty = function() return false end,
@@ -323,12 +324,14 @@ describe("clinch.cli modules", function()
     end
     local env = { CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s", CLINCH_BASE_URL = "http://127.0.0.1:9/v1" }
     for _, case in ipairs {
-      { { "request", "GET", "/a b" }, "request: path must start with '/' and be percent-encoded" },
-      { { "request", "GET", "/x?a=1", "--query", "b=2" }, "request: give the query in the path or in opts.query" },
-      { { "candidates", "list", "--timeout", "0" }, "clinch.new: option 'timeout' must be positive" },
-      { { "--key", "a key", "candidates", "list" }, "clinch.new: 'key' must be visible ASCII without ':' or spaces" },
+      { { "request", "GET", "/a b" }, "PATH must start with '/' and be percent-encoded: /a b\n" },
+      { { "request", "GET", "/x?a=1", "--query", "b=2" }, "give the query in PATH or with --query, not both\n" },
+      { { "candidates", "list", "--timeout", "0" }, "--timeout must be positive\n" },
+      { { "--key", "a key", "candidates", "list" },
+        "the API key (--key or CLINCH_API_KEY) must be visible ASCII without ':' or spaces\n" },
       { { "--base-url", "https://u:p@example.com/v1", "candidates", "list" },
-        "clinch.new: base_url must not hold user info (user:password@): https://[user info]@example.com/v1" },
+        "the base URL (--base-url or CLINCH_BASE_URL) must not hold user info (user:password@): "
+          .. "https://[user info]@example.com/v1\n" },
     } do
       local code, out, err = with_env(case[1], env)
       assert.are.equal(2, code, table.concat(case[1], " "))
@@ -516,7 +519,7 @@ describe("bin/clinch against the mock", function()
     assert.are.equal(tag.id, names["From the CLI"])
     code, out = clinch { "tags", "remove", id, tag.id }
     assert.are.equal(0, code)
-    assert.are.same({ candidate_id = id, tag_id = tag.id, removed = true }, cjson.decode(out))
+    assert.are.same({ candidate_id = id, tag_id = tag.id, name = "From the CLI", removed = true }, cjson.decode(out))
     code, out = clinch { "tags", "list", id, "--format", "jsonl" }
     assert.are.equal(0, code)
     for _, r in ipairs(decode_lines(out)) do assert.are_not.equal(tag.id, r.id) end
@@ -584,7 +587,7 @@ describe("bin/clinch against the mock", function()
     assert.matches("^clinch: [^\n]*email[^\n]*\n$", err)
   end)
 
-  it("stops with exit code 1 when stdout cannot be written (full disk, reader gone)", function()
+  it("stops with exit code 1 when stdout cannot be written (a full disk), quietly with 0 if the reader left", function()
     -- A stream that fails once the first page (one record) is written, as a full disk does; stderr is
     -- a terminal. JSON Lines writes a record in one call.
     local failing = { calls = 0 }
@@ -611,16 +614,32 @@ describe("bin/clinch against the mock", function()
       .. "--per-page 2 --format csv >/dev/full; echo $?"))
     assert.are.equal("1\n", out)
     assert.are.equal("clinch: cannot write the output: No space left on device\n", serr)
-    -- ...and a pipe whose reader left while SIGPIPE is ignored: no traceback, no walk over every page.
+    -- ...and a pipe whose reader left (SIGPIPE ignored by the caller, as here, or not): the conventional
+    -- quiet end, exit code 0, no message, no traceback, no walk over every page.
     mock.control("DELETE", "requests")
     _, _, serr = sh("sh -c " .. q("trap '' PIPE; (" .. env_string(vars) .. " " .. support.lua
       .. " bin/clinch candidates list --all --per-page 1 --format jsonl; echo $? >" .. q(tmp .. "/code")
       .. ") | head -c 1 >/dev/null"))
-    assert.are.equal("1\n", read_file(tmp .. "/code"))
-    assert.are.equal("clinch: cannot write the output: Broken pipe\n", serr)
+    assert.are.equal("0\n", read_file(tmp .. "/code"))
+    assert.are.equal("", serr)
     -- how many pages the pipe takes before the reader is gone is a race (and four more are in flight
     -- behind the last): far fewer than the 45 there are
     assert_list_requests(mock.control("GET", "requests").requests, 20)
+  end)
+
+  it("ends quietly with exit code 0 when the reader of its pipe leaves (clinch ... | head -1)", function()
+    -- Page 2 comes late, so head has read its line of page 1 and left before the next write. SIGPIPE is
+    -- set back to its default action (this process may ignore it: luasocket does, and children inherit
+    -- that), as in a login shell.
+    for _, format in ipairs { "jsonl", "csv", "json" } do
+      mock.control("POST", "faults", { kind = "latency", ms = 400, count = 1, query = "page=2" })
+      local _, out, serr = sh("env --default-signal=PIPE sh -c " .. q("(" .. env_string(vars) .. " " .. support.lua
+        .. " bin/clinch candidates list --all --per-page 10 --format " .. format .. "; echo $? >"
+        .. q(tmp .. "/code") .. ") | head -1"))
+      assert.are.equal("0\n", read_file(tmp .. "/code"), format)
+      assert.are.equal("", serr, format)
+      assert.are.equal(1, select(2, out:gsub("\n", "")), format)
+    end
   end)
 
   it("runs from the checkout through a symbolic link to bin/clinch (e.g. from ~/bin)", function()
@@ -662,7 +681,7 @@ describe("bin/clinch against the mock", function()
     with_userinfo.CLINCH_BASE_URL = mock.base_url:gsub("^http://", "http://gateway:url-password@")
     local code2, _, err2 = clinch({ "--verbose", "candidates", "list", "--per-page", "1" }, { vars = with_userinfo })
     assert.are.equal(2, code2, err2)
-    assert.matches("base_url must not hold user info", err2, 1, true)
+    assert.matches("base URL (--base-url or CLINCH_BASE_URL) must not hold user info", err2, 1, true)
     assert.is_falsy(err2:find("url-password", 1, true))
   end)
 
@@ -693,7 +712,9 @@ describe("bin/clinch against the mock", function()
     assert.are.equal(0, code)
     local lines = {}
     for line in out:gmatch("[^\r\n]+") do lines[#lines + 1] = line end
-    assert.are.equal(5, #lines)
+    -- A header, a rule, three rows, then (stderr is the terminal too) the hint that more pages exist.
+    assert.are.equal(6, #lines)
+    assert.matches("^clinch: page 1 of 15 shown: 42 more candidates in 14 pages; ", lines[6])
     assert.matches("^id%s+email%s+first_name%s+last_name%s+phone_number%s+tags%s+updated_at$", lines[1])
     assert.matches("^%-+  %-+", lines[2])
     -- Columns line up: "email" starts at the same column in the header and in each row.

@@ -389,7 +389,7 @@ describe("client without a server", function()
   end)
 
   it("raises for programming mistakes", function()
-    assert.has_error(function() clinch.new { key = "k" } end)
+    assert.has_error(function() clinch.new { key = 5 } end) -- a missing secret is looked for (spec/config_spec)
     assert.has_error(function() clinch.new { key = "k", secret = "s", region = "mars" } end)
     assert.has_error(function() clinch.new { key = "k", secret = "s", timeout = "soon" } end)
     local c = clinch.new { key = "k", secret = "s" }
@@ -410,7 +410,7 @@ describe("client without a server", function()
 
   it("points every clinch.new mistake at the caller's line", function()
     for _, opts in ipairs {
-      { key = "k" }, { secret = "s" }, { key = "k", secret = "s", timeout = "soon" },
+      { key = 5 }, { secret = {} }, { key = "k", secret = "s", timeout = "soon" },
       { key = "k", secret = "s", timeout = -1 }, { key = "k", secret = "s", timeout = 0 },
       { key = "k", secret = "s", region = "mars" }, { key = "k", secret = "s", base_url = "ftp://x/v1" },
       { key = "k", secret = "s", signing = { digest = "md5" } },

@@ -124,8 +124,11 @@ describe("the rockspecs", function()
     local ok, out = support.run(LIST .. "sh -c " .. q("cd " .. q(support.root) .. " && " .. command))
     local after, status_after = tree_listing(), git_status()
     local lv = support.lua_version
-    local loaded
+    local loaded, types
     if ok then
+      -- the LuaLS annotations are kept in the rock's directory (build.copy_directories)
+      types = io.open(tree .. "/lib/luarocks/rocks-" .. lv .. "/clinch/" .. VERSION .. "-1/types/clinch.lua", "rb")
+      if types then types:close() end
       loaded = { support.run("env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 " .. support.lua
         .. " -e " .. q("package.path = '" .. tree .. "/share/lua/" .. lv .. "/?.lua;" .. tree .. "/share/lua/"
           .. lv .. "/?/init.lua;' .. package.path; package.cpath = '" .. tree .. "/lib/lua/" .. lv
@@ -143,6 +146,7 @@ describe("the rockspecs", function()
     assert(ok, out)
     assert.are.equal(before, after, "luarocks make left files in the checkout")
     assert.are.equal(status_before, status_after)
+    assert(types, "no types/ in the rock")
     assert(loaded[1], loaded[2])
     assert.is_truthy(loaded[2]:match("^" .. VERSION:gsub("%.", "%%.") .. " APIAuth k:"), loaded[2])
     assert(loaded[3], loaded[4])

@@ -1,5 +1,6 @@
 --- The client: configuration, request signing, the retry loop, and mapping of responses to results
 -- or structured errors. One client owns one transport (and so its kept-alive connections).
+-- @module clinch.client
 local core = require "clinch.core"
 local errors = require "clinch.errors"
 local jsonapi = require "clinch.jsonapi"
@@ -52,6 +53,11 @@ local function split_base(url)
 end
 
 --- Creates a client. See README "Configuration" for every option.
+-- @tparam ClientOptions opts the options (README "Configuration"): `key` and `secret` (required), `region`
+--   ("us", "eu", "au") or `base_url`, `timeout`, `retries`, `max_concurrency`, `logger`, `transport`, ...
+-- @treturn Client the client, its registered collections as fields (client.candidates, client.jobs, ...)
+-- @raise a message at the caller's line for a mistake in the options: no key or secret, an option of the
+--   wrong type, an unknown region or signing variant, a base URL with user info or a query
 function _M.new(opts)
   -- The checks live in clinch.validate, where the CLI uses them too (in their nil, message form).
   local base_url, why = validate.client_options(opts)
@@ -117,6 +123,7 @@ Client.__tostring = function(self)
 end
 
 --- Sends an event to the configured logger, or warnings to stderr when there is none.
+-- @local
 function Client:_log(event)
   local logger = self.logger
   if logger then
@@ -127,6 +134,7 @@ function Client:_log(event)
 end
 
 --- Builds everything about a request that does not change between attempts.
+-- @local
 function Client:_prepare(method, path, opts)
   check(opts == nil or type(opts) == "table", "request: options must be a table")
   opts = opts or {}
@@ -189,6 +197,7 @@ function Client:_prepare(method, path, opts)
 end
 
 --- Signs a prepared request afresh (new date) and returns the transport request.
+-- @local
 function Client:_sign(p)
   local s = self.signing
   local headers = core.sign {
@@ -259,6 +268,7 @@ local function http_error(p, res, attempt)
 end
 
 --- Classifies one attempt: returns the final response, or nil, err, retryable, retry_after_seconds.
+-- @local
 function Client:_outcome(p, res, terr, attempt)
   if not res then
     local e = errors.new {
@@ -317,13 +327,14 @@ function Client:_delay(attempt, retry_after)
   return retry.backoff(attempt, self.backoff_base, self.backoff_cap, self.random)
 end
 
--- Logs one attempt (method, URI, status, duration, attempt) when a logger is configured.
+-- Logs one attempt (method, URI, status, response headers, duration, attempt) when a logger is
+-- configured.
 function Client:_log_attempt(p, res, err, attempt, started)
   if not self.logger then return end
   self.logger {
     event = "request", method = p.method, uri = p.request_uri, attempt = attempt,
     status = (res and res.status) or (err and err.status), error = err and err.kind,
-    duration = core.monotime() - started,
+    headers = res and res.headers or (err and err.headers), duration = core.monotime() - started,
   }
 end
 
@@ -393,6 +404,7 @@ end
 -- through here. `preps` are prepared requests (_prepare); `firsts`, when given, are the pendings of
 -- their first attempts, already on the wire since `started` (client:start). Returns, in order, a
 -- response or an error object for each.
+-- @local
 function Client:_exchange(preps, concurrency, firsts, started, epoch)
   local results, todo = {}, {}
   for i = 1, #preps do todo[i] = i end
@@ -411,7 +423,7 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
       outs = self:_send(reqs, concurrency)
     end
     self._limiter:release(#todo)
-    local again, wait = {}, 0
+    local again, wait, reasons = {}, 0, {}
     for k, i in ipairs(todo) do
       local p, o = preps[i], outs[k]
       local out, err, retryable, after = self:_outcome(p, o[1], o[2], attempt)
@@ -423,11 +435,16 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
       elseif retryable and attempt <= p.retries then
         again[#again + 1] = i
         wait = math.max(wait, delay)
+        reasons[#reasons + 1] = { method = p.method, uri = p.request_uri, status = err.status, error = err.kind,
+                                  message = not err.status and err.message or nil, retry_after = after }
       else
         results[i] = err
       end
     end
-    if again[1] then self:_pause(wait) end
+    if again[1] then
+      if self.logger then self.logger { event = "retry", wait = wait, attempt = attempt, reasons = reasons } end
+      self:_pause(wait)
+    end
     todo = again
   end
   return results
@@ -441,6 +458,17 @@ end
 
 --- Sends one request: client:request("GET", "/candidates", { query =, body =, headers = })
 -- -> response { status, headers, body, document } or nil, err.
+-- @tparam string method an upper-case HTTP method ("GET")
+-- @tparam string path the request target below the base URL, percent-encoded
+--   ("/candidates/" .. clinch.uri.segment(id)), optionally with a query
+-- @tparam[opt] table opts `query` (a table, see uri.build), `body` (a table sent as JSON, or a string),
+--   `headers` (a table of strings), `timeout` (seconds) and `retries` for this request
+-- @treturn table the response: `status`, `headers` (lower-case names), `body`, `document` (the decoded
+--   JSON:API document, its resources objects of their class), `attempts`
+-- @return[2] nil
+-- @treturn[2] Error err when the request failed after its retries (any kind but the CLI's)
+-- @raise for a malformed method, path, query, header or option (a programming mistake)
+-- @within Client
 function Client:request(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return nil, err end
@@ -449,6 +477,16 @@ end
 
 --- The request `request` would send first, signed, without sending it: { method, url, headers, body }
 -- or nil, err (for dry runs and debugging; it holds the signature and date, never the secret).
+-- @tparam string method an upper-case HTTP method ("GET")
+-- @tparam string path the request target below the base URL, percent-encoded
+--   ("/candidates/" .. clinch.uri.segment(id)), optionally with a query
+-- @tparam[opt] table opts `query` (a table, see uri.build), `body` (a table sent as JSON, or a string),
+--   `headers` (a table of strings), `timeout` (seconds) and `retries` for this request
+-- @treturn table `{ method, url, headers, body }`, as the transport would get it
+-- @return[2] nil
+-- @treturn[2] Error err a body that cannot be encoded (kind validation)
+-- @raise for a malformed method, path, query, header or option (a programming mistake)
+-- @within Client
 function Client:signed_request(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return nil, err end
@@ -472,6 +510,11 @@ end
 
 --- Waits for a started request (retrying it if needed) -> response or nil, err. Waiting again
 -- returns the same result.
+-- @treturn table the response, as client:request returns it
+-- @return[2] nil
+-- @treturn[2] Error err as client:request returns it
+-- @raise nothing
+-- @within Pending
 function Pending:wait()
   if not self.result then
     self.counted.done = true -- _exchange ends its count in the budget from here on
@@ -483,6 +526,15 @@ end
 
 --- Starts a request and returns at once with a pending result (`:wait()`), so the request
 -- travels while the caller works (pagination prefetch uses this).
+-- @tparam string method an upper-case HTTP method ("GET")
+-- @tparam string path the request target below the base URL, percent-encoded
+--   ("/candidates/" .. clinch.uri.segment(id)), optionally with a query
+-- @tparam[opt] table opts `query` (a table, see uri.build), `body` (a table sent as JSON, or a string),
+--   `headers` (a table of strings), `timeout` (seconds) and `retries` for this request
+-- @treturn Pending the request in flight; a request that cannot be prepared gives a pending whose
+--   wait() returns nil, err
+-- @raise for a malformed method, path, query, header or option (a programming mistake)
+-- @within Client
 function Client:start(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return setmetatable({ result = { nil, err } }, Pending) end
@@ -501,6 +553,11 @@ end
 --- Sends many requests in parallel (bounded by `opts.concurrency`), retrying each as `request`
 -- would. `list` holds { method, path, request_opts } entries; the result list holds, in the same
 -- order, a response or an error object (tell them apart with clinch.errors.is).
+-- @tparam table list `{ method, path, request_opts }` entries, as client:request takes them
+-- @tparam[opt] table opts `concurrency` (default the client's max_concurrency)
+-- @treturn table one response or Error per entry, in order (errors are values here, never nil, err)
+-- @raise for a list or an entry that is not a table, or a malformed request (as client:request)
+-- @within Client
 function Client:request_many(list, opts)
   check(type(list) == "table", "request_many: expected a list of { method, path, opts }")
   opts = opts or {}
@@ -524,6 +581,12 @@ end
 --- Runs fn(item, i) for every item, at most opts.concurrency (default max_concurrency) at once, the
 -- requests of all of them in flight together (see clinch.parallel). Returns, in input order, what
 -- each returned, or its error object when it returned nil, err or raised (kind "lua").
+-- @tparam table items the list of items
+-- @tparam function fn `function(item, i)`, called for each item in a task of its own
+-- @tparam[opt] table opts `concurrency` (a whole number >= 1, default the client's max_concurrency)
+-- @treturn table what each call returned, or its Error (kind "lua" when fn raised), in input order
+-- @raise for items that are not a table, fn not a function, or a bad concurrency
+-- @within Client
 function Client:parallel(items, fn, opts)
   check(type(items) == "table", "parallel: items must be a list")
   check(type(fn) == "function", "parallel: fn must be a function(item, i)")
@@ -537,18 +600,29 @@ end
 --- The request budget now: { limit (requests in flight allowed), max, in_flight, paused_for (seconds
 -- no request starts, after a 429 or 503), backoffs, last_event = { status, wait, limit, limit_before },
 -- max_rate }.
+-- @treturn table the budget's state, as above
+-- @raise nothing
+-- @within Client
 function Client:stats()
   return self._limiter:stats(core.monotime())
 end
 
 --- The collection `name`: the registered one (client:resource(name) is client[name]), or, with
 -- options or for any other path, a plain collection with the same list, each and get.
+-- @tparam string name a registered collection ("candidates") or a path below the base URL ("tags")
+-- @tparam[opt] table opts `includes`, `filters`, `item_path`, `class`, as resource.new takes them
+-- @treturn Collection the collection
+-- @raise for an empty name or a bad option
+-- @within Client
 function Client:resource(name, opts)
   check(type(name) == "string" and name ~= "", "resource: name must be a non-empty string")
   return require("clinch.registry").resource(self, name, opts)
 end
 
 --- Closes the transport (its kept-alive connections). Idempotent.
+-- @return nothing
+-- @raise nothing
+-- @within Client
 function Client:close()
   self.transport:close()
 end

@@ -1,17 +1,19 @@
 --- Structured errors: every runtime failure of lua-clinch is returned as `nil, err` where `err` is one
 -- of these objects. Fields: `kind` (network, timeout, tls, protocol, http, too_large, redirect, auth,
--- not_found, validation, decode, unsupported, interrupted), `message` (one line: see clinch.text),
+-- not_found, validation, decode, unsupported, interrupted, config), `message` (one line: see clinch.text),
 -- `sent` (false when the request certainly never left, true when it may have reached the server), and
 -- where known `status`, `method`, `url`, `attempts`, `request_id`, `errors` (the JSON:API error list),
 -- `curl_code`. They never hold secrets.
+-- @module clinch.errors
 local one_line = require("clinch.text").one_line
 local setmetatable, getmetatable, type, error, concat, pairs, rawget, tostring =
   setmetatable, getmetatable, type, error, table.concat, pairs, rawget, tostring
 
 local _M = {}
 
---- Every kind of error, as constants (errors.KIND.network): a misspelt kind raises instead of
--- comparing false forever. `DESCRIPTION` says what each means.
+-- Every kind of error, as constants (errors.KIND.network): a misspelt kind raises instead of
+-- comparing false forever. `DESCRIPTION` says what each means. (Not a doc comment: ldoc 1.4.6 fails
+-- on a table with comments inside; KIND below is the documented one.)
 _M.DESCRIPTION = {
   -- answers of the API
   validation = "refused before sending, or HTTP 400/422",
@@ -30,6 +32,8 @@ _M.DESCRIPTION = {
   interrupted = "Ctrl-C",
   -- client:parallel
   lua = "an error raised by the function client:parallel ran for an item (message and traceback)",
+  -- configuration (clinch.config)
+  config = "no credentials, or an environment variable, configuration file or profile that cannot be used",
   -- the command line
   usage = "a mistake in the command line or a file it names",
   io = "output or state that cannot be written",
@@ -44,6 +48,9 @@ _M.DESCRIPTION = {
 local function unknown_kind(_, k)
   error("clinch.errors: unknown error kind '" .. tostring(k) .. "'", 2)
 end
+--- Every kind of error as a constant (`errors.KIND.network == "network"`): a misspelt kind raises
+-- instead of comparing false forever. `errors.DESCRIPTION[kind]` says what each kind means.
+-- @table KIND
 _M.KIND = {}
 for k in pairs(_M.DESCRIPTION) do _M.KIND[k] = k end
 setmetatable(_M.KIND, { __index = unknown_kind, __newindex = unknown_kind })
@@ -69,6 +76,9 @@ end
 
 --- Creates an error object from a table of fields (`kind` is required). The message is made one line
 -- here, so that err.message is as safe to print as tostring(err).
+-- @tparam table fields the fields: `kind` (one of KIND), `message`, `status`, `sent`, ...
+-- @treturn Error the fields table, now an error object
+-- @raise for fields that is not a table, or a missing or unknown kind
 function _M.new(fields)
   if type(fields) ~= "table" or type(fields.kind) ~= "string" then
     error("errors.new expects a table with a string kind", 2)
@@ -79,6 +89,9 @@ function _M.new(fields)
 end
 
 --- True when `v` is an error object made by this module.
+-- @param v any value
+-- @treturn boolean
+-- @raise nothing
 function _M.is(v)
   return type(v) == "table" and getmetatable(v) == Error
 end

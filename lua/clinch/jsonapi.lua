@@ -1,10 +1,10 @@
---- JSON:API documents: decoding responses (linked by the C core, see csrc/decode.c) and encoding request
--- bodies.
+--- JSON:API documents: decoding responses (parsed by lua-cjson, linked by the C core, see csrc/decode.c,
+-- or on LuaJIT by its Lua twin clinch.link) and encoding request bodies.
 --
---   local doc, err = jsonapi.decode(text)   -- doc.data, doc.included, doc.meta, doc.links, doc.errors
---   jsonapi.raw(resource)                   -- the resource object exactly as lua-cjson parsed it
---   jsonapi.is_datetime(v)
---   local body, err = jsonapi.encode(value) -- jsonapi.array{} encodes as [], jsonapi.null as null
+--    local doc, err = jsonapi.decode(text)   -- doc.data, doc.included, doc.meta, doc.links, doc.errors
+--    jsonapi.raw(resource)                   -- the resource object exactly as lua-cjson parsed it
+--    jsonapi.is_datetime(v)
+--    local body, err = jsonapi.encode(value) -- jsonapi.array{} encodes as [], jsonapi.null as null
 --
 -- Decoded resources are plain tables: `id`, `type`, each attribute as a field, each relationship as a
 -- field holding the related resource table (to-one, or nil) or an array of them (to-many). The same
@@ -14,11 +14,12 @@
 -- a relationship wins over an attribute of the same name in any copy. jsonapi.raw gives the winning copy.
 -- Linkage to a resource the document does not hold is a `{ id =, type = }` stub. The top level must be
 -- an object. Ids are strings: a numeric id is accepted as its decimal string only when it
--- is integral and below 2^53 (beyond, cjson may have parsed two ids to one number), else decode fails.
+-- is integral and below `2^53` (beyond, cjson may have parsed two ids to one number), else decode fails.
 -- JSON null is absent (nulls inside arrays are dropped and the array compacted); integral numbers are
 -- integers on Lua 5.3+; DateTime objects ({utc, epoch, ...}) have a metatable: tostring gives utc, and
 -- ==, <, <= compare epochs. Resource-level `links` and `meta` are not
 -- fields (Candidate has an attribute called `links`): read them through jsonapi.raw(resource).
+-- @module clinch.jsonapi
 local core = require "clinch.core"
 local raise = require("clinch.check").raise -- programming mistakes, at the user's line
 local errors = require "clinch.errors"
@@ -49,14 +50,30 @@ _M.null = cjson_ok and cjson.null or nil
 --- The metatable of decoded DateTime objects.
 _M.DateTime = core.DateTime
 
+-- The linker: on LuaJIT the compiled Lua of clinch.link beats the C core, whose walk over every value
+-- through the Lua C API costs more there than the parse's own share (bench/decode.lua); on PUC Lua the
+-- C core is the faster. Both give the same documents and errors (spec/decode_paths_spec.lua).
+local decode_linked = core.decode
+--- Which linker jsonapi.decode uses: "lua" (clinch.link, on LuaJIT) or "c" (the C core).
+_M.linker = "c"
+if type(rawget(_G, "jit")) == "table" then
+  decode_linked = require("clinch.link").decode
+  _M.linker = "lua"
+end
+
 -- resource table -> per-document source { text =, index = }; see csrc/decode.c.
 local raw_map = setmetatable({}, { __mode = "k" })
 
 --- Decodes and links a JSON:API document. Returns the document, or nil and an error of kind "decode"
 -- whose message says where the document is wrong (kind "unsupported" when lua-cjson is missing).
+-- @tparam string text the response body
+-- @treturn table the document: `data`, `included`, `meta`, `links`, `errors`
+-- @return[2] nil
+-- @treturn[2] Error err kind decode (or unsupported)
+-- @raise for text that is not a string
 function _M.decode(text)
   if type(text) ~= "string" then raise("jsonapi.decode expects a string, got " .. type(text)) end
-  local doc, msg, kind = core.decode(text, raw_map)
+  local doc, msg, kind = decode_linked(text, raw_map)
   if doc then return doc end
   return nil, errors.new { kind = kind, message = msg }
 end
@@ -104,6 +121,9 @@ end
 -- original names and values, nulls as jsonapi.null, resource-level links and meta), or nil for a stub
 -- or a table that did not come from jsonapi.decode. The document is parsed again on first use; the
 -- object is found by the resource's type and id, so those two fields must not have been changed.
+-- @tparam table resource a resource table of a decoded document
+-- @treturn table|nil the resource object as sent, or nil
+-- @raise for resource that is not a table
 function _M.raw(resource)
   if type(resource) ~= "table" then raise("jsonapi.raw expects a resource table, got " .. type(resource)) end
   local src = raw_map[resource]
@@ -121,11 +141,18 @@ end
 
 --- After `target` was refreshed in place from another decoded resource `source` (cand:reload), makes
 -- jsonapi.raw(target) give the newer document's object.
+-- @tparam table target the refreshed resource
+-- @tparam table source the resource its fields came from
+-- @return nothing
+-- @raise nothing
 function _M.adopt(target, source)
   raw_map[target] = raw_map[source]
 end
 
 --- True when v is a decoded DateTime object.
+-- @param v any value
+-- @treturn boolean
+-- @raise nothing
 function _M.is_datetime(v)
   return type(v) == "table" and getmetatable(v) == core.DateTime
 end
@@ -137,6 +164,9 @@ _M.array_mt = array_mt
 
 --- Marks a table as a JSON array, so that an empty one encodes as [] (lua-cjson would write {}).
 -- Returns the table (a new one when called without argument).
+-- @tparam[opt] table t the list (default a new empty one)
+-- @treturn table t, marked
+-- @raise for t that is not a table, or a table with another metatable
 function _M.array(t)
   if t == nil then t = {} end
   if type(t) ~= "table" then raise("jsonapi.array expects a table, got " .. type(t)) end
@@ -248,6 +278,12 @@ end
 -- "validation" naming the offending field (err.field, e.g. "data.attributes.tags[2]") for sparse
 -- arrays, invalid UTF-8, non-finite numbers, cycles and values JSON cannot hold. Object keys are
 -- sorted, so the same value always gives the same bytes. Integers are written exactly.
+-- @param value a table, string, number, boolean, nil or jsonapi.null
+-- @param ... nothing: a second argument raises
+-- @treturn string the JSON text
+-- @return[2] nil
+-- @treturn[2] Error err kind validation, `field` naming the value at fault
+-- @raise for more than one argument
 function _M.encode(value, ...)
   if select("#", ...) > 0 then raise("jsonapi.encode takes one value") end
   local buf = {}

@@ -2,15 +2,15 @@
 -- client.candidates, client.jobs, client.lists, and any other path through client:resource), and the
 -- definition of a registered resource (resource.define, used by the files of lua/clinch/resources/).
 --
---   local jobs = client.jobs
---   local page = assert(jobs:list { per_page = 50, include = { "categories" } })
---   for _, job in ipairs(page) do ... end          -- page.meta, page.links, page.included
---   page = page:next()                              -- the next page, nil after the last one
---   page:prefetch()                                 -- start fetching the next page now
---   for job in jobs:each { per_page = 100, prefetch = true } do ... end
---   for job in jobs:each { per_page = 100, concurrency = 4 } do ... end   -- up to 4 pages in flight
---   local job = assert(jobs:get("4aa454fa42106969bc4a6ea2366262e5"))
---   assert(job:reload { include = { "categories" } })
+--    local jobs = client.jobs
+--    local page = assert(jobs:list { per_page = 50, include = { "categories" } })
+--    for _, job in ipairs(page) do ... end          -- page.meta, page.links, page.included
+--    page = page:next()                              -- the next page, nil after the last one
+--    page:prefetch()                                 -- start fetching the next page now
+--    for job in jobs:each { per_page = 100, prefetch = true } do ... end
+--    for job in jobs:each { per_page = 100, concurrency = 4 } do ... end   -- up to 4 pages in flight
+--    local job = assert(jobs:get("4aa454fa42106969bc4a6ea2366262e5"))
+--    assert(job:reload { include = { "categories" } })
 --
 -- Pagination: a page's `links.next` is followed when the response has pagination links (the next
 -- link is made relative to the client's base URL, its query bytes kept as sent by the server, and a
@@ -23,8 +23,9 @@
 -- Text: lua-cjson passes invalid UTF-8 through, so a page whose body is not valid UTF-8 has its decoded
 -- strings (and keys) made valid, each ill-formed sequence replaced by U+FFFD (clinch.text.valid); `id`
 -- and `type` are kept as sent, since jsonapi.raw(resource) finds the original object (bytes as sent)
--- by them. resource.replaced(r) tells which fields of a resource were changed. A body that is valid
+-- by them. `resource.replaced(r)` tells which fields of a resource were changed. A body that is valid
 -- UTF-8 (the usual case) costs one scan of it (see valid_body).
+-- @module clinch.resource
 local type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, floor, rawget, rawset,
   select, require = type, pairs, ipairs, tostring, tonumber, error, setmetatable, getmetatable, next, math.floor,
   rawget, rawset, select, require
@@ -94,6 +95,7 @@ end
 
 --- Checks a call's options against the set of names it takes -> the options ({} for nil), or nil and
 -- the message for a programming mistake (not a table, an unknown name).
+-- @local
 function _M.options(opts, allowed, fname)
   if opts == nil then return {} end
   if type(opts) ~= "table" then return nil, fname .. ": options must be a table" end
@@ -106,6 +108,7 @@ function _M.options(opts, allowed, fname)
 end
 
 --- The same check for a public entry point: raises the mistake at the user's line.
+-- @local
 function _M.check_opts(opts, allowed, fname)
   local checked, why = _M.options(opts, allowed, fname)
   arg(checked, why)
@@ -114,6 +117,7 @@ end
 
 --- The per-request options of a call's (already name-checked) options, for client:request:
 -- { timeout =, retries = } or nil when neither is given. Wrong values raise at the user's line.
+-- @local
 function _M.request_opts(opts, fname)
   local timeout, retries = opts.timeout, opts.retries
   if timeout == nil and retries == nil then return nil end
@@ -126,12 +130,14 @@ end
 
 --- true, or nil and the message, for a resource id: a non-empty string (a number is a mistake too,
 -- since ids in this API are opaque strings).
+-- @local
 function _M.valid_id(id, fname)
   if type(id) == "string" and id ~= "" then return true end
   return nil, fname .. ": id must be a non-empty string, got " .. (id == "" and "an empty string" or type(id))
 end
 
 --- Raises at the user's line unless `id` is a usable resource id.
+-- @local
 function _M.check_id(id, fname)
   arg(_M.valid_id(id, fname))
 end
@@ -225,6 +231,7 @@ local function build_filter(filter, filters, allow_unknown)
 end
 
 --- Validates list/get options and returns the query table for clinch.uri.build, or nil, err.
+-- @local
 function Collection:_query(opts)
   local q = {}
   if opts.include ~= nil then
@@ -259,6 +266,9 @@ local replaced_fields = setmetatable({}, { __mode = "k" })
 
 --- Which fields of a decoded resource had ill-formed UTF-8 replaced by U+FFFD: a table
 -- { field = number of replacements } (a nested value counts under its top-level field), or nil.
+-- @tparam table resource a resource of a response
+-- @treturn table|nil the replacement counts by field, or nil when nothing was replaced
+-- @raise nothing
 function _M.replaced(resource)
   return replaced_fields[resource]
 end
@@ -378,6 +388,7 @@ end
 _M.shape_error = shape_error
 
 --- The JSON:API document of a response, or nil, err when the body held none.
+-- @local
 function _M.document(res)
   local doc = res.document
   if type(doc) ~= "table" then return shape_error(res, "a JSON:API document") end
@@ -406,6 +417,7 @@ end
 
 --- Turns a pagination link (absolute, or origin-relative) into a request target relative to the
 -- client's base URL, keeping its query. Returns the target or nil, err.
+-- @local
 function _M.relative_link(client, link)
   local origin, rest = link:match("^([Hh][Tt][Tt][Pp][Ss]?://[^/?#]+)(.*)$")
   if origin then
@@ -568,6 +580,12 @@ local function take_prefetched(st)
 end
 
 --- The next page, `nil` after the last one, or nil, err.
+-- @treturn Page the next page
+-- @return[2] nil after the last page
+-- @return[3] nil
+-- @treturn[3] Error err the request's, or kind http for a pagination that loops back
+-- @raise for what is not a page
+-- @within Page
 function Page:next()
   arg(state[self], "page:next: not a page")
   return after(self, take_prefetched)
@@ -586,6 +604,9 @@ end
 
 --- Starts fetching the next page now, so that it travels while the caller works on this one;
 -- page:next() then returns it. Returns the page.
+-- @treturn Page this page
+-- @raise for what is not a page
+-- @within Page
 function Page:prefetch()
   arg(state[self], "page:prefetch: not a page")
   prefetch(self)
@@ -594,6 +615,15 @@ end
 
 --- One page of the collection: list{ include=, filter=, page=, per_page=, query=, allow_unknown=,
 -- timeout=, retries= } -> page or nil, err.
+-- @tparam[opt] table opts `include` (a list of names, or "a,b"), `filter` ({ field = { operator = value } }),
+--   `page`, `per_page`, `query` (more query parameters), `allow_unknown` (send unknown filter fields),
+--   `timeout`, `retries`
+-- @treturn Page the page
+-- @return[2] nil
+-- @treturn[2] Error err refused before sending (kind validation: an unknown include or filter), or the
+--   request's error
+-- @raise for an unknown option or a value of the wrong type (a programming mistake)
+-- @within Collection
 function Collection:list(opts)
   opts = _M.check_opts(opts, LIST_OPTS, "list")
   local ropts = _M.request_opts(opts, "list")
@@ -647,6 +677,7 @@ end
 
 --- A walk over the pages from the first one the query names (see above); `concurrency` (nil, or a
 -- whole number >= 1) and `prefetch` as each() takes them.
+-- @local
 function _M.walk(coll, q, ropts, concurrency, do_prefetch)
   return setmetatable({ coll = coll, q = q, ropts = ropts, n = concurrency, prefetch = do_prefetch, ahead = {},
                         in_flight = 0, page = nil, finished = false, failure = nil }, Walk)
@@ -698,6 +729,7 @@ function Walk:_fill()
 end
 
 --- The next page -> page, false after the last one, or nil, err (then again on every later call).
+-- @local
 function Walk:step()
   if self.failure then return nil, self.failure end
   if self.finished then return false end
@@ -727,6 +759,7 @@ end
 
 --- The walk of each(opts) (the CLI's --all uses it too): its options checked, mistakes raising at the
 -- user's line -> walk (walk:step() gives its pages), or nil, err for a query the checks refuse.
+-- @local
 function Collection:_walk(opts, fname)
   opts = _M.check_opts(opts, EACH_OPTS, fname)
   local ropts = _M.request_opts(opts, fname)
@@ -746,6 +779,12 @@ end
 -- concurrency = N, up to N pages are in flight: see the walks above). Errors are raised as error
 -- objects, never swallowed: invalid options when each() is called, a page that still fails after the
 -- client's retries when the loop reaches it, so a loop cannot end quietly with part of the data.
+-- @tparam[opt] table opts as list takes them, and `prefetch` (true: fetch the next page while the loop
+--   works) or `concurrency` (up to N pages in flight)
+-- @treturn iterator the iterator, for use in a generic for: `for cand in client.candidates:each() do`
+-- @raise an Error object (not a message): for options the checks refuse, when each() is called; for a
+--   page that fails after its retries, when the loop reaches it. A programming mistake raises a message.
+-- @within Collection
 function Collection:each(opts)
   local walk, err = self:_walk(opts, "each")
   if not walk then error(err, 0) end -- an error object: it carries no position
@@ -772,6 +811,14 @@ function Collection:each(opts)
 end
 
 --- One resource by id: get(id, { include=, query=, timeout=, retries= }) -> resource or nil, err.
+-- @tparam string id the resource's id
+-- @tparam[opt] table opts `include`, `query`, `timeout`, `retries`
+-- @treturn Resource the resource (a Candidate, Job or List object for a registered collection)
+-- @return[2] nil
+-- @treturn[2] Error err kind not_found for an unknown id, validation for an unknown include, or the
+--   request's error
+-- @raise for an id that is not a non-empty string, or an unknown option
+-- @within Collection
 function Collection:get(id, opts)
   _M.check_id(id, "get")
   opts = _M.check_opts(opts, GET_OPTS, "get")
@@ -784,12 +831,14 @@ function Collection:get(id, opts)
 end
 
 --- The path of one resource of the collection: its item path with the id as one encoded segment.
+-- @local
 function Collection:_item(id)
   return _M.expand(self.item_path, id)
 end
 
 --- Fills a path template ("/candidates/{candidateId}/tags/{tagId}", as the contract writes them) with
 -- the values given, in the order of its parameters, each as one encoded segment.
+-- @local
 function _M.expand(template, ...)
   local values, i = { ... }, 0
   return (gsub(template, "{[^}]*}", function()
@@ -799,6 +848,7 @@ function _M.expand(template, ...)
 end
 
 --- The single resource of a response -> resource or nil, err.
+-- @local
 function _M.one(res)
   local doc, err = _M.document(res)
   if not doc then return nil, err end
@@ -817,6 +867,7 @@ local NEW_OPTS = { includes = true, filters = true, class = true, item_path = tr
 -- of one resource, default path .. "/{id}"), `class` (a metatable whose __index falls back to
 -- resource.Collection, for collections with more methods). Registered resources get theirs from
 -- clinch.registry; client:resource(name) gives a plain one for any other path.
+-- @local
 function _M.new(client, path, opts)
   arg(type(client) == "table", "resource.new: client required")
   arg(type(path) == "string" and path:match("^/[^?#{}]+$") ~= nil,
@@ -837,6 +888,7 @@ end
 
 --- The collection a resource object came from (kept in its metatable, so that the object's namespace
 -- holds only the resource's own data); raises at the user's line for what is not such an object.
+-- @local
 function _M.collection_of(obj, fname, def)
   local mt = getmetatable(obj)
   local coll = type(mt) == "table" and rawget(mt, "collection")
@@ -848,6 +900,7 @@ end
 
 --- Replaces the fields of `obj` by those of `fresh` (the same resource, decoded again), keeping the
 -- object's identity; jsonapi.raw(obj) then gives the newer document's object.
+-- @local
 function _M.refresh(obj, fresh)
   if fresh == obj then return obj end
   for k in next, obj do obj[k] = nil end
@@ -908,6 +961,7 @@ local DEFINE = { name = true, path = true, item_path = true, type = true, schema
 --   tostring   function(obj) -> one line (default: label, id, and its title or name)
 -- Returns def with def.Collection (methods of the collection: list, each, get, and those the file
 -- adds), def.Object (methods of its resource objects: reload, and those the file adds) and def.is(v).
+-- @local
 function _M.define(def)
   arg(type(def) == "table", "resource.define: expected a table")
   for k in pairs(def) do arg(DEFINE[k], "resource.define: unknown field '" .. tostring(k) .. "'") end
@@ -927,6 +981,12 @@ function _M.define(def)
   local Object = {}
   --- obj:reload({ include=, query=, timeout=, retries= }) -> obj (its fields refreshed from the server)
   -- or nil, err.
+  -- @tparam[opt] table opts `include`, `query`, `timeout`, `retries`
+  -- @treturn Resource the object itself, its fields those of the server's copy
+  -- @return[2] nil
+  -- @treturn[2] Error err as collection:get returns it
+  -- @raise for what is not such an object, an object without id, or an unknown option
+  -- @within Objects
   function Object:reload(opts)
     local coll = _M.collection_of(self, "reload", def)
     _M.check_opts(opts, RELOAD_OPTS, "reload")
@@ -948,6 +1008,7 @@ end
 -- those), a field the API sends under that name would win, and reload or update (which keep the
 -- object's metatable) keep it. The object stays an object of its class (def.is, registry.class_of),
 -- its metatable one variant per outcome (every created candidate shares one). Returns obj.
+-- @local
 function _M.outcome(obj, name, value)
   local mt = getmetatable(obj)
   arg(type(mt) == "table" and type(rawget(mt, "__index")) == "table", "resource.outcome: not a resource object")
@@ -971,6 +1032,7 @@ end
 
 --- The collection of a defined resource for a client: its class, and the metatable its resource
 -- objects get (clinch.registry wraps every resource of a response in it).
+-- @local
 function _M.instance(def, client)
   local coll = _M.new(client, def.path, { includes = def.includes, filters = def.filters, class = def.Collection,
                                           item_path = def.item_path })

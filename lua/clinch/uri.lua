@@ -9,6 +9,7 @@
 -- Query values: strings, numbers (integral floats print without ".0"), booleans ("true"/"false"),
 -- arrays of those (comma-joined, as OpenAPI `explode: false` does: include=notes,jobs; an empty
 -- array leaves the key out) and nested tables (deepObject: filter[updated_at][gte]=...).
+-- @module clinch.uri
 local type, tostring, pairs, select = type, tostring, pairs, select
 local next = next
 local format, byte, gsub, find = string.format, string.byte, string.gsub, string.find
@@ -48,6 +49,9 @@ local function scalar_string(v)
 end
 
 --- Percent-encodes a string (or number) so that only unreserved characters remain.
+-- @tparam string|number s the value
+-- @treturn string the encoded text
+-- @raise for a value that is neither a string nor a number
 function _M.encode(s)
   local text = scalar_string(s, 2)
   if text == nil or type(s) == "boolean" then
@@ -59,6 +63,9 @@ end
 --- Encodes one path segment (an id, a name). "/", "?", "#" and "%" are encoded like everything
 -- else outside the unreserved set, and the dot-segments "." and ".." are written as %2E / %2E%2E,
 -- so no value can change which path is requested. An empty segment raises (it would make "//").
+-- @tparam string|number s the value (an id)
+-- @treturn string the encoded segment
+-- @raise for a value that is neither a string nor a number, or an empty one
 function _M.segment(s)
   local text = scalar_string(s, 2)
   if text == nil or type(s) == "boolean" then
@@ -70,8 +77,11 @@ function _M.segment(s)
   return encode_string(text)
 end
 
---- Joins segments into an absolute path, encoding each one: path("candidates", id, "tags")
--- -> "/candidates/<id>/tags".
+--- Joins segments into an absolute path, encoding each one: `path("candidates", id, "tags")`
+-- -> `"/candidates/<id>/tags"`.
+-- @param ... the segments (strings or numbers)
+-- @treturn string the path
+-- @raise for no segment, or a segment uri.segment refuses
 function _M.path(...)
   local n = select("#", ...)
   if n == 0 then raise("uri.path: expected at least one segment") end
@@ -176,6 +186,10 @@ local function encode_query(query)
 end
 
 --- Encodes a query table as "a=1&b=x%20y" (no leading "?"); "" when nothing is to be sent.
+-- @tparam table query names to a string, number, boolean, a list (sent as a,b) or a table (deepObject:
+--   filter[field][op]=value)
+-- @treturn string the encoded query
+-- @raise for a value with no query form
 function _M.query(query)
   local q = encode_query(query)
   return q
@@ -184,6 +198,10 @@ end
 --- Builds a request-target from an already encoded path (see segment/path) and a query table.
 -- The path must start with "/" and hold only visible ASCII without "#": anything else means a raw
 -- value was not encoded. A path that already has a query gets the new pairs after "&".
+-- @tparam string path an encoded path
+-- @tparam[opt] table query as uri.query takes it
+-- @treturn string the request target
+-- @raise for a path that is not encoded, or a query value with no query form
 function _M.build(path, query)
   if type(path) ~= "string" then raise("uri.build: path must be a string, got " .. type(path)) end
   if find(path, "^/") == nil or find(path, "[%z\1-\32\127-\255#]") then

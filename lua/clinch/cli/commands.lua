@@ -3,7 +3,7 @@
 -- registered resource (clinch.registry) has `NAME list` and `NAME get`, made here from its definition
 -- (columns, include names; the array attributes come from the contract through the registry); the
 -- candidates' other operations are written out below. Sync and the REPL live in their own modules.
-local type, pairs, ipairs, require, next = type, pairs, ipairs, require, next
+local type, pairs, ipairs, require, next, tostring = type, pairs, ipairs, require, next, tostring
 local io, concat, insert = io, table.concat, table.insert
 local errors = require "clinch.errors"
 local registry = require "clinch.registry"
@@ -32,13 +32,14 @@ local function includes(list)
 end
 _M.includes = includes
 
-local COLUMNS_OPT = { "columns", arg = "A,B,...", help = "fields shown by the csv and table formats" }
+local COLUMNS_OPT = { "columns", arg = "A,B,...",
+  help = "fields shown (csv/table columns, json members); REL.FIELD reads an included relationship" }
+local FIELDS_OPT = { "fields", arg = "A,B,...", help = "the same as --columns" }
+local columns_of = require "clinch.cli.columns"
 
+-- The columns the user chose (--columns or --fields), else `default`.
 local function columns(opts, default)
-  if not opts.columns then return default end
-  local list = {}
-  for name in opts.columns:gmatch("[^,%s]+") do list[#list + 1] = name end
-  return list
+  return columns_of.chosen(opts) or default
 end
 
 -- Default columns of a record type in the csv and table formats (nil: every field).
@@ -71,7 +72,8 @@ end
 -- The list options of `NAME list`: paging, includes, and the resource's filters.
 local function list_options(opts, extra)
   return {
-    page = opts.page, per_page = opts.per_page, include = includes(opts.include),
+    page = opts.page, per_page = opts.per_page,
+    include = columns_of.with_includes(includes(opts.include), columns_of.chosen(opts)),
     filter = extra and extra.filter and extra.filter(opts) or nil,
   }
 end
@@ -79,24 +81,91 @@ end
 --- Pages in flight behind the one being written, for `--all` and sync, unless --concurrency says.
 _M.PAGES_IN_FLIGHT = 4
 
---- `NAME list` of a registered resource: one page, or every page with --all (up to --concurrency
--- pages in flight: see clinch.resource's walks).
-local function list_run(cx, opts, def, extra)
-  local coll = cx:client()[def.name]
-  local lopts = list_options(opts, extra)
-  if not opts.all then
-    local page, err = coll:list(lopts)
-    if not page then return nil, err end
-    local w = cx:writer { columns = columns(opts, def.columns) }
+-- A whole number of a page's meta (JSON numbers may be floats), or nil.
+local function whole(v)
+  if type(v) ~= "number" or v ~= v or v < 0 then return nil end
+  return math.floor(v)
+end
+
+-- The number of the last page when the server says it: meta total_pages, or links.last's page number.
+local function last_page(page)
+  local meta = type(page.meta) == "table" and page.meta or {}
+  if whole(meta.total_pages) then return whole(meta.total_pages) end
+  local last = type(page.links) == "table" and page.links.last
+  if type(last) == "table" then last = last.href end
+  return type(last) == "string" and tonumber(last:match("[?&]page=(%d+)")) or nil
+end
+
+--- The line `list` writes on stderr (a terminal) after one page when more exist: how many more
+-- records and pages (from meta and links, as far as they say) and the options that get them; nil
+-- when this is the last page.
+function _M.more_hint(page, opts, label)
+  local text_number = require("clinch.text").number
+  local meta = type(page.meta) == "table" and page.meta or {}
+  local current = whole(meta.current_page) or opts.page or 1
+  local last = last_page(page)
+  local links = type(page.links) == "table" and page.links or {}
+  local has_next = links.next ~= nil and links.next ~= require("cjson.safe").null
+  if (last and current >= last) or (not last and not has_next) then return nil end
+  local next_opt = "--page " .. text_number(current + 1)
+  local total = require("clinch.cli.progress").total_of(page)
+  local per_page = opts.per_page or #page
+  local parts = {}
+  if total then
+    local more = total - ((current - 1) * per_page + #page)
+    if more > 0 then parts[#parts + 1] = text_number(more) .. " more " .. label end
+  end
+  if last then
+    local pages = last - current
+    parts[#parts + 1] = text_number(pages) .. (parts[1] and " " or " more ") .. (pages == 1 and "page" or "pages")
+  end
+  local what = parts[1] and concat(parts, " in ") or "more pages"
+  return ("page %s%s shown: %s; %s for the next, --all for every page"):format(text_number(current),
+    last and " of " .. text_number(last) or "", what, next_opt)
+end
+
+-- `NAME list` without --all: one page; --envelope writes it as one JSON document with meta and links.
+local function list_page(cx, opts, def, lopts)
+  local page, err = cx:client()[def.name]:list(lopts)
+  if not page then return nil, err end
+  local ok, why = columns_of.check_data(columns_of.chosen(opts), page)
+  if not ok then return usage(why) end
+  local w = cx:writer { columns = columns(opts, def.columns) }
+  if opts.envelope then
+    w:write_envelope(page)
+  else
     for _, record in ipairs(page) do w:write(record) end
     w:finish()
-    return true
   end
+  if cx.stderr_tty then
+    local hint = _M.more_hint(page, opts, def.name)
+    if hint then cx.stderr:write("clinch: ", hint, "\n") end
+  end
+  return true
+end
+
+--- `NAME list` of a registered resource: one page, or every page with --all (up to --concurrency
+-- pages in flight: see clinch.resource's walks; BULK_PER_PAGE a page unless --per-page says).
+local function list_run(cx, opts, def, extra)
+  if opts.envelope and (opts.all or cx.format ~= "json") then
+    return usage("--envelope writes one page as a JSON document: use it with --format json, without --all")
+  elseif opts.envelope and columns_of.chosen(opts) then
+    return usage("--envelope writes the API's document as it came: without --columns/--fields")
+  end
+  local lopts = list_options(opts, extra)
+  if not opts.all then return list_page(cx, opts, def, lopts) end
+  local coll = cx:client()[def.name]
+  lopts.per_page = lopts.per_page or require("clinch.defaults").BULK_PER_PAGE
   lopts.concurrency = opts.concurrency or _M.PAGES_IN_FLIGHT
   local walk, werr = coll:_walk(lopts, "list")
   if not walk then return nil, werr end
   local page, err = walk:step()
   if not page then return nil, err end -- nothing written: the first page failed
+  local ok, why = columns_of.check_data(columns_of.chosen(opts), page)
+  if not ok then
+    walk:drain()
+    return usage(why)
+  end
   local w = cx:writer { columns = columns(opts, def.columns) }
   local progress = cx:progress(def.name)
   local total_of = require("clinch.cli.progress").total_of
@@ -115,11 +184,44 @@ local function list_run(cx, opts, def, extra)
   return true
 end
 
+-- The table view of `get --include`: after the record's fields, a section per included relationship
+-- (in the order the names were given; a dotted name shows its first part), its resources as a table
+-- of their fields, or "(none)".
+local function related_sections(cx, record, include)
+  local seen = {}
+  for _, name in ipairs(include or {}) do
+    local head = name:match("^[^.]+")
+    if not seen[head] then
+      seen[head] = true
+      local linked = record[head]
+      if type(linked) == "table" and linked.id ~= nil then linked = { linked } end
+      local n = type(linked) == "table" and #linked or 0
+      cx.stdout:write("\n", head, " (", tostring(n), "):\n")
+      -- The registered type's default columns, else the fields of the first (the type is the heading's).
+      local cols = n > 0 and columns_for(linked[1])
+      if n > 0 and not cols then
+        cols = {}
+        for _, f in ipairs(require("clinch.cli.output").fields_of(linked[1])) do
+          if f ~= "type" then cols[#cols + 1] = f end
+        end
+      end
+      local w = cx:writer { columns = cols or nil, project = false }
+      for i = 1, n do w:write(linked[i]) end
+      w:finish()
+    end
+  end
+end
+
 --- `NAME get ID` of a registered resource.
 local function get_run(cx, opts, args, def)
-  local record, err = cx:client()[def.name]:get(args[1], { include = includes(opts.include) })
+  local include = columns_of.with_includes(includes(opts.include), columns_of.chosen(opts))
+  local record, err = cx:client()[def.name]:get(args[1], { include = include })
   if not record then return nil, err end
-  return write_one(cx, record, opts.columns and columns(opts))
+  local ok, why = columns_of.check_data(columns_of.chosen(opts), { record })
+  if not ok then return usage(why) end
+  write_one(cx, record, columns(opts))
+  if cx.format == "table" and not columns_of.chosen(opts) then related_sections(cx, record, includes(opts.include)) end
+  return true
 end
 
 --- The attribute each option of `candidates create` and `update` sets: the options are the CLI's names,
@@ -134,11 +236,16 @@ local function attributes(opts)
 end
 
 local function candidates_create(cx, opts)
-  if opts.from then return require("clinch.cli.bulk").create(cx, opts) end
+  if opts.from then
+    if columns_of.chosen(opts) then
+      return usage("--columns/--fields shape one created candidate: --from writes one JSON Lines result per row")
+    end
+    return require("clinch.cli.bulk").create(cx, opts)
+  end
   if not opts.email then return usage("candidates create needs --email (or --from FILE)") end
   local cand, err = cx:client().candidates:create(attributes(opts))
   if not cand then return nil, err end
-  return write_one(cx, cand, opts.columns and columns(opts))
+  return write_one(cx, cand, columns(opts))
 end
 
 local function candidates_update(cx, opts, args)
@@ -146,10 +253,10 @@ local function candidates_update(cx, opts, args)
   if next(attrs) == nil then
     return usage("candidates update needs at least one of --first-name, --last-name, --phone, --email")
   end
-  -- The seed documents only the names for updates; phone and email are sent as given.
-  local cand, err = cx:client().candidates:update(args[1], attrs, { allow_unknown = true })
+  -- What update accepts is the library's rule (clinch.resources.candidates): create's attributes.
+  local cand, err = cx:client().candidates:update(args[1], attrs)
   if not cand then return nil, err end
-  return write_one(cx, cand, opts.columns and columns(opts))
+  return write_one(cx, cand, columns(opts))
 end
 
 local function tags_list(cx, opts, args)
@@ -162,17 +269,62 @@ local function tags_list(cx, opts, args)
 end
 
 local function tags_add(cx, opts, args)
-  if opts.ids_from then return require("clinch.cli.bulk").tag(cx, opts, args[1]) end
+  if opts.ids_from then
+    if columns_of.chosen(opts) then
+      return usage("--columns/--fields shape one tag added: --ids-from writes one JSON Lines result per id")
+    end
+    return require("clinch.cli.bulk").tag(cx, opts, args[1])
+  end
   local tag, err = cx:client().candidates:add_tag(args[1], args[2])
   if not tag then return nil, err end
   if tag == true then tag = { candidate_id = args[1], name = args[2], added = true } end
-  return write_one(cx, tag, opts.columns and columns(opts))
+  return write_one(cx, tag, columns(opts))
 end
 
-local function tags_remove(cx, _, args)
-  local ok, err = cx:client().candidates:remove_tag(args[1], args[2])
+-- The tag `which` names among a candidate's tags: its id, else its name (exactly, else ignoring case)
+-- -> the tag, or nil and an error: not_found (exit 1) when none matches, usage (exit 2) when the name
+-- is ambiguous (two tags of that name: the id decides).
+local function find_tag(tags, cand_id, which)
+  for _, tag in ipairs(tags) do
+    if tag.id == which then return tag end
+  end
+  local function named(same)
+    local found = {}
+    for _, tag in ipairs(tags) do
+      if type(tag.name) == "string" and same(tag.name) then found[#found + 1] = tag end
+    end
+    return found
+  end
+  local found = named(function(n) return n == which end)
+  if #found == 0 then found = named(function(n) return n:lower() == which:lower() end) end
+  if #found == 1 then return found[1] end
+  local listing = {}
+  for _, tag in ipairs(#found > 1 and found or tags) do
+    listing[#listing + 1] = tostring(tag.name) .. " (" .. tostring(tag.id) .. ")"
+  end
+  if #found > 1 then
+    return usage(("candidate %s has %d tags named '%s': give the id of the one to remove: %s"):format(cand_id,
+      #found, which, concat(listing, ", ")))
+  end
+  return nil, errors.new { kind = "not_found", message = ("candidate %s has no tag named or with the id '%s' "
+    .. "(its tags: %s)"):format(cand_id, which, #listing > 0 and concat(listing, ", ") or "none") }
+end
+
+-- `tags remove ID NAME_OR_ID`: a name is looked up among the candidate's tags (one more request); under
+-- --dry-run the argument is taken as the tag's id, so the printed request is the DELETE itself.
+local function tags_remove(cx, opts, args)
+  local cands = cx:client().candidates
+  local tag = { id = args[2] }
+  if not opts.dry_run then
+    local tags, err = cands:list_tags(args[1])
+    if not tags then return nil, err end
+    local terr
+    tag, terr = find_tag(tags, args[1], args[2])
+    if not tag then return nil, terr end
+  end
+  local ok, err = cands:remove_tag(args[1], tag.id)
   if not ok then return nil, err end
-  return write_one(cx, { candidate_id = args[1], tag_id = args[2], removed = true })
+  return write_one(cx, { candidate_id = args[1], tag_id = tag.id, name = tag.name, removed = true })
 end
 
 local function resume_upload(cx, opts, args)
@@ -217,6 +369,10 @@ local function read_data(spec, stdin)
 end
 
 local function request(cx, opts, args)
+  if columns_of.chosen(opts) and cx.format == "json" then
+    return usage("request --format json prints the response body as it came: use --columns/--fields with "
+      .. "--format jsonl, csv or table")
+  end
   local method = args[1]:upper()
   if not method:match("^%u+$") then return usage("METHOD must be an HTTP method such as GET") end
   local path = args[2]
@@ -247,7 +403,7 @@ local function request(cx, opts, args)
     return true
   end
   local single = data.id ~= nil or data.type ~= nil
-  local cols = opts.columns and columns(opts)
+  local cols = columns(opts)
   if not cols and (cx.format == "csv" or not single) then cols = columns_for(single and data or data[1]) end
   local w = cx:writer { columns = cols, single = single }
   if single then w:write(data) else for _, item in ipairs(data) do w:write(item) end end
@@ -306,8 +462,11 @@ local function resource_commands(def)
   local extra = LIST_EXTRAS[def.name]
   local options = {
     { "page", arg = "N", type = "integer", help = "page number (default 1)" },
-    { "per-page", arg = "N", type = "integer", help = def.name .. " per page" },
+    { "per-page", arg = "N", type = "integer",
+      help = def.name .. " per page (default: the API's; with --all " .. require("clinch.defaults").BULK_PER_PAGE
+        .. ")" },
     { "all", help = "follow every page from --page on (progress on stderr when it is a terminal)" },
+    { "envelope", help = "with --format json, one page as a JSON document: {data, meta, links[, included]}" },
     { "concurrency", arg = "N", type = "integer",
       help = "with --all: pages in flight at once (default " .. _M.PAGES_IN_FLIGHT .. ")" },
     include_opt(def),
@@ -319,11 +478,12 @@ local function resource_commands(def)
     words = { def.name, "list" }, usage = "clinch " .. def.name .. " list [options]",
     summary = "list " .. def.name .. " (one page, or every page with --all)",
     example = extra and extra.example or "clinch " .. def.name .. " list --all --format csv > " .. def.name .. ".csv",
-    options = options, args = {}, run = function(cx, opts) return list_run(cx, opts, def, extra) end,
+    options = options, args = {}, columns_of = def,
+    run = function(cx, opts) return list_run(cx, opts, def, extra) end,
   }, {
     words = { def.name, "get" }, usage = "clinch " .. def.name .. " get ID [--include NAME,...]",
     summary = "show one " .. def.label, example = "clinch " .. def.name .. " get 35b24a" .. example,
-    options = { include_opt(def), COLUMNS_OPT }, args = { "ID" },
+    options = { include_opt(def), COLUMNS_OPT }, args = { "ID" }, columns_of = def,
     run = function(cx, opts, args) return get_run(cx, opts, args, def) end,
   }
 end
@@ -341,12 +501,13 @@ local CANDIDATE_COMMANDS = {
       { "from", arg = "FILE", help = "one candidate per row: CSV with a header row naming attributes (tag_values "
         .. "split at ;), or JSON Lines; - for stdin. One JSON Lines result per row on stdout" },
       BULK_CONCURRENCY_OPT),
-    args = {}, run = candidates_create,
+    args = {}, run = candidates_create, columns_of = registry.get("candidates"),
   },
   {
     words = { "candidates", "update" }, usage = "clinch candidates update ID [--first-name N] [--last-name N] ...",
     summary = "change a candidate's fields", example = "clinch candidates update 35b24a --last-name Smith",
     options = with(ATTR_OPTS, COLUMNS_OPT), args = { "ID" }, run = candidates_update,
+    columns_of = registry.get("candidates"),
   },
   {
     words = { "candidates", "sync" }, usage = "clinch candidates sync --state FILE --out FILE [--since TIME]",
@@ -370,8 +531,9 @@ local CANDIDATE_COMMANDS = {
     args = function(opts) return opts.ids_from and { "NAME" } or { "ID", "NAME" } end, run = tags_add,
   },
   {
-    words = { "tags", "remove" }, usage = "clinch tags remove ID TAG_ID", summary = "remove a tag from a candidate",
-    example = "clinch tags remove 35b24a 7f3e01", options = {}, args = { "ID", "TAG_ID" }, run = tags_remove,
+    words = { "tags", "remove" }, usage = "clinch tags remove ID NAME_OR_ID",
+    summary = "remove a tag from a candidate, by its name or its id",
+    example = "clinch tags remove 35b24a Hot", options = {}, args = { "ID", "NAME_OR_ID" }, run = tags_remove,
   },
   {
     words = { "resume", "upload" }, usage = "clinch resume upload ID FILE | --dir DIR [--concurrency N]",
@@ -399,6 +561,17 @@ local GENERAL_COMMANDS = {
     args = { "METHOD", "PATH" }, run = request,
   },
   {
+    words = { "completion" }, usage = "clinch completion bash|zsh",
+    summary = "print a shell completion script (commands, options, include names, formats)",
+    example = "source <(clinch completion bash)", options = {}, args = { "SHELL" },
+    run = function(cx, _, args)
+      local script, err = require("clinch.cli.completion").script(args[1])
+      if not script then return usage(err) end
+      cx.stdout:write(script)
+      return true
+    end,
+  },
+  {
     words = { "repl" }, usage = "clinch repl", summary = "interactive Lua prompt with `clinch` and `client` loaded",
     example = "clinch repl", options = {}, args = {}, interactive = true,
     run = function(cx) return require("clinch.cli.repl").run(cx) end,
@@ -418,5 +591,29 @@ for _, def in ipairs(registry.list()) do
   for _, cmd in ipairs(MORE[def.name] or {}) do _M.list[#_M.list + 1] = cmd end
 end
 for _, cmd in ipairs(GENERAL_COMMANDS) do _M.list[#_M.list + 1] = cmd end
+
+-- Every command with --columns also takes --fields, and checks the names first (clinch.cli.columns)
+-- against the resource it shows (`columns_of`: a definition; unchecked without one).
+local function checked_columns(cmd)
+  local run, def = cmd.run, cmd.columns_of
+  cmd.run = function(cx, opts, args)
+    if opts.columns and opts.fields then return usage("--columns and --fields are the same option: give one") end
+    local ok, why = columns_of.check(columns_of.chosen(opts), def)
+    if not ok then return usage(why) end
+    return run(cx, opts, args)
+  end
+end
+for _, cmd in ipairs(_M.list) do
+  local opts = cmd.options
+  if type(opts) == "table" then
+    for i, o in ipairs(opts) do
+      if o == COLUMNS_OPT then
+        insert(opts, i + 1, FIELDS_OPT)
+        checked_columns(cmd)
+        break
+      end
+    end
+  end
+end
 
 return _M

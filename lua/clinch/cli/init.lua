@@ -1,10 +1,11 @@
 --- The `clinch` command line: `require("clinch.cli").main(argv) -> exit code`. bin/clinch is a thin
--- launcher around it. Exit codes (EXIT_CODES): 0 success, 1 API or network error or output that cannot
--- be written, 2 usage error (or a state file sync cannot use); every error is one line on stderr.
+-- launcher around it. Exit codes (EXIT_CODES): 0 success (also when the reader of a pipe left), 1 API or
+-- network error or output that cannot be written, 2 usage error (or a state file sync cannot use);
+-- every error is one line on stderr.
 -- Output goes to stdout as an aligned table when it is a terminal, JSON otherwise, or as --format
 -- says. Text that is not valid UTF-8 is written mended (see clinch.cli.output) and counted in a warning.
-local type, ipairs, tostring, setmetatable, xpcall, require, error =
-  type, ipairs, tostring, setmetatable, xpcall, require, error
+local type, ipairs, pairs, tostring, setmetatable, getmetatable, xpcall, require, error, rawget =
+  type, ipairs, pairs, tostring, setmetatable, getmetatable, xpcall, require, error, rawget
 local io, os, debug, concat = io, os, debug, table.concat
 local args = require "clinch.cli.args"
 local config = require "clinch.cli.config"
@@ -23,7 +24,7 @@ _M.EXIT_CODES = {
   usage = _M.EXIT_USAGE,      -- a bad option or argument
   validation = _M.EXIT_USAGE, -- input refused before sending (with an HTTP status it is the API's answer: 1)
   state = _M.EXIT_USAGE,      -- a sync state file that is corrupted, or that another output belongs to
-  io = _M.EXIT_API,           -- output or state that cannot be written (a full disk, a closed pipe)
+  io = _M.EXIT_API,           -- output or state that cannot be written (a full disk; a closed pipe is 0)
   partial = _M.EXIT_API,      -- rows of a bulk command that failed at the API (their results say why)
   busy = _M.EXIT_API,         -- another sync holds the state file's lock
 }
@@ -38,15 +39,16 @@ _M.GLOBAL_OPTIONS = {
   { "secret", arg = "SECRET", reject = config.SECRET_ON_COMMAND_LINE },
   { "region", arg = "REGION", choices = { "us", "eu", "au" }, help = "us, eu or au (default: $CLINCH_REGION, us)" },
   { "base-url", arg = "URL", help = "API base URL, e.g. http://127.0.0.1:8080/v1 (default: $CLINCH_BASE_URL)" },
+  { "profile", arg = "NAME", help = "profile of ~/.config/clinch/config to use (default: $CLINCH_PROFILE, default)" },
   { "format", arg = "FORMAT", choices = output.FORMATS,
     help = "table, json, jsonl or csv (default: table on a terminal, json otherwise)" },
-  { "verbose", help = "log each request to stderr (method, URI, status, time; Authorization redacted)" },
+  { "verbose", help = "log requests, responses and retry waits to stderr (secrets redacted)" },
   { "dry-run", help = "print each request as a signed curl command instead of sending it" },
   { "timeout", arg = "SECONDS", type = "number", help = "total time allowed per request (default 60)" },
   { "retries", arg = "N", type = "integer", min = 0,
     help = "further attempts after a failure that may pass (default 2)" },
   { "help", help = "show help (also -h)" },
-  { "version", help = "show the version" },
+  { "version", help = "show the versions of clinch, its C core, libcurl and OpenSSL" },
 }
 
 local function commands()
@@ -95,8 +97,9 @@ local function overview()
   lines[#lines + 1] = "Global options:"
   lines[#lines + 1] = args.describe(_M.GLOBAL_OPTIONS)
   lines[#lines + 1] = ""
-  lines[#lines + 1] = "Configuration comes from CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION and"
-  lines[#lines + 1] = "CLINCH_BASE_URL, or the flags above. Run 'clinch COMMAND --help' for a command's options."
+  lines[#lines + 1] = "Configuration: the flags above, then CLINCH_API_KEY, CLINCH_API_SECRET, CLINCH_REGION and"
+  lines[#lines + 1] = "CLINCH_BASE_URL, then the profile (--profile, $CLINCH_PROFILE or default) of"
+  lines[#lines + 1] = "~/.config/clinch/config. Run 'clinch COMMAND --help' for a command's options."
   lines[#lines + 1] = "Exit codes: 0 success, 1 API or network error or output that cannot be written, 2 usage"
   lines[#lines + 1] = "error (or a sync state file that cannot be used)."
   return concat(lines, "\n") .. "\n"
@@ -114,8 +117,20 @@ local function command_help(cmd)
   lines[#lines + 1] = "Example:"
   lines[#lines + 1] = "  " .. cmd.example
   lines[#lines + 1] = ""
-  lines[#lines + 1] = "Global options (see clinch --help): --key, --secret-file, --region, --base-url, --format,"
-  lines[#lines + 1] = "--verbose, --dry-run, --timeout, --retries."
+  local globals = {}
+  for _, o in ipairs(_M.GLOBAL_OPTIONS) do
+    if o.help and not o.reject and o[1] ~= "help" and o[1] ~= "version" then globals[#globals + 1] = "--" .. o[1] end
+  end
+  local line = "Global options (see clinch --help):"
+  for i, g in ipairs(globals) do
+    local word = " " .. g .. (i < #globals and "," or ".")
+    if #line + #word > 100 then
+      lines[#lines + 1], line = line, word:sub(2)
+    else
+      line = line .. word
+    end
+  end
+  lines[#lines + 1] = line
   return concat(lines, "\n") .. "\n"
 end
 
@@ -148,7 +163,7 @@ Context.__index = Context
 
 function Context:client()
   if self._client then return self._client end
-  local o, err = config.options(self.opts, self.getenv)
+  local o, err = config.options(self.opts, self.getenv, function(m) self:warn(m) end)
   if not o then error(errors.new { kind = "usage", message = err }, 0) end
   local stderr = self.stderr
   if self.opts.verbose then
@@ -172,9 +187,11 @@ function Context:client()
   return client
 end
 
---- An output writer in the chosen format on stdout (see clinch.cli.output).
+--- An output writer in the chosen format on stdout (see clinch.cli.output); JSON and JSON Lines
+-- records are projected on the columns when the user chose them (--columns, --fields).
 function Context:writer(opts)
   opts.format, opts.stream = opts.format or self.format, self.stdout
+  if opts.project == nil then opts.project = self.opts.columns ~= nil or self.opts.fields ~= nil end
   local w = output.new(opts)
   self._writers[#self._writers + 1] = w
   return w
@@ -200,13 +217,16 @@ function Context:progress(label, rows)
   return p
 end
 
--- stdout as commands see it: a write or flush that fails (a full disk, a pipe whose reader left while
--- SIGPIPE is ignored) raises an io error, so the command stops at once instead of fetching every page
--- for nobody and exiting 0.
-local function checked(stream)
-  local function check(ok, err)
+-- stdout as commands see it: a write or flush that fails raises an io error, so the command stops at
+-- once instead of fetching every page for nobody. A pipe whose reader left (`clinch ... | head -1`;
+-- SIGPIPE is ignored, see _M.main) is the conventional end of a command that printed enough: the error
+-- is marked `closed_pipe` and ends the run quietly with exit code 0. Any other failure (a full disk) is
+-- exit code 1 with a message.
+local function checked(stream, epipe)
+  local function check(ok, err, code)
     if not ok then
-      error(errors.new { kind = "io", message = "cannot write the output: " .. tostring(err) }, 0)
+      error(errors.new { kind = "io", message = "cannot write the output: " .. tostring(err),
+                         closed_pipe = code ~= nil and code == epipe or nil }, 0)
     end
   end
   local w = {}
@@ -221,10 +241,12 @@ local function checked(stream)
   return w
 end
 
---- The exit code for an error value (see EXIT_CODES): 0 for the end of a dry run.
+--- The exit code for an error value (see EXIT_CODES): 0 for the end of a dry run and for output to a
+-- pipe whose reader left.
 function _M.exit_code(err)
   if trace.is_dry_run(err) then return _M.EXIT_OK end
   if not errors.is(err) then return _M.EXIT_API end
+  if err.kind == "io" and err.closed_pipe then return _M.EXIT_OK end -- the reader has what it wanted
   if err.kind == "validation" and err.status then return _M.EXIT_API end
   return _M.EXIT_CODES[err.kind] or _M.EXIT_API
 end
@@ -232,10 +254,18 @@ end
 -- One line for stderr (clinch.text.one_line): a server message (which may echo what a user sent) must
 -- neither break it nor reach the terminal. Usage errors are their message; the others keep their kind
 -- ("not_found error (HTTP 404) GET ...: ...").
+-- What the CLI's user did not type (the library's function and option names) is said in its terms
+-- (clinch.cli.messages) for the errors made here, before sending; the API's answers stay as they came.
 local function message_line(err)
   local text
+  local for_cli = require("clinch.cli.messages").for_cli
   if errors.is(err) and PLAIN[err.kind] then
-    text = tostring(err.message)
+    text = for_cli(tostring(err.message))
+  elseif errors.is(err) and not err.status and err.message then
+    local copy = {}
+    for k, v in pairs(err) do copy[k] = v end
+    copy.message = for_cli(err.message)
+    text = tostring(setmetatable(copy, getmetatable(err))):gsub("^clinch%.", "")
   else
     text = tostring(err):gsub("^clinch%.", "")
   end
@@ -327,6 +357,20 @@ local function run_command(cmd, cx, positionals, fail)
   return fail(code, message_line(err))
 end
 
+--- What `clinch --version` prints: the library's version, then those of the C core (and the Lua it was
+-- built for), of libcurl (with its TLS library) and of the OpenSSL the core signs with, a line each.
+function _M.version_text()
+  local core = require "clinch.core"
+  local curl, tls = core.curl_version()
+  local lua = type(rawget(_G, "jit")) == "table" and rawget(_G, "jit").version or _VERSION
+  return concat({
+    "clinch " .. require("clinch")._VERSION,
+    "core " .. tostring(core._VERSION) .. " (" .. lua .. ")",
+    "libcurl " .. curl .. (tls and " (" .. tls .. ")" or ""),
+    core.openssl_version(),
+  }, "\n") .. "\n"
+end
+
 local function main(argv, ctx, stdout, stderr)
   local isatty = ctx.isatty or require("clinch.cli.tty").isatty
   local function fail(code, message)
@@ -337,13 +381,16 @@ local function main(argv, ctx, stdout, stderr)
   local i, perr = args.leading(argv, { _M.GLOBAL_OPTIONS }, globals)
   if not i then return fail(_M.EXIT_USAGE, perr .. " (see clinch --help)") end
   if globals.version then
-    stdout:write("clinch ", require("clinch")._VERSION, "\n")
+    stdout:write(_M.version_text())
     return _M.EXIT_OK
   end
   local cmd, rest = find_or_answer(argv, i, globals, stdout, fail)
   if not cmd then return rest end
   local opts, positionals = parse_command(cmd, argv, rest, globals, stdout, fail)
   if not opts then return positionals end
+  -- An interactive command (the REPL) runs what its user types, child processes too: they get the
+  -- default SIGPIPE action back, as in any shell.
+  if cmd.interactive and not ctx.stdout then require("clinch.core").ignore_sigpipe(false) end
   local stdout_tty = isatty(1)
   local cx = setmetatable({
     opts = opts, name = concat(cmd.words, " "), stdout = stdout, stderr = stderr, stdin = ctx.stdin or io.stdin,
@@ -357,7 +404,11 @@ end
 -- getenv and isatty(fd) (tests). Returns the exit code.
 function _M.main(argv, ctx)
   ctx = ctx or {}
-  local stdout, stderr = checked(ctx.stdout or io.stdout), ctx.stderr or io.stderr
+  local core = require "clinch.core"
+  -- On the process's own stdout, a closed pipe is a write error (EPIPE) rather than death by SIGPIPE
+  -- (exit status 141), so the run ends at a point of its choosing: quietly, exit code 0.
+  if not ctx.stdout then core.ignore_sigpipe() end
+  local stdout, stderr = checked(ctx.stdout or io.stdout, core.EPIPE), ctx.stderr or io.stderr
   local ok, code = pcall(function()
     local c = main(argv, ctx, stdout, stderr)
     -- What is still buffered must reach its destination before success is reported.
@@ -366,8 +417,9 @@ function _M.main(argv, ctx)
   end)
   if ok then return code end
   if errors.is(code) and code.kind == "io" then
-    stderr:write("clinch: ", code.message, "\n")
-    return _M.exit_code(code)
+    local exit = _M.exit_code(code)
+    if exit ~= _M.EXIT_OK then stderr:write("clinch: ", code.message, "\n") end
+    return exit
   end
   error(code, 0)
 end

@@ -162,6 +162,31 @@ function _M.json_value(record)
   return record, 0
 end
 
+--- The JSON value of one page as the API sent it, for `list --envelope`: { data = [resource objects],
+-- meta =, links = } and, when the page has included resources (--include), `included` (each once, as
+-- the document listed them) instead of a member of each record. Also returns how many ill-formed UTF-8
+-- sequences decoding already replaced in what it holds.
+function _M.envelope_value(page)
+  local jsonapi = require "clinch.jsonapi"
+  local data, n = jsonapi.array {}, 0
+  for i, r in ipairs(page) do
+    if is_resource(r) then
+      data[i], n = _M.rebuild(r), n + replaced_in(r)
+    else
+      data[i] = r
+    end
+  end
+  local doc = { data = data, meta = plain(page.meta, 1, {}), links = plain(page.links, 1, {}) }
+  if type(page.included) == "table" and #page.included > 0 then
+    local included = {}
+    for i, r in ipairs(page.included) do
+      included[i], n = is_resource(r) and _M.rebuild(r) or plain(r, 1, {}), n + (is_resource(r) and replaced_in(r) or 0)
+    end
+    doc.included = included
+  end
+  return doc, n
+end
+
 -- A copy of a JSON value whose strings and keys are valid UTF-8 -> copy, replacements made. Numbers JSON
 -- cannot hold (lua-cjson reads NaN and Infinity) become null. Metatables (jsonapi.array's marker) are
 -- kept; JSON null is a lightuserdata and passes as it is.
@@ -183,11 +208,12 @@ local function valid_copy(v, depth)
   return out, n
 end
 
---- The JSON text of a record (see json_value) and the number of ill-formed UTF-8 sequences that were
--- replaced to make it. Raises an error object for a value JSON cannot hold for another reason (a
--- table that contains itself).
-function _M.json_text(record)
-  local value, done = _M.json_value(record)
+--- The JSON text of a record (see json_value; or of `value`, a JSON value already made, which held
+-- `done` replaced sequences) and the number of ill-formed UTF-8 sequences that were replaced to make
+-- it. Raises an error object for a value JSON cannot hold for another reason (a table that contains
+-- itself).
+function _M.json_text(record, value, done)
+  if value == nil then value, done = _M.json_value(record) end
   local jsonapi = require "clinch.jsonapi"
   local s, err = jsonapi.encode(value)
   if s then return s, done end
@@ -217,6 +243,41 @@ function _M.cell(v)
   end
   local ok, s = pcall(encode, v)
   return ok and s or "{…}"
+end
+
+--- The value of column `name` of a record: a field, or a dotted path through relationships into the
+-- related resources' fields ("notes.content", "jobs.title"; see clinch.cli.columns). Through a to-many
+-- relationship it is the list of the values of its resources (lists flattened; a resource the
+-- response did not include has no fields but id and type).
+function _M.lookup(record, name)
+  if type(record) ~= "table" then return nil end
+  local head, rest = name:match("^([^.]+)%.(.+)$")
+  if not head or record[name] ~= nil then return record[name] end
+  local linked = record[head]
+  if type(linked) ~= "table" then return nil end
+  if is_resource(linked) then return _M.lookup(linked, rest) end
+  local out = {}
+  for _, item in ipairs(linked) do
+    local v = _M.lookup(item, rest)
+    if type(v) == "table" and v[1] ~= nil and not is_resource(v) then
+      for _, x in ipairs(v) do out[#out + 1] = x end
+    elseif v ~= nil then
+      out[#out + 1] = v
+    end
+  end
+  return out
+end
+
+--- The JSON value of a record for --fields: an object of the named columns (see lookup), each value
+-- as JSON writes a field (resources as identifiers, empty lists as []).
+function _M.project(record, columns)
+  local out = {}
+  for _, c in ipairs(columns) do
+    local v = plain(_M.lookup(record, c), 1, {})
+    if type(v) == "table" and next(v) == nil and getmetatable(v) == nil then v = require("clinch.jsonapi").array {} end
+    out[c] = v
+  end
+  return out
 end
 
 --- Field names of a record for a generic listing: id and type first, then its other fields sorted.
@@ -249,11 +310,13 @@ local Writer = {}
 Writer.__index = Writer
 
 --- A writer for a list of records: new{ format=, stream=, columns = { names } | nil (from the
--- first record), single = true (json writes an object; table lists fields vertically) }.
+-- first record), single = true (json writes an object; table lists fields vertically), project =
+-- true (json and jsonl write each record as an object of the columns only: --fields) }.
 function _M.new(opts)
   return setmetatable({
     format = opts.format or "json", stream = opts.stream or io.stdout, columns = opts.columns,
-    single = opts.single, count = 0, rows = {}, max_width = opts.max_width, replaced = 0,
+    single = opts.single, project = opts.project and opts.columns ~= nil, count = 0, rows = {},
+    max_width = opts.max_width, replaced = 0,
   }, Writer)
 end
 
@@ -263,7 +326,7 @@ function _M.cells(record, columns)
   local row, n = {}, 0
   local fixed = is_resource(record) and require("clinch.resource").replaced(record)
   for i, c in ipairs(columns) do
-    local cell, cn = valid(_M.cell(record[c]))
+    local cell, cn = valid(_M.cell(_M.lookup(record, c)))
     row[i] = cell
     n = n + cn + (fixed and fixed[c] or 0)
   end
@@ -277,9 +340,23 @@ function Writer:_row(record)
 end
 
 function Writer:_json(record)
-  local s, n = _M.json_text(record)
+  local s, n
+  if self.project then
+    s, n = _M.json_text(nil, _M.project(record, self.columns), 0)
+  else
+    s, n = _M.json_text(record)
+  end
   self.replaced = self.replaced + n
   return s
+end
+
+--- Writes one page as its JSON document (see envelope_value); the json format only.
+function Writer:write_envelope(page)
+  local value, done = _M.envelope_value(page)
+  local s, n = _M.json_text(nil, value, done)
+  self.replaced = self.replaced + n
+  self.stream:write(s, "\n")
+  self.stream:flush()
 end
 
 --- Writes one record (the table format only collects it).

@@ -71,7 +71,7 @@ _M.OPTIONS = {
   { "lag", arg = "SECONDS", type = "number", help = "leave changes younger than this to the next run "
     .. "(default 0; raise it if the API's writes become visible late)" },
   { "include", arg = "NAME[,NAME]", multi = true, help = "related resources to include in each record" },
-  { "columns", arg = "A,B,...", help = "CSV columns (must include id)" },
+  { "columns", arg = "A,B,...", help = "CSV columns (must include id; REL.FIELD as in list)" },
   { "concurrency", arg = "N", type = "integer", help = "requests in flight at once: consecutive sub-windows of "
     .. "the window, asked for together (default 4)" },
   { "wait", help = "wait for another sync on the same state file to finish (default: exit 1 at once)" },
@@ -254,6 +254,11 @@ local function options(opts)
     local has_id = false
     for _, c in ipairs(columns) do has_id = has_id or c == "id" end
     if not has_id then return usage("--columns for sync must include id") end
+    -- The names are checked as list's are, and a dotted one includes its relationship (clinch.cli.columns).
+    local columns_of = require "clinch.cli.columns"
+    local ok, why = columns_of.check(columns, require("clinch.registry").get("candidates"))
+    if not ok then return usage(why) end
+    o.include = columns_of.with_includes(o.include, columns)
     o.columns = columns
   end
   if opts.since then
@@ -558,8 +563,9 @@ local function finish_run(cx, opts, st, run, reader)
   local bad = run.invalid_utf8 or 0
   if bad > 0 then cx:warn(require("clinch.cli").replaced_warning(bad, opts.out)) end
   -- --format names the output file's format; the summary is a table on a terminal, JSON otherwise.
+  -- (--columns are the output file's, not the summary's.)
   local w = cx:writer { single = true, columns = { "exported", "since", "until", "out", "state", "invalid_utf8" },
-                        format = cx.stdout_tty and "table" or "json" }
+                        format = cx.stdout_tty and "table" or "json", project = false }
   w:write { exported = run.exported, since = run.gte, ["until"] = st.high_water, out = opts.out,
             state = opts.state, invalid_utf8 = bad }
   w:finish()

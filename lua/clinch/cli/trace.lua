@@ -1,6 +1,7 @@
 --- `--verbose` and `--dry-run`: what the CLI shows of requests on stderr, and the stand-in transport
 -- that prints a request as a curl command instead of sending it. Both see only the signed request
--- (signature and date), never the secret; verbose output also redacts the signature.
+-- (signature and date), never the secret; verbose output also redacts the signature, and response
+-- headers that carry secrets (cookies, tokens).
 local type, pairs, ipairs, setmetatable, tostring, format = type, pairs, ipairs, setmetatable, tostring, string.format
 local require, sort, concat, floor = require, table.sort, table.concat, math.floor
 
@@ -46,7 +47,35 @@ function _M.dry_run_transport(stream)
   end
 end
 
---- The logger for clinch.new under --verbose: one line per attempt on `stream`.
+--- Response headers whose values are secrets (a session a gateway hands out, credentials echoed back):
+-- shown as "[redacted]" under --verbose. Lower case.
+_M.SECRET_RESPONSE_HEADERS = { ["set-cookie"] = true, ["set-cookie2"] = true, authorization = true,
+                               ["proxy-authorization"] = true, cookie = true }
+
+--- A response header's value as --verbose shows it: redacted for the names above and for any name
+-- that says token, secret or key (X-Api-Key, X-Auth-Token).
+function _M.response_header_value(name, value)
+  local lower = name:lower()
+  if _M.SECRET_RESPONSE_HEADERS[lower] or lower:find("token", 1, true) or lower:find("secret", 1, true)
+    or lower:find("key", 1, true) then
+    return "[redacted]"
+  end
+  return tostring(value)
+end
+
+-- Why an attempt is retried, in words: "HTTP 429, Retry-After 2 s", "network error".
+local function reason_text(r)
+  local what = r.status and ("HTTP " .. tostring(r.status))
+    or ((r.error or "failed") .. " error" .. (r.message and " (" .. r.message .. ")" or ""))
+  if r.retry_after then
+    what = what .. (r.status and format(", Retry-After %s s", require("clinch.text").number(r.retry_after) or "?")
+      or " on a reused connection")
+  end
+  return format("%s %s: %s", tostring(r.method), tostring(r.uri), what)
+end
+
+--- The logger for clinch.new under --verbose: one line per attempt on `stream` (with the response's
+-- headers), one per retry wait with its reasons, and the client's back-offs and warnings.
 function _M.logger(stream)
   return function(event)
     if event.event == "request" then
@@ -54,6 +83,15 @@ function _M.logger(stream)
       local ms = floor((event.duration or 0) * 1000 + 0.5)
       stream:write(format("clinch: < %s %s %s (%d ms, attempt %d)\n", what, event.method, event.uri, ms,
         event.attempt or 1))
+      local headers = event.headers or {}
+      for _, name in ipairs(sorted_headers(headers)) do
+        stream:write(format("clinch: < %s: %s\n", name, _M.response_header_value(name, headers[name])))
+      end
+    elseif event.event == "retry" then
+      local reasons = {}
+      for i, r in ipairs(event.reasons or {}) do reasons[i] = reason_text(r) end
+      stream:write(format("clinch: retry %d in %.1f s after %s\n", (event.attempt or 1) + 1, event.wait or 0,
+        concat(reasons, "; ")))
     elseif event.event == "backoff" then
       stream:write(format("clinch: back-off after HTTP %s: %d -> %d requests in flight, no request for %.1f s\n",
         tostring(event.status), event.limit_before or 0, event.limit or 0, event.wait or 0))

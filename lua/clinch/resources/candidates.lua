@@ -1,13 +1,13 @@
 --- The candidates resource (`client.candidates`, `clinch candidates ...`) and its Candidate objects:
 -- the contract's Candidate schema and operations, registered in clinch.registry.
 --
---   local page = assert(client.candidates:list { per_page = 100, include = { "notes", "jobs" } })
---   for cand in client.candidates:each { filter = { updated_at = { gte = "2021-01-01T00:00:00" } } } do
---     print(cand)                      -- candidate 35b24a... Jane Smith <jane.smith@example.com>
---   end
---   local cand = assert(client.candidates:create { email = "jane.smith@example.com", first_name = "Jane" })
---   assert(cand:update { last_name = "Smith" })
---   assert(cand:add_tag("Seed Data"))
+--    local page = assert(client.candidates:list { per_page = 100, include = { "notes", "jobs" } })
+--    for cand in client.candidates:each { filter = { updated_at = { gte = "2021-01-01T00:00:00" } } } do
+--      print(cand)                      -- candidate 35b24a... Jane Smith <jane.smith@example.com>
+--    end
+--    local cand = assert(client.candidates:create { email = "jane.smith@example.com", first_name = "Jane" })
+--    assert(cand:update { last_name = "Smith" })
+--    assert(cand:add_tag("Seed Data"))
 --
 -- A Candidate is the decoded JSON:API resource itself: `id`, `type`, the attributes and relationships
 -- are its fields (relationships point at the included resources), and the methods come from its
@@ -15,6 +15,7 @@
 -- schema (spec/candidates_spec.lua checks), so `cand.tags` is the tags attribute, never a method.
 -- Paths, the include names, the filters and the request bodies are the contract's (clinch.contract,
 -- with the project's overlay in clinch.schema).
+-- @module clinch.resources.candidates
 local type, pairs, ipairs, tostring, require, getmetatable = type, pairs, ipairs, tostring, require, getmetatable
 local concat, io = table.concat, io
 local check = require "clinch.check"
@@ -113,6 +114,14 @@ end
 -- sent). It is no field of the Candidate (see resource.outcome): the contract's Candidate has no
 -- attribute or relationship of that name (spec/candidates_spec.lua checks), and get, list or each
 -- give Candidates without it.
+-- @tparam table attrs the attributes: `email` (required), `first_name`, `last_name`, `phone_number`,
+--   `tag_values` (a list of tag names)
+-- @tparam[opt] table opts `allow_unknown` (send attributes the contract does not list), `timeout`, `retries`
+-- @treturn Candidate the candidate, `created` true or false
+-- @return[2] nil
+-- @treturn[2] Error err kind validation (refused before sending, or HTTP 422), or the request's error
+-- @raise for attrs that is not a table, or an unknown option
+-- @within Candidates
 function Candidates:create(attrs, opts)
   check_attrs(attrs, "create")
   local ropts
@@ -127,14 +136,40 @@ function Candidates:create(attrs, opts)
   return resource.outcome(cand, "created", res.status == 201)
 end
 
---- Updates a candidate: update(id, { first_name=, last_name= }, { allow_unknown=, timeout=, retries= })
--- -> Candidate or nil, err.
+-- THE UPDATE RULE: update accepts every attribute create accepts (createCandidate's, with its value
+-- rules: a plausible email, a list of tag names), and those of the contract's updateCandidate schema;
+-- none is required. The contract's update schema names only first_name and last_name (with examples
+-- "New first name"), but createCandidate itself updates the candidate an email already belongs to with
+-- every attribute it takes: the API accepts them as changes. One rule for the library and the CLI
+-- (whose `candidates update` options are create's), so `allow_unknown` is for what neither names.
+local update_request
+local function update_rules()
+  if update_request then return update_request end
+  local upd, cre = schema.request("updateCandidate"), schema.request("createCandidate")
+  local attributes = {}
+  for k, v in pairs(cre.attributes) do attributes[k] = v end
+  for k, v in pairs(upd.attributes) do attributes[k] = v end
+  update_request = { type = upd.type, attributes = attributes, required = upd.required or {} }
+  return update_request
+end
+
+--- Updates a candidate: update(id, { first_name=, last_name=, email=, phone_number=, tag_values= },
+-- { allow_unknown=, timeout=, retries= }) -> Candidate or nil, err. It takes every attribute create
+-- takes, checked by create's rules.
+-- @tparam string id the candidate's id
+-- @tparam table attrs the attributes to change, any of create's: email, first_name, last_name, phone_number, tag_values
+-- @tparam[opt] table opts `allow_unknown` (send attributes create does not take), `timeout`, `retries`
+-- @treturn Candidate the candidate as it now is
+-- @return[2] nil
+-- @treturn[2] Error err kind validation (an attribute update does not take), not_found, or the request's
+-- @raise for an id that is not a non-empty string, attrs that is not a table, or an unknown option
+-- @within Candidates
 function Candidates:update(id, attrs, opts)
   resource.check_id(id, "update")
   check_attrs(attrs, "update")
   local ropts
   opts, ropts = call_opts(opts, WRITE_OPTS, "update")
-  local body, err = body_for(schema.request("updateCandidate"), attrs, "update candidate", opts)
+  local body, err = body_for(update_rules(), attrs, "update candidate", opts)
   if not body then return nil, err end
   local res, rerr = self.client:request(ops.updateCandidate.method, path_of("updateCandidate", id),
     with_body(body, ropts))
@@ -147,6 +182,13 @@ end
 
 --- The candidate's tags: list_tags(id, { timeout=, retries= }) -> list of tag resources
 -- ({ id=, type=, name=, ... }) or nil, err.
+-- @tparam string id the candidate's id
+-- @tparam[opt] table opts `timeout`, `retries`
+-- @treturn table the list of tags
+-- @return[2] nil
+-- @treturn[2] Error err kind not_found, decode (a reply without a list), or the request's error
+-- @raise for an id that is not a non-empty string, or an unknown option
+-- @within Candidates
 function Candidates:list_tags(id, opts)
   resource.check_id(id, "list_tags")
   local _, ropts = call_opts(opts, CALL_OPTS, "list_tags")
@@ -166,6 +208,14 @@ end
 
 --- Tags a candidate: add_tag(id, name, { timeout=, retries= }) -> the tag resource (or true when the
 -- reply has none) or nil, err.
+-- @tparam string id the candidate's id
+-- @tparam string name the tag's name
+-- @tparam[opt] table opts `timeout`, `retries`
+-- @treturn table|boolean the tag resource, or true
+-- @return[2] nil
+-- @treturn[2] Error err kind validation (an empty name), not_found, or the request's error
+-- @raise for an id or a name that is not a string, or an unknown option
+-- @within Candidates
 function Candidates:add_tag(id, name, opts)
   resource.check_id(id, "add_tag")
   arg(type(name) == "string", "add_tag: tag name must be a string, got " .. type(name))
@@ -189,6 +239,14 @@ end
 
 --- Removes a tag from a candidate: remove_tag(id, tag, { timeout=, retries= }) where tag is a tag id
 -- or a tag object -> true or nil, err.
+-- @tparam string id the candidate's id
+-- @tparam string|table tag the tag's id, or a tag resource
+-- @tparam[opt] table opts `timeout`, `retries`
+-- @treturn boolean true
+-- @return[2] nil
+-- @treturn[2] Error err kind not_found, or the request's error
+-- @raise for an id or tag that is neither a non-empty id nor a tag object, or an unknown option
+-- @within Candidates
 function Candidates:remove_tag(id, tag, opts)
   resource.check_id(id, "remove_tag")
   local tag_id = tag_id_of(tag, "remove_tag")
@@ -207,6 +265,15 @@ end
 -- { timeout=, retries= }) -> the candidate_files resource (or true when the reply has none) or nil, err.
 -- `content` is the raw file (it is base64-encoded here); a `path` is read in binary mode and its
 -- basename is the default filename.
+-- @tparam string id the candidate's id
+-- @tparam table file `{ filename =, content = }` (the raw bytes) or `{ path =, filename = }`
+-- @tparam[opt] table opts `timeout`, `retries`
+-- @treturn table|boolean the candidate_files resource, or true
+-- @return[2] nil
+-- @treturn[2] Error err kind validation (no content, an empty or unreadable file, a bad filename),
+--   not_found, or the request's error
+-- @raise for file that is not a table or has an unknown field, or an unknown option
+-- @within Candidates
 function Candidates:upload_resume(id, file, opts)
   resource.check_id(id, "upload_resume")
   arg(type(file) == "table", "upload_resume: expected a table { filename=, content= } or { path= }")
@@ -259,6 +326,13 @@ end
 
 --- cand:update(attrs, { allow_unknown=, timeout=, retries= }) -> cand (its fields refreshed from the
 -- reply) or nil, err.
+-- @tparam table attrs the attributes to change
+-- @tparam[opt] table opts `allow_unknown` (send attributes the contract does not list), `timeout`, `retries`
+-- @treturn Candidate the candidate itself
+-- @return[2] nil
+-- @treturn[2] Error err as candidates:update returns it
+-- @raise as candidates:update, and for what is not a Candidate object
+-- @within Candidate
 function Candidate:update(attrs, opts)
   local coll = collection_of(self, "update")
   local fresh, err = coll:update(self.id, attrs, opts)
@@ -267,22 +341,49 @@ function Candidate:update(attrs, opts)
 end
 
 --- cand:list_tags({ timeout=, retries= }) -> list of tag resources or nil, err.
+-- @tparam[opt] table opts `timeout`, `retries`
+-- @treturn table the list of tags
+-- @return[2] nil
+-- @treturn[2] Error err as candidates:list_tags returns it
+-- @raise as candidates:list_tags, and for what is not a Candidate object
+-- @within Candidate
 function Candidate:list_tags(opts)
   return collection_of(self, "list_tags"):list_tags(self.id, opts)
 end
 
 --- cand:add_tag(name, { timeout=, retries= }) -> tag resource or nil, err.
+-- @tparam string name the tag's name
+-- @tparam[opt] table opts `timeout`, `retries`
+-- @treturn table|boolean the tag resource, or true
+-- @return[2] nil
+-- @treturn[2] Error err as candidates:add_tag returns it
+-- @raise as candidates:add_tag, and for what is not a Candidate object
+-- @within Candidate
 function Candidate:add_tag(name, opts)
   return collection_of(self, "add_tag"):add_tag(self.id, name, opts)
 end
 
 --- cand:remove_tag(tag, { timeout=, retries= }) (a tag object or its id) -> true or nil, err.
+-- @tparam string|table tag the tag's id, or a tag resource
+-- @tparam[opt] table opts `timeout`, `retries`
+-- @treturn boolean true
+-- @return[2] nil
+-- @treturn[2] Error err as candidates:remove_tag returns it
+-- @raise as candidates:remove_tag, and for what is not a Candidate object
+-- @within Candidate
 function Candidate:remove_tag(tag, opts)
   return collection_of(self, "remove_tag"):remove_tag(self.id, tag, opts)
 end
 
 --- cand:upload_resume({ filename=, content= } or { path= }, { timeout=, retries= }) -> candidate_files
 -- resource or nil, err.
+-- @tparam table file `{ filename =, content = }` or `{ path =, filename = }`
+-- @tparam[opt] table opts `timeout`, `retries`
+-- @treturn table|boolean the candidate_files resource, or true
+-- @return[2] nil
+-- @treturn[2] Error err as candidates:upload_resume returns it
+-- @raise as candidates:upload_resume, and for what is not a Candidate object
+-- @within Candidate
 function Candidate:upload_resume(file, opts)
   return collection_of(self, "upload_resume"):upload_resume(self.id, file, opts)
 end

@@ -21,7 +21,7 @@ local control = require "clinch.mock.control"
 local random = require "clinch.mock.random"
 local http = require "clinch.mock.http"
 
-local setmetatable, ipairs, pairs, require, error = setmetatable, ipairs, pairs, require, error
+local setmetatable, ipairs, pairs, require, error, type = setmetatable, ipairs, pairs, require, error, type
 local sub, format = string.sub, string.format
 local remove, insert = table.remove, table.insert
 local gettime = require("socket").gettime
@@ -38,6 +38,11 @@ local REDACTED = { authorization = true, ["proxy-authorization"] = true }
 -- anchor (epoch the seeded times lead up to), log (function(message)), core (defaults to clinch.core).
 function _M.new(opts)
   opts = opts or {}
+  local port = opts.port or 0
+  -- LuaSocket would bind 99999 as 34463 (it keeps the low 16 bits): refuse what is no port.
+  if type(port) ~= "number" or port % 1 ~= 0 or port < 0 or port > 65535 then
+    error("clinch.mock.new: port must be a whole number from 0 (any free port) to 65535", 2)
+  end
   local core = opts.core or require "clinch.core"
   if not core.verify or not core.base64_decode then
     error("clinch.core lacks verify or base64_decode: build the C core (make)", 2)
