@@ -2,9 +2,11 @@
 -- tried first as an expression (as the stock Lua 5.4 prompt does) and then as a statement; an
 -- incomplete statement asks for more lines. Results are pretty-printed (clinch.pretty) and the first
 -- one is kept in `_`. With Debian's lua-readline installed and a terminal on stdin there is line
--- editing and history (~/.clinch_history); otherwise lines are read plainly, and with piped input no
--- prompts are printed, so scripts and tests see only results. Errors are printed on stderr and the
--- session goes on; with piped input the exit status is 1 when any input failed.
+-- editing, Tab completion (clinch.cli.repl_complete) and history (~/.clinch_history, written line by
+-- line); otherwise lines are read plainly, and with piped input no prompts are printed, so scripts and
+-- tests see only results. Errors are printed on stderr and the session goes on; with piped input the
+-- exit status is 1 when any input failed. On a terminal Ctrl-C drops the line being typed or stops
+-- the command, never the session; piped, it ends the script.
 local type, tostring, load, select, setmetatable, xpcall, pcall, require, rawget =
   type, tostring, load, select, setmetatable, xpcall, pcall, require, rawget
 local table_pack, table_unpack, concat = table.pack, table.unpack, table.concat
@@ -38,6 +40,9 @@ their result, or nil and an error object. Results are pretty-printed; `_` holds 
   pp(value, depth)                                             pretty-print (depth default 3)
   help()                                                       this text
   exit()                                                       leave (or Ctrl-D)
+
+Tab completes names, fields and methods (`client.cand<Tab>`, `client.candidates:<Tab><Tab>`).
+Ctrl-C drops the line being typed or stops a running command; the session goes on.
 ]]
 
 -- History: ~/.clinch_history, one input line a line, written as each line is entered (a session that
