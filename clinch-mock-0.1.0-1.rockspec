@@ -21,9 +21,12 @@ dependencies = {
   "lua-cjson >= 2.1",
   "luasocket >= 3.0",
 }
+-- Nothing to build: LuaRocks installs the files listed under install (the builtin backend would also
+-- copy the checkout's lua/, the library's own files, into this rock).
 build = {
-  type = "builtin",
-  modules = {
+  type = "none",
+  install = {
+    lua = {
     ["clinch.mock"] = "mock/lua/clinch/mock/init.lua",
     ["clinch.mock.api"] = "mock/lua/clinch/mock/api.lua",
     ["clinch.mock.control"] = "mock/lua/clinch/mock/control.lua",
@@ -36,8 +39,7 @@ build = {
     ["clinch.mock.server"] = "mock/lua/clinch/mock/server.lua",
     ["clinch.mock.store"] = "mock/lua/clinch/mock/store.lua",
     ["clinch.mock.time"] = "mock/lua/clinch/mock/time.lua",
-  },
-  install = {
+    },
     bin = {
       ["clinch-mock"] = "bin/clinch-mock",
     },

@@ -73,7 +73,8 @@ describe("the rockspecs", function()
 
   it("clinch-mock's lists every module of mock/lua/, bin/clinch-mock and LuaSocket", function()
     local spec = rockspec(MOCK)
-    assert_lists_tree(MOCK, "mock/lua", spec.build.modules)
+    assert.are.equal("none", spec.build.type)
+    assert_lists_tree(MOCK, "mock/lua", spec.build.install.lua)
     assert.are.same({ ["clinch-mock"] = "bin/clinch-mock" }, spec.build.install.bin)
     local deps = table.concat(spec.dependencies, " ")
     assert.matches("luasocket", deps)
@@ -137,6 +138,9 @@ describe("the rockspecs", function()
           .. "', 1, true)); assert(package.searchpath('clinch.cli', package.path):find('" .. tree .. "', 1, true));"
           .. " local h = c.core.sign{ method = 'GET', request_uri = '/v1/x', access_id = 'k',"
           .. " secret = 's', date = 0 }; io.write(c._VERSION, ' ', h.Authorization)")) }
+      -- The mock's rock on top: its files only (none of the library's deployed twice).
+      loaded[5], loaded[6] = support.run(LIST .. "sh -c " .. q("cd " .. q(support.root)
+        .. " && luarocks --lua-version 5.4 make --deps-mode=none --tree " .. q(tree) .. " " .. MOCK))
       -- The installed command, with the paths `luarocks path` gives, as the README says.
       loaded[3], loaded[4] = support.run("env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4 sh -c "
         .. q("cd / && eval \"$(luarocks --lua-version 5.4 --tree " .. q(tree) .. " path)\" && " .. q(tree)
@@ -151,5 +155,7 @@ describe("the rockspecs", function()
     assert.is_truthy(loaded[2]:match("^" .. VERSION:gsub("%.", "%%.") .. " APIAuth k:"), loaded[2])
     assert(loaded[3], loaded[4])
     assert.matches("candidates", loaded[4])
+    assert(loaded[5], loaded[6])
+    assert.is_falsy(loaded[6]:find("failed deploying", 1, true), loaded[6])
   end)
 end)
