@@ -149,7 +149,7 @@ describe("clinch repl", function()
   -- earlier would reach a process not yet listening), runs the shell command `sh` if any, waits `pause`
   -- seconds if any, then types `keys` (a printf format). The input stays open until the REPL has exited
   -- (at its end the terminal would hang up). -> the terminal's output, and the REPL's exit line.
-  local function tty_session(steps)
+  local function tty_session(steps, lua_args)
     local out, done = tmp .. "/tty-out", tmp .. "/repl-done"
     os.remove(out)
     os.remove(done)
@@ -163,7 +163,8 @@ describe("clinch repl", function()
     feed[#feed + 1] = "i=0; while [ ! -e " .. q(done) .. " ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done"
     -- The terminal's SIGINT reaches the shell running the REPL too: a trap keeps it alive (script(1)
     -- runs $SHELL, pinned to Debian's dash so the case runs the same everywhere).
-    local inner = "trap : INT; " .. env .. support.lua .. " bin/clinch repl 2>&1; echo \"exit $?\"; touch " .. q(done)
+    local inner = "trap : INT; " .. env .. support.lua .. " " .. (lua_args or "") .. " bin/clinch repl 2>&1; "
+      .. "echo \"exit $?\"; touch " .. q(done)
     os.execute(support.child_env .. "sh -c " .. q("(" .. table.concat(feed) .. ") | SHELL=/bin/sh script -qfec "
       .. q(inner) .. " /dev/null >" .. q(out)))
     return read_file(out)
@@ -217,6 +218,23 @@ describe("clinch repl", function()
     assert.matches("^2\nhistory_line = 6 %* 7\nhistory_line\nexit%(%)\n$", read_file(hist))
     local mode = assert(io.popen("stat -c %a " .. q(hist))):read("l")
     assert.are.equal("600", mode)
+  end)
+
+  it("without lua-readline reads plain lines, and Ctrl-C drops the line typed", function()
+    local out = tty_session({
+      { prompts = 1, keys = "1+" },
+      { prompts = 1, pause = 0.5, keys = "\003" },
+      { prompts = 2, keys = "2\n" },
+      { prompts = 3, pause = 0.3, keys = "\003" },
+      { prompts = 4, keys = "6 * 7\n" },
+      { prompts = 5, keys = "exit()\n" },
+    }, "-e " .. q("package.preload.readline = function() error('no lua-readline here') end"))
+    assert.is_falsy(out:find("\27[?2004h", 1, true), "readline's bracketed paste: lua-readline was used")
+    assert.is_falsy(out:find("interrupted", 1, true), out)
+    assert.matches("[\r\n]2\r?\n", out)
+    assert.is_falsy(out:find("[\r\n]3\r?\n"), out)
+    assert.matches("[\r\n]42\r?\n", out)
+    assert.matches("exit 0", out, 1, true)
   end)
 
   it("says `interrupted` when Ctrl-C stops a command, and goes on", function()
