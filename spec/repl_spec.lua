@@ -153,11 +153,16 @@ describe("clinch repl", function()
     local out, done = tmp .. "/tty-out", tmp .. "/repl-done"
     os.remove(out)
     os.remove(done)
-    local feed = {}
+    -- `accepted`: wait as well until readline has taken that many lines (it ends bracketed paste then).
+    local feed = { "esc=$(printf '\\033'); " }
     for _, st in ipairs(steps) do
       feed[#feed + 1] = "n=0; while [ \"$(grep -o 'clinch> ' " .. q(out) .. " 2>/dev/null | wc -l)\" -lt "
         .. st.prompts .. " ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done; "
-        .. (st.sh and st.sh .. "; " or "") .. (st.pause and "sleep " .. st.pause .. "; " or "")
+      if st.accepted then
+        feed[#feed + 1] = "n=0; while [ \"$(grep -o -F \"$esc[?2004l\" " .. q(out) .. " 2>/dev/null | wc -l)\" -lt "
+          .. st.accepted .. " ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n+1)); done; "
+      end
+      feed[#feed + 1] = (st.sh and st.sh .. "; " or "") .. (st.pause and "sleep " .. st.pause .. "; " or "")
         .. "printf " .. q(st.keys) .. "; "
     end
     feed[#feed + 1] = "i=0; while [ ! -e " .. q(done) .. " ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done"
@@ -240,10 +245,11 @@ describe("clinch repl", function()
   it("says `interrupted` when Ctrl-C stops a command, and goes on", function()
     mock.control("POST", "faults", { kind = "latency", ms = 8000, count = -1 })
     local out = tty_session {
+      -- Ctrl-C once the line is taken: the request waits for the mock's answer, the loop never ends.
       { prompts = 1, keys = "client.candidates:list()\n" },
-      { prompts = 1, pause = 1, keys = "\003" },
+      { prompts = 1, accepted = 1, pause = 0.3, keys = "\003" },
       { prompts = 2, keys = "while true do end\n" },
-      { prompts = 2, pause = 0.5, keys = "\003" },
+      { prompts = 2, accepted = 2, pause = 0.3, keys = "\003" },
       { prompts = 3, keys = "6 * 7\n" },
       { prompts = 4, keys = "exit()\n" },
     }
