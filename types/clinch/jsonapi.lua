@@ -6,6 +6,7 @@
 ---@class clinch.jsonapi
 ---@field DateTime table
 ---@field array_mt table
+---@field linker string
 ---@field null lightuserdata
 local jsonapi = {}
 
