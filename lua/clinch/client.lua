@@ -52,7 +52,8 @@ local function split_base(url)
   return origin, (path:gsub("/+$", ""))
 end
 
---- Creates a client. See README "Configuration" for every option.
+--- Creates a client from its options alone (`clinch.new` is the same with the environment and profiles
+-- filling in what is missing). See README "Configuration" for every option.
 -- @tparam ClientOptions opts the options (README "Configuration"): `key` and `secret` (required), `region`
 --   ("us", "eu", "au") or `base_url`, `timeout`, `retries`, `max_concurrency`, `logger`, `transport`, ...
 -- @treturn Client the client, its registered collections as fields (client.candidates, client.jobs, ...)
