@@ -20,7 +20,9 @@ describe("clinch repl", function()
 
   setup(function()
     mock = support.start_mock { "--candidates", "12", "--seed", "4" }
-    env = "env -u CLINCH_REGION HOME=" .. q(tmp) .. " CLINCH_BASE_URL=" .. q(mock.base_url)
+    -- TERM pinned: the sessions wait for readline's bracketed-paste marks, which it leaves out on a
+    -- dumb terminal (CI and fresh machines run with TERM=dumb or none)
+    env = "env -u CLINCH_REGION TERM=xterm HOME=" .. q(tmp) .. " CLINCH_BASE_URL=" .. q(mock.base_url)
       .. " CLINCH_API_KEY=test-key CLINCH_API_SECRET=test-secret "
   end)
   teardown(function()
