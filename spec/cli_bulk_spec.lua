@@ -27,42 +27,22 @@ teardown(function() os.execute("rm -rf " .. q(tmp)) end)
 
 local mock, vars
 
-local function sink()
-  local parts = {}
-  return {
-    write = function(self, ...)
-      for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
-      return self
-    end,
-    flush = function(self) return self end,
-    text = function() return table.concat(parts) end,
-  }
-end
-
 -- Runs the CLI in this process (clinch.cli.main, captured streams, no terminal) -> code, stdout,
 -- stderr. opts.stdin is the text standard input holds.
 local function clinch(args, opts)
   opts = opts or {}
-  local out, err = sink(), sink()
   local stdin
   if opts.stdin then
     stdin = assert(io.open(tmp .. "/stdin", "w+b"))
     stdin:write(opts.stdin)
     stdin:seek("set", 0)
   end
-  local code = require("clinch.cli").main(args, {
-    stdout = out, stderr = err, stdin = stdin, isatty = function() return false end,
-    getenv = function(k) return vars[k] end,
-  })
+  local code, out, err = support.cli_main(args, { vars = vars, stdin = stdin })
   if stdin then stdin:close() end
-  return code, out.text(), err.text()
+  return code, out, err
 end
 
-local function decode_lines(text)
-  local out = {}
-  for line in text:gmatch("[^\n]+") do out[#out + 1] = assert(cjson.decode(line), "not JSON: " .. line) end
-  return out
-end
+local decode_lines = support.decode_lines
 
 local function journal()
   return mock.control("GET", "requests").requests

@@ -14,37 +14,14 @@ end
 
 local cjson = require("cjson.safe").new()
 
-local function sink()
-  local parts = {}
-  return {
-    write = function(self, ...)
-      for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
-      return self
-    end,
-    flush = function(self) return self end,
-    text = function() return table.concat(parts) end,
-  }
-end
-
 local vars = {}
 
 -- Runs the CLI in this process -> exit code, stdout, stderr. opts.tty: the fds that are terminals.
 local function clinch(args, opts)
-  opts = opts or {}
-  local out, err = sink(), sink()
-  local tty = opts.tty or {}
-  local code = require("clinch.cli").main(args, {
-    stdout = out, stderr = err, isatty = function(fd) return tty[fd] == true end,
-    getenv = function(k) return vars[k] end,
-  })
-  return code, out.text(), err.text()
+  return support.cli_main(args, { vars = vars, tty = opts and opts.tty })
 end
 
-local function decode_lines(text)
-  local out = {}
-  for line in text:gmatch("[^\n]+") do out[#out + 1] = assert(cjson.decode(line), "not JSON: " .. line) end
-  return out
-end
+local decode_lines = support.decode_lines
 
 -- The list requests of the mock's journal, as their URIs.
 local function list_uris(mock)

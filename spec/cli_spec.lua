@@ -95,18 +95,6 @@ local function env_string(v)
   return table.concat(parts, " ")
 end
 
-local function sink()
-  local parts = {}
-  return {
-    write = function(self, ...)
-      for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
-      return self
-    end,
-    flush = function(self) return self end,
-    text = function() return table.concat(parts) end,
-  }
-end
-
 -- Runs the CLI with a list of arguments -> exit code, stdout, stderr. By default in this process
 -- (clinch.cli.main with captured streams, no terminal): fast, and the same code bin/clinch runs.
 -- opts.process runs bin/clinch itself; opts.vars replaces the environment.
@@ -118,11 +106,7 @@ local function clinch(args, opts)
     for i, a in ipairs(args) do argv[i] = q(a) end
     return sh(env_string(v) .. " " .. support.lua .. " bin/clinch " .. table.concat(argv, " "))
   end
-  local out, err = sink(), sink()
-  local code = require("clinch.cli").main(args, {
-    stdout = out, stderr = err, isatty = function() return false end, getenv = function(k) return v[k] end,
-  })
-  return code, out.text(), err.text()
+  return support.cli_main(args, { vars = v })
 end
 
 -- Runs a command on a pseudo-terminal (script(1)) so that stdout and stderr are terminals.
@@ -146,11 +130,7 @@ local function assert_list_requests(journal, max)
   assert(n <= max, n .. " list requests, at most " .. max .. " expected:\n" .. table.concat(lines, "\n"))
 end
 
-local function decode_lines(text)
-  local out = {}
-  for line in text:gmatch("[^\n]+") do out[#out + 1] = assert(cjson.decode(line), "not JSON: " .. line) end
-  return out
-end
+local decode_lines, sink = support.decode_lines, support.sink
 
 teardown(function() os.execute("rm -rf " .. q(tmp)) end)
 

@@ -1,7 +1,7 @@
 --- Shared test support: the project root, the interpreter running the suite, and a real mock server
 -- (bin/clinch-mock) started on a free loopback port for a spec file.
 local io, os, table = io, os, table
-local assert, error, tostring, type, pairs = assert, error, tostring, type, pairs
+local assert, error, tostring, type, pairs, select, require = assert, error, tostring, type, pairs, select, require
 
 local _M = {}
 
@@ -87,6 +87,40 @@ function _M.start_mock(args)
     return text ~= "" and cjson.decode(text) or nil, status
   end
   return mock
+end
+
+--- A stream that keeps what is written to it (write, flush), for the CLI's captured stdout and stderr.
+function _M.sink()
+  local parts = {}
+  return {
+    write = function(self, ...)
+      for i = 1, select("#", ...) do parts[#parts + 1] = tostring((select(i, ...))) end
+      return self
+    end,
+    flush = function(self) return self end,
+    text = function() return table.concat(parts) end,
+  }
+end
+
+--- Runs the CLI in this process (clinch.cli.main, the code bin/clinch runs) with captured streams ->
+-- exit code, stdout, stderr. opts.vars: the environment it sees (a table); opts.tty: the set of fds
+-- that are terminals (none by default); opts.stdin: a file handle for its standard input.
+function _M.cli_main(args, opts)
+  local out, err = _M.sink(), _M.sink()
+  local vars, tty = opts.vars or {}, opts.tty or {}
+  local code = require("clinch.cli").main(args, {
+    stdout = out, stderr = err, stdin = opts.stdin, isatty = function(fd) return tty[fd] == true end,
+    getenv = function(k) return vars[k] end,
+  })
+  return code, out.text(), err.text()
+end
+
+--- The JSON values of a JSON Lines text, each line asserted to be JSON.
+function _M.decode_lines(text)
+  local cjson = require("cjson.safe").new()
+  local out = {}
+  for line in text:gmatch("[^\n]+") do out[#out + 1] = assert(cjson.decode(line), "not JSON: " .. line) end
+  return out
 end
 
 return _M
