@@ -23,7 +23,9 @@ function _M.new(opts)
     user_agent = opts.user_agent, max_response_bytes = opts.max_response_bytes,
     max_concurrency = opts.max_concurrency, write_reuse_idle = opts.write_reuse_idle,
   }
-  return setmetatable({ handle = handle }, Curl)
+  -- fresh_answers: send_many's responses are tables made for the call, that nothing here keeps (the
+  -- client then need not copy them)
+  return setmetatable({ handle = handle, fresh_answers = true }, Curl)
 end
 
 function Curl:send(req)
