@@ -246,8 +246,12 @@ function Client:_sign(p)
   args.with_method, args.date_header = s.with_method, s.date_header
   args.method, args.request_uri, args.content_type, args.body = p.method, p.request_uri, p.content_type, p.body
   local headers = core.sign(args)
-  for name, value in pairs(p.headers) do
-    if headers[name] == nil then headers[name] = value end
+  if p.headers == DEFAULT_HEADERS then -- its one header, without a loop
+    if headers.Accept == nil then headers.Accept = DEFAULT_HEADERS.Accept end
+  else
+    for name, value in pairs(p.headers) do
+      if headers[name] == nil then headers[name] = value end
+    end
   end
   return { method = p.method, url = p.url, headers = headers, body = p.body, timeout = p.timeout }
 end
@@ -360,7 +364,7 @@ function Client:_outcome(p, res, terr, attempt, fresh)
       err.request_id = res.headers["x-request-id"]
       return nil, err
     end
-    res.document = require("clinch.registry").wrap(doc, self) -- resources become objects of their class
+    res.document = registry().wrap(doc, self) -- resources become objects of their class
   end
   res.request = { method = p.method, uri = p.request_uri }
   res.attempts = attempt
