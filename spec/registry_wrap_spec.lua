@@ -32,9 +32,11 @@ end
 local DOCS = {
   -- one resource: a to-one stub, a to-many list of stubs and resources, an unregistered type
   [[{"data":{"type":"candidates","id":"1","attributes":{"email":"a@b.c","address":{"city":"X"},
-    "tags":[{"id":"t","type":"tags","extra":1}],"created_at":{"utc":"2024-01-02T03:04:05Z","epoch":1704164645}},
+    "tags":[{"id":"t","type":"tags","extra":1}],
+    "created_at":{"utc":"2024-01-02T03:04:05Z","epoch":1704164645}},
     "relationships":{"job":{"data":{"type":"jobs","id":"9"}},
-      "lists":{"data":[{"type":"company_lists","id":"5"},{"type":"company_lists","id":"6"},{"type":"widgets","id":"7"}]},
+      "lists":{"data":[{"type":"company_lists","id":"5"},{"type":"company_lists","id":"6"},
+        {"type":"widgets","id":"7"}]},
       "owner":{"data":{"type":"candidates","id":"2"}}}},
     "included":[{"type":"candidates","id":"2","attributes":{"first_name":"B"}},
       {"type":"company_lists","id":"6","attributes":{"name":"L"}},{"type":"widgets","id":"w","attributes":{}}]}]],
