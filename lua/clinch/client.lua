@@ -505,8 +505,10 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
 end
 
 -- One result of _exchange as the public calls return it: response, or nil, err.
+-- (r is a response or an error object, both tables: its metatable tells them apart, as errors.is does)
+local Error = errors.Error
 local function one(r)
-  if errors.is(r) then return nil, r end
+  if getmetatable(r) == Error then return nil, r end
   return r
 end
 
