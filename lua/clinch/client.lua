@@ -178,14 +178,17 @@ function Client:_prepare(method, path, opts)
   end
 
   local body, content_type = opts.body, nil
-  if type(body) == "table" then
-    local encoded, err = jsonapi.encode(body)
-    if not encoded then return nil, err end
-    body, content_type = encoded, _M.JSONAPI
-  elseif type(body) == "string" then
-    content_type = _M.JSONAPI
-  elseif body ~= nil then
-    raise("request: body must be a table (sent as JSON) or a string")
+  if body ~= nil then
+    local kind = type(body)
+    if kind == "table" then
+      local encoded, err = jsonapi.encode(body)
+      if not encoded then return nil, err end
+      body, content_type = encoded, _M.JSONAPI
+    elseif kind == "string" then
+      content_type = _M.JSONAPI
+    else
+      raise("request: body must be a table (sent as JSON) or a string")
+    end
   end
 
   local headers = DEFAULT_HEADERS
@@ -260,13 +263,12 @@ end
 -- server sending a new one every time must not grow it).
 local json_types, json_count = {}, 0
 local function is_json(content_type)
+  local v = json_types[content_type] -- (a nil or NaN key reads as nil)
+  if v ~= nil then return v end
   if type(content_type) ~= "string" then return false end
-  local v = json_types[content_type]
-  if v == nil then
-    v = content_type:lower():find("json", 1, true) ~= nil
-    if json_count >= 32 then json_types, json_count = {}, 0 end
-    json_types[content_type], json_count = v, json_count + 1
-  end
+  v = content_type:lower():find("json", 1, true) ~= nil
+  if json_count >= 32 then json_types, json_count = {}, 0 end
+  json_types[content_type], json_count = v, json_count + 1
   return v
 end
 
@@ -469,7 +471,7 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
       firsts = nil
     else
       local reqs = {}
-      for k, i in ipairs(todo) do reqs[k] = self:_sign(preps[i]) end
+      for k = 1, #todo do reqs[k] = self:_sign(preps[todo[k]]) end
       epoch = self:_acquire(#reqs, sched)
       -- an attempt's start is only read for the log
       started = self.logger and core.monotime() or started
@@ -477,7 +479,8 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
     end
     self._limiter:release(#todo)
     local again, wait, reasons = nil, 0, nil -- made when a retry is due: most exchanges have none
-    for k, i in ipairs(todo) do
+    for k = 1, #todo do -- (numeric loops: ipairs and its steps are C calls, per request)
+      local i = todo[k]
       local p, o = preps[i], outs[k]
       local out, err, retryable, after = self:_outcome(p, o[1], o[2], attempt, fresh)
       self:_log_attempt(p, out or o[1], err, attempt, started)

@@ -169,8 +169,7 @@ _M.wrap = _M.wrap_lua
 if type(rawget(_G, "jit")) ~= "table" then
   local set_classes = require("clinch.core").set_classes
   _M.wrap = function(doc, client)
-    if type(doc) ~= "table" then return doc end
-    return set_classes(doc, class_map(client))
+    return set_classes(doc, class_map(client)) -- (it gives back what is not a table as it is)
   end
 end
 

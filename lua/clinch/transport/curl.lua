@@ -1,7 +1,7 @@
 --- The libcurl transport: a thin adapter from the transport interface (see clinch.transport) to the
 -- C core's multi-handle transport, which keeps connections alive and runs requests in parallel.
 local core = require "clinch.core"
-local setmetatable, ipairs = setmetatable, ipairs
+local setmetatable = setmetatable
 
 local _M = {}
 
@@ -34,7 +34,7 @@ end
 
 function Curl:send_many(reqs, concurrency)
   local results = self.handle:perform(reqs, concurrency)
-  for i, r in ipairs(results) do results[i] = { outcome(r) } end
+  for i = 1, #results do results[i] = { outcome(results[i]) } end
   return results
 end
 
