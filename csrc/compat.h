@@ -53,6 +53,13 @@ static inline void compat_rawsetp(lua_State *L, int t, const void *p) {
 #define compat_getenv(L, i) lua_getfenv((L), (i))
 #endif
 
+/* Pushes t[i] (t at index idx) as ipairs reads it: through __index on 5.3+, raw on 5.1. */
+#if LUA_VERSION_NUM >= 503
+#define compat_geti(L, idx, i) ((void)lua_geti((L), (idx), (lua_Integer)(i)))
+#else
+#define compat_geti(L, idx, i) lua_rawgeti((L), (idx), (int)(i))
+#endif
+
 /* Pushes an integral value as an integer where the VM has them. */
 #if LUA_VERSION_NUM >= 503
 #define compat_pushint(L, n) lua_pushinteger((L), (lua_Integer)(n))

@@ -11,7 +11,7 @@
  *     order of the list below does not matter and each file is compiled once. Types shared by several
  *     files without their code live in a header (transport.h).
  *   - Every static function, type and file-scope object starts with its file's prefix: the file's name
- *     (clock_, crypto_, decode_, fs_, httpdate_, interrupt_, prompt_, sign_, verify_; compat_ in compat.h), except the
+ *     (classes_, clock_, crypto_, decode_, fs_, httpdate_, interrupt_, prompt_, sign_, verify_; compat_ in compat.h), except the
  *     transport's files, which abbreviate: tr_ (transport.c, and transport.h's shared types), treq_
  *     (transport_request.c), tdrv_ (transport_driver.c), tcb_ (transport_callbacks.c), tres_
  *     (transport_result.c). A function Lua calls (a lua_CFunction) is <prefix>l_<its Lua name>, e.g.
@@ -38,6 +38,7 @@
 #include "transport_result.c"
 #include "transport.c"
 #include "decode.c"
+#include "classes.c"
 #include "prompt.c"
 
 int luaopen_clinch_core(lua_State *L);
@@ -61,6 +62,7 @@ int luaopen_clinch_core(lua_State *L) {
     verify_open(L);
     tr_open(L);
     decode_open(L);
+    classes_open(L);
     prompt_open(L);
     return 1;
 }

@@ -54,6 +54,7 @@ enum {
 };
 
 static const char *const sign_fields[] = {SIGN_FIELD_LIST(SIGN_NAME)};
+#define SIGN_NFIELDS (sizeof sign_fields / sizeof sign_fields[0])
 
 /* RFC 7230 tchar. */
 static int sign_is_tchar(unsigned char c) {
@@ -311,7 +312,12 @@ static int sign_l_sign(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     luaL_checkstack(L, SIGN_TOP + 8, "clinch.core.sign");
-    for (i = 0; i < sizeof sign_fields / sizeof sign_fields[0]; i++) lua_getfield(L, SIGN_REQ, sign_fields[i]);
+    /* the field names are upvalues: pushing a kept string is cheaper than interning a literal (LuaJIT
+     * hashes it on every lua_getfield); lua_gettable sees __index as lua_getfield would */
+    for (i = 0; i < SIGN_NFIELDS; i++) {
+        lua_pushvalue(L, lua_upvalueindex(2 + (int)i));
+        lua_gettable(L, SIGN_REQ);
+    }
 
     /* Validate everything first. */
     sign_check_strings(L, &r);
@@ -339,6 +345,7 @@ static int sign_l_sign(lua_State *L) {
 
 static void sign_open(lua_State *L) {
     sign_cache *c;
+    size_t i;
     luaL_newmetatable(L, SIGN_CACHE_MT);
     lua_pushcfunction(L, sign_l_cache_gc);
     lua_setfield(L, -2, "__gc");
@@ -347,7 +354,8 @@ static void sign_open(lua_State *L) {
     c = (sign_cache *)compat_newudata(L, sizeof *c);
     memset(c, 0, sizeof *c);
     luaL_setmetatable(L, SIGN_CACHE_MT);
-    lua_pushcclosure(L, sign_l_sign, 1);
+    for (i = 0; i < SIGN_NFIELDS; i++) lua_pushstring(L, sign_fields[i]);
+    lua_pushcclosure(L, sign_l_sign, 1 + (int)SIGN_NFIELDS);
     lua_setfield(L, -2, "sign");
 }
 

@@ -229,13 +229,8 @@ static int tr_l_perform(lua_State *L) {
     lua_settop(L, 2);
     n = lua_rawlen(L, 2);
 
-    /* first pass: check everything before anything is allocated */
-    for (i = 0; i < n; i++) {
-        lua_rawgeti(L, 2, (int)i + 1);
-        treq_read(L, lua_gettop(L), (int)i + 1, NULL, 0, 0);
-        lua_pop(L, 1);
-    }
-
+    /* One pass reads and checks every request: one that fails raises before any transfer starts, and
+     * the header lists of those read before it belong to the batch, whose finalizer frees them. */
     lua_createtable(L, (int)(n * 3), 0);
     anchors = lua_gettop(L);
     b = (tr_batch *)compat_newudata(L, sizeof(tr_batch) + n * sizeof(tr_xfer));
@@ -290,8 +285,7 @@ static int tr_l_start(lua_State *L) {
     tr_pending *p;
     int env;
     lua_settop(L, 2);
-    treq_read(L, 2, 1, NULL, 0, 0);
-
+    /* read and checked in one pass: on a bad request, the pending's finalizer frees its header list */
     p = (tr_pending *)compat_newudata(L, sizeof(tr_pending));
     memset(p, 0, sizeof(tr_pending));
     luaL_setmetatable(L, TR_PENDING_MT);

@@ -1,7 +1,7 @@
 /* transport_request.c: reading a request table for the transport (t:start, t:perform): every field
- * checked (raw access, so no Lua code runs on a request table) before anything is allocated, then, in a
- * second pass, the transfer filled and its curl header list built. Raising is safe here: the header
- * list belongs to the transfer, whose userdata frees it. */
+ * checked (raw access, so no Lua code runs on a request table) as the transfer is filled and its curl
+ * header list built, in one pass. Raising is safe here: the header list belongs to the transfer, whose
+ * userdata frees it, and no transfer starts before every request of a call was read. */
 #ifndef CLINCH_TRANSPORT_REQUEST_C
 #define CLINCH_TRANSPORT_REQUEST_C
 
@@ -101,7 +101,7 @@ static inline void treq_read_method(lua_State *L, int req, int i, tr_xfer *x, in
         lua_pop(L, 1);
         lua_pushliteral(L, "GET");
     }
-    /* read the method now: once popped, only req holds the string (anchors are for the second pass),
+    /* read the method now: once popped, only req and the anchor below hold the string,
      * and a finalizer run by a later allocation could replace req.method and let it be collected */
     r->is_get = strcmp(method, "GET") == 0;
     r->is_head = strcmp(method, "HEAD") == 0;

@@ -29,6 +29,8 @@ _M.JSONAPI = "application/vnd.api+json"
 
 -- Secrets live here, not on the client table, so printing or dumping a client never shows them.
 local secrets = setmetatable({}, { __mode = "k" })
+-- client -> the argument table of its core.sign calls (see Client:_sign).
+local sign_args = setmetatable({}, { __mode = "k" })
 
 local Client = {}
 _M.Client = Client
@@ -112,6 +114,8 @@ function _M.new(opts)
   else
     self.transport = transports.default(transport_opts)
   end
+  -- The libcurl transport's send_many answers are tables made for the call (see _outcome).
+  self._fresh_answers = self.transport.builtin == true and self.transport.impl.fresh_answers == true
   registry().attach(self)
   return self
 end
@@ -134,12 +138,40 @@ function Client:_log(event)
   end
 end
 
+-- What _prepare uses when the caller gives no options or headers: shared, never written to (the
+-- prepared request is the client's own, and _sign copies the headers into a table of its own).
+local NO_OPTIONS, DEFAULT_HEADERS = {}, { Accept = _M.JSONAPI }
+
+-- Method -> path -> true for the request targets validate.request_target has passed (without a
+-- query table): a script asks for the same few paths over and over, and the check is the same
+-- every time. At most 256 kept, so that a caller sending ever new paths does not grow it.
+local checked_targets, checked_count = {}, 0
+local function target_checked(method, path)
+  local paths = checked_targets[method]
+  return paths ~= nil and paths[path] == true
+end
+local function remember_target(method, path)
+  if checked_count >= 256 then checked_targets, checked_count = {}, 0 end
+  local paths = checked_targets[method]
+  if not paths then
+    paths = {}
+    checked_targets[method] = paths
+  end
+  paths[path], checked_count = true, checked_count + 1
+end
+
 --- Builds everything about a request that does not change between attempts.
 -- @local
 function Client:_prepare(method, path, opts)
-  check(opts == nil or type(opts) == "table", "request: options must be a table")
-  opts = opts or {}
-  check(validate.request_target(method, path, opts.query ~= nil))
+  if opts == nil then
+    opts = NO_OPTIONS
+  else
+    check(type(opts) == "table", "request: options must be a table")
+  end
+  if opts.query ~= nil or not target_checked(method, path) then
+    check(validate.request_target(method, path, opts.query ~= nil))
+    if opts.query == nil then remember_target(method, path) end
+  end
   local target = path
   if opts.query ~= nil then
     check(type(opts.query) == "table", "request: query must be a table")
@@ -147,18 +179,22 @@ function Client:_prepare(method, path, opts)
   end
 
   local body, content_type = opts.body, nil
-  if type(body) == "table" then
-    local encoded, err = jsonapi.encode(body)
-    if not encoded then return nil, err end
-    body, content_type = encoded, _M.JSONAPI
-  elseif type(body) == "string" then
-    content_type = _M.JSONAPI
-  elseif body ~= nil then
-    raise("request: body must be a table (sent as JSON) or a string")
+  if body ~= nil then
+    local kind = type(body)
+    if kind == "table" then
+      local encoded, err = jsonapi.encode(body)
+      if not encoded then return nil, err end
+      body, content_type = encoded, _M.JSONAPI
+    elseif kind == "string" then
+      content_type = _M.JSONAPI
+    else
+      raise("request: body must be a table (sent as JSON) or a string")
+    end
   end
 
-  local headers = { Accept = _M.JSONAPI }
+  local headers = DEFAULT_HEADERS
   if opts.headers ~= nil then
+    headers = { Accept = _M.JSONAPI }
     if type(opts.headers) ~= "table" then raise("request: headers must be a table") end
     for name, value in pairs(opts.headers) do
       if type(name) ~= "string" or type(value) ~= "string" then
@@ -200,14 +236,26 @@ end
 --- Signs a prepared request afresh (new date) and returns the transport request.
 -- @local
 function Client:_sign(p)
+  -- One argument table per client, made once and refilled: core.sign reads every field before it
+  -- computes anything, and never keeps the table. It holds the secret, so it lives where the secret
+  -- does (the weak `sign_args`, never on the client table).
+  local args = sign_args[self]
+  if not args then
+    args = { access_id = false, secret = false, digest = false, content_hash = false, with_method = false,
+             date_header = false, method = false, request_uri = false, content_type = false, body = false }
+    sign_args[self] = args
+  end
   local s = self.signing
-  local headers = core.sign {
-    method = p.method, request_uri = p.request_uri, access_id = self.key, secret = secrets[self],
-    content_type = p.content_type, body = p.body, digest = s.digest, content_hash = s.content_hash,
-    with_method = s.with_method, date_header = s.date_header,
-  }
-  for name, value in pairs(p.headers) do
-    if headers[name] == nil then headers[name] = value end
+  args.access_id, args.secret, args.digest, args.content_hash = self.key, secrets[self], s.digest, s.content_hash
+  args.with_method, args.date_header = s.with_method, s.date_header
+  args.method, args.request_uri, args.content_type, args.body = p.method, p.request_uri, p.content_type, p.body
+  local headers = core.sign(args)
+  if p.headers == DEFAULT_HEADERS then -- its one header, without a loop
+    if headers.Accept == nil then headers.Accept = DEFAULT_HEADERS.Accept end
+  else
+    for name, value in pairs(p.headers) do
+      if headers[name] == nil then headers[name] = value end
+    end
   end
   return { method = p.method, url = p.url, headers = headers, body = p.body, timeout = p.timeout }
 end
@@ -216,13 +264,12 @@ end
 -- server sending a new one every time must not grow it).
 local json_types, json_count = {}, 0
 local function is_json(content_type)
+  local v = json_types[content_type] -- (a nil or NaN key reads as nil)
+  if v ~= nil then return v end
   if type(content_type) ~= "string" then return false end
-  local v = json_types[content_type]
-  if v == nil then
-    v = content_type:lower():find("json", 1, true) ~= nil
-    if json_count >= 32 then json_types, json_count = {}, 0 end
-    json_types[content_type], json_count = v, json_count + 1
-  end
+  v = content_type:lower():find("json", 1, true) ~= nil
+  if json_count >= 32 then json_types, json_count = {}, 0 end
+  json_types[content_type], json_count = v, json_count + 1
   return v
 end
 
@@ -270,7 +317,7 @@ end
 
 --- Classifies one attempt: returns the final response, or nil, err, retryable, retry_after_seconds.
 -- @local
-function Client:_outcome(p, res, terr, attempt)
+function Client:_outcome(p, res, terr, attempt, fresh)
   if not res then
     local e = errors.new {
       kind = terr.kind, message = terr.message, method = p.method, url = p.url, attempts = attempt,
@@ -283,9 +330,13 @@ function Client:_outcome(p, res, terr, attempt)
   end
   -- The caller's response is a table of its own: the transport's answer may be kept by its pending
   -- (a C pending caches it for its finalizer's cycle), and must not keep the decoded document alive.
-  local copy = {}
-  for k, v in next, res do copy[k] = v end
-  res = copy
+  -- `fresh`: the transport made it for this call and keeps nothing of it (the libcurl transport's
+  -- send_many), so it is the caller's already.
+  if not fresh then
+    local copy = {}
+    for k, v in next, res do copy[k] = v end
+    res = copy
+  end
   local status = res.status
   res.headers = res.headers or {}
   -- The built-in transports refuse these themselves; a plugged-in one may not.
@@ -316,7 +367,7 @@ function Client:_outcome(p, res, terr, attempt)
       err.request_id = res.headers["x-request-id"]
       return nil, err
     end
-    res.document = require("clinch.registry").wrap(doc, self) -- resources become objects of their class
+    res.document = registry().wrap(doc, self) -- resources become objects of their class
   end
   res.request = { method = p.method, uri = p.request_uri }
   res.attempts = attempt
@@ -335,7 +386,7 @@ function Client:_log_attempt(p, res, err, attempt, started)
   self.logger {
     event = "request", method = p.method, uri = p.request_uri, attempt = attempt,
     status = (res and res.status) or (err and err.status), error = err and err.kind,
-    headers = res and res.headers or (err and err.headers), duration = core.monotime() - started,
+    headers = res and res.headers or (err and err.headers), duration = started and core.monotime() - started,
   }
 end
 
@@ -352,10 +403,11 @@ end
 -- request_many), and inside nginx every handler (and worker, with shared_limit) using the client. A
 -- lone script only keeps to max_rate: its own retry already waited out a Retry-After, and nothing of
 -- its own is in flight to wait for.
-function Client:_acquire(n)
-  local lim, sched = self._limiter, parallel.current()
+function Client:_acquire(n, sched)
+  local lim = self._limiter
   if not sched and not self._shares_budget then
-    local wait = lim:rate_wait(n, core.monotime())
+    -- the clock only when there is a rate to keep (the limiters read `now` for nothing else here)
+    local wait = lim:rate_wait(n, lim.rate and core.monotime() or 0)
     if wait > 0 then self.sleep(wait) end
     return lim:take(n)
   end
@@ -370,11 +422,11 @@ function Client:_acquire(n)
   end
 end
 
--- Sends signed requests (one attempt each) -> { response } / { nil, err } pairs. Inside
--- client:parallel they are started and the task yields until they are answered.
-function Client:_send(reqs, concurrency)
-  local sched = parallel.current()
-  if not sched then return self.transport:send_many(reqs, concurrency) end
+-- Sends signed requests (one attempt each) -> { response } / { nil, err } pairs, and whether the
+-- responses are fresh (see _outcome). Inside client:parallel (`sched`) they are started and the task
+-- yields until they are answered.
+function Client:_send(reqs, concurrency, sched)
+  if not sched then return self.transport:send_many(reqs, concurrency), self._fresh_answers end
   local pendings = {}
   for k, req in ipairs(reqs) do pendings[k] = self.transport:start(req) end
   return self:_collect(pendings)
@@ -394,7 +446,8 @@ end
 function Client:_observe(res, err, after, epoch)
   local status = (res and res.status) or (err and err.status)
   local pushback = status == 429 or status == 503
-  local event = self._limiter:observe(pushback, after, core.monotime(), status, epoch)
+  -- a success's count does not depend on the time: the clock is read for a push-back only
+  local event = self._limiter:observe(pushback, after, pushback and core.monotime() or 0, status, epoch)
   if event then
     self:_log { event = "backoff", status = status, wait = event.wait, limit = event.limit,
                 limit_before = event.limit_before }
@@ -410,30 +463,34 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
   local results, todo = {}, {}
   for i = 1, #preps do todo[i] = i end
   local attempt = 0
+  local sched = parallel.current()
   while todo[1] do
     attempt = attempt + 1
-    local outs
+    local outs, fresh
     if firsts then
       outs = self:_collect(firsts)
       firsts = nil
     else
       local reqs = {}
-      for k, i in ipairs(todo) do reqs[k] = self:_sign(preps[i]) end
-      epoch = self:_acquire(#reqs)
-      started = core.monotime()
-      outs = self:_send(reqs, concurrency)
+      for k = 1, #todo do reqs[k] = self:_sign(preps[todo[k]]) end
+      epoch = self:_acquire(#reqs, sched)
+      -- an attempt's start is only read for the log
+      started = self.logger and core.monotime() or started
+      outs, fresh = self:_send(reqs, concurrency, sched)
     end
     self._limiter:release(#todo)
-    local again, wait, reasons = {}, 0, {}
-    for k, i in ipairs(todo) do
+    local again, wait, reasons = nil, 0, nil -- made when a retry is due: most exchanges have none
+    for k = 1, #todo do -- (numeric loops: ipairs and its steps are C calls, per request)
+      local i = todo[k]
       local p, o = preps[i], outs[k]
-      local out, err, retryable, after = self:_outcome(p, o[1], o[2], attempt)
+      local out, err, retryable, after = self:_outcome(p, o[1], o[2], attempt, fresh)
       self:_log_attempt(p, out or o[1], err, attempt, started)
       local delay = not out and retryable and self:_delay(attempt, after) or nil
       self:_observe(out or o[1], err, delay, epoch)
       if out then
         results[i] = out
       elseif retryable and attempt <= p.retries then
+        again, reasons = again or {}, reasons or {}
         again[#again + 1] = i
         wait = math.max(wait, delay)
         reasons[#reasons + 1] = { method = p.method, uri = p.request_uri, status = err.status, error = err.kind,
@@ -442,18 +499,20 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
         results[i] = err
       end
     end
-    if again[1] then
+    if again then
       if self.logger then self.logger { event = "retry", wait = wait, attempt = attempt, reasons = reasons } end
       self:_pause(wait)
     end
-    todo = again
+    todo = again or {}
   end
   return results
 end
 
 -- One result of _exchange as the public calls return it: response, or nil, err.
+-- (r is a response or an error object, both tables: its metatable tells them apart, as errors.is does)
+local Error = errors.Error
 local function one(r)
-  if errors.is(r) then return nil, r end
+  if getmetatable(r) == Error then return nil, r end
   return r
 end
 
@@ -540,7 +599,7 @@ function Client:start(method, path, opts)
   local p, err = self:_prepare(method, path, opts)
   if not p then return setmetatable({ result = { nil, err } }, Pending) end
   local signed = self:_sign(p)
-  local epoch = self:_acquire(1)
+  local epoch = self:_acquire(1, parallel.current())
   local started = core.monotime()
   -- A pending request that is dropped without a wait (a loop left half-way) still ends its count in the
   -- client's budget, when it is collected: otherwise the budget would shrink for good.

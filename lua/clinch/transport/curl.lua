@@ -1,7 +1,7 @@
 --- The libcurl transport: a thin adapter from the transport interface (see clinch.transport) to the
 -- C core's multi-handle transport, which keeps connections alive and runs requests in parallel.
 local core = require "clinch.core"
-local setmetatable, ipairs = setmetatable, ipairs
+local setmetatable = setmetatable
 
 local _M = {}
 
@@ -23,7 +23,9 @@ function _M.new(opts)
     user_agent = opts.user_agent, max_response_bytes = opts.max_response_bytes,
     max_concurrency = opts.max_concurrency, write_reuse_idle = opts.write_reuse_idle,
   }
-  return setmetatable({ handle = handle }, Curl)
+  -- fresh_answers: send_many's responses are tables made for the call, that nothing here keeps (the
+  -- client then need not copy them)
+  return setmetatable({ handle = handle, fresh_answers = true }, Curl)
 end
 
 function Curl:send(req)
@@ -32,7 +34,7 @@ end
 
 function Curl:send_many(reqs, concurrency)
   local results = self.handle:perform(reqs, concurrency)
-  for i, r in ipairs(results) do results[i] = { outcome(r) } end
+  for i = 1, #results do results[i] = { outcome(results[i]) } end
   return results
 end
 
