@@ -179,6 +179,7 @@ function _M.new(opts)
     write_reuse_idle = opts.write_reuse_idle or defaults.WRITE_REUSE_IDLE,
     pool_size = opts.pool_size and floor(opts.pool_size),
     keepalive_ms = opts.keepalive_timeout and floor(opts.keepalive_timeout * 1000),
+    urls = {}, url_count = 0, -- see target_of
   }, Cosocket)
 end
 
@@ -198,8 +199,31 @@ local function parse_url(url)
   return scheme, host, port, target, host_header
 end
 
+-- What a URL gives every request to it: where to connect, the pool and its connect options, the
+-- request target and Host header. Parsed once per URL (a handler asks for the same few URLs over and
+-- over, and the patterns are C calls the JIT cannot compile); at most 256 kept per transport, so that
+-- ever new URLs (queries) do not grow it.
+local function target_of(self, url)
+  local cache = self.urls
+  local t = cache[url]
+  if t then return t end
+  local scheme, host, port, target, host_header = parse_url(url)
+  if not scheme then
+    raise("cosocket transport: url must be an http:// or https:// URL without spaces or control characters")
+  end
+  local sni = match(host, "^%[(.*)%]$") or host
+  local pool = host .. ":" .. port
+  if scheme == "https" then pool = pool .. ":tls:" .. sni .. (self.verify_tls and "" or ":noverify") end
+  t = { scheme = scheme, host = host, port = port, target = target, host_header = host_header, sni = sni,
+        pool = pool, where = host .. ":" .. port, options = { pool = pool, pool_size = self.pool_size } }
+  if self.url_count >= 256 then self.urls, self.url_count = {}, 0 end
+  self.urls[url], self.url_count = t, self.url_count + 1
+  return t
+end
+
+-- (plain finds: a pattern search is a C call the JIT cannot compile, and this runs per header)
 local function check_field(s, what)
-  if type(s) ~= "string" or s:find("[\r\n%z]") then
+  if type(s) ~= "string" or find(s, "\r", 1, true) or find(s, "\n", 1, true) or find(s, "\0", 1, true) then
     raise("cosocket transport: " .. what .. " must be a string without line breaks")
   end
 end
@@ -237,6 +261,20 @@ end
 -- The value of the Content-Length headers (joined with ", " when repeated): one number, or a list of
 -- equal ones; nil for anything else (which one would frame the body is a guess).
 local function content_length(value)
+  -- The usual one first: digits only, in a byte loop (gmatch and match are C calls the JIT cannot compile).
+  local n = #value
+  if n > 0 and n <= 15 then
+    local v = 0
+    for i = 1, n do
+      local c = byte(value, i)
+      if c < 48 or c > 57 then
+        v = nil
+        break
+      end
+      v = v * 10 + c - 48
+    end
+    if v then return v end
+  end
   local len
   for item in gmatch(value .. ",", "([^,]*),") do
     local digits = match(item, "^[ \t]*(%d+)[ \t]*$")
@@ -318,13 +356,47 @@ function Exchange:line(limit)
   end
 end
 
+-- The response head is parsed with byte checks rather than patterns: string.match is a C call the JIT
+-- cannot compile, and it ran for every header line of every response.
+local function is_space(c) -- what %s matches
+  return c == 32 or (c >= 9 and c <= 13)
+end
+
+-- "HTTP/1.x NNN reason" -> status, minor version, or nil when the line is not one.
+local function status_line(line)
+  if sub(line, 1, 7) ~= "HTTP/1." then return nil end
+  local minor = byte(line, 8)
+  if not minor or minor < 48 or minor > 57 or byte(line, 9) ~= 32 then return nil end
+  local i = 10
+  while byte(line, i) == 32 do i = i + 1 end
+  local d1, d2, d3 = byte(line, i, i + 2)
+  if not d3 or d1 < 48 or d1 > 57 or d2 < 48 or d2 > 57 or d3 < 48 or d3 > 57 then return nil end
+  local after = byte(line, i + 3)
+  if after and after ~= 32 and after ~= 9 then return nil end
+  return (d1 - 48) * 100 + (d2 - 48) * 10 + d3 - 48, minor - 48
+end
+
+-- "Name: value" -> name, value (surrounding white space dropped), or nil: the name is everything up to
+-- the first colon, and must be neither empty nor hold white space.
+local function header_line(h)
+  local colon = find(h, ":", 1, true)
+  if not colon or colon == 1 then return nil end
+  for i = 1, colon - 1 do
+    if is_space(byte(h, i)) then return nil end
+  end
+  local a, b = colon + 1, #h
+  while a <= b and is_space(byte(h, a)) do a = a + 1 end
+  while b >= a and is_space(byte(h, b)) do b = b - 1 end
+  return sub(h, 1, colon - 1), sub(h, a, b)
+end
+
 -- Reads the status line and headers of one response -> status, headers, http_minor, or nil, err
 -- where err is a cosocket error, "too_large" or "malformed ...".
 function Exchange:read_head()
   local line, err = self:line(MAX_HEADER_BYTES)
   if not line then return nil, err end
-  local minor, status, rest = match(line, "^HTTP/1%.(%d) +(%d%d%d)(.*)$")
-  if not minor or (rest ~= "" and not find(rest, "^[ \t]")) then return nil, "malformed status line" end
+  local status, minor = status_line(line)
+  if not status then return nil, "malformed status line" end
   -- Counted as libcurl counts them: each header line with one line end.
   local headers, bytes, last = {}, 0, nil
   while true do
@@ -337,14 +409,14 @@ function Exchange:read_head()
     if (b == 32 or b == 9) and last then   -- obsolete line folding continues the previous value
       headers[last] = headers[last] .. " " .. match(h, "^%s*(.-)%s*$")
     else
-      local name, value = match(h, "^([^:%s]+):%s*(.-)%s*$")
+      local name, value = header_line(h)
       if not name then return nil, "malformed header line" end
       last = lower(name)
       local prev = headers[last]
       headers[last] = prev and prev .. ", " .. value or value
     end
   end
-  return tonumber(status), headers, tonumber(minor)
+  return status, headers, minor
 end
 
 -- Adds a piece of body, keeping the total under the limit.
@@ -472,7 +544,7 @@ function Cosocket:connect(x, plan)
   if not sock then return nil, { kind = "network", message = tostring(err), sent = false } end
   x.sock = sock
   local record = pool_record(plan.pool)
-  local options = { pool = plan.pool, pool_size = self.pool_size }
+  local options = plan.options
   local tries = max(#record.times, self.pool_size or defaults.POOL_SIZE) + 1
   local fresh = false
   for _ = 1, tries do
@@ -533,7 +605,7 @@ end
 
 -- One attempt: returns response or nil, err. Never sends the request a second time.
 function Cosocket:attempt(plan, deadline)
-  local x = setmetatable({ deadline = deadline, where = plan.host .. ":" .. plan.port, sent = false,
+  local x = setmetatable({ deadline = deadline, where = plan.where, sent = false,
                            reused = false, got_bytes = false, buf = "", pos = 1,
                            size = 0, parts = {}, limit = self.max_response_bytes }, Exchange)
   local ok, err = self:connect(x, plan)
@@ -599,25 +671,21 @@ function Cosocket:prepare(req)
   if type(req) ~= "table" then raise("cosocket transport: request must be a table") end
   local url = req.url
   if type(url) ~= "string" then raise("cosocket transport: request url must be a string") end
-  for _, name in ipairs { "timeout", "connect_timeout" } do
-    local v = req[name]
-    if v ~= nil and (type(v) ~= "number" or v < 0) then
-      raise("cosocket transport: request " .. name .. " must be a non-negative number")
-    end
+  local timeout, connect_timeout = req.timeout, req.connect_timeout
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
+    raise("cosocket transport: request timeout must be a non-negative number")
   end
-  local scheme, host, port, target, host_header = parse_url(url)
-  if not scheme then
-    raise("cosocket transport: url must be an http:// or https:// URL without spaces or control characters")
+  if connect_timeout ~= nil and (type(connect_timeout) ~= "number" or connect_timeout < 0) then
+    raise("cosocket transport: request connect_timeout must be a non-negative number")
   end
+  local where = target_of(self, url)
   local method = req.method or "GET"
-  local head, body = build_request(self, req, target, host_header)
-  local sni = host:match("^%[(.*)%]$") or host
-  local pool = host .. ":" .. port
-  if scheme == "https" then pool = pool .. ":tls:" .. sni .. (self.verify_tls and "" or ":noverify") end
+  local head, body = build_request(self, req, where.target, where.host_header)
   return {
-    scheme = scheme, host = host, port = port, sni = sni, pool = pool, method = method,
+    scheme = where.scheme, host = where.host, port = where.port, sni = where.sni, pool = where.pool,
+    options = where.options, where = where.where, method = method,
     write = not IDEMPOTENT[method], head = head, body = body,
-    timeout = req.timeout or self.timeout, connect_timeout = req.connect_timeout or self.connect_timeout,
+    timeout = timeout or self.timeout, connect_timeout = connect_timeout or self.connect_timeout,
   }
 end
 
@@ -634,12 +702,28 @@ function Cosocket:send(req)
   return self:execute(self:prepare(req))
 end
 
+-- A send_many light thread: takes the next plan until none is left. (A function of its own, not a
+-- closure made per call: creating a closure is not JIT-compiled and would abort the request's trace.)
+local function many_worker(self, job)
+  local plans, results, total = job.plans, job.results, job.total
+  while job.next < total do
+    local i = job.next + 1
+    job.next = i
+    local plan = plans[i]
+    if plan then results[i] = { self:execute(plan) } end
+  end
+end
+
 --- Sends several requests in parallel light threads (at most `concurrency` at once) and returns
 -- { response } or { nil, err } pairs in input order.
 function Cosocket:send_many(reqs, concurrency)
   if type(reqs) ~= "table" then raise("cosocket transport: send_many expects a list of requests") end
-  local results, plans, total = {}, {}, #reqs
+  local total = #reqs
   local perr = phase_error()
+  if not perr and total == 1 then
+    return { { self:execute(self:prepare(reqs[1])) } } -- one request (client:request): no light thread
+  end
+  local results, plans = {}, {}
   for i = 1, total do
     if perr then
       results[i] = { nil, perr }
@@ -647,20 +731,11 @@ function Cosocket:send_many(reqs, concurrency)
       plans[i] = self:prepare(reqs[i])
     end
   end
-  local next_index = 0
-  local function worker()
-    while next_index < total do
-      next_index = next_index + 1
-      local plan = plans[next_index]
-      if plan then results[next_index] = { self:execute(plan) } end
-    end
-  end
-  if not perr and total == 1 then
-    results[1] = { self:execute(plans[1]) } -- one request (client:request): no light thread needed
-  elseif not perr and total > 0 then
+  if not perr and total > 0 then
+    local job = { plans = plans, results = results, total = total, next = 0 }
     local threads = {}
     local width = floor(min(total, concurrency or self.max_concurrency))
-    for t = 1, width < 1 and 1 or width do threads[t] = ngx.thread.spawn(worker) end
+    for t = 1, width < 1 and 1 or width do threads[t] = ngx.thread.spawn(many_worker, self, job) end
     for _, th in ipairs(threads) do
       local ok, msg = ngx.thread.wait(th)
       if not ok then error("cosocket transport: a send_many light thread failed: " .. tostring(msg)) end
