@@ -338,22 +338,36 @@ function Exchange:fill()
 end
 
 -- The next line without its line end, or nil, err ("too_large" when more than `limit` bytes
--- come without one).
+-- come without one). The line usually is in the buffer already: that path has no loop, since a loop
+-- inside a function aborts the JIT's trace of its caller (here read_head, once per header line).
 function Exchange:line(limit)
-  while true do
-    local i = find(self.buf, "\n", self.pos, true)
-    if i then
-      local j = i - 1
-      if j >= self.pos and byte(self.buf, j) == 13 then j = j - 1 end
-      if j - self.pos + 1 > limit then return nil, "too_large" end
-      local line = sub(self.buf, self.pos, j)
-      self.pos = i + 1
-      return line
-    end
+  local i = find(self.buf, "\n", self.pos, true)
+  if not i then return self:line_more(limit) end
+  local j = i - 1
+  if j >= self.pos and byte(self.buf, j) == 13 then j = j - 1 end
+  if j - self.pos + 1 > limit then return nil, "too_large" end
+  local line = sub(self.buf, self.pos, j)
+  self.pos = i + 1
+  return line
+end
+
+-- Reads until the buffer holds a line end, then returns the line as Exchange:line does. Usually one
+-- read brings the whole head: that path has no loop either.
+function Exchange:line_more(limit)
+  if #self.buf - self.pos + 1 > limit + 1 then return nil, "too_large" end
+  local ok, err = self:fill()
+  if not ok then return nil, err end
+  if find(self.buf, "\n", self.pos, true) then return self:line(limit) end
+  return self:line_wait(limit)
+end
+
+function Exchange:line_wait(limit)
+  while not find(self.buf, "\n", self.pos, true) do
     if #self.buf - self.pos + 1 > limit + 1 then return nil, "too_large" end
     local ok, err = self:fill()
     if not ok then return nil, err end
   end
+  return self:line(limit)
 end
 
 -- The response head is parsed with byte checks rather than patterns: string.match is a C call the JIT
@@ -377,17 +391,21 @@ local function status_line(line)
 end
 
 -- "Name: value" -> name, value (surrounding white space dropped), or nil: the name is everything up to
--- the first colon, and must be neither empty nor hold white space.
+-- the first colon, and must be neither empty nor hold white space. Plain finds and no loop in the
+-- usual case (one space after the colon, none at the end); anything else takes the pattern.
 local function header_line(h)
   local colon = find(h, ":", 1, true)
   if not colon or colon == 1 then return nil end
-  for i = 1, colon - 1 do
-    if is_space(byte(h, i)) then return nil end
+  local name = sub(h, 1, colon - 1)
+  if find(name, " ", 1, true) or find(name, "\t", 1, true) or find(name, "\r", 1, true)
+    or find(name, "\v", 1, true) or find(name, "\f", 1, true) then
+    return nil
   end
-  local a, b = colon + 1, #h
-  while a <= b and is_space(byte(h, a)) do a = a + 1 end
-  while b >= a and is_space(byte(h, b)) do b = b - 1 end
-  return sub(h, 1, colon - 1), sub(h, a, b)
+  local n = #h
+  if byte(h, colon + 1) == 32 and not is_space(byte(h, colon + 2) or 32) and not is_space(byte(h, n)) then
+    return name, sub(h, colon + 2)
+  end
+  return name, match(h, "^[^:]*:%s*(.-)%s*$")
 end
 
 -- Reads the status line and headers of one response -> status, headers, http_minor, or nil, err
