@@ -180,6 +180,9 @@ function _M.new(opts)
     pool_size = opts.pool_size and floor(opts.pool_size),
     keepalive_ms = opts.keepalive_timeout and floor(opts.keepalive_timeout * 1000),
     urls = {}, url_count = 0, -- see target_of
+    -- send_many's responses are tables made for the call, that nothing here keeps (the client then
+    -- need not copy them); a started request's are kept by its pending, and the client copies those
+    fresh_answers = true,
   }, Cosocket)
 end
 
