@@ -225,24 +225,30 @@ local function target_of(self, url)
 end
 
 -- (plain finds: a pattern search is a C call the JIT cannot compile, and this runs per header)
-local function check_field(s, what)
+-- `what` and `name` make the message (joined only then: this runs for every header of every request).
+local function check_field(s, what, name)
   if type(s) ~= "string" or find(s, "\r", 1, true) or find(s, "\n", 1, true) or find(s, "\0", 1, true) then
-    raise("cosocket transport: " .. what .. " must be a string without line breaks")
+    raise("cosocket transport: " .. what .. (name and " " .. tostring(name) or "")
+      .. " must be a string without line breaks")
   end
 end
+
+-- The request head's pieces, reused by every request (filled and joined with no yield in between).
+local head_parts = {}
 
 -- The request head as one string, and the body (nil when there is none).
 local function build_request(self, req, target, host_header)
   local method = req.method or "GET"
   check_field(method, "method")
-  local out, n = { method, " ", target, " HTTP/1.1\r\n" }, 4
+  local out, n = head_parts, 4
+  out[1], out[2], out[3], out[4] = method, " ", target, " HTTP/1.1\r\n"
   local has_host, has_agent = false, false
   if req.headers ~= nil and type(req.headers) ~= "table" then
     raise("cosocket transport: headers must be a table")
   end
   for name, value in pairs(req.headers or {}) do
     check_field(name, "header name")
-    check_field(value, "header " .. name)
+    check_field(value, "header", name)
     local lname = name:lower()
     if lname == "host" then has_host = true elseif lname == "user-agent" then has_agent = true end
     if not FRAMING[lname] then
@@ -250,15 +256,15 @@ local function build_request(self, req, target, host_header)
       n = n + 4
     end
   end
-  if not has_host then out[n + 1], out[n + 2], n = "Host: " .. host_header, "\r\n", n + 2 end
-  if not has_agent then out[n + 1], out[n + 2], n = "User-Agent: " .. self.user_agent, "\r\n", n + 2 end
+  if not has_host then out[n + 1], out[n + 2], out[n + 3], n = "Host: ", host_header, "\r\n", n + 3 end
+  if not has_agent then out[n + 1], out[n + 2], out[n + 3], n = "User-Agent: ", self.user_agent, "\r\n", n + 3 end
   local body = req.body
   if body ~= nil and type(body) ~= "string" then raise("cosocket transport: body must be a string") end
   if body or method == "POST" or method == "PUT" or method == "PATCH" then
     out[n + 1], out[n + 2], n = "Content-Length: " .. #(body or ""), "\r\n", n + 2
   end
   out[n + 1] = "Connection: keep-alive\r\n\r\n"
-  return concat(out), body ~= "" and body or nil
+  return concat(out, "", 1, n + 1), body ~= "" and body or nil
 end
 
 -- The value of the Content-Length headers (joined with ", " when repeated): one number, or a list of
@@ -440,12 +446,26 @@ function Exchange:read_head()
   return status, headers, minor
 end
 
--- Adds a piece of body, keeping the total under the limit.
+-- Adds a piece of body, keeping the total under the limit. A body usually comes in one piece: the
+-- list (and the join) is made only for a second one.
 function Exchange:take(piece)
   self.size = self.size + #piece
   if self.size > self.limit then return false end
-  self.parts[#self.parts + 1] = piece
+  local parts = self.parts
+  if parts then
+    parts[#parts + 1] = piece
+  elseif self.first then
+    self.parts = { self.first, piece }
+  else
+    self.first = piece
+  end
   return true
+end
+
+-- The body read so far.
+function Exchange:body()
+  if self.parts then return concat(self.parts) end
+  return self.first or ""
 end
 
 function Exchange:too_large()
@@ -628,7 +648,7 @@ end
 function Cosocket:attempt(plan, deadline)
   local x = setmetatable({ deadline = deadline, where = plan.where, sent = false,
                            reused = false, got_bytes = false, buf = "", pos = 1,
-                           size = 0, parts = {}, limit = self.max_response_bytes }, Exchange)
+                           size = 0, first = false, parts = false, limit = self.max_response_bytes }, Exchange)
   local ok, err = self:connect(x, plan)
   if not ok then return nil, err end
 
@@ -684,7 +704,7 @@ function Cosocket:attempt(plan, deadline)
   else
     x.sock:close()
   end
-  return { status = status, headers = headers, body = concat(x.parts) }
+  return { status = status, headers = headers, body = x:body() }
 end
 
 -- Checks a request (raising on programming mistakes) and builds what every attempt sends.
