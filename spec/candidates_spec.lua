@@ -53,9 +53,7 @@ describe("client.candidates against the mock", function()
   local mock, client
 
   setup(function()
-    mock = support.start_mock { "--candidates", "60" }
-    client = clinch.new { key = "test-key", secret = "test-secret", base_url = mock.base_url,
-                          sleep = function() end, timeout = 10 }
+    mock, client = support.start_mock_client { "--candidates", "60" }
   end)
   teardown(function()
     if client then client:close() end

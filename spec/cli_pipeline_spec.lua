@@ -533,7 +533,7 @@ end)
 describe("clinch candidates sync --columns", function()
   it("checks the names as list does, before any request", function()
     vars = { CLINCH_BASE_URL = "http://127.0.0.1:1/v1", CLINCH_API_KEY = "k", CLINCH_API_SECRET = "s" }
-    local dir = assert(io.popen("mktemp -d")):read("l")
+    local dir = support.tmpdir()
     local code, out, err = clinch { "candidates", "sync", "--state", dir .. "/s.json", "--out", dir .. "/o.csv",
       "--columns", "id,emial" }
     os.execute("rm -rf '" .. dir .. "'")

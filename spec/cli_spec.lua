@@ -72,7 +72,7 @@ local function csv_records(text)
   return out, header
 end
 
-local tmp = assert(io.popen(support.child_env .. "mktemp -d")):read("l")
+local tmp = support.tmpdir()
 local q = support.shell_quote
 
 

@@ -14,7 +14,7 @@ if support.is_luajit then
 end
 
 local q = support.shell_quote
-local tmp = assert(io.popen("mktemp -d")):read("l")
+local tmp = support.tmpdir()
 teardown(function() os.execute("rm -rf " .. q(tmp)) end)
 
 -- Runs a shell command -> exit code, stdout (stderr joined).

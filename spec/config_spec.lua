@@ -8,7 +8,7 @@ local q = support.shell_quote
 local config = require "clinch.config"
 local core = require "clinch.core"
 
-local tmp = assert(io.popen("mktemp -d")):read("l")
+local tmp = support.tmpdir()
 teardown(function() os.execute("rm -rf " .. q(tmp)) end)
 
 -- A configuration home with `text` as clinch/config (mode `mode`, default 0600) -> its directory.

@@ -15,7 +15,7 @@ local core = require "clinch.core"
 local csv = require "clinch.cli.csv"
 local socket = require "socket"
 local q = support.shell_quote
-local tmp = assert(io.popen(support.child_env .. "mktemp -d")):read("l")
+local tmp = support.tmpdir()
 
 
 -- Runs a shell command with the suite's module paths -> exit code, stdout, stderr.

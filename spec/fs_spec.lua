@@ -4,12 +4,7 @@ local support = require "support"
 local core = require "clinch.core"
 
 local q = support.shell_quote
-local tmp
-do
-  local p = assert(io.popen(support.child_env .. "mktemp -d"))
-  tmp = p:read("l")
-  p:close()
-end
+local tmp = support.tmpdir()
 teardown(function() os.execute("rm -rf " .. q(tmp)) end)
 
 -- Starts a child process that takes the lock on `path` and holds it until killed. Returns its pid and

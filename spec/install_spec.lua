@@ -22,7 +22,7 @@ end
 
 -- Runs `make install` with `args` into a fresh PREFIX -> prefix, ok, output (stdout and stderr).
 local function install(args)
-  local prefix = assert(io.popen("env -u LD_PRELOAD mktemp -d")):read("l")
+  local prefix = support.tmpdir()
   local ok, out = support.run(CLEAN .. "make -s -C " .. q(support.root) .. " install " .. args
     .. " PREFIX=" .. q(prefix))
   return prefix, ok, out

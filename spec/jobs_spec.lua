@@ -2,7 +2,6 @@
 -- real mock: client.jobs list / each / get with include = { "categories" }, Job objects wherever a
 -- response holds a job (a candidate's related jobs, a job application's stub), and `clinch jobs`.
 local support = require "support"
-local clinch = require "clinch"
 local contract = require "clinch.contract"
 local registry = require "clinch.registry"
 local jobs_def = require "clinch.resources.jobs"
@@ -28,9 +27,7 @@ describe("client.jobs against the mock", function()
   local mock, client
 
   setup(function()
-    mock = support.start_mock { "--candidates", "30" }
-    client = clinch.new { key = "test-key", secret = "test-secret", base_url = mock.base_url,
-                          sleep = function() end, timeout = 10 }
+    mock, client = support.start_mock_client { "--candidates", "30" }
   end)
   teardown(function()
     if client then client:close() end
@@ -142,17 +139,8 @@ describe("client.jobs against the mock", function()
       return
     end
     local function run(args)
-      local parts = { out = {}, err = {} }
-      local function sink(list)
-        return { write = function(self, ...)
-          for i = 1, select("#", ...) do list[#list + 1] = tostring((select(i, ...))) end
-          return self
-        end, flush = function(self) return self end }
-      end
-      local vars = { CLINCH_BASE_URL = mock.base_url, CLINCH_API_KEY = "test-key", CLINCH_API_SECRET = "test-secret" }
-      local code = require("clinch.cli").main(args, { stdout = sink(parts.out), stderr = sink(parts.err),
-        isatty = function() return false end, getenv = function(k) return vars[k] end })
-      return code, table.concat(parts.out), table.concat(parts.err)
+      return support.cli_main(args, { vars = { CLINCH_BASE_URL = mock.base_url, CLINCH_API_KEY = "test-key",
+                                               CLINCH_API_SECRET = "test-secret" } })
     end
 
     it("lists jobs as CSV with the resource's columns, every page with --all", function()

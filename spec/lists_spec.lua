@@ -2,7 +2,6 @@
 -- real mock: client.lists list / each / get(list_id), List objects wherever a response holds a list (a
 -- candidate's static_lists), and `clinch lists`.
 local support = require "support"
-local clinch = require "clinch"
 local contract = require "clinch.contract"
 local registry = require "clinch.registry"
 local lists_def = require "clinch.resources.lists"
@@ -21,9 +20,7 @@ describe("client.lists against the mock", function()
   local mock, client
 
   setup(function()
-    mock = support.start_mock { "--candidates", "30" }
-    client = clinch.new { key = "test-key", secret = "test-secret", base_url = mock.base_url,
-                          sleep = function() end, timeout = 10 }
+    mock, client = support.start_mock_client { "--candidates", "30" }
   end)
   teardown(function()
     if client then client:close() end
@@ -86,17 +83,8 @@ describe("client.lists against the mock", function()
       return
     end
     local function run(args)
-      local out, err = {}, {}
-      local function sink(list)
-        return { write = function(self, ...)
-          for i = 1, select("#", ...) do list[#list + 1] = tostring((select(i, ...))) end
-          return self
-        end, flush = function(self) return self end }
-      end
-      local vars = { CLINCH_BASE_URL = mock.base_url, CLINCH_API_KEY = "test-key", CLINCH_API_SECRET = "test-secret" }
-      local code = require("clinch.cli").main(args, { stdout = sink(out), stderr = sink(err),
-        isatty = function() return false end, getenv = function(k) return vars[k] end })
-      return code, table.concat(out), table.concat(err)
+      return support.cli_main(args, { vars = { CLINCH_BASE_URL = mock.base_url, CLINCH_API_KEY = "test-key",
+                                               CLINCH_API_SECRET = "test-secret" } })
     end
 
     it("lists lists as CSV with the resource's columns and gets one", function()

@@ -3,7 +3,7 @@
 local support = require "support"
 local q = support.shell_quote
 
-local tmp = assert(io.popen("mktemp -d")):read("l")
+local tmp = support.tmpdir()
 teardown(function() os.execute("rm -rf " .. q(tmp)) end)
 
 -- Runs bin/clinch-mock with arguments -> exit code, stdout, stderr (a refused option exits at once).

@@ -26,7 +26,7 @@ end
 
 describe("README", function()
   local tmp
-  setup(function() tmp = assert(io.popen("mktemp -d")):read("*l") end)
+  setup(function() tmp = support.tmpdir() end)
   teardown(function() os.execute("rm -rf " .. q(tmp)) end)
 
   -- Runs `script` with /bin/sh from the checkout, with none of the suite's module paths and only the

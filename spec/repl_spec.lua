@@ -12,7 +12,7 @@ end
 
 local clinch = require "clinch"
 local q = support.shell_quote
-local tmp = assert(io.popen(support.child_env .. "mktemp -d")):read("l")
+local tmp = support.tmpdir()
 
 
 describe("clinch repl", function()

@@ -117,7 +117,7 @@ describe("the rockspecs", function()
     local readme = support.read_file(support.root .. "/README.md")
     local line = readme:match("\n%s*(luarocks %-%-lua%-version 5%.4 make [^\n]-" .. CLINCH:gsub("%p", "%%%0") .. ")\n")
     assert(line, "the README has no `luarocks --lua-version 5.4 make ... " .. CLINCH .. "` line")
-    local tmp = assert(io.popen("mktemp -d")):read("*l")
+    local tmp = support.tmpdir()
     local tree = tmp .. "/tree"
     local command, n = line:gsub(" %-%-local ", " --tree " .. q(tree) .. " ")
     assert.are.equal(1, n, "the README's line installs with --local: " .. line)

@@ -89,6 +89,23 @@ function _M.start_mock(args)
   return mock
 end
 
+--- A mock started with `args` and a client of it that never sleeps between retries -> mock, client.
+function _M.start_mock_client(args)
+  local mock = _M.start_mock(args)
+  local client = require("clinch").new { key = "test-key", secret = "test-secret", base_url = mock.base_url,
+                                         sleep = function() end, timeout = 10 }
+  return mock, client
+end
+
+--- A new private temporary directory -> its path (the caller removes it in its teardown).
+function _M.tmpdir()
+  local p = assert(io.popen(_M.child_env .. "mktemp -d"))
+  local dir = p:read("l")
+  p:close()
+  assert(dir and dir ~= "", "mktemp -d failed")
+  return dir
+end
+
 --- A stream that keeps what is written to it (write, flush), for the CLI's captured stdout and stderr.
 function _M.sink()
   local parts = {}

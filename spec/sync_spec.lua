@@ -18,12 +18,7 @@ local validate = require "clinch.validate"
 local read_file, write_file = support.read_file, support.write_file
 local q = support.shell_quote
 
-local tmp
-do
-  local p = assert(io.popen(support.child_env .. "mktemp -d"))
-  tmp = p:read("l")
-  p:close()
-end
+local tmp = support.tmpdir()
 teardown(function() os.execute("rm -rf " .. q(tmp)) end)
 
 -- A seeded generator (Park-Miller): the same draws on every run of the suite.
