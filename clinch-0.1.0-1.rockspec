@@ -74,6 +74,7 @@ build = {
     ["clinch.resources.lists"] = "lua/clinch/resources/lists.lua",
     ["clinch.retry"] = "lua/clinch/retry.lua",
     ["clinch.schema"] = "lua/clinch/schema.lua",
+    ["clinch.tables"] = "lua/clinch/tables.lua",
     ["clinch.text"] = "lua/clinch/text.lua",
     ["clinch.time"] = "lua/clinch/time.lua",
     ["clinch.transport"] = "lua/clinch/transport/init.lua",

@@ -154,7 +154,8 @@ static void tres_push_result(lua_State *L, tr_xfer *x) {
         luaL_error(L, "not enough memory for the response");
     }
     if (x->code == CURLE_OK) {
-        lua_createtable(L, 0, 8);
+        /* room for the client's document, request and attempts too: no rehash when it adds them */
+        lua_createtable(L, 0, 12);
         compat_pushint(L, x->status);
         lua_setfield(L, -2, "status");
         tres_push_headers(L, x);

@@ -11,6 +11,7 @@ local retry = require "clinch.retry"
 local uri = require "clinch.uri"
 local validate = require "clinch.validate"
 local transports = require "clinch.transport"
+local new_tab = require("clinch.tables").new
 
 local type, pairs, ipairs, next, tostring, setmetatable, getmetatable, rawget, require =
   type, pairs, ipairs, next, tostring, setmetatable, getmetatable, rawget, require
@@ -160,6 +161,27 @@ local function remember_target(method, path)
   paths[path], checked_count = true, checked_count + 1
 end
 
+-- The request URI (base path + target) and the URL of a target. Those of targets without a query
+-- (`cache`) are kept, at most 256 per client: a script asks for the same few again and again, and
+-- this saves two new strings per request.
+function Client:_urls_of(target, cache)
+  local urls = self._urls
+  if cache and urls and urls.base_path == self.base_path and urls.origin == self.origin then
+    local request_uri = urls.uri[target]
+    if request_uri then return request_uri, urls.url[target] end
+  end
+  local request_uri = self.base_path .. target
+  local url = self.origin .. request_uri
+  if cache then
+    if not urls or urls.n >= 256 or urls.base_path ~= self.base_path or urls.origin ~= self.origin then
+      urls = { base_path = self.base_path, origin = self.origin, uri = {}, url = {}, n = 0 }
+      self._urls = urls
+    end
+    urls.uri[target], urls.url[target], urls.n = request_uri, url, urls.n + 1
+  end
+  return request_uri, url
+end
+
 --- Builds everything about a request that does not change between attempts.
 -- @local
 function Client:_prepare(method, path, opts)
@@ -225,9 +247,9 @@ function Client:_prepare(method, path, opts)
   end
   if opts.retries ~= nil and type(opts.retries) ~= "number" then raise("request: retries must be a number") end
 
-  local request_uri = self.base_path .. target
+  local request_uri, url = self:_urls_of(target, opts.query == nil)
   return {
-    method = method, request_uri = request_uri, url = self.origin .. request_uri,
+    method = method, request_uri = request_uri, url = url,
     body = body, content_type = content_type, headers = headers,
     timeout = opts.timeout, retries = opts.retries or self.retries,
   }
@@ -460,8 +482,9 @@ end
 -- response or an error object for each.
 -- @local
 function Client:_exchange(preps, concurrency, firsts, started, epoch)
-  local results, todo = {}, {}
-  for i = 1, #preps do todo[i] = i end
+  local n = #preps
+  local results, todo = new_tab(n, 0), new_tab(n, 0)
+  for i = 1, n do todo[i] = i end
   local attempt = 0
   local sched = parallel.current()
   while todo[1] do
@@ -471,7 +494,7 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
       outs = self:_collect(firsts)
       firsts = nil
     else
-      local reqs = {}
+      local reqs = new_tab(#todo, 0)
       for k = 1, #todo do reqs[k] = self:_sign(preps[todo[k]]) end
       epoch = self:_acquire(#reqs, sched)
       -- an attempt's start is only read for the log

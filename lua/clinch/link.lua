@@ -20,6 +20,7 @@ local floor = math.floor
 local format, find, sub, byte = string.format, string.find, string.sub, string.byte
 local tointeger, math_type = math.tointeger, math.type -- nil on LuaJIT: numbers stay numbers
 
+local new_tab = require("clinch.tables").new
 local MAX_DEPTH = 128       -- as DECODE_MAX_DEPTH
 local TWO53 = 9007199254740992.0
 local DateTime = core.DateTime
@@ -396,7 +397,7 @@ end
 -- message.
 local function link_document(root)
   if type(root) ~= "table" or root[1] ~= nil then return nil, "top level: expected object, got " .. kind(root) end
-  local doc = {}
+  local doc = new_tab(0, 4) -- data, included and a top-level member or two
   local data, inc = root.data, root.included
   if type(inc) == "table" and is_array(inc) then -- luacheck: ignore 542
   elseif inc ~= nil and inc ~= null then

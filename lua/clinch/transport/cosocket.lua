@@ -24,6 +24,7 @@ local defaults = require "clinch.defaults"
 local raise = require("clinch.check").raise -- programming mistakes, at the user's line
 
 local ngx = rawget(_G, "ngx")
+local new_tab = require("clinch.tables").new
 
 local _M = {}
 
@@ -233,6 +234,19 @@ local function check_field(s, what, name)
   end
 end
 
+-- A header name (or Connection value) -> its lower-case form, for the few that requests and servers
+-- use (at most 64 kept, so that ever new ones do not grow it): a lookup instead of a new string per
+-- header per request.
+local lowered, lowered_count = {}, 0
+local function lower_cached(s)
+  local l = lowered[s]
+  if l then return l end
+  l = lower(s)
+  if lowered_count >= 64 then lowered, lowered_count = {}, 0 end
+  lowered[s], lowered_count = l, lowered_count + 1
+  return l
+end
+
 -- The request head's pieces, reused by every request (filled and joined with no yield in between).
 local head_parts = {}
 
@@ -249,7 +263,7 @@ local function build_request(self, req, target, host_header)
   for name, value in pairs(req.headers or {}) do
     check_field(name, "header name")
     check_field(value, "header", name)
-    local lname = name:lower()
+    local lname = lower_cached(name)
     if lname == "host" then has_host = true elseif lname == "user-agent" then has_agent = true end
     if not FRAMING[lname] then
       out[n + 1], out[n + 2], out[n + 3], out[n + 4] = name, ": ", value, "\r\n"
@@ -263,7 +277,8 @@ local function build_request(self, req, target, host_header)
   if body or method == "POST" or method == "PUT" or method == "PATCH" then
     out[n + 1], out[n + 2], n = "Content-Length: " .. #(body or ""), "\r\n", n + 2
   end
-  out[n + 1] = "Connection: keep-alive\r\n\r\n"
+  -- (no Connection header: HTTP/1.1 keeps a connection alive unless told otherwise; libcurl sends none)
+  out[n + 1] = "\r\n"
   return concat(out, "", 1, n + 1), body ~= "" and body or nil
 end
 
@@ -399,22 +414,23 @@ local function status_line(line)
   return (d1 - 48) * 100 + (d2 - 48) * 10 + d3 - 48, minor - 48
 end
 
--- "Name: value" -> name, value (surrounding white space dropped), or nil: the name is everything up to
--- the first colon, and must be neither empty nor hold white space. Plain finds and no loop in the
--- usual case (one space after the colon, none at the end); anything else takes the pattern.
-local function header_line(h)
-  local colon = find(h, ":", 1, true)
-  if not colon or colon == 1 then return nil end
-  local name = sub(h, 1, colon - 1)
+-- The header line at buf[i..j] ("Name: value", its line end excluded) -> name, value (surrounding white
+-- space dropped), or nil: the name is everything up to the first colon, and must be neither empty nor
+-- hold white space. Read in place, so that no string is made for the whole line; plain finds and no
+-- loop in the usual case (one space after the colon, none at the end); anything else takes the pattern.
+local function header_at(buf, i, j)
+  local colon = find(buf, ":", i, true)
+  if not colon or colon > j or colon == i then return nil end
+  local name = sub(buf, i, colon - 1)
   if find(name, " ", 1, true) or find(name, "\t", 1, true) or find(name, "\r", 1, true)
     or find(name, "\v", 1, true) or find(name, "\f", 1, true) then
     return nil
   end
-  local n = #h
-  if byte(h, colon + 1) == 32 and not is_space(byte(h, colon + 2) or 32) and not is_space(byte(h, n)) then
-    return name, sub(h, colon + 2)
+  if colon + 2 <= j and byte(buf, colon + 1) == 32 and not is_space(byte(buf, colon + 2))
+    and not is_space(byte(buf, j)) then
+    return name, sub(buf, colon + 2, j)
   end
-  return name, match(h, "^[^:]*:%s*(.-)%s*$")
+  return name, match(sub(buf, i, j), "^[^:]*:%s*(.-)%s*$")
 end
 
 -- Reads the status line and headers of one response -> status, headers, http_minor, or nil, err
@@ -425,20 +441,40 @@ function Exchange:read_head()
   local status, minor = status_line(line)
   if not status then return nil, "malformed status line" end
   -- Counted as libcurl counts them: each header line with one line end.
-  local headers, bytes, last = {}, 0, nil
+  local headers, bytes, last = new_tab(0, 8), 0, nil
   while true do
-    local h, herr = self:line(MAX_HEADER_BYTES - bytes)
-    if not h then return nil, herr end
-    if h == "" then break end
-    bytes = bytes + #h + 1
-    if bytes > MAX_HEADER_BYTES then return nil, "too_large" end
-    local b = byte(h, 1)
-    if (b == 32 or b == 9) and last then   -- obsolete line folding continues the previous value
-      headers[last] = headers[last] .. " " .. match(h, "^%s*(.-)%s*$")
+    -- the usual case: the whole line is in the buffer, and is no continuation; it is read in place
+    local buf, pos = self.buf, self.pos
+    local eol = find(buf, "\n", pos, true)
+    local b = byte(buf, pos)
+    local name, value, len
+    if eol and b ~= 32 and b ~= 9 then
+      local j = eol - 1
+      if j >= pos and byte(buf, j) == 13 then j = j - 1 end
+      len = j - pos + 1
+      if len > MAX_HEADER_BYTES - bytes then return nil, "too_large" end
+      self.pos = eol + 1
+      if len == 0 then break end
+      name, value = header_at(buf, pos, j)
     else
-      local name, value = header_line(h)
+      local h, herr = self:line(MAX_HEADER_BYTES - bytes)
+      if not h then return nil, herr end
+      if h == "" then break end
+      len = #h
+      b = byte(h, 1)
+      if (b == 32 or b == 9) and last then -- obsolete line folding continues the previous value
+        name, value = false, match(h, "^%s*(.-)%s*$")
+      else
+        name, value = header_at(h, 1, len)
+      end
+    end
+    bytes = bytes + len + 1
+    if bytes > MAX_HEADER_BYTES then return nil, "too_large" end
+    if name == false then
+      headers[last] = headers[last] .. " " .. value
+    else
       if not name then return nil, "malformed header line" end
-      last = lower(name)
+      last = lower_cached(name)
       local prev = headers[last]
       headers[last] = prev and prev .. ", " .. value or value
     end
@@ -687,7 +723,7 @@ function Cosocket:attempt(plan, deadline)
 
   local keep, berr = x:read_body(plan.method, status, headers)
   if keep == nil then return nil, berr end
-  local conn = lower(headers.connection or "")
+  local conn = lower_cached(headers.connection or "")
   if keep and (find(conn, "close", 1, true) or (minor == 0 and not find(conn, "keep-alive", 1, true))) then
     keep = false
   end
@@ -704,7 +740,10 @@ function Cosocket:attempt(plan, deadline)
   else
     x.sock:close()
   end
-  return { status = status, headers = headers, body = x:body() }
+  -- with room for what the client adds (document, request, attempts)
+  local res = new_tab(0, 8)
+  res.status, res.headers, res.body = status, headers, x:body()
+  return res
 end
 
 -- Checks a request (raising on programming mistakes) and builds what every attempt sends.
@@ -784,6 +823,10 @@ function Cosocket:send_many(reqs, concurrency)
   end
   return results
 end
+
+-- The exchange's methods, for spec/cosocket_head_spec.lua: the response head parser run on given bytes
+-- (with a socket of the spec's own), compared with the rules written as patterns.
+_M._Exchange = Exchange
 
 local Pending = {}
 Pending.__index = Pending
