@@ -225,13 +225,21 @@ local function target_of(self, url)
   return t
 end
 
+-- The header names and values (and methods) check_field has passed: the same few come with every
+-- request (the Date and signature change once a second), and the check's answer for a string never
+-- changes. At most 256 kept, so that ever new values do not grow it.
+local fields_ok, fields_ok_count = {}, 0
+
 -- (plain finds: a pattern search is a C call the JIT cannot compile, and this runs per header)
 -- `what` and `name` make the message (joined only then: this runs for every header of every request).
 local function check_field(s, what, name)
+  if fields_ok[s] then return end -- (a nil key reads as nil)
   if type(s) ~= "string" or find(s, "\r", 1, true) or find(s, "\n", 1, true) or find(s, "\0", 1, true) then
     raise("cosocket transport: " .. what .. (name and " " .. tostring(name) or "")
       .. " must be a string without line breaks")
   end
+  if fields_ok_count >= 256 then fields_ok, fields_ok_count = {}, 0 end
+  fields_ok[s], fields_ok_count = true, fields_ok_count + 1
 end
 
 -- A header name (or Connection value) -> its lower-case form, for the few that requests and servers
