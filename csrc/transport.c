@@ -153,7 +153,8 @@ static size_t tr_push_string_options(lua_State *L, int opts) {
         if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "clinch.defaults.user_agent must return a string");
         size = lua_rawlen(L, -1) + 1;
     }
-    return strbytes + size;
+    /* and the header line "User-Agent: <ua>" (TR_AGENT_PREFIX) */
+    return strbytes + 2 * size + sizeof TR_AGENT_PREFIX - 1;
 }
 
 /* core.transport([opts]) -> transport */
@@ -193,8 +194,14 @@ static int tr_l_transport_new(lua_State *L) {
     t->ca_file = tr_copy(L, base + 1, &tail);
     t->ca_path = tr_copy(L, base + 2, &tail);
     t->user_agent = tr_copy(L, base + 3, &tail);
+    t->agent_line = tail;
+    memcpy(tail, TR_AGENT_PREFIX, sizeof TR_AGENT_PREFIX - 1);
+    memcpy(tail + sizeof TR_AGENT_PREFIX - 1, t->user_agent, strlen(t->user_agent) + 1);
     t->multi = curl_multi_init();
     if (!t->multi) luaL_error(L, "curl_multi_init failed");
+    /* after the multi handle: from here on the finalizer's tdrv_close frees this list */
+    t->proxy_headers = curl_slist_append(NULL, t->agent_line);
+    if (!t->proxy_headers) luaL_error(L, "not enough memory for a transport");
     return 1;
 }
 
@@ -239,7 +246,7 @@ static int tr_l_perform(lua_State *L) {
     b->n = n;
     for (i = 0; i < n; i++) {
         lua_rawgeti(L, 2, (int)i + 1);
-        treq_read(L, lua_gettop(L), (int)i + 1, &b->x[i], anchors, (int)(3 * i + 1));
+        treq_read(L, lua_gettop(L), (int)i + 1, &b->x[i], anchors, (int)(3 * i + 1), t->agent_line);
         lua_pop(L, 1);
     }
     /* Lua code (a finalizer) may have run while reading: look again */
@@ -293,7 +300,7 @@ static int tr_l_start(lua_State *L) {
     env = lua_gettop(L);
     lua_pushvalue(L, 1);
     lua_rawseti(L, env, TR_ENV_TRANSPORT);
-    treq_read(L, 2, 1, &p->x, env, TR_ENV_STRINGS);
+    treq_read(L, 2, 1, &p->x, env, TR_ENV_STRINGS, t->agent_line);
     lua_pushvalue(L, env);
     compat_setenv(L, 3);
     if (!t->multi) luaL_error(L, "transport is closed");

@@ -59,6 +59,8 @@ typedef struct tr_xfer {
     char errbuf[CURL_ERROR_SIZE];
 } tr_xfer;
 
+#define TR_AGENT_PREFIX "User-Agent: "
+
 typedef struct tr_transport {
     CURLM *multi;                 /* NULL once closed */
     tr_xfer *active;
@@ -68,6 +70,8 @@ typedef struct tr_transport {
     int verify_tls;
     long write_reuse;             /* seconds a connection may have been idle for a write to reuse it */
     const char *proxy, *ca_file, *ca_path, *user_agent; /* copies in this userdata's tail, or NULL */
+    const char *agent_line;       /* "User-Agent: <user_agent>", in the tail too (see treq_fill) */
+    struct curl_slist *proxy_headers; /* that line alone, for a proxy's CONNECT; freed by tdrv_close */
     int npool, pool_cap;
     CURL *pool[];                 /* idle easy handles; strings follow */
 } tr_transport;

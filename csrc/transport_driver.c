@@ -36,7 +36,11 @@ static int tdrv_configure_handle(tr_transport *t, CURL *e) {
     if (t->ca_path) TDRV_SET(CURLOPT_CAPATH, t->ca_path);
     if (t->proxy) TDRV_SET(CURLOPT_PROXY, t->proxy);
     TDRV_SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    TDRV_SET(CURLOPT_USERAGENT, t->user_agent);
+    /* The User-Agent goes with each request's header list (treq_fill): set as CURLOPT_USERAGENT,
+     * libcurl would format its line afresh for every transfer even when a header overrides it. A
+     * proxy's CONNECT gets it from the proxy header list. */
+    TDRV_SET(CURLOPT_HEADEROPT, CURLHEADER_SEPARATE);
+    TDRV_SET(CURLOPT_PROXYHEADER, t->proxy_headers);
     TDRV_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)t->max_response);
     TDRV_SET(CURLOPT_WRITEFUNCTION, tcb_on_body);
     TDRV_SET(CURLOPT_HEADERFUNCTION, tcb_on_header);
@@ -243,6 +247,8 @@ static void tdrv_close(tr_transport *t) {
     while (t->npool > 0) curl_easy_cleanup(t->pool[--t->npool]);
     curl_multi_cleanup(t->multi);
     t->multi = NULL;
+    curl_slist_free_all(t->proxy_headers); /* no easy handle points at it any more */
+    t->proxy_headers = NULL;
 }
 
 #endif

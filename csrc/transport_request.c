@@ -81,7 +81,7 @@ static struct curl_slist *treq_append(lua_State *L, tr_xfer *x, const char *line
 /* What treq_read learns about a request on the way; x, when given, gets it at the end (treq_fill). */
 typedef struct {
     int is_get, is_head, is_write, post;
-    int has_body, has_accept, has_ctype, has_expect;
+    int has_body, has_accept, has_ctype, has_expect, has_agent;
     lua_Number to, cto; /* 0 when not given */
 } treq_info;
 
@@ -152,7 +152,7 @@ static inline lua_Number treq_read_timeout(lua_State *L, int req, int i, const c
  * appends each one to x's header list. */
 static inline void treq_read_headers(lua_State *L, int req, int i, tr_xfer *x, treq_info *r) {
     int t = treq_field(L, req, "headers");
-    r->has_accept = r->has_ctype = r->has_expect = 0;
+    r->has_accept = r->has_ctype = r->has_expect = r->has_agent = 0;
     if (t == LUA_TTABLE) {
         int h = lua_gettop(L);
         lua_pushnil(L);
@@ -169,6 +169,7 @@ static inline void treq_read_headers(lua_State *L, int req, int i, tr_xfer *x, t
             r->has_accept |= treq_ieq(name, "accept");
             r->has_ctype |= treq_ieq(name, "content-type");
             r->has_expect |= treq_ieq(name, "expect");
+            r->has_agent |= treq_ieq(name, "user-agent");
             if (x) {
                 /* "Name;" is curl's way to send a header with an empty value. curl copies the line: a
                  * usual one is built on the stack, a long one in a Lua string. */
@@ -200,10 +201,13 @@ static inline void treq_read_headers(lua_State *L, int req, int i, tr_xfer *x, t
 }
 
 /* Completes x from what treq_read learnt. */
-static inline void treq_fill(lua_State *L, tr_xfer *x, const treq_info *r) {
-    /* an empty "Name:" removes what curl would add on its own */
-    if (!r->has_expect) treq_append(L, x, "Expect:");
+static inline void treq_fill(lua_State *L, tr_xfer *x, const treq_info *r, const char *agent_line) {
+    /* an empty "Name:" removes what curl would add on its own (Expect only ever goes with a body) */
+    if (!r->has_expect && r->post) treq_append(L, x, "Expect:");
     if (!r->has_accept) treq_append(L, x, "Accept:");
+    /* The transport's User-Agent as a header line of the request: libcurl then skips its own, which it
+     * would format afresh for every request (CURLOPT_USERAGENT stays set for a proxy's CONNECT). */
+    if (!r->has_agent && agent_line) treq_append(L, x, agent_line);
     if (!r->has_ctype && r->post) treq_append(L, x, "Content-Type:");
     x->is_get = r->is_get;
     x->is_head = r->is_head;
@@ -217,7 +221,7 @@ static inline void treq_fill(lua_State *L, tr_xfer *x, const treq_info *r) {
 /* Validates request `req` (absolute index; `i` names it in messages). With x == NULL it only checks and
  * allocates nothing; otherwise it also fills x (header list owned by x) and anchors the strings curl
  * reads in place in table `anchors` at keys base, base+1, base+2. */
-static void treq_read(lua_State *L, int req, int i, tr_xfer *x, int anchors, int base) {
+static void treq_read(lua_State *L, int req, int i, tr_xfer *x, int anchors, int base, const char *agent_line) {
     treq_info r;
     if (!lua_istable(L, req)) luaL_error(L, "request %d: table expected, got %s", i, luaL_typename(L, req));
     treq_read_method(L, req, i, x, anchors, base, &r);
@@ -228,7 +232,7 @@ static void treq_read(lua_State *L, int req, int i, tr_xfer *x, int anchors, int
     if (r.is_head && r.has_body) luaL_error(L, "request %d: a HEAD request cannot have a body", i);
     r.post = r.post || r.has_body;
     treq_read_headers(L, req, i, x, &r);
-    if (x) treq_fill(L, x, &r);
+    if (x) treq_fill(L, x, &r, agent_line);
 }
 
 #endif

@@ -104,6 +104,50 @@ describe("core.transport", function()
     assert.matches("^lua%-clinch/", header(del, "user-agent"))
   end)
 
+  it("sends one User-Agent: the transport's, or the request's own instead", function()
+    mock.control("DELETE", "requests")
+    local own = core.transport { timeout = 5, user_agent = "my-sync/1.0" }
+    assert.is_number(own:perform({ api("candidates") })[1].status)
+    assert.is_number(own:perform({ api("jobs", { headers = { ["user-agent"] = "per-request/2" } }) })[1].status)
+    own:close()
+    local agents = {}
+    for _, entry in ipairs(mock.control("GET", "requests").requests) do
+      for k, v in pairs(entry.headers or {}) do
+        if k:lower() == "user-agent" then agents[#agents + 1] = v end
+      end
+    end
+    -- the mock joins a repeated header's values with ", ": one value each is one line each
+    assert.same({ "my-sync/1.0", "per-request/2" }, agents)
+  end)
+
+  it("gives a proxy's CONNECT the User-Agent too", function()
+    local server = assert(socket.bind("127.0.0.1", 0))
+    local _, port = server:getsockname()
+    server:settimeout(2)
+    local via = core.transport { timeout = 2, proxy = "http://127.0.0.1:" .. port, user_agent = "agent/3" }
+    local p = via:start({ url = "https://api.example.invalid/v1/candidates" })
+    local conn = assert(server:accept())
+    conn:settimeout(2)
+    local lines = {}
+    repeat
+      local line = conn:receive("*l")
+      lines[#lines + 1] = line
+    until line == "" or line == nil
+    conn:close()
+    server:close()
+    assert.is_nil((p:wait()))
+    via:close()
+    assert.matches("^CONNECT api%.example%.invalid:443 HTTP/1%.1$", lines[1])
+    local agents = 0
+    for _, line in ipairs(lines) do
+      if line:lower():find("^user%-agent:") then
+        agents = agents + 1
+        assert.equal("User-Agent: agent/3", line)
+      end
+    end
+    assert.equal(1, agents)
+  end)
+
   it("keeps one connection alive across 50 sequential requests", function()
     mock.control("POST", "reset")
     for i = 1, 50 do
