@@ -26,7 +26,7 @@ CORE_SRC  := $(wildcard csrc/*.c) $(wildcard csrc/*.h)
 CORE_LIBS := -lcurl -lcrypto -lm
 LUA_SRC   := $(shell find lua -name '*.lua')
 
-.PHONY: all core bench-core bench-tools asan install-mock test test-nginx check install bench demo deps clean
+.PHONY: all core bench-core bench-tools asan install-mock test test-nginx check install bench bench-instructions demo deps clean
 
 all: core
 core: $(BUILD)/clinch/core.so
@@ -97,6 +97,15 @@ docs:
 bench:
 	@scripts/deps.sh bench
 	@scripts/bench.sh
+
+# Instructions per request and per decode under callgrind (bench/instructions.lua), written to
+# BENCHMARKS-callgrind.md: the steady companion of `make bench`'s wall-time ratios.
+bench-instructions:
+	@scripts/deps.sh bench
+	@$(MAKE) -s LUA=lua5.4 bench-core >/dev/null
+	@$(MAKE) -s LUA=luajit bench-core >/dev/null
+	@$(MAKE) -s bench-tools >/dev/null
+	@lua5.4 bench/instructions.lua
 
 # The library, its C core and bin/clinch (clinch-0.1.0-1.rockspec); `make install-mock` adds the mock API
 # (clinch-mock-0.1.0-1.rockspec: mock/lua and bin/clinch-mock, which need LuaSocket). bin/clinch runs on

@@ -21,32 +21,12 @@ local SECONDS = tonumber(os.getenv("BENCH_SECONDS")) or 1
 local BULK_ROUNDS = tonumber(os.getenv("BENCH_BULK_ROUNDS")) or 3
 -- scripts/bench.sh passes when `make bench` started (the builds count too)
 local STARTED = tonumber(os.getenv("BENCH_STARTED")) or socket.gettime()
-local ROOT = assert(io.popen("pwd")):read("*l")
+package.path = "bench/?.lua;" .. package.path
+local shell = require "shell"
+local ROOT, q, sh, capture, free_port, env_for = shell.ROOT, shell.q, shell.sh, shell.capture, shell.free_port,
+  shell.env_for
 local NGINX = os.getenv("CLINCH_NGINX") or "/usr/sbin/nginx"
-local DOC = '{"data":{"type":"candidates","id":"35b24aace05952641a90752f26638691","attributes":'
-  .. '{"email":"jane.smith@example.com","first_name":"Jane","last_name":"Smith","visit_count":3,'
-  .. '"created_at":{"utc":"2024-01-02T03:04:05Z","epoch":1704164645}}},"meta":{"total":1}}'
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function sh(cmd)
-  local ok = os.execute(cmd)
-  return ok == true or ok == 0
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("*a")
-  local ok = p:close()
-  return out, ok
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
-end
+local DOC = require("fixture").DOC
 
 local function median(list)
   local s = {}
@@ -60,13 +40,6 @@ local function range(list)
   local lo, hi = math.huge, -math.huge
   for _, v in ipairs(list) do lo, hi = math.min(lo, v), math.max(hi, v) end
   return lo, hi
-end
-
-local function env_for(lua)
-  local build = lua:find("luajit") and "build/5.1" or "build/5.4"
-  local path, cpath = "lua/?.lua;lua/?/init.lua;bench/?.lua;;", build .. "/?.so;;"
-  return "LUA_PATH=" .. q(path) .. " LUA_CPATH=" .. q(cpath) .. " LUA_PATH_5_4=" .. q(path)
-    .. " LUA_CPATH_5_4=" .. q(cpath) .. " "
 end
 
 -- Runs a contender command that prints "<what> N seconds T"; returns the rate per second.
@@ -168,21 +141,11 @@ local function request_path()
   local base = "http://127.0.0.1:" .. nginx.backend .. "/v1"
   local url = base .. "/doc"
   local names = { "curl_loop", "curl_loop + headers", "lua5.4 client:request", "luajit client:request" }
-  -- the header lines the client sends (their sizes: a signature is 28 Base64 characters), for a libcurl
-  -- loop that costs what libcurl does for the client's request, signing and decoding left out
-  local headers = {
-    "User-Agent: " .. capture(env_for("lua5.4") .. "lua5.4 -e 'io.write(require(\"clinch.defaults\")"
-      .. ".user_agent(\"libcurl/\" .. require(\"clinch.core\").curl_version()))'"),
-    "Accept: application/vnd.api+json",
-    "Authorization: APIAuth bench:adBM/dhcSeZ7hqKbwhKP6FJcRak=",
-    "Date: " .. os.date("!%a, %d %b %Y %H:%M:%S GMT"),
-  }
-  local header_args = {}
-  for i, h in ipairs(headers) do header_args[i] = q(h) end
+  local header_args = shell.client_header_args()
   local c = {
     curl_loop = function() return rate("build/bench/curl_loop " .. q(url) .. " " .. SECONDS) end,
     ["curl_loop + headers"] = function()
-      return rate("build/bench/curl_loop " .. q(url) .. " " .. SECONDS .. " " .. table.concat(header_args, " "))
+      return rate("build/bench/curl_loop " .. q(url) .. " " .. SECONDS .. " " .. header_args)
     end,
     ["lua5.4 client:request"] = function()
       return rate(env_for("lua5.4") .. "lua5.4 bench/request.lua client " .. q(base) .. " " .. SECONDS)
@@ -212,7 +175,8 @@ local function request_path()
       r["luajit client:request"], r["luajit lua-curl + cjson"], 1.0)
     -- what the 0.9x target leaves: a binding that only performs and decodes (no signing, no header
     -- checks, no linking, no error objects) against the bare loop
-    ratio("request path outside nginx", "ceiling: Debian's lua-curl + cjson (no signing, no linking) / bare C libcurl loop",
+    ratio("request path outside nginx",
+      "ceiling: Debian's lua-curl + cjson (no signing, no linking) / bare C libcurl loop",
       r["luajit lua-curl + cjson"], r.curl_loop, nil)
   else
     results[#results + 1] = { group = "request path outside nginx", what = "LuaJIT vs lua-curl + cjson",
@@ -514,7 +478,7 @@ local function report(raw)
   local versions = {
     (capture("lua5.4 -v"):gsub("%s+$", "")), (capture("luajit -v"):gsub("%s+$", "")),
     (capture(q(NGINX) .. " -v"):gsub("%s+$", "")),
-    "libcurl " .. capture(env_for("lua5.4") .. "lua5.4 -e 'io.write(require(\"clinch.core\").curl_version())'"),
+    "libcurl " .. capture(env_for("lua5.4") .. "lua5.4 -e 'io.write((require(\"clinch.core\").curl_version()))'"),
     (capture("openssl version"):gsub("%s+$", "")), (capture("wrk -v"):match("^[^\n]*") or "wrk"),
   }
   local md = {

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages lua-clinch needs to build, test and run (idempotent); `deps.sh bench`
-# adds what `make bench` compares against (wrk, Debian's lua-curl), `deps.sh docs` what `make docs`
+# adds what `make bench` compares against (wrk, Debian's lua-curl) and `make bench-instructions` counts
+# with (valgrind), `deps.sh docs` what `make docs`
 # builds the API reference with (lua-ldoc, and lua-discount for its Markdown: Debian's ldoc ships
 # without its built-in markdown.lua, and Discount leaves the underscores of names alone).
 # As root it apt-installs what is missing; otherwise it prints the exact command and fails.
@@ -12,7 +13,7 @@ lua-cjson lua-socket lua-busted lua-check luarocks lua-readline
 libcurl4-openssl-dev libssl-dev cppcheck ca-certificates procps zsh
 nginx-light libnginx-mod-http-lua lua-resty-core lua-resty-lrucache"
 if [ "${1:-}" = bench ]; then
-  PACKAGES="$PACKAGES wrk lua-curl"
+  PACKAGES="$PACKAGES wrk lua-curl valgrind"
 fi
 if [ "${1:-}" = docs ]; then
   PACKAGES="$PACKAGES lua-ldoc lua-discount"

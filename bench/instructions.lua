@@ -1,0 +1,243 @@
+--- `make bench-instructions`: what the request path and decoding cost in instructions (valgrind
+-- --tool=callgrind), the measure that stays put on a shared machine where wall time does not. Each
+-- contender runs twice, short and long, and the difference of the two counts over the difference of
+-- the work done is its cost per request (or per decode), so that start-up, module loading and JIT
+-- warm-up cancel out. Written to BENCHMARKS-callgrind.md; `make bench` (BENCHMARKS.md) stays the
+-- measure of the targets, which are wall-time ratios.
+--
+-- Outside nginx a plain nginx serves the benchmark's document (bench/fixture.lua DOC) on loopback and
+-- the client process is counted. Inside nginx a worker running under callgrind (master_process off)
+-- makes N GETs of that document from another nginx in one handler: with client:request, and with the
+-- hand-written cosocket GET + cjson of bench/floors.lua; only the worker that makes them is counted.
+-- Decoding: the 100-candidate page of bench/fixture.lua decoded N times.
+--
+-- Run from the repository root after `make bench-core bench-tools` (the Makefile target does both):
+--   lua5.4 bench/instructions.lua
+package.path = "bench/?.lua;" .. package.path
+local socket = require "socket"
+local shell = require "shell"
+local fixture = require "fixture"
+
+local ROOT, q, sh, capture, free_port, env_for = shell.ROOT, shell.q, shell.sh, shell.capture, shell.free_port,
+  shell.env_for
+local NGINX = os.getenv("CLINCH_NGINX") or "/usr/sbin/nginx"
+local VALGRIND = "valgrind --tool=callgrind --callgrind-out-file=/dev/null"
+local started = socket.gettime()
+
+local function refs(out)
+  local n = out:match("refs:%s*([%d,]+)")
+  return n and tonumber((n:gsub(",", "")))
+end
+
+-- ---- a private nginx prefix (the backend, and the counted worker) ----
+
+local prefixes = {}
+local function prefix_with(conf)
+  local prefix = capture("mktemp -d /tmp/clinch-count.XXXXXX"):match("%S+")
+  prefixes[#prefixes + 1] = prefix
+  assert(sh("mkdir -p " .. q(prefix .. "/logs") .. " " .. q(prefix .. "/tmp") .. " && chmod 755 " .. q(prefix)))
+  local f = assert(io.open(prefix .. "/nginx.conf", "wb"))
+  f:write(conf)
+  f:close()
+  return prefix
+end
+
+local HEAD = [[
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+%s
+worker_processes 1;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
+    keepalive_requests 100000000;
+    lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;%s/bench/?.lua;;";
+    lua_package_cpath "%s/build/5.1/?.so;;";
+]]
+
+local function head(extra)
+  return HEAD:format(extra, ROOT, ROOT, ROOT, ROOT)
+end
+
+local function wait_for(url)
+  local deadline = socket.gettime() + 60 -- a worker under callgrind starts slowly
+  while socket.gettime() < deadline do
+    local _, status = require("socket.http").request(url)
+    if status == 200 then return end
+    socket.sleep(0.2)
+  end
+  error("no answer from " .. url)
+end
+
+local backend = {}
+local function start_backend()
+  backend.port = free_port()
+  local uid = capture("id -u"):match("%d+")
+  backend.prefix = prefix_with(head(uid == "0" and "user root root;" or "") .. ([[
+    server {
+        listen 127.0.0.1:%d;
+        location = /v1/doc { default_type application/vnd.api+json; return 200 '%s'; }
+    }
+}
+]]):format(backend.port, fixture.DOC))
+  local out, ok = capture(q(NGINX) .. " -p " .. q(backend.prefix .. "/") .. " -c nginx.conf -e logs/error.log")
+  if not ok then error("nginx did not start: " .. out) end
+  wait_for("http://127.0.0.1:" .. backend.port .. "/v1/doc")
+end
+
+local function stop(prefix)
+  local f = io.open(prefix .. "/logs/nginx.pid", "rb")
+  local pid = f and f:read("*l")
+  if f then f:close() end
+  if pid then sh("kill -QUIT " .. pid .. " 2>/dev/null") end
+end
+
+-- ---- the contenders ----
+
+-- A time-bound contender ("requests N seconds T"), run for 1 and 3 seconds: instructions per request.
+-- `env` (env_for's prefix, or "") goes before valgrind, so that the counted program gets it.
+local function per_request(env, cmd)
+  local counts = {}
+  for i, seconds in ipairs { 1, 3 } do
+    local out = capture(env .. VALGRIND .. " " .. cmd:gsub("SECONDS", seconds))
+    local n = tonumber(out:match("requests (%d+) seconds"))
+    local c = refs(out)
+    if not n or not c then error("contender failed: " .. cmd .. "\n" .. out) end
+    counts[i] = { n, c }
+  end
+  return (counts[2][2] - counts[1][2]) / (counts[2][1] - counts[1][1])
+end
+
+-- N GETs in one handler of a worker under callgrind, for 300 and 1300: instructions per request.
+local function in_nginx(mode)
+  local counts = {}
+  for i, n in ipairs { 300, 1300 } do
+    local port = free_port()
+    local prefix = prefix_with(head("daemon off;\nmaster_process off;") .. ([[
+    init_worker_by_lua_block {
+        package.loaded.bench_client = require("clinch").new {
+            key = "bench", secret = "bench-secret", base_url = "http://127.0.0.1:%d/v1", retries = 0,
+        }
+    }
+    server {
+        listen 127.0.0.1:%d;
+        location = /loop { content_by_lua_block { require("count_loop").nginx(%d) } }
+    }
+}
+]]):format(backend.port, port, backend.port))
+    local log = prefix .. "/valgrind.log"
+    assert(sh(VALGRIND .. " " .. q(NGINX) .. " -p " .. q(prefix .. "/") .. " -c nginx.conf -e logs/error.log > "
+      .. q(log) .. " 2>&1 & echo $! > " .. q(prefix .. "/valgrind.pid")))
+    local loop = "http://127.0.0.1:" .. port .. "/loop?mode=" .. mode .. "&n="
+    wait_for(loop .. "0")
+    local http = require("socket.http")
+    assert(http.request(loop .. "200") == "ok\n", "the warm-up loop failed") -- JIT warm-up
+    assert(http.request(loop .. n) == "ok\n", "the loop failed")
+    local pid = io.open(prefix .. "/valgrind.pid"):read("*l")
+    sh("kill -QUIT " .. pid)
+    local c
+    for _ = 1, 300 do
+      local f = io.open(log, "rb")
+      c = f and refs(f:read("*a"))
+      if f then f:close() end
+      if c then break end
+      socket.sleep(0.1)
+    end
+    if not c then error("no count from the nginx worker (" .. log .. ")") end
+    counts[i] = { n, c }
+  end
+  return (counts[2][2] - counts[1][2]) / (counts[2][1] - counts[1][1])
+end
+
+-- The page decoded 5 and 25 times: instructions per decode.
+local function per_decode(lua, which)
+  local counts = {}
+  for i, n in ipairs { 5, 25 } do
+    local out = capture(env_for(lua) .. VALGRIND .. " " .. lua .. " bench/count_loop.lua decode " .. which .. " " .. n)
+    local c = refs(out)
+    if not c then error("decode contender failed: " .. which .. "\n" .. out) end
+    counts[i] = { n, c }
+  end
+  return (counts[2][2] - counts[1][2]) / (counts[2][1] - counts[1][1])
+end
+
+-- ---- the run ----
+
+local rows = {}
+local function row(group, what, count, floor_name, floor)
+  rows[#rows + 1] = { group = group, what = what, count = count, floor_name = floor_name, floor = floor }
+  print(("%-28s %-62s %9.0f%s"):format(group, what, count,
+    floor and (" = %.2fx %s"):format(count / floor, floor_name) or ""))
+end
+
+local ok, err = pcall(function()
+  start_backend()
+  local url = "http://127.0.0.1:" .. backend.port .. "/v1/doc"
+  local base = "http://127.0.0.1:" .. backend.port .. "/v1"
+  local headers = shell.client_header_args()
+
+  local g = "request outside nginx"
+  local bare = per_request("", "build/bench/curl_loop " .. q(url) .. " SECONDS")
+  row(g, "bare C libcurl loop", bare)
+  row(g, "C libcurl loop sending the client's 4 headers",
+    per_request("", "build/bench/curl_loop " .. q(url) .. " SECONDS " .. headers), "the bare loop", bare)
+  for _, lua in ipairs { "lua5.4", "luajit" } do
+    row(g, (lua == "luajit" and "LuaJIT" or "Lua 5.4") .. " `client:request` (signed, decoded)",
+      per_request(env_for(lua), lua .. " bench/request.lua client " .. q(base) .. " SECONDS"), "the bare loop", bare)
+  end
+  if sh("luajit -e 'require \"curl\"' >/dev/null 2>&1") then
+    row(g, "LuaJIT Debian's lua-curl + cjson (no signing, no linking)",
+      per_request(env_for("luajit"), "luajit bench/request.lua luacurl " .. q(url) .. " SECONDS"), "the bare loop",
+      bare)
+  end
+
+  g = "request inside nginx"
+  local hand = in_nginx("cosocket")
+  row(g, "hand-written cosocket GET + cjson", hand)
+  row(g, "`client:request` (signed, decoded)", in_nginx("client"), "the hand-written GET", hand)
+
+  for _, lua in ipairs { "lua5.4", "luajit" } do
+    g = "decoding (" .. lua .. ")"
+    local cjson = per_decode(lua, "cjson")
+    row(g, "`cjson.decode` of the 100-candidate page", cjson)
+    row(g, "`jsonapi.decode`", per_decode(lua, "jsonapi"), "cjson.decode", cjson)
+    row(g, "cjson + the pure-Lua linker (bench/lua_linker.lua)", per_decode(lua, "lualinker"), "cjson.decode", cjson)
+  end
+end)
+for _, prefix in ipairs(prefixes) do stop(prefix) end
+socket.sleep(0.5)
+for _, prefix in ipairs(prefixes) do sh("rm -rf " .. q(prefix)) end
+if not ok then error(err, 0) end
+
+local out = {
+  "# Instruction counts",
+  "",
+  "Written by `make bench-instructions` (`bench/instructions.lua`); do not edit by hand. Instructions",
+  "counted by `valgrind --tool=callgrind` (steady on a shared machine, where wall time is not): each",
+  "contender ran short and long, and the difference of the counts over the difference of the work is",
+  "its cost per request or per decode. Outside nginx the client process is counted; inside nginx the",
+  "worker making the requests (the backend is another nginx). `make bench` (BENCHMARKS.md) has the",
+  "wall-time ratios the targets are about.",
+  "",
+  "| | contender | instructions | against |",
+  "|---|---|---|---|",
+}
+for _, r in ipairs(rows) do
+  local count = r.count >= 1e7 and ("%.1fM"):format(r.count / 1e6) or ("%.0fk"):format(r.count / 1000)
+  out[#out + 1] = ("| %s | %s | %s | %s |"):format(r.group, r.what, count,
+    r.floor and ("%.2fx %s"):format(r.count / r.floor, r.floor_name) or "(floor)")
+end
+out[#out + 1] = ""
+out[#out + 1] = ("Machine: %s, %s CPUs. %s; %s; libcurl %s. Took %.0f s."):format(
+  (capture("uname -srm"):gsub("%s+$", "")), (capture("nproc"):gsub("%s+$", "")),
+  capture("lua5.4 -v"):match("^Lua [%d%.]+") or "Lua 5.4", capture("luajit -v"):match("^LuaJIT %S+") or "LuaJIT",
+  capture(env_for("lua5.4") .. "lua5.4 -e 'io.write((require(\"clinch.core\").curl_version()))'"),
+  socket.gettime() - started)
+local f = assert(io.open(ROOT .. "/BENCHMARKS-callgrind.md", "wb"))
+f:write(table.concat(out, "\n"), "\n")
+f:close()
+print(("wrote BENCHMARKS-callgrind.md in %.0f s"):format(socket.gettime() - started))
