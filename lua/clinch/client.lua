@@ -476,6 +476,10 @@ function Client:_observe(res, err, after, epoch)
   end
 end
 
+-- The index lists of an exchange of one request, and of one with nothing left to do (read only: a
+-- round that retries makes a list of its own).
+local ONLY_FIRST, EMPTY = { 1 }, {}
+
 --- The one request loop: every request, alone or in a batch, goes attempt -> outcome -> log -> delay
 -- through here. `preps` are prepared requests (_prepare); `firsts`, when given, are the pendings of
 -- their first attempts, already on the wire since `started` (client:start). Returns, in order, a
@@ -483,33 +487,47 @@ end
 -- @local
 function Client:_exchange(preps, concurrency, firsts, started, epoch)
   local n = #preps
-  local results, todo = new_tab(n, 0), new_tab(n, 0)
-  for i = 1, n do todo[i] = i end
+  local results, todo = new_tab(n, 0), ONLY_FIRST
+  if n ~= 1 then
+    todo = new_tab(n, 0)
+    for i = 1, n do todo[i] = i end
+  end
   local attempt = 0
   local sched = parallel.current()
   while todo[1] do
     attempt = attempt + 1
-    local outs, fresh
+    local count = #todo
+    local outs, fresh, res1, err1
     if firsts then
       outs = self:_collect(firsts)
       firsts = nil
+    elseif count == 1 and not sched then
+      -- one blocking request (client:request): the transport's send, without the lists of a batch
+      local req = self:_sign(preps[todo[1]])
+      epoch = self:_acquire(1, sched)
+      started = self.logger and core.monotime() or started -- an attempt's start is only read for the log
+      res1, err1 = self.transport:send(req)
+      fresh = self._fresh_answers
     else
-      local reqs = new_tab(#todo, 0)
-      for k = 1, #todo do reqs[k] = self:_sign(preps[todo[k]]) end
-      epoch = self:_acquire(#reqs, sched)
-      -- an attempt's start is only read for the log
+      local reqs = new_tab(count, 0)
+      for k = 1, count do reqs[k] = self:_sign(preps[todo[k]]) end
+      epoch = self:_acquire(count, sched)
       started = self.logger and core.monotime() or started
       outs, fresh = self:_send(reqs, concurrency, sched)
     end
-    self._limiter:release(#todo)
+    self._limiter:release(count)
     local again, wait, reasons = nil, 0, nil -- made when a retry is due: most exchanges have none
-    for k = 1, #todo do -- (numeric loops: ipairs and its steps are C calls, per request)
+    for k = 1, count do -- (numeric loops: ipairs and its steps are C calls, per request)
       local i = todo[k]
-      local p, o = preps[i], outs[k]
-      local out, err, retryable, after = self:_outcome(p, o[1], o[2], attempt, fresh)
-      self:_log_attempt(p, out or o[1], err, attempt, started)
+      local p, o1, o2 = preps[i], res1, err1
+      if outs then
+        local o = outs[k]
+        o1, o2 = o[1], o[2]
+      end
+      local out, err, retryable, after = self:_outcome(p, o1, o2, attempt, fresh)
+      self:_log_attempt(p, out or o1, err, attempt, started)
       local delay = not out and retryable and self:_delay(attempt, after) or nil
-      self:_observe(out or o[1], err, delay, epoch)
+      self:_observe(out or o1, err, delay, epoch)
       if out then
         results[i] = out
       elseif retryable and attempt <= p.retries then
@@ -526,7 +544,7 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
       if self.logger then self.logger { event = "retry", wait = wait, attempt = attempt, reasons = reasons } end
       self:_pause(wait)
     end
-    todo = again or {}
+    todo = again or EMPTY
   end
   return results
 end

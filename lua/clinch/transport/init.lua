@@ -64,6 +64,7 @@ Wrapped.__index = Wrapped
 
 --- Sends one request -> response | nil, err (a wrapped transport is a transport object itself).
 function Wrapped:send(req)
+  if self.builtin then return self.impl:send(req) end
   local r = self:send_many({ req }, 1)[1]
   return r[1], r[2]
 end
