@@ -205,7 +205,7 @@ static int tr_l_transport_new(lua_State *L) {
     return 1;
 }
 
-/* ---- t:perform(reqs [, concurrency]) ---- */
+/* ---- t:perform(reqs [, concurrency]) -> results; t:perform(req) -> result ---- */
 
 typedef struct tr_batch {
     size_t n;
@@ -227,14 +227,19 @@ static int tr_l_perform(lua_State *L) {
     lua_State *main_L = interrupt_main_thread(L);
     size_t n, i, next = 0, lo = 0, running = 0;
     lua_Integer conc;
-    int anchors;
+    int anchors, single;
     tr_batch *b;
 
     luaL_checktype(L, 2, LUA_TTABLE);
     conc = luaL_optinteger(L, 3, (lua_Integer)t->max_concurrency);
     if (conc < 1) luaL_argerror(L, 3, "concurrency must be at least 1");
     lua_settop(L, 2);
-    n = lua_rawlen(L, 2);
+    /* a request itself (it has a url; a list has none) is a batch of one whose result comes back as
+     * it is: the libcurl transport's send, without a list around the request and one around its result */
+    lua_getfield(L, 2, "url");
+    single = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    n = single ? 1 : lua_rawlen(L, 2);
 
     /* One pass reads and checks every request: one that fails raises before any transfer starts, and
      * the header lists of those read before it belong to the batch, whose finalizer frees them. */
@@ -245,7 +250,8 @@ static int tr_l_perform(lua_State *L) {
     luaL_setmetatable(L, TR_BATCH_MT);
     b->n = n;
     for (i = 0; i < n; i++) {
-        lua_rawgeti(L, 2, (int)i + 1);
+        if (single) lua_pushvalue(L, 2);
+        else lua_rawgeti(L, 2, (int)i + 1);
         treq_read(L, lua_gettop(L), (int)i + 1, &b->x[i], anchors, (int)(3 * i + 1), t->agent_line);
         lua_pop(L, 1);
     }
@@ -273,6 +279,10 @@ static int tr_l_perform(lua_State *L) {
         }
     }
 
+    if (single) {
+        tres_push_result(L, &b->x[0]);
+        return 1;
+    }
     lua_createtable(L, (int)n, 0);
     for (i = 0; i < n; i++) {
         tres_push_result(L, &b->x[i]);

@@ -104,6 +104,16 @@ describe("core.transport", function()
     assert.matches("^lua%-clinch/", header(del, "user-agent"))
   end)
 
+  it("performs one request given as itself, returning its result rather than a list", function()
+    local one = t:perform(control("stats"))
+    assert.equal(200, one.status)
+    assert.is_table(cjson.decode(one.body))
+    local failed = t:perform({ url = "http://127.0.0.1:" .. closed_port() .. "/" })
+    assert.equal("network", failed.kind)
+    assert.is_false(failed.sent)
+    assert.has_error(function() t:perform({ url = 42 }) end)
+  end)
+
   it("sends one User-Agent: the transport's, or the request's own instead", function()
     mock.control("DELETE", "requests")
     local own = core.transport { timeout = 5, user_agent = "my-sync/1.0" }

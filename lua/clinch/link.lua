@@ -45,8 +45,8 @@ do
 end
 
 -- The state of the document being linked (see the header): the identity map type -> id -> table, the
--- last type looked up and its id map, the set of stubs, the set of resources given more than once (nil
--- until one is), the raw source table and the raw map (nil without raw_map).
+-- last type looked up and its id map, the set of stubs and the set of resources given more than once
+-- (each nil until it has one), the raw source table and the raw map (nil without raw_map).
 local types, last_type, last_byid, stubs, repeats, src, rawmap
 
 -- JSON kind of v, for messages (decode_json_kind).
@@ -174,7 +174,7 @@ end
 local function registered(byid, id)
   local found = byid[id]
   if found == nil then return nil, false end
-  if stubs[found] then
+  if stubs and stubs[found] then
     stubs[found] = nil
     return found, false
   end
@@ -252,6 +252,7 @@ local function resolve(d)
   if res == nil then -- not in the document: a stub, registered so that it is shared
     res = { id = id, type = ty }
     byid[id] = res
+    if not stubs then stubs = {} end -- (made on the first stub: most documents have none)
     stubs[res] = true
   end
   return res
@@ -460,7 +461,7 @@ function _M.decode(text, raw_map)
     return nil, "top level: expected object, got array", "decode" -- cjson makes [] and {} alike
   end
   local s1, s2, s3, s4, s5, s6, s7 = types, last_type, last_byid, stubs, repeats, src, rawmap
-  types, last_type, last_byid, stubs, repeats, src, rawmap = {}, nil, nil, {}, nil, nil, nil
+  types, last_type, last_byid, stubs, repeats, src, rawmap = {}, nil, nil, nil, nil, nil, nil
   if raw_map then src, rawmap = { text = text }, raw_map end
   local doc, problem = link_document(root)
   types, last_type, last_byid, stubs, repeats, src, rawmap = s1, s2, s3, s4, s5, s6, s7 -- luacheck: ignore 331

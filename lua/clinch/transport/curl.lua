@@ -1,7 +1,7 @@
 --- The libcurl transport: a thin adapter from the transport interface (see clinch.transport) to the
 -- C core's multi-handle transport, which keeps connections alive and runs requests in parallel.
 local core = require "clinch.core"
-local setmetatable = setmetatable
+local setmetatable, type = setmetatable, type
 
 local _M = {}
 
@@ -29,7 +29,8 @@ function _M.new(opts)
 end
 
 function Curl:send(req)
-  return outcome(self.handle:perform({ req }, 1)[1])
+  if type(req) ~= "table" then return outcome(self.handle:perform({ req }, 1)[1]) end -- (which raises)
+  return outcome(self.handle:perform(req))
 end
 
 function Curl:send_many(reqs, concurrency)
