@@ -322,7 +322,8 @@ end
 local Exchange = {}
 Exchange.__index = Exchange
 
--- Gives the socket the time left before the deadline; false when none is left.
+-- Gives the socket the time left before the deadline; false when none is left. `armed` is the last
+-- timeout given to the socket (in ms).
 function Exchange:arm()
   if self.deadline == huge then
     self.sock:settimeout(FOREVER_MS)
@@ -330,7 +331,12 @@ function Exchange:arm()
   end
   local left = self.deadline - now()
   if left <= 0 then return false end
-  self.sock:settimeout(min(FOREVER_MS, floor(left * 1000) + 1))
+  -- the same whole milliseconds as the last wait's (the usual case within a request): nothing to set
+  local ms = min(FOREVER_MS, floor(left * 1000) + 1)
+  if ms ~= self.armed then
+    self.sock:settimeout(ms)
+    self.armed = ms
+  end
   return true
 end
 
@@ -636,7 +642,9 @@ function Cosocket:connect(x, plan)
     local budget = x.deadline - now()
     if budget <= 0 then return x:fail("timeout", "no time left to connect to " .. x.where) end
     local ct = plan.connect_timeout > 0 and min(plan.connect_timeout, budget) or budget
-    sock:settimeout(ct == huge and FOREVER_MS or min(FOREVER_MS, floor(ct * 1000) + 1))
+    local ms = ct == huge and FOREVER_MS or min(FOREVER_MS, floor(ct * 1000) + 1)
+    sock:settimeout(ms)
+    x.armed = ms -- (what Exchange:arm compares with)
     local mark = record.pushed
     local ok, cerr = sock:connect(plan.host, plan.port, options)
     if not ok then
@@ -691,7 +699,7 @@ end
 -- One attempt: returns response or nil, err. Never sends the request a second time.
 function Cosocket:attempt(plan, deadline)
   local x = setmetatable({ deadline = deadline, where = plan.where, sent = false,
-                           reused = false, got_bytes = false, buf = "", pos = 1,
+                           reused = false, got_bytes = false, buf = "", pos = 1, armed = false,
                            size = 0, first = false, parts = false, limit = self.max_response_bytes }, Exchange)
   local ok, err = self:connect(x, plan)
   if not ok then return nil, err end
