@@ -236,8 +236,7 @@ static int tr_l_perform(lua_State *L) {
     lua_settop(L, 2);
     /* a request itself (it has a url; a list has none) is a batch of one whose result comes back as
      * it is: the libcurl transport's send, without a list around the request and one around its result */
-    lua_getfield(L, 2, "url");
-    single = !lua_isnil(L, -1);
+    single = treq_field(L, 2, "url") != LUA_TNIL; /* (raw, as treq_read reads requests) */
     lua_pop(L, 1);
     n = single ? 1 : lua_rawlen(L, 2);
 

@@ -112,6 +112,13 @@ describe("core.transport", function()
     assert.equal("network", failed.kind)
     assert.is_false(failed.sent)
     assert.has_error(function() t:perform({ url = 42 }) end)
+    -- the libcurl adapter's send takes that form; a table without a url is still refused, not taken
+    -- for an empty list
+    local curl = require("clinch.transport.curl").new { timeout = 5 }
+    assert.equal(200, (curl:send(control("stats"))).status)
+    assert.has_error(function() curl:send({ method = "GET" }) end)
+    assert.has_error(function() curl:send("http://x/") end)
+    curl:close()
   end)
 
   it("sends one User-Agent: the transport's, or the request's own instead", function()

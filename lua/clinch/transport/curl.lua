@@ -1,7 +1,7 @@
 --- The libcurl transport: a thin adapter from the transport interface (see clinch.transport) to the
 -- C core's multi-handle transport, which keeps connections alive and runs requests in parallel.
 local core = require "clinch.core"
-local setmetatable, type = setmetatable, type
+local setmetatable, type, rawget = setmetatable, type, rawget
 
 local _M = {}
 
@@ -29,7 +29,9 @@ function _M.new(opts)
 end
 
 function Curl:send(req)
-  if type(req) ~= "table" then return outcome(self.handle:perform({ req }, 1)[1]) end -- (which raises)
+  -- a request as itself (t:perform(req)); anything that is not one goes in a list, where the core
+  -- says what is wrong with it
+  if type(req) ~= "table" or rawget(req, "url") == nil then return outcome(self.handle:perform({ req }, 1)[1]) end
   return outcome(self.handle:perform(req))
 end
 
