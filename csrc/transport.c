@@ -21,6 +21,7 @@
 #include "compat.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -157,6 +158,20 @@ static size_t tr_push_string_options(lua_State *L, int opts) {
     return strbytes + 2 * size + sizeof TR_AGENT_PREFIX - 1;
 }
 
+/* Whether one of the variables libcurl takes a proxy (or proxy exceptions) from for http and https
+ * is set: then libcurl keeps reading them, per transfer, as it does by default. It ignores an
+ * upper-case HTTP_PROXY (a CGI script's environment has one from any client's Proxy header). */
+static int tr_env_proxy(void) {
+    static const char *const names[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                                        "no_proxy", "NO_PROXY"};
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v) return 1;
+    }
+    return 0;
+}
+
 /* core.transport([opts]) -> transport */
 static int tr_l_transport_new(lua_State *L) {
     tr_options o;
@@ -188,6 +203,7 @@ static int tr_l_transport_new(lua_State *L) {
     t->max_concurrency = (int)o.conc;
     t->verify_tls = o.verify;
     t->write_reuse = o.write_reuse;
+    t->env_proxy = tr_env_proxy();
     t->pool_cap = cap;
     tail = (char *)(t->pool + cap);
     t->proxy = tr_copy(L, base, &tail);

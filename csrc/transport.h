@@ -71,6 +71,7 @@ typedef struct tr_transport {
     long write_reuse;             /* seconds a connection may have been idle for a write to reuse it */
     const char *proxy, *ca_file, *ca_path, *user_agent; /* copies in this userdata's tail, or NULL */
     const char *agent_line;       /* "User-Agent: <user_agent>", in the tail too (see treq_fill) */
+    int env_proxy;                /* a proxy variable was set when t was made: libcurl reads them */
     struct curl_slist *proxy_headers; /* that line alone, for a proxy's CONNECT; freed by tdrv_close */
     int npool, pool_cap;
     CURL *pool[];                 /* idle easy handles; strings follow */

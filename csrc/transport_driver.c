@@ -34,7 +34,11 @@ static int tdrv_configure_handle(tr_transport *t, CURL *e) {
     TDRV_SET(CURLOPT_SSL_VERIFYHOST, t->verify_tls ? 2L : 0L);
     if (t->ca_file) TDRV_SET(CURLOPT_CAINFO, t->ca_file);
     if (t->ca_path) TDRV_SET(CURLOPT_CAPATH, t->ca_path);
+    /* Without proxy variables in the environment (tr_env_proxy), "" says "no proxy": libcurl would
+     * otherwise look five of them up again for every transfer. */
     if (t->proxy) TDRV_SET(CURLOPT_PROXY, t->proxy);
+    else if (!t->env_proxy) TDRV_SET(CURLOPT_PROXY, "");
+    if (!t->env_proxy) TDRV_SET(CURLOPT_NOPROXY, "");
     TDRV_SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     /* The User-Agent goes with each request's header list (treq_fill): set as CURLOPT_USERAGENT,
      * libcurl would format its line afresh for every transfer even when a header overrides it. A

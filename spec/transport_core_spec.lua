@@ -165,6 +165,51 @@ describe("core.transport", function()
     assert.equal(1, agents)
   end)
 
+  -- A transport made with no proxy variables tells libcurl "no proxy" once (instead of its looking
+  -- them up for every transfer); one made with them leaves them to libcurl. A child process, since the
+  -- environment is read when the transport is made.
+  local function child_get(env, url)
+    local script = "local t = require('clinch.core').transport { timeout = 3 } "
+      .. "local r = t:perform({ url = " .. string.format("%q", url) .. " }) "
+      .. "io.write(r.status and ('status ' .. r.status) or ('error ' .. r.kind))"
+    return assert(io.popen(support.child_env .. env .. " " .. support.lua .. " -e "
+      .. support.shell_quote(script) .. " 2>&1"))
+  end
+
+  it("takes http_proxy from the environment", function()
+    local server = assert(socket.bind("127.0.0.1", 0))
+    local _, port = server:getsockname()
+    server:settimeout(5)
+    -- the name does not resolve: only a proxy can answer for it
+    local child = child_get("http_proxy=http://127.0.0.1:" .. port, "http://api.example.invalid/v1/jobs")
+    local conn = assert(server:accept())
+    conn:settimeout(5)
+    local first = conn:receive("*l")
+    repeat local line = conn:receive("*l") until line == "" or line == nil
+    conn:send("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+    local out = child:read("*a")
+    child:close()
+    conn:close()
+    server:close()
+    assert.equal("GET http://api.example.invalid/v1/jobs HTTP/1.1", first)
+    assert.equal("status 204", out)
+  end)
+
+  it("keeps to no_proxy from the environment", function()
+    local closed = assert(socket.bind("127.0.0.1", 0))
+    local _, port = closed:getsockname()
+    closed:close() -- nothing listens there: a request sent through that proxy fails
+    local child = child_get("http_proxy=http://127.0.0.1:" .. port .. " no_proxy=127.0.0.1",
+      mock.origin .. "/__mock/stats")
+    local out = child:read("*a")
+    child:close()
+    assert.equal("status 200", out)
+    child = child_get("http_proxy=http://127.0.0.1:" .. port, mock.origin .. "/__mock/stats")
+    out = child:read("*a")
+    child:close()
+    assert.equal("error network", out)
+  end)
+
   it("keeps one connection alive across 50 sequential requests", function()
     mock.control("POST", "reset")
     for i = 1, 50 do
