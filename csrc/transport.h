@@ -32,13 +32,23 @@ typedef enum {
     TR_F_HEADERS_BIG   /* the header block is over the transport's max_header */
 } tr_xfer_fault;
 
+/* Room for the usual request's header lines in the transfer itself: a GET has four, a POST six. */
+#define TR_HDR_NODES 8
+#define TR_HDR_BYTES 512
+
 typedef struct tr_xfer {
     struct tr_transport *t;       /* set while this transfer holds one of t's easy handles */
     struct tr_xfer *prev, *next;  /* t->active list */
     CURL *easy;
     int in_multi;
     tr_xfer_state state;
-    struct curl_slist *hdrs;
+    /* the request's header list as libcurl reads it (treq_line): its first lines are nodes and text
+     * of this struct's own (no allocation per line), any past that room nodes of libcurl's from
+     * hdrs_heap on, which tdrv_release frees */
+    struct curl_slist *hdrs, *hdrs_tail, *hdrs_heap;
+    unsigned hdr_nodes, hdr_bytes;
+    struct curl_slist hdr_node[TR_HDR_NODES];
+    char hdr_text[TR_HDR_BYTES];
     const char *url, *method, *body; /* Lua strings anchored by the owner */
     size_t body_len;
     int use_postfields, is_head, is_get, is_write;

@@ -99,8 +99,9 @@ static void tdrv_release(tr_xfer *x) {
         tdrv_pool_put(t, x->easy);
         x->easy = NULL;
     }
-    curl_slist_free_all(x->hdrs);
-    x->hdrs = NULL;
+    curl_slist_free_all(x->hdrs_heap);
+    x->hdrs = x->hdrs_tail = x->hdrs_heap = NULL;
+    x->hdr_nodes = x->hdr_bytes = 0;
 }
 
 static void tdrv_free(tr_xfer *x) {

@@ -71,12 +71,36 @@ static void treq_anchor(lua_State *L, int anchors, int key) {
     lua_rawseti(L, anchors, key);
 }
 
-static struct curl_slist *treq_append(lua_State *L, tr_xfer *x, const char *line) {
-    struct curl_slist *l = curl_slist_append(x->hdrs, line);
-    if (!l) luaL_error(L, "not enough memory"); /* x owns the list so far: its userdata frees it */
-    x->hdrs = l;
-    return l;
+/* Where a line of len bytes (and its NUL) can go in x's own room for header text, or NULL when it is
+ * full (then the line goes to a node of libcurl's, which copies it). */
+static char *treq_room(tr_xfer *x, size_t len) {
+    if (x->hdrs_heap || x->hdr_nodes == TR_HDR_NODES || len + 1 > TR_HDR_BYTES - x->hdr_bytes) return NULL;
+    return x->hdr_text + x->hdr_bytes;
 }
+
+/* Appends a header line to x's list. `line` is x's room as treq_room gave it (taken), a string that
+ * outlives the transfer (a literal, the transport's User-Agent line: pointed at), or any other (copied
+ * by libcurl). Once a line has gone to libcurl's nodes, every later one does too, so that the list
+ * from hdrs_heap on is libcurl's to free. */
+static void treq_line(lua_State *L, tr_xfer *x, const char *line, size_t len, int lasting) {
+    struct curl_slist *n;
+    int own = line == x->hdr_text + x->hdr_bytes || (lasting && !x->hdrs_heap && x->hdr_nodes < TR_HDR_NODES);
+    if (own) {
+        n = &x->hdr_node[x->hdr_nodes++];
+        if (line == x->hdr_text + x->hdr_bytes) x->hdr_bytes += (unsigned)len + 1;
+        n->data = (char *)line;
+        n->next = NULL;
+    } else {
+        n = curl_slist_append(NULL, line);
+        if (!n) luaL_error(L, "not enough memory"); /* x owns the list so far: its userdata frees it */
+        if (!x->hdrs_heap) x->hdrs_heap = n;
+    }
+    if (x->hdrs_tail) x->hdrs_tail->next = n;
+    else x->hdrs = n;
+    x->hdrs_tail = n;
+}
+
+#define treq_literal(L, x, s) treq_line(L, x, s, sizeof s - 1, 1)
 
 /* What treq_read learns about a request on the way; x, when given, gets it at the end (treq_fill). */
 typedef struct {
@@ -171,24 +195,24 @@ static inline void treq_read_headers(lua_State *L, int req, int i, tr_xfer *x, t
             r->has_expect |= treq_ieq(name, "expect");
             r->has_agent |= treq_ieq(name, "user-agent");
             if (x) {
-                /* "Name;" is curl's way to send a header with an empty value. curl copies the line: a
-                 * usual one is built on the stack, a long one in a Lua string. */
-                char line[512];
-                if (nlen + vlen + 3 <= sizeof line) {
+                /* "Name;" is curl's way to send a header with an empty value. A usual line is built in
+                 * x's room; past that, in a Lua string that libcurl copies. */
+                size_t len = vlen ? nlen + 2 + vlen : nlen + 1;
+                char *line = treq_room(x, len);
+                if (line) {
                     memcpy(line, name, nlen);
                     if (vlen) {
                         line[nlen] = ':';
                         line[nlen + 1] = ' ';
                         memcpy(line + nlen + 2, value, vlen);
-                        line[nlen + 2 + vlen] = 0;
                     } else {
                         line[nlen] = ';';
-                        line[nlen + 1] = 0;
                     }
-                    treq_append(L, x, line);
+                    line[len] = 0;
+                    treq_line(L, x, line, len, 0);
                 } else {
                     lua_pushfstring(L, vlen ? "%s: %s" : "%s;", name, value);
-                    treq_append(L, x, lua_tostring(L, -1));
+                    treq_line(L, x, lua_tostring(L, -1), len, 0);
                     lua_pop(L, 1);
                 }
             }
@@ -203,12 +227,13 @@ static inline void treq_read_headers(lua_State *L, int req, int i, tr_xfer *x, t
 /* Completes x from what treq_read learnt. */
 static inline void treq_fill(lua_State *L, tr_xfer *x, const treq_info *r, const char *agent_line) {
     /* an empty "Name:" removes what curl would add on its own (Expect only ever goes with a body) */
-    if (!r->has_expect && r->post) treq_append(L, x, "Expect:");
-    if (!r->has_accept) treq_append(L, x, "Accept:");
+    if (!r->has_expect && r->post) treq_literal(L, x, "Expect:");
+    if (!r->has_accept) treq_literal(L, x, "Accept:");
     /* The transport's User-Agent as a header line of the request: libcurl then skips its own, which it
-     * would format afresh for every request (CURLOPT_USERAGENT stays set for a proxy's CONNECT). */
-    if (!r->has_agent && agent_line) treq_append(L, x, agent_line);
-    if (!r->has_ctype && r->post) treq_append(L, x, "Content-Type:");
+     * would format afresh for every request (a proxy's CONNECT has it from CURLOPT_PROXYHEADER). The
+     * line lives in the transport, which outlives the transfer. */
+    if (!r->has_agent && agent_line) treq_line(L, x, agent_line, strlen(agent_line), 1);
+    if (!r->has_ctype && r->post) treq_literal(L, x, "Content-Type:");
     x->is_get = r->is_get;
     x->is_head = r->is_head;
     x->is_write = r->is_write;

@@ -49,6 +49,32 @@ local CASES = {
     end,
   },
   {
+    -- more lines and bytes than the libcurl transport keeps in a transfer's own room (8 lines, 512
+    -- bytes): the rest go to libcurl's own list, in order, with nothing lost on either side
+    name = "many and long request headers all arrive, on every request of a batch",
+    mode = "many",
+    requests = (function()
+      local list = {}
+      for k = 1, 3 do
+        local headers = { ["X-Long"] = ("L"):rep(600 * k), ["X-Empty"] = "" }
+        for i = 1, 6 * k do headers["X-H" .. i] = ("v%d.%d"):format(k, i) end
+        list[k] = { method = "POST", url = "/c/echo", body = "b" .. k, headers = headers }
+      end
+      return list
+    end)(),
+    check = function(r)
+      for k = 1, 3 do
+        local echo = cjson.decode(assert(r[k].res, r[k].err and r[k].err.message).body)
+        assert.equal("b" .. k, echo.body)
+        assert.equal(("L"):rep(600 * k), echo.headers["x-long"])
+        assert.equal("", echo.headers["x-empty"])
+        for i = 1, 6 * k do assert.equal(("v%d.%d"):format(k, i), echo.headers["x-h" .. i]) end
+        assert.is_nil(echo.headers["x-h" .. (6 * k + 1)])
+        assert.truthy(echo.headers["user-agent"]:find("lua-clinch/", 1, true))
+      end
+    end,
+  },
+  {
     name = "a POST body arrives whole with its Content-Length",
     requests = { { method = "POST", url = "/c/echo", body = '{"data":{"type":"candidate"}}',
                    headers = { ["Content-Type"] = "application/vnd.api+json" } } },
