@@ -68,9 +68,10 @@ static const char *const decode_keys[] = {"id", "type", "attributes", "relations
 
 typedef struct {
     lua_State *L;
-    int types;  /* abs index: identity map, type -> { id -> resource table } */
+    int types;  /* abs index: identity map, type -> { id -> resource table }; nil while one type is all
+                 * there was, its id map being in `last` (most documents have one) */
     int last;   /* abs index of two slots: the last type looked up and its id map */
-    int stubs;  /* abs index: set of the stubs made so far */
+    int stubs;  /* abs index: nil, then the set of the stubs made so far */
     int src;    /* abs index of the raw source table, 0 without raw_map */
     int rawmap; /* abs index of raw_map, 0 without it */
     int repeats; /* abs index: nil until a type+id is given twice, then the set of those tables */
@@ -326,14 +327,25 @@ static void decode_push_byid(decode_ctx *c) {
         lua_pushvalue(L, c->last + 1);
         return;
     }
-    lua_pushvalue(L, -2);
-    lua_rawget(L, c->types);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
+    if (lua_isnil(L, c->last)) { /* the first type: its map stays in `last` alone until another comes */
         lua_createtable(L, 0, 8);
-        lua_pushvalue(L, -3);
+    } else {
+        if (lua_isnil(L, c->types)) { /* a second type: from now on every map is in `types` */
+            lua_createtable(L, 0, 4);
+            lua_pushvalue(L, c->last);
+            lua_pushvalue(L, c->last + 1);
+            lua_rawset(L, -3);
+            lua_replace(L, c->types);
+        }
         lua_pushvalue(L, -2);
-        lua_rawset(L, c->types);
+        lua_rawget(L, c->types);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_createtable(L, 0, 8);
+            lua_pushvalue(L, -3);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, c->types);
+        }
     }
     lua_pushvalue(L, -3);
     lua_replace(L, c->last);
@@ -366,10 +378,13 @@ static inline int decode_find_registered(decode_ctx *c, int *repeated) {
         return 0;
     }
     found = lua_gettop(L);
-    lua_pushvalue(L, found);
-    lua_rawget(L, c->stubs);
-    stub = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    stub = 0;
+    if (!lua_isnil(L, c->stubs)) {
+        lua_pushvalue(L, found);
+        lua_rawget(L, c->stubs);
+        stub = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
     if (stub) { /* a stub made for an earlier forward reference: it becomes this resource */
         lua_pushvalue(L, found);
         lua_pushnil(L);
@@ -493,6 +508,10 @@ static int decode_resolve(decode_ctx *c, int d, const decode_where *w) {
         lua_pushvalue(L, top + 2);
         lua_pushvalue(L, -2);
         lua_rawset(L, top + 3);
+        if (lua_isnil(L, c->stubs)) {
+            lua_newtable(L);
+            lua_replace(L, c->stubs);
+        }
         lua_pushvalue(L, -1);
         lua_pushboolean(L, 1);
         lua_rawset(L, c->stubs);
@@ -808,9 +827,9 @@ static int decode_l_decode(lua_State *L) {
     c.L = L;
     c.src = 0;
     c.rawmap = 0;
-    lua_newtable(L);
+    lua_pushnil(L);
     c.types = lua_gettop(L);
-    lua_newtable(L);
+    lua_pushnil(L);
     c.stubs = lua_gettop(L);
     lua_pushnil(L);
     c.last = lua_gettop(L);
