@@ -32,9 +32,12 @@ typedef enum {
     TR_F_HEADERS_BIG   /* the header block is over the transport's max_header */
 } tr_xfer_fault;
 
-/* Room for the usual request's header lines in the transfer itself: a GET has four, a POST six. */
-#define TR_HDR_NODES 8
-#define TR_HDR_BYTES 512
+/* Room for the usual request's header lines in the transfer itself: a GET has four lines (about 120
+ * bytes to copy), a POST five or six. Kept small enough that a transfer's userdata stays below 1 KiB:
+ * glibc serves larger blocks from its large-block bins, first merging its free small blocks, which
+ * costs more than the lines would. */
+#define TR_HDR_NODES 6
+#define TR_HDR_BYTES 256
 
 typedef struct tr_xfer {
     struct tr_transport *t;       /* set while this transfer holds one of t's easy handles */

@@ -49,7 +49,7 @@ local CASES = {
     end,
   },
   {
-    -- more lines and bytes than the libcurl transport keeps in a transfer's own room (8 lines, 512
+    -- more lines and bytes than the libcurl transport keeps in a transfer's own room (6 lines, 256
     -- bytes): the rest go to libcurl's own list, in order, with nothing lost on either side
     name = "many and long request headers all arrive, on every request of a batch",
     mode = "many",
