@@ -46,6 +46,10 @@
 #define TR_ENV_STRINGS 2                   /* url, method, body at 2, 3, 4 */
 #define TR_ENV_RESULT 5
 
+/* The uservalue of a transport: a table holding, at TR_TENV_ONE, the batch of one that t:perform(req)
+ * used last (see tr_one_batch). */
+#define TR_TENV_ONE 1
+
 /* ---- transport object ---- */
 
 static tr_transport *tr_check(lua_State *L, int i) {
@@ -218,6 +222,8 @@ static int tr_l_transport_new(lua_State *L) {
     /* after the multi handle: from here on the finalizer's tdrv_close frees this list */
     t->proxy_headers = curl_slist_append(NULL, t->agent_line);
     if (!t->proxy_headers) luaL_error(L, "not enough memory for a transport");
+    lua_createtable(L, 1, 0);
+    compat_setenv(L, -2);
     return 1;
 }
 
@@ -225,6 +231,7 @@ static int tr_l_transport_new(lua_State *L) {
 
 typedef struct tr_batch {
     size_t n;
+    int busy;   /* a batch of one that t:perform(req) may use again: set while it does */
     tr_xfer x[];
 } tr_batch;
 
@@ -236,6 +243,46 @@ static void tr_batch_release(tr_batch *b) {
 static int tr_l_batch_gc(lua_State *L) {
     tr_batch_release((tr_batch *)luaL_checkudata(L, 1, TR_BATCH_MT));
     return 0;
+}
+
+/* Pushes a new batch of n transfers and, under it, the table anchoring the strings curl reads in place
+ * (3 per request: tr_l_perform's treq_read calls), which is also the batch's uservalue. */
+static tr_batch *tr_new_batch(lua_State *L, size_t n) {
+    tr_batch *b;
+    lua_createtable(L, (int)(n * 3), 0);
+    b = (tr_batch *)compat_newudata(L, sizeof(tr_batch) + n * sizeof(tr_xfer));
+    memset(b, 0, sizeof(tr_batch) + n * sizeof(tr_xfer));
+    luaL_setmetatable(L, TR_BATCH_MT);
+    lua_pushvalue(L, -2);
+    compat_setenv(L, -2);
+    b->n = n;
+    return b;
+}
+
+/* Pushes the anchors and the batch of one for t:perform(req) on the transport at index 1, marked busy:
+ * the one it used last when that one is done (a blocking request after another allocates nothing
+ * here), else a new one, which the transport keeps for next time. A batch left busy (its request
+ * raised; or a finalizer's request on the same transport while this one runs) is never used again:
+ * its own finalizer frees what it holds. */
+static tr_batch *tr_one_batch(lua_State *L) {
+    tr_batch *b;
+    compat_getenv(L, 1);
+    lua_rawgeti(L, -1, TR_TENV_ONE);
+    b = (tr_batch *)lua_touserdata(L, -1); /* only ever a batch of one, put there below */
+    if (b && !b->busy) {
+        compat_getenv(L, -1);  /* env batch anchors */
+        lua_insert(L, -2);     /* env anchors batch */
+        lua_remove(L, -3);
+        memset(b->x, 0, sizeof(tr_xfer));
+    } else {
+        lua_pop(L, 1);
+        b = tr_new_batch(L, 1); /* env anchors batch */
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -4, TR_TENV_ONE);
+        lua_remove(L, -3);
+    }
+    b->busy = 1;
+    return b;
 }
 
 static int tr_l_perform(lua_State *L) {
@@ -258,12 +305,8 @@ static int tr_l_perform(lua_State *L) {
 
     /* One pass reads and checks every request: one that fails raises before any transfer starts, and
      * the header lists of those read before it belong to the batch, whose finalizer frees them. */
-    lua_createtable(L, (int)(n * 3), 0);
-    anchors = lua_gettop(L);
-    b = (tr_batch *)compat_newudata(L, sizeof(tr_batch) + n * sizeof(tr_xfer));
-    memset(b, 0, sizeof(tr_batch) + n * sizeof(tr_xfer));
-    luaL_setmetatable(L, TR_BATCH_MT);
-    b->n = n;
+    b = single ? tr_one_batch(L) : tr_new_batch(L, n);
+    anchors = lua_gettop(L) - 1;
     for (i = 0; i < n; i++) {
         if (single) lua_pushvalue(L, 2);
         else lua_rawgeti(L, 2, (int)i + 1);
@@ -296,6 +339,11 @@ static int tr_l_perform(lua_State *L) {
 
     if (single) {
         tres_push_result(L, &b->x[0]);
+        for (i = 1; i <= 3; i++) { /* the request's strings go with it */
+            lua_pushnil(L);
+            lua_rawseti(L, anchors, (int)i);
+        }
+        b->busy = 0;
         return 1;
     }
     lua_createtable(L, (int)n, 0);

@@ -165,6 +165,71 @@ describe("core.transport", function()
     assert.equal(1, agents)
   end)
 
+  -- t:perform(req) uses one batch again and again; one left busy is set aside.
+  it("goes on after a request that raised while being read", function()
+    for _ = 1, 3 do
+      assert.has_error(function() t:perform(api("candidates", { headers = { ["Bad Name"] = "x" } })) end)
+      assert.is_number(t:perform(api("jobs")).status)
+      assert.is_number(t:perform(api("jobs", { headers = { ["X-Long"] = ("v"):rep(900) } })).status)
+    end
+  end)
+
+  it("serves a request a finalizer makes while another request is read", function()
+    -- In a child: its heap is small enough that a collector in a hurry finishes a cycle, and runs
+    -- the finalizer, while the long header lines of the outer request are being read.
+    local script = [[
+      local t = require("clinch.core").transport { timeout = 5 }
+      local base = os.getenv("MOCK_ORIGIN")
+      local outer_url, inner_url = base .. "/v1/candidates", base .. "/v1/jobs"
+      local running, inside, statuses = false, 0, {}
+      local function finalizer()
+        if running then
+          inside = inside + 1
+          statuses[#statuses + 1] = t:perform({ url = inner_url }).status
+        end
+      end
+      local headers = {}
+      for i = 1, 12 do headers["X-H" .. i] = ("h"):rep(300) .. i end
+      collectgarbage("setpause", 0)
+      collectgarbage("setstepmul", 10000)
+      for _ = 1, 100 do
+        local req = { url = outer_url, headers = headers }
+        -- garbage at once, and nothing allocates before the request is read
+        if newproxy then getmetatable(newproxy(true)).__gc = finalizer
+        else setmetatable({}, { __gc = finalizer }) end
+        running = true
+        local status = t:perform(req).status -- (not in the assignment: the finalizer appends too)
+        running = false
+        statuses[#statuses + 1] = status
+      end
+      collectgarbage("collect")
+      for i, s in ipairs(statuses) do statuses[i] = tostring(s) end
+      io.write(inside, " ", table.concat(statuses, " "))
+    ]]
+    mock.control("DELETE", "requests")
+    local ok, out = support.run("MOCK_ORIGIN=" .. support.shell_quote(mock.origin) .. " " .. support.lua
+      .. " -e " .. support.shell_quote(script))
+    assert(ok, out)
+    local inside = assert(tonumber(out:match("^(%d+)")), out)
+    assert.is_true(inside >= 10, "the finalizer ran during a request only " .. inside .. " times")
+    local statuses = 0
+    for s in out:gmatch(" (%S+)") do
+      assert.is_number(tonumber(s), out)
+      statuses = statuses + 1
+    end
+    assert.equal(100 + inside, statuses)
+    -- each request arrived once, the outer ones with their own headers
+    local seen = { candidates = 0, jobs = 0 }
+    for _, entry in ipairs(mock.control("GET", "requests").requests) do
+      local what = entry.uri:match("^/v1/(%a+)$")
+      seen[what] = seen[what] + 1
+      if what == "candidates" then
+        for i = 1, 12 do assert.equal(("h"):rep(300) .. i, entry.headers["x-h" .. i]) end
+      end
+    end
+    assert.same({ candidates = 100, jobs = inside }, seen)
+  end)
+
   -- A transport made with no proxy variables tells libcurl "no proxy" once (instead of its looking
   -- them up for every transfer); one made with them leaves them to libcurl. A child process, since the
   -- environment is read when the transport is made.
