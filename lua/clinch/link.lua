@@ -44,9 +44,10 @@ do
   end
 end
 
--- The state of the document being linked (see the header): the identity map type -> id -> table, the
--- last type looked up and its id map, the set of stubs and the set of resources given more than once
--- (each nil until it has one), the raw source table and the raw map (nil without raw_map).
+-- The state of the document being linked (see the header): the identity map type -> id -> table (nil
+-- while there was one type), the last type looked up and its id map, the set of stubs and the set of
+-- resources given more than once (each nil until it has one), the raw source table and the raw map
+-- (nil without raw_map).
 local types, last_type, last_byid, stubs, repeats, src, rawmap
 
 -- JSON kind of v, for messages (decode_json_kind).
@@ -158,12 +159,18 @@ local function other_id(id, what)
   return nil, what .. " id must be a string, got " .. kind(id)
 end
 
--- The id map of type ty (decode_push_byid), created when new.
+-- The id map of type ty (decode_push_byid), created when new; called for a type other than the last.
+-- The map of types is made when a second type comes: until then the first one's map is last_byid.
 local function byid_of(ty)
-  local byid = types[ty]
+  local byid
+  if types then
+    byid = types[ty]
+  elseif last_type ~= nil then
+    types = { [last_type] = last_byid }
+  end
   if not byid then
     byid = {}
-    types[ty] = byid
+    if types then types[ty] = byid end
   end
   last_type, last_byid = ty, byid
   return byid
@@ -462,7 +469,7 @@ function _M.decode(text, raw_map)
     return nil, "top level: expected object, got array", "decode" -- cjson makes [] and {} alike
   end
   local s1, s2, s3, s4, s5, s6, s7 = types, last_type, last_byid, stubs, repeats, src, rawmap
-  types, last_type, last_byid, stubs, repeats, src, rawmap = {}, nil, nil, nil, nil, nil, nil
+  types, last_type, last_byid, stubs, repeats, src, rawmap = nil, nil, nil, nil, nil, nil, nil
   if raw_map then src, rawmap = { text = text }, raw_map end
   local doc, problem = link_document(root)
   types, last_type, last_byid, stubs, repeats, src, rawmap = s1, s2, s3, s4, s5, s6, s7 -- luacheck: ignore 331
