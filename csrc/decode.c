@@ -21,10 +21,10 @@
  *   - integral floats become integers on 5.3+ (|n| < 2^53, so the conversion is exact);
  *   - objects with a string `utc` and a number `epoch` get the "clinch.DateTime" metatable.
  *
- * raw access: when raw_map is given, raw_map[resource] = src for every resource (not stubs), src being
- * one table per document with src.text = text. The Lua layer re-parses src.text on demand and finds
- * the untouched cjson object by type and id (nulls as cjson.null). Nothing is copied at decode time;
- * one table store per resource is the whole cost.
+ * raw access: when raw_map is given, raw_map[resource] = text for every resource (not stubs). The Lua
+ * layer (jsonapi.raw) re-parses the text on demand and finds the untouched cjson object by type and id
+ * (nulls as cjson.null). Nothing is copied at decode time; one table store per resource is the whole
+ * cost.
  *
  * Malformed input never raises: the result is nil, a message "<where>: <what>" and the kind "decode" (only a
  * non-string text or a memory error raise). The top level must be an object; `[]` too is refused,
@@ -72,7 +72,7 @@ typedef struct {
                  * there was, its id map being in `last` (most documents have one) */
     int last;   /* abs index of two slots: the last type looked up and its id map */
     int stubs;  /* abs index: nil, then the set of the stubs made so far */
-    int src;    /* abs index of the raw source table, 0 without raw_map */
+    int src;    /* abs index of the text, what raw_map points resources at; 0 without raw_map */
     int rawmap; /* abs index of raw_map, 0 without it */
     int repeats; /* abs index: nil until a type+id is given twice, then the set of those tables */
 } decode_ctx;
@@ -838,10 +838,7 @@ static int decode_l_decode(lua_State *L) {
     c.repeats = lua_gettop(L);
     if (lua_istable(L, 2)) {
         c.rawmap = 2;
-        lua_createtable(L, 0, 2);
-        lua_pushvalue(L, 1);
-        lua_setfield(L, -2, "text");
-        c.src = lua_gettop(L);
+        c.src = 1; /* (luaL_checkstring made it a string) */
     }
     if (decode_link_document(&c, root)) return decode_fail_result(L, "decode");
     return 1;

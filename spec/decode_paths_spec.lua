@@ -57,14 +57,14 @@ local function count(t)
   return n
 end
 
--- The one source table of a raw map (every resource of a document shares it), checked to hold text.
+-- What a raw map points every resource of a document at, checked to be the document's text.
 local function raw_source(raw, text)
   local src
   for _, s in next, raw do
     if src == nil then src = s end
-    if s ~= src then return nil, "two source tables in one document's raw map" end
+    if s ~= src then return nil, "two sources in one document's raw map" end
   end
-  if src ~= nil and (src.text ~= text or count(src) ~= 1) then return nil, "the source table is not { text = text }" end
+  if src ~= nil and src ~= text then return nil, "the raw map does not point at the text" end
   return src
 end
 

@@ -256,6 +256,29 @@ describe("jsonapi.decode", function()
     assert.has_error(function() jsonapi.raw("c1") end)
   end)
 
+  it("parses a document once for raw access to any of its resources, as long as one is kept", function()
+    local text = '{"data":[{"type":"t","id":"1","attributes":{"v":null},"meta":{"m":1}},'
+      .. '{"type":"t","id":"2","attributes":{"v":2}}],"included":[{"type":"u","id":"3","links":{"self":"/u/3"}}]}'
+    local d1 = assert(jsonapi.decode(text))
+    local first = jsonapi.raw(d1.data[1])
+    assert.equal(1, first.meta.m)
+    assert.equal(jsonapi.null, first.attributes.v)
+    -- a document of the same text shares that parse; one of another text does not
+    local d2 = assert(jsonapi.decode(text))
+    assert.equal(first, jsonapi.raw(d2.data[1]))
+    local other = assert(jsonapi.decode(text .. " "))
+    assert.are_not.equal(first, jsonapi.raw(other.data[1]))
+    assert.same(first, jsonapi.raw(other.data[1]))
+    -- with the resources raw looked at gone, the others still get their objects (parsed again)
+    local second, third = d1.data[2], d1.included[1]
+    d1, d2, first = nil, nil, nil -- luacheck: ignore 311
+    collectgarbage()
+    collectgarbage()
+    assert.equal(2, jsonapi.raw(second).attributes.v)
+    assert.equal("/u/3", jsonapi.raw(third).links.self)
+    assert.equal(jsonapi.raw(second).attributes, jsonapi.raw(second).attributes)
+  end)
+
   describe("given a resource more than once", function()
     -- Union, member by member; of two copies the later registered wins: `included` is registered before
     -- `data`, so primary data wins over included, and within either the later copy wins, as a repeated

@@ -61,8 +61,13 @@ if type(rawget(_G, "jit")) == "table" then
   _M.linker = "lua"
 end
 
--- resource table -> per-document source { text =, index = }; see csrc/decode.c.
+-- resource table -> its document's text, as the linkers store it (csrc/decode.c); once jsonapi.raw
+-- has looked at the resource, the document's source table { text =, index = } instead.
 local raw_map = setmetatable({}, { __mode = "k" })
+-- text -> the source table of a document with that text, while a resource points at it: the resources
+-- jsonapi.raw looks at share one parse of their document. (A source table made at decode time would
+-- cost every decode a table, for the few documents jsonapi.raw is ever asked about.)
+local sources = setmetatable({}, { __mode = "v" })
 
 --- Decodes and links a JSON:API document. Returns the document, or nil and an error of kind "decode"
 -- whose message says where the document is wrong (kind "unsupported" when lua-cjson is missing).
@@ -119,8 +124,10 @@ end
 
 --- The original resource object of a decoded resource as lua-cjson parsed it (attributes with their
 -- original names and values, nulls as jsonapi.null, resource-level links and meta), or nil for a stub
--- or a table that did not come from jsonapi.decode. The document is parsed again on first use; the
--- object is found by the resource's type and id, so those two fields must not have been changed.
+-- or a table that did not come from jsonapi.decode. The document is parsed again on first use (and
+-- that parse serves every resource of the document, and of any document of the same text: treat raw
+-- objects as read-only); the object is found by the resource's type and id, so those two fields must
+-- not have been changed.
 -- @tparam table resource a resource table of a decoded document
 -- @treturn table|nil the resource object as sent, or nil
 -- @raise for resource that is not a table
@@ -128,6 +135,15 @@ function _M.raw(resource)
   if type(resource) ~= "table" then raise("jsonapi.raw expects a resource table, got " .. type(resource)) end
   local src = raw_map[resource]
   if not src or not raw_decode then return nil end
+  if type(src) == "string" then -- first look at this resource: its document's shared source table
+    local text = src
+    src = sources[text]
+    if not src then
+      src = { text = text }
+      sources[text] = src
+    end
+    raw_map[resource] = src
+  end
   local index = src.index
   if not index then
     local tree = raw_decode(src.text)

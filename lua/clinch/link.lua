@@ -46,8 +46,8 @@ end
 
 -- The state of the document being linked (see the header): the identity map type -> id -> table (nil
 -- while there was one type), the last type looked up and its id map, the set of stubs and the set of
--- resources given more than once (each nil until it has one), the raw source table and the raw map
--- (nil without raw_map).
+-- resources given more than once (each nil until it has one), the text (what the raw map points
+-- resources at) and the raw map (nil without raw_map).
 local types, last_type, last_byid, stubs, repeats, src, rawmap
 
 -- JSON kind of v, for messages (decode_json_kind).
@@ -447,7 +447,7 @@ local _M = {}
 
 --- Decodes and links a JSON:API document, as core.decode: the document, or nil, a message and the kind
 -- ("decode" for a text that is not the document, "unsupported" without lua-cjson). With raw_map,
--- raw_map[resource] = src for every resource (not stubs), src = { text = text } for the document.
+-- raw_map[resource] = text for every resource (not stubs).
 function _M.decode(text, raw_map)
   if type(text) == "number" then text = tostring(text) end -- as luaL_checkstring
   if type(text) ~= "string" then error("bad argument #1 to 'decode' (string expected, got " .. type(text) .. ")", 2) end
@@ -470,7 +470,7 @@ function _M.decode(text, raw_map)
   end
   local s1, s2, s3, s4, s5, s6, s7 = types, last_type, last_byid, stubs, repeats, src, rawmap
   types, last_type, last_byid, stubs, repeats, src, rawmap = nil, nil, nil, nil, nil, nil, nil
-  if raw_map then src, rawmap = { text = text }, raw_map end
+  if raw_map then src, rawmap = text, raw_map end
   local doc, problem = link_document(root)
   types, last_type, last_byid, stubs, repeats, src, rawmap = s1, s2, s3, s4, s5, s6, s7 -- luacheck: ignore 331
   if doc then return doc end
