@@ -604,7 +604,7 @@ static int decode_top_member(lua_State *L, int root, int doc, const char *name) 
     lua_rawget(L, root);
     if (lua_type(L, -1) == LUA_TTABLE) {
         if (decode_walk_table(L, lua_gettop(L), 2, 1)) return -1;
-    } else if (decode_is_null(L, -1)) {
+    } else if (lua_isnil(L, -1) || decode_is_null(L, -1)) { /* (absent, the usual case: nothing to set) */
         lua_pop(L, 1);
         return 0;
     }
