@@ -46,8 +46,9 @@ function jsonapi.is_datetime(v) end
 
 --- The original resource object of a decoded resource as lua-cjson parsed it (attributes with their original names
 -- and values, nulls as jsonapi.null, resource-level links and meta), or nil for a stub or a table that did not come
--- from jsonapi.decode. The document is parsed again on first use; the object is found by the resource's type and
--- id, so those two fields must not have been changed.
+-- from jsonapi.decode. The document is parsed again on first use (and that parse serves every resource of the
+-- document, and of any document of the same text: treat raw objects as read-only); the object is found by the
+-- resource's type and id, so those two fields must not have been changed.
 ---@param resource table a resource table of a decoded document
 ---@return table?
 function jsonapi.raw(resource) end
