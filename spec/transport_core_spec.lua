@@ -237,7 +237,10 @@ describe("core.transport", function()
     local script = "local t = require('clinch.core').transport { timeout = 3 } "
       .. "local r = t:perform({ url = " .. string.format("%q", url) .. " }) "
       .. "io.write(r.status and ('status ' .. r.status) or ('error ' .. r.kind))"
-    return assert(io.popen(support.child_env .. env .. " " .. support.lua .. " -e "
+    -- none of the suite's own environment's proxy variables: only what the case sets
+    local clean = "env -u http_proxy -u https_proxy -u HTTPS_PROXY -u all_proxy -u ALL_PROXY -u no_proxy"
+      .. " -u NO_PROXY "
+    return assert(io.popen(support.child_env .. clean .. env .. " " .. support.lua .. " -e "
       .. support.shell_quote(script) .. " 2>&1"))
   end
 
