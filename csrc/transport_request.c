@@ -84,10 +84,10 @@ static char *treq_room(tr_xfer *x, size_t len) {
  * from hdrs_heap on is libcurl's to free. */
 static void treq_line(lua_State *L, tr_xfer *x, const char *line, size_t len, int lasting) {
     struct curl_slist *n;
-    int own = line == x->hdr_text + x->hdr_bytes || (lasting && !x->hdrs_heap && x->hdr_nodes < TR_HDR_NODES);
-    if (own) {
+    int in_room = line == x->hdr_text + x->hdr_bytes;
+    if (in_room || (lasting && !x->hdrs_heap && x->hdr_nodes < TR_HDR_NODES)) {
         n = &x->hdr_node[x->hdr_nodes++];
-        if (line == x->hdr_text + x->hdr_bytes) x->hdr_bytes += (unsigned)len + 1;
+        if (in_room) x->hdr_bytes += (unsigned)len + 1;
         n->data = (char *)line;
         n->next = NULL;
     } else {
