@@ -69,12 +69,21 @@ static unsigned crypto_hmac(const EVP_MD *md, const void *key, size_t keylen, co
 /* Each context also remembers the key it was last keyed with (a key up to CRYPTO_HMAC_KEY_MAX bytes):
  * signing again with the same key re-initialises the context without hashing the key into its pads
  * again (a third of the cost of a signature). The copy is wiped when replaced and when freed. */
+/* It also remembers the last message MACed with that key (up to CRYPTO_HMAC_MSG_MAX bytes) and its MAC:
+ * a signer asked for the same canonical string again (the same request within one second, the date
+ * being part of it) gives the same bytes without computing them, which is most of a signature's cost.
+ * The MAC is no secret (it goes out in the Authorization header); it is forgotten with the key. */
 #define CRYPTO_HMAC_KEY_MAX 128
+#define CRYPTO_HMAC_MSG_MAX 512
 typedef struct {
     EVP_MAC *mac;
     EVP_MAC_CTX *ctx[2];
     size_t keylen[2]; /* 0: no key remembered */
     unsigned char key[2][CRYPTO_HMAC_KEY_MAX];
+    size_t msglen[2];
+    unsigned maclen[2]; /* 0: no message remembered */
+    unsigned char msg[2][CRYPTO_HMAC_MSG_MAX];
+    unsigned char macout[2][CRYPTO_MAX_MD];
 } crypto_hmac_cache;
 
 static void crypto_hmac_cache_free(crypto_hmac_cache *c) {
@@ -83,6 +92,7 @@ static void crypto_hmac_cache_free(crypto_hmac_cache *c) {
         EVP_MAC_CTX_free(c->ctx[i]);
         c->ctx[i] = NULL;
         c->keylen[i] = 0;
+        c->maclen[i] = 0;
     }
     OPENSSL_cleanse(c->key, sizeof c->key);
     EVP_MAC_free(c->mac);
@@ -121,6 +131,11 @@ static unsigned crypto_hmac_cached(crypto_hmac_cache *c, int sha256, const void 
     }
     /* the same key as last time: a NULL key re-initialises with the one the context holds */
     int same = keylen > 0 && c->keylen[k] == keylen && memcmp(c->key[k], key, keylen) == 0;
+    if (same && c->maclen[k] > 0 && c->msglen[k] == msglen && memcmp(c->msg[k], msg, msglen) == 0) {
+        memcpy(out, c->macout[k], c->maclen[k]); /* the same message too: the same MAC */
+        return c->maclen[k];
+    }
+    c->maclen[k] = 0;
     if (same && EVP_MAC_init(ctx, NULL, 0, NULL) != 1) {
         ERR_clear_error(); /* refused (an OpenSSL that re-keys no more): key it afresh */
         same = 0;
@@ -142,6 +157,13 @@ static unsigned crypto_hmac_cached(crypto_hmac_cache *c, int sha256, const void 
         || EVP_MAC_final(ctx, out, &outlen, CRYPTO_MAX_MD) != 1) {
         ERR_clear_error();
         return 0;
+    }
+    /* remembered only under a remembered key (the memo is checked against it) */
+    if (c->keylen[k] > 0 && msglen <= CRYPTO_HMAC_MSG_MAX && outlen > 0 && outlen <= CRYPTO_MAX_MD) {
+        memcpy(c->msg[k], msg, msglen);
+        memcpy(c->macout[k], out, outlen);
+        c->msglen[k] = msglen;
+        c->maclen[k] = (unsigned)outlen;
     }
     return (unsigned)outlen;
 }

@@ -152,9 +152,10 @@ static size_t sign_b64_digest(const EVP_MD *md, const char *data, size_t len, ch
     return crypto_b64_encode(raw, n, (unsigned char *)out);
 }
 
-/* What core.sign keeps between calls (its upvalue, one per Lua state): the HMAC contexts, and the
- * HTTP-date of the last second it signed in (formatting it again each call costs as much as the
- * rest of the date handling). */
+/* What core.sign keeps between calls (its upvalue, one per Lua state): the HMAC contexts (with the last
+ * canonical string signed and its MAC: within one second a client repeating a request signs the same
+ * string), and the HTTP-date of the last second it signed in (formatting it again each call costs as
+ * much as the rest of the date handling). */
 #define SIGN_CACHE_MT "clinch.sign_cache"
 typedef struct {
     crypto_hmac_cache hmac;
