@@ -76,8 +76,16 @@ local function default_user_agent()
   return defaults.user_agent(stack)
 end
 
+-- The time an attempt's deadline is set from: read afresh (ngx.update_time is a system call's worth of
+-- work, and nginx formats its cached time strings with it), once per attempt.
 local function now()
   ngx.update_time()
+  return ngx.now()
+end
+
+-- The time every later wait of the attempt is measured with: nginx's cached time, which its event loop
+-- renews whenever a wait ends, and which its own timers (the socket timeouts armed here) count from.
+local function clock()
   return ngx.now()
 end
 
@@ -103,7 +111,7 @@ end
 local function note_returned(r, size)
   r.pushed = r.pushed + 1
   local n = #r.times + 1
-  r.times[n], r.seqs[n] = now(), r.pushed
+  r.times[n], r.seqs[n] = clock(), r.pushed
   if n > size then
     remove(r.times, 1)
     remove(r.seqs, 1)
@@ -329,7 +337,7 @@ function Exchange:arm()
     self.sock:settimeout(FOREVER_MS)
     return true
   end
-  local left = self.deadline - now()
+  local left = self.deadline - clock()
   if left <= 0 then return false end
   -- the same whole milliseconds as the last wait's (the usual case within a request): nothing to set
   local ms = min(FOREVER_MS, floor(left * 1000) + 1)
@@ -428,17 +436,28 @@ local function status_line(line)
   return (d1 - 48) * 100 + (d2 - 48) * 10 + d3 - 48, minor - 48
 end
 
--- The header line at buf[i..j] ("Name: value", its line end excluded) -> name, value (surrounding white
--- space dropped), or nil: the name is everything up to the first colon, and must be neither empty nor
--- hold white space. Read in place, so that no string is made for the whole line; plain finds and no
--- loop in the usual case (one space after the colon, none at the end); anything else takes the pattern.
+-- Response header names that passed the check below -> their lower-case form: a server sends the same
+-- few every time (at most 64 kept, so that ever new ones do not grow it).
+local good_names, good_count = {}, 0
+
+-- The header line at buf[i..j] ("Name: value", its line end excluded) -> lower-case name, value
+-- (surrounding white space dropped), or nil: the name is everything up to the first colon, and must be
+-- neither empty nor hold white space. Read in place, so that no string is made for the whole line;
+-- plain finds and no loop in the usual case (one space after the colon, none at the end); anything
+-- else takes the pattern.
 local function header_at(buf, i, j)
   local colon = find(buf, ":", i, true)
   if not colon or colon > j or colon == i then return nil end
-  local name = sub(buf, i, colon - 1)
-  if find(name, " ", 1, true) or find(name, "\t", 1, true) or find(name, "\r", 1, true)
-    or find(name, "\v", 1, true) or find(name, "\f", 1, true) then
-    return nil
+  local raw = sub(buf, i, colon - 1)
+  local name = good_names[raw]
+  if not name then
+    if find(raw, " ", 1, true) or find(raw, "\t", 1, true) or find(raw, "\r", 1, true)
+      or find(raw, "\v", 1, true) or find(raw, "\f", 1, true) then
+      return nil
+    end
+    name = lower(raw)
+    if good_count >= 64 then good_names, good_count = {}, 0 end
+    good_names[raw], good_count = name, good_count + 1
   end
   if colon + 2 <= j and byte(buf, colon + 1) == 32 and not is_space(byte(buf, colon + 2))
     and not is_space(byte(buf, j)) then
@@ -488,7 +507,7 @@ function Exchange:read_head()
       headers[last] = headers[last] .. " " .. value
     else
       if not name then return nil, "malformed header line" end
-      last = lower_cached(name)
+      last = name
       local prev = headers[last]
       headers[last] = prev and prev .. ", " .. value or value
     end
@@ -639,7 +658,7 @@ function Cosocket:connect(x, plan)
   local tries = max(#record.times, self.pool_size or defaults.POOL_SIZE) + 1
   local fresh = false
   for _ = 1, tries do
-    local budget = x.deadline - now()
+    local budget = x.deadline - clock()
     if budget <= 0 then return x:fail("timeout", "no time left to connect to " .. x.where) end
     local ct = plan.connect_timeout > 0 and min(plan.connect_timeout, budget) or budget
     local ms = ct == huge and FOREVER_MS or min(FOREVER_MS, floor(ct * 1000) + 1)
@@ -657,7 +676,7 @@ function Cosocket:connect(x, plan)
       break
     end
     local since = note_taken(record)
-    if not plan.write or (since and now() - since < self.write_reuse_idle) then
+    if not plan.write or (since and clock() - since < self.write_reuse_idle) then
       x.reused = true
       return true
     end
