@@ -37,13 +37,22 @@ end
 
 -- At the end of a pause: the limit becomes what the API admitted of the burst it refused (the
 -- requests of that burst that succeeded), so that one burst teaches it, not several.
+-- A pause that has ended is forgotten (paused_until 0), so that needs_clock can tell.
 local function settle(self, now)
   if self.admitted > 0 and now >= self.paused_until then
     self.limit = math.max(1, math.min(self.max, self.admitted))
     self.ceiling = self.limit + 1
     self.admitted = 0
   end
+  if self.paused_until ~= 0 and now >= self.paused_until and self.admitted == 0 then self.paused_until = 0 end
   if self.ceiling and self.pushed_at and now - self.pushed_at > CEILING_MEMORY then self.ceiling = nil end
+end
+
+--- Whether acquire's answer may depend on the time: false when no pause, rate or remembered ceiling
+-- is in play, and acquire may then be given 0 for `now` (reading a clock is a C call, which costs
+-- LuaJIT more than the rest of acquire).
+function Limiter:needs_clock()
+  return self.paused_until ~= 0 or self.ceiling ~= nil or self.rate ~= nil
 end
 
 --- Whether n more requests may start at `now`: true and the budget's epoch (hand it back to
@@ -138,6 +147,11 @@ function _M.shared(dict_name, opts)
     k_back = p .. "backoffs", k_rate = p .. "rate:", k_event = p .. "last_event" }, Shared)
   dict:add(self.k_limit, opts.max)
   return self
+end
+
+--- Always false: the shared budget reads its own clock (ngx.now).
+function Shared.needs_clock()
+  return false
 end
 
 function Shared:limit_now()
