@@ -23,9 +23,14 @@ local _M = {}
 
 -- The scheduler of each coroutine it runs (weak: a finished coroutine goes).
 local current = setmetatable({}, { __mode = "k" })
+-- How many coroutine schedulers are running: with none (always, inside nginx), no coroutine has one,
+-- and current() need not ask which coroutine runs (a C call LuaJIT does not compile, per request). A
+-- scheduler left by an error is never taken off: that costs the question, never the answer.
+local running = 0
 
 --- The scheduler running the calling coroutine, or nil (then requests block as usual).
 function _M.current()
+  if running == 0 then return nil end
   local co = co_running()
   return co and current[co]
 end
@@ -69,6 +74,7 @@ end
 
 -- The coroutine scheduler (outside nginx).
 local function run_coroutines(client, items, fn, concurrency)
+  running = running + 1
   local sched = setmetatable({}, Scheduler)
   local n, results, tasks, started = #items, {}, {}, 0
   local function spawn()
@@ -108,6 +114,7 @@ local function run_coroutines(client, items, fn, concurrency)
     -- whatever ran may have ended a request: the tasks waiting for a slot look again
     for _, t in ipairs(tasks) do if t.why == "slot" then t.slot_freed = true end end
   end
+  running = running - 1
   return results
 end
 
