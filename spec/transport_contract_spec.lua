@@ -135,6 +135,50 @@ local CASES = {
     end,
   },
   {
+    name = "nothing of a response carries over to the next: chunked, sized and unframed bodies in turn",
+    requests = {
+      { method = "GET", url = "/c/chunked?n=5" }, { method = "GET", url = "/c/chunked?n=2" },
+      { method = "GET", url = "/c/echo" }, { method = "GET", url = "/c/chunked?n=3" },
+      { method = "GET", raw = "HTTP/1.1 200 OK\r\nConnection: close\r\nX-Only: here\r\n\r\nto the end" },
+      { method = "GET", url = "/c/chunked?n=1" }, { method = "GET", url = "/c/status/404" },
+    },
+    check = function(r)
+      for i = 1, 7 do assert(r[i].res, r[i].err and r[i].err.message) end
+      assert.equal("chunk-1;chunk-2;chunk-3;chunk-4;chunk-5;", r[1].res.body)
+      assert.equal("chunk-1;chunk-2;", r[2].res.body)
+      assert.equal("/c/echo", cjson.decode(r[3].res.body).uri)
+      assert.equal("chunk-1;chunk-2;chunk-3;", r[4].res.body)
+      assert.equal("to the end", r[5].res.body)
+      assert.equal("here", r[5].res.headers["x-only"])
+      assert.equal("chunk-1;", r[6].res.body)
+      assert.is_nil(r[6].res.headers["x-only"])
+      assert.equal(404, r[7].res.status)
+      assert.is_nil(r[7].res.body:find("chunk", 1, true))
+    end,
+  },
+  {
+    name = "nothing of a response carries over to another in parallel",
+    mode = "many", concurrency = 3,
+    requests = {
+      { method = "GET", url = "/c/chunked?n=4" }, { method = "GET", url = "/c/chunked?n=1" },
+      { method = "GET", url = "/c/echo" }, { method = "GET", url = "/c/chunked?n=3" },
+      { method = "GET", url = "/c/chunked?n=2" }, { method = "GET", url = "/c/echo" },
+    },
+    check = function(r)
+      local want = { 4, 1, nil, 3, 2 }
+      for i = 1, 6 do
+        local res = assert(r[i].res, r[i].err and r[i].err.message)
+        if want[i] then
+          local body = {}
+          for k = 1, want[i] do body[k] = "chunk-" .. k .. ";" end
+          assert.equal(table.concat(body), res.body)
+        else
+          assert.equal("/c/echo", cjson.decode(res.body).uri)
+        end
+      end
+    end,
+  },
+  {
     name = "an error status is a response, not a transport error",
     requests = { { method = "GET", url = "/c/status/429" }, { method = "GET", url = "/c/status/503" } },
     check = function(r)

@@ -653,8 +653,9 @@ function Cosocket:connect(x, plan)
   local sock, err = ngx.socket.tcp()
   if not sock then return nil, { kind = "network", message = tostring(err), sent = false } end
   x.sock = sock
-  local record = pool_record(plan.pool)
-  local options = plan.options
+  local at = plan.at
+  local record = pool_record(at.pool)
+  local options = at.options
   local tries = max(#record.times, self.pool_size or defaults.POOL_SIZE) + 1
   local fresh = false
   for _ = 1, tries do
@@ -665,7 +666,7 @@ function Cosocket:connect(x, plan)
     sock:settimeout(ms)
     x.armed = ms -- (what Exchange:arm compares with)
     local mark = record.pushed
-    local ok, cerr = sock:connect(plan.host, plan.port, options)
+    local ok, cerr = sock:connect(at.host, at.port, options)
     if not ok then
       if cerr == "timeout" then return x:fail("timeout", "timed out connecting to " .. x.where) end
       return x:fail("network", "connecting to " .. x.where .. " failed: " .. tostring(cerr))
@@ -686,9 +687,9 @@ function Cosocket:connect(x, plan)
     return x:fail("network", "no new connection to " .. x.where .. " for a write: the pool kept handing out "
       .. "idle ones")
   end
-  if plan.scheme == "https" then
+  if at.scheme == "https" then
     if not x:arm() then return x:fail("timeout", "timed out in the TLS handshake with " .. x.where) end
-    local session, herr = sock:sslhandshake(false, plan.sni, self.verify_tls)
+    local session, herr = sock:sslhandshake(false, at.sni, self.verify_tls)
     if not session then
       if herr == "timeout" then return x:fail("timeout", "timed out in the TLS handshake with " .. x.where) end
       return x:fail("tls", "TLS handshake with " .. x.where .. " failed: " .. tostring(herr))
@@ -715,11 +716,24 @@ function Exchange:send(head, body)
   return true
 end
 
+-- Exchanges of attempts that succeeded, for the next attempts of the worker to use again (at most
+-- SPARE_MAX): an attempt that fails leaves its exchange to the collector, so that nothing an error
+-- path may still hold is ever handed out twice.
+local spare, spare_count, SPARE_MAX = {}, 0, 32
+
 -- One attempt: returns response or nil, err. Never sends the request a second time.
 function Cosocket:attempt(plan, deadline)
-  local x = setmetatable({ deadline = deadline, where = plan.where, sent = false,
-                           reused = false, got_bytes = false, buf = "", pos = 1, armed = false,
-                           size = 0, first = false, parts = false, limit = self.max_response_bytes }, Exchange)
+  local x
+  if spare_count > 0 then
+    x, spare[spare_count], spare_count = spare[spare_count], nil, spare_count - 1
+    x.deadline, x.where, x.sent, x.reused, x.got_bytes, x.buf, x.pos, x.armed = deadline, plan.at.where,
+      false, false, false, "", 1, false
+    x.size, x.first, x.parts, x.limit = 0, false, false, self.max_response_bytes
+  else
+    x = setmetatable({ deadline = deadline, where = plan.at.where, sent = false, sock = false,
+                       reused = false, got_bytes = false, buf = "", pos = 1, armed = false,
+                       size = 0, first = false, parts = false, limit = self.max_response_bytes }, Exchange)
+  end
   local ok, err = self:connect(x, plan)
   if not ok then return nil, err end
 
@@ -768,7 +782,7 @@ function Cosocket:attempt(plan, deadline)
     -- nil arguments leave idle time and pool size to lua_socket_keepalive_timeout/_pool_size.
     -- Fails ("connection in dubious state") when unread bytes follow the response: drop it then.
     if x.sock:setkeepalive(self.keepalive_ms, self.pool_size) then
-      note_returned(pool_record(plan.pool), self.pool_size or defaults.POOL_SIZE)
+      note_returned(pool_record(plan.at.pool), self.pool_size or defaults.POOL_SIZE)
     else
       x.sock:close()
     end
@@ -778,6 +792,11 @@ function Cosocket:attempt(plan, deadline)
   -- with room for what the client adds (document, request, attempts)
   local res = new_tab(0, 8)
   res.status, res.headers, res.body = status, headers, x:body()
+  if spare_count < SPARE_MAX then
+    x.sock, x.buf, x.first, x.parts = false, "", false, false -- nothing of this request kept alive
+    spare_count = spare_count + 1
+    spare[spare_count] = x
+  end
   return res
 end
 
@@ -797,9 +816,7 @@ function Cosocket:prepare(req)
   local method = req.method or "GET"
   local head, body = build_request(self, req, where.target, where.host_header)
   return {
-    scheme = where.scheme, host = where.host, port = where.port, sni = where.sni, pool = where.pool,
-    options = where.options, where = where.where, method = method,
-    write = not IDEMPOTENT[method], head = head, body = body,
+    at = where, method = method, write = not IDEMPOTENT[method], head = head, body = body,
     timeout = timeout or self.timeout, connect_timeout = connect_timeout or self.connect_timeout,
   }
 end
