@@ -9,7 +9,9 @@
 -- the client process is counted. Inside nginx a worker running under callgrind (master_process off)
 -- makes N GETs of that document from another nginx in one handler: with client:request, and with the
 -- hand-written cosocket GET + cjson of bench/floors.lua; only the worker that makes them is counted.
--- Decoding: the 100-candidate page of bench/fixture.lua decoded N times.
+-- Endpoints: one worker under callgrind serving bench/nginx.conf's three endpoints and their backend,
+-- as in `make bench`, counted over whole requests. Decoding: the 100-candidate page of
+-- bench/fixture.lua decoded N times.
 --
 -- Run from the repository root after `make bench-core bench-tools` (the Makefile target does both):
 --   lua5.4 bench/instructions.lua
@@ -154,6 +156,97 @@ local function in_nginx(mode)
   return (counts[2][2] - counts[1][2]) / (counts[2][1] - counts[1][1])
 end
 
+-- n GET requests of path on one kept-alive connection to 127.0.0.1:port, each answer read whole
+-- (Content-Length or chunked framing, as nginx answers a content_by_lua handler).
+local function get_many(port, path, n)
+  local c = assert(socket.connect("127.0.0.1", port))
+  c:settimeout(120)
+  local req = "GET " .. path .. " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+  for _ = 1, n do
+    assert(c:send(req))
+    local status = assert(c:receive("*l"))
+    if not status:find("^HTTP/1%.1 200") then error(path .. " answered " .. status) end
+    local len, chunked
+    while true do
+      local line = assert(c:receive("*l"))
+      if line == "" then break end
+      local name, value = line:match("^([^:]+):%s*(.-)%s*$")
+      name = name and name:lower()
+      if name == "content-length" then len = tonumber(value) end
+      if name == "transfer-encoding" and value:lower():find("chunked", 1, true) then chunked = true end
+    end
+    if chunked then
+      while true do
+        local size = tonumber(assert(c:receive("*l")):match("^(%x+)"), 16)
+        if size == 0 then
+          assert(c:receive("*l"))
+          break
+        end
+        assert(c:receive(size))
+        assert(c:receive("*l"))
+      end
+    elseif len and len > 0 then
+      assert(c:receive(len))
+    end
+  end
+  c:close()
+end
+
+-- Whole endpoint requests, as `make bench` serves them: one worker under callgrind answers the
+-- bench/nginx.conf endpoints (/client, /cosocket, /proxy) and is their backend too; n requests of one
+-- endpoint over one connection, for 500 and 2500 (after 500 unmeasured): instructions per request of
+-- everything the worker does for it (the front request, the backend's, the GET between them).
+local function endpoint(path)
+  local counts = {}
+  for i, n in ipairs { 500, 2500 } do
+    local port, back = free_port(), free_port()
+    local prefix = prefix_with(head("daemon off;\nmaster_process off;") .. ([[
+    upstream backend { server 127.0.0.1:%d; keepalive 32; }
+    init_worker_by_lua_block {
+        package.loaded.bench_client = require("clinch").new {
+            key = "bench", secret = "bench-secret", base_url = "http://127.0.0.1:%d/v1", retries = 0,
+        }
+    }
+    server {
+        listen 127.0.0.1:%d;
+        location = /v1/doc { default_type application/vnd.api+json; return 200 '%s'; }
+    }
+    server {
+        listen 127.0.0.1:%d;
+        default_type text/plain;
+        location = /ready { return 200 "ok"; }
+        location = /client {
+            content_by_lua_block { ngx.print(package.loaded.bench_client:request("GET", "/doc").document.data.id) }
+        }
+        location = /cosocket { content_by_lua_block { ngx.print(require("floors").cosocket_get(%d).data.id) } }
+        location = /proxy {
+            proxy_pass http://backend/v1/doc; proxy_http_version 1.1; proxy_set_header Connection "";
+        }
+    }
+}
+]]):format(back, back, back, fixture.DOC, port, back))
+    local log = prefix .. "/valgrind.log"
+    assert(sh(VALGRIND .. " " .. q(NGINX) .. " -p " .. q(prefix .. "/") .. " -c nginx.conf -e logs/error.log > "
+      .. q(log) .. " 2>&1 & echo $! > " .. q(prefix .. "/valgrind.pid")))
+    wait_for("http://127.0.0.1:" .. port .. "/ready")
+    get_many(port, path, 500) -- the warm-up: the worker compiles the endpoint's code
+    get_many(port, path, n)
+    local pid = io.open(prefix .. "/valgrind.pid"):read("*l")
+    sh("kill -QUIT " .. pid)
+    local c
+    for _ = 1, 300 do
+      local f = io.open(log, "rb")
+      c = f and refs(f:read("*a"))
+      if f then f:close() end
+      if c then break end
+      socket.sleep(0.1)
+    end
+    if not c then error("no count from the nginx worker (" .. log .. ")") end
+    counts[i] = { n, c }
+  end
+  return (counts[2][2] - counts[1][2]) / (counts[2][1] - counts[1][1])
+end
+
 -- The page decoded 5 and 25 times: instructions per decode.
 local function per_decode(lua, which)
   local counts = {}
@@ -201,6 +294,12 @@ local ok, err = pcall(function()
   row(g, "hand-written cosocket GET + cjson", hand)
   row(g, "`client:request` (signed, decoded)", in_nginx("client"), "the hand-written GET", hand)
 
+  g = "endpoint inside nginx"
+  local floor_endpoint = endpoint("/cosocket")
+  row(g, "hand-written cosocket GET + cjson endpoint", floor_endpoint)
+  row(g, "endpoint with `client:request`", endpoint("/client"), "the hand-written endpoint", floor_endpoint)
+  row(g, "`proxy_pass` endpoint", endpoint("/proxy"), "the hand-written endpoint", floor_endpoint)
+
   for _, lua in ipairs { "lua5.4", "luajit" } do
     g = "decoding (" .. lua .. ")"
     local cjson = per_decode(lua, "cjson")
@@ -221,8 +320,13 @@ local out = {
   "counted by `valgrind --tool=callgrind` (steady on a shared machine, where wall time is not): each",
   "contender ran short and long, and the difference of the counts over the difference of the work is",
   "its cost per request or per decode. Outside nginx the client process is counted; inside nginx the",
-  "worker making the requests (the backend is another nginx). `make bench` (BENCHMARKS.md) has the",
-  "wall-time ratios the targets are about.",
+  "worker making the requests (the backend is another nginx). The endpoint rows count all a worker does",
+  "for a request of the endpoints `make bench` compares (the front request, the backend's, which the same",
+  "worker serves there, and the GET between them), user space only: the system calls of the three",
+  "endpoints are the same (3 recvfrom, 2 writev, 1 sendto a request; strace), and time spent in the kernel",
+  "is not counted here. LuaJIT's compiled code differs from run to run (which traces form first): ten",
+  "runs of the client endpoint with the same code differed by up to 6k instructions a request.",
+  "`make bench` (BENCHMARKS.md) has the wall-time ratios the targets are about.",
   "",
   "| | contender | instructions | against |",
   "|---|---|---|---|",
