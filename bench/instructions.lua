@@ -114,6 +114,25 @@ local function per_request(env, cmd)
   return (counts[2][2] - counts[1][2]) / (counts[2][1] - counts[1][1])
 end
 
+-- Runs the nginx of prefix (master_process off) under callgrind while drive() makes its requests, then
+-- stops it: the instructions its worker ran.
+local function counted_worker(prefix, drive)
+  local log = prefix .. "/valgrind.log"
+  assert(sh(VALGRIND .. " " .. q(NGINX) .. " -p " .. q(prefix .. "/") .. " -c nginx.conf -e logs/error.log > "
+    .. q(log) .. " 2>&1 & echo $! > " .. q(prefix .. "/valgrind.pid")))
+  drive()
+  local pid = io.open(prefix .. "/valgrind.pid"):read("*l")
+  sh("kill -QUIT " .. pid)
+  for _ = 1, 300 do
+    local f = io.open(log, "rb")
+    local c = f and refs(f:read("*a"))
+    if f then f:close() end
+    if c then return c end
+    socket.sleep(0.1)
+  end
+  error("no count from the nginx worker (" .. log .. ")")
+end
+
 -- N GETs in one handler of a worker under callgrind, for 300 and 2300: instructions per request (the
 -- JIT compiles and the GC cycles differently from run to run: a long difference keeps that small).
 local function in_nginx(mode)
@@ -132,26 +151,13 @@ local function in_nginx(mode)
     }
 }
 ]]):format(backend.port, port, backend.port))
-    local log = prefix .. "/valgrind.log"
-    assert(sh(VALGRIND .. " " .. q(NGINX) .. " -p " .. q(prefix .. "/") .. " -c nginx.conf -e logs/error.log > "
-      .. q(log) .. " 2>&1 & echo $! > " .. q(prefix .. "/valgrind.pid")))
-    local loop = "http://127.0.0.1:" .. port .. "/loop?mode=" .. mode .. "&n="
-    wait_for(loop .. "0")
-    local http = require("socket.http")
-    assert(http.request(loop .. "200") == "ok\n", "the warm-up loop failed") -- JIT warm-up
-    assert(http.request(loop .. n) == "ok\n", "the loop failed")
-    local pid = io.open(prefix .. "/valgrind.pid"):read("*l")
-    sh("kill -QUIT " .. pid)
-    local c
-    for _ = 1, 300 do
-      local f = io.open(log, "rb")
-      c = f and refs(f:read("*a"))
-      if f then f:close() end
-      if c then break end
-      socket.sleep(0.1)
-    end
-    if not c then error("no count from the nginx worker (" .. log .. ")") end
-    counts[i] = { n, c }
+    counts[i] = { n, counted_worker(prefix, function()
+      local loop = "http://127.0.0.1:" .. port .. "/loop?mode=" .. mode .. "&n="
+      wait_for(loop .. "0")
+      local http = require("socket.http")
+      assert(http.request(loop .. "200") == "ok\n", "the warm-up loop failed") -- JIT warm-up
+      assert(http.request(loop .. n) == "ok\n", "the loop failed")
+    end) }
   end
   return (counts[2][2] - counts[1][2]) / (counts[2][1] - counts[1][1])
 end
@@ -225,24 +231,11 @@ local function endpoint(path)
     }
 }
 ]]):format(back, back, back, fixture.DOC, port, back))
-    local log = prefix .. "/valgrind.log"
-    assert(sh(VALGRIND .. " " .. q(NGINX) .. " -p " .. q(prefix .. "/") .. " -c nginx.conf -e logs/error.log > "
-      .. q(log) .. " 2>&1 & echo $! > " .. q(prefix .. "/valgrind.pid")))
-    wait_for("http://127.0.0.1:" .. port .. "/ready")
-    get_many(port, path, 500) -- the warm-up: the worker compiles the endpoint's code
-    get_many(port, path, n)
-    local pid = io.open(prefix .. "/valgrind.pid"):read("*l")
-    sh("kill -QUIT " .. pid)
-    local c
-    for _ = 1, 300 do
-      local f = io.open(log, "rb")
-      c = f and refs(f:read("*a"))
-      if f then f:close() end
-      if c then break end
-      socket.sleep(0.1)
-    end
-    if not c then error("no count from the nginx worker (" .. log .. ")") end
-    counts[i] = { n, c }
+    counts[i] = { n, counted_worker(prefix, function()
+      wait_for("http://127.0.0.1:" .. port .. "/ready")
+      get_many(port, path, 500) -- the warm-up: the worker compiles the endpoint's code
+      get_many(port, path, n)
+    end) }
   end
   return (counts[2][2] - counts[1][2]) / (counts[2][1] - counts[1][1])
 end
