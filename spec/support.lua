@@ -54,6 +54,15 @@ function _M.export_paths()
   -- leak reports are for this process, which drives the core, not for those programs.
   if os.getenv("CLINCH_SANITIZER") then
     _M.child_env = _M.child_env .. "ASAN_OPTIONS=detect_leaks=0 "
+    -- the same for every shell command a spec runs (rm, find | sort...): a variable before a command
+    -- reaches that command only, and the leak check aborted those tools at exit now and then
+    if not _M.quiet_children then
+      _M.quiet_children = true
+      local execute, popen = os.execute, io.popen
+      local QUIET = "export ASAN_OPTIONS=detect_leaks=0; "
+      os.execute = function(cmd, ...) return execute(cmd and QUIET .. cmd, ...) end -- luacheck: ignore 122
+      io.popen = function(cmd, ...) return popen(QUIET .. cmd, ...) end -- luacheck: ignore 122
+    end
   end
 end
 
