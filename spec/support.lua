@@ -50,12 +50,11 @@ function _M.export_paths()
       _M.child_env = _M.child_env .. k .. suffix .. "=" .. _M.shell_quote(v) .. " "
     end
   end
-  -- In the sanitizer run the ASan runtime is preloaded into every child (sh, script, luarocks...);
-  -- leak reports are for this process, which drives the core, not for those programs.
+  -- In the sanitizer run the ASan runtime is preloaded into every child (sh, rm, find, script, the
+  -- mock...); leak reports are for this process, which drives the core, not for those programs. So
+  -- every shell command a spec runs (each child starts from one) exports detect_leaks=0 first: a
+  -- variable written before a command would reach that command only.
   if os.getenv("CLINCH_SANITIZER") then
-    _M.child_env = _M.child_env .. "ASAN_OPTIONS=detect_leaks=0 "
-    -- the same for every shell command a spec runs (rm, find | sort...): a variable before a command
-    -- reaches that command only, and the leak check aborted those tools at exit now and then
     if not _M.quiet_children then
       _M.quiet_children = true
       local execute, popen = os.execute, io.popen
