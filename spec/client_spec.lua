@@ -528,4 +528,49 @@ describe("client without a server", function()
     assert.are.equal("http://example.test/v1/ping", seen.url)
     assert.is_truthy(seen.headers.Authorization:match("^APIAuth k:"))
   end)
+
+  -- The built-in transports are handed the prepared request itself (its signed headers replaced per
+  -- attempt); a plugged-in transport, which may keep what it is given, and signed_request's caller get
+  -- tables of their own, holding the transport request's fields only.
+  it("gives a plugged-in transport and signed_request a request table of their own for each attempt", function()
+    local function copy(t)
+      local c = {}
+      for k, v in pairs(t) do c[k] = type(v) == "table" and copy(v) or v end
+      return c
+    end
+    local function keys(t)
+      local list = {}
+      for k in pairs(t) do list[#list + 1] = k end
+      table.sort(list)
+      return table.concat(list, ",")
+    end
+    local kept, at_send, now = {}, {}, 1700000000
+    local c = clinch.new { key = "k", secret = "s", base_url = "http://example.test/v1", retries = 2,
+      sleep = function(s) now = now + s + 1 end, -- each attempt a second later: a new Date, a new signature
+      transport = function(req)
+        kept[#kept + 1], at_send[#at_send + 1] = req, copy(req)
+        if #kept < 3 then return { status = 503, headers = { ["retry-after"] = "0" }, body = "" } end
+        return { status = 200, headers = { ["content-type"] = "text/plain" }, body = "ok" }
+      end }
+    local real_sign = core.sign
+    core.sign = function(args) args.date = now; return real_sign(args) end
+    local ok, res = pcall(c.request, c, "PUT", "/tags/1", { body = "{}", headers = { ["X-Trace"] = "t" } })
+    core.sign = real_sign
+    assert.is_true(ok, res)
+    assert.are.equal(3, res.attempts)
+    assert.are.equal(3, #kept)
+    for i = 1, 3 do
+      assert.are.equal("body,headers,method,url", keys(kept[i]), "attempt " .. i)
+      assert.are.same(at_send[i], kept[i], "attempt " .. i .. "'s request changed after it was sent")
+      assert.are.equal("t", kept[i].headers["X-Trace"])
+      for j = i + 1, 3 do
+        assert.are_not.equal(kept[i], kept[j])
+        assert.are_not.equal(kept[i].headers.Authorization, kept[j].headers.Authorization)
+      end
+    end
+    -- With the built-in transport too, signed_request's caller gets the request alone.
+    local b = clinch.new { key = "k", secret = "s", base_url = "http://127.0.0.1:1/v1" }
+    local signed = assert(b:signed_request("GET", "/x", { timeout = 3 }))
+    assert.are.equal("headers,method,timeout,url", keys(signed))
+  end)
 end)

@@ -30,7 +30,7 @@ _M.JSONAPI = "application/vnd.api+json"
 
 -- Secrets live here, not on the client table, so printing or dumping a client never shows them.
 local secrets = setmetatable({}, { __mode = "k" })
--- client -> the argument table of its core.sign calls (see Client:_sign).
+-- client -> the argument table of its core.sign calls (see sign).
 local sign_args = setmetatable({}, { __mode = "k" })
 
 local Client = {}
@@ -115,8 +115,12 @@ function _M.new(opts)
   else
     self.transport = transports.default(transport_opts)
   end
-  -- The libcurl transport's send_many answers are tables made for the call (see _outcome).
-  self._fresh_answers = self.transport.builtin == true and self.transport.impl.fresh_answers == true
+  -- The libcurl transport's send_many answers are tables made for the call (see outcome).
+  self._builtin = self.transport.builtin == true
+  self._fresh_answers = self._builtin and self.transport.impl.fresh_answers == true
+  -- A built-in transport's own send, without the wrapper's call in between (the wrapper's send is that
+  -- call and nothing else for them).
+  self._sender = self._builtin and self.transport.impl or self.transport
   registry().attach(self)
   return self
 end
@@ -139,8 +143,8 @@ function Client:_log(event)
   end
 end
 
--- What _prepare uses when the caller gives no options or headers: shared, never written to (the
--- prepared request is the client's own, and _sign copies the headers into a table of its own).
+-- What prepare uses when the caller gives no options or headers: shared, never written to (the
+-- prepared request is the client's own, and sign copies the headers into a table of its own).
 local NO_OPTIONS, DEFAULT_HEADERS = {}, { Accept = _M.JSONAPI }
 
 -- Method -> path -> true for the request targets validate.request_target has passed (without a
@@ -184,7 +188,7 @@ end
 
 --- Builds everything about a request that does not change between attempts.
 -- @local
-function Client:_prepare(method, path, opts)
+local function prepare(self, method, path, opts)
   if opts == nil then
     opts = NO_OPTIONS
   else
@@ -248,16 +252,21 @@ function Client:_prepare(method, path, opts)
   if opts.retries ~= nil and type(opts.retries) ~= "number" then raise("request: retries must be a number") end
 
   local request_uri, url = self:_urls_of(target, opts.query == nil)
+  -- Shaped as a transport request too (method, url, body, timeout; `headers` is the signed set, which
+  -- sign puts in for a built-in transport): `extra` holds the caller's headers.
   return {
     method = method, request_uri = request_uri, url = url,
-    body = body, content_type = content_type, headers = headers,
+    body = body, content_type = content_type, extra = headers, headers = false,
     timeout = opts.timeout, retries = opts.retries or self.retries,
   }
 end
 
---- Signs a prepared request afresh (new date) and returns the transport request.
+--- Signs a prepared request afresh (new date) and returns the transport request: for a built-in
+-- transport the prepared request itself, its `headers` replaced (those read a request before `send`
+-- or `start` returns, and keep nothing of it); a table of its own for a plugged-in transport, which
+-- may keep what it is given, or when `own` (signed_request's caller gets it).
 -- @local
-function Client:_sign(p)
+local function sign(self, p, own)
   -- One argument table per client, made once and refilled: core.sign reads every field before it
   -- computes anything, and never keeps the table. It holds the secret, so it lives where the secret
   -- does (the weak `sign_args`, never on the client table).
@@ -272,14 +281,19 @@ function Client:_sign(p)
   args.with_method, args.date_header = s.with_method, s.date_header
   args.method, args.request_uri, args.content_type, args.body = p.method, p.request_uri, p.content_type, p.body
   local headers = core.sign(args)
-  if p.headers == DEFAULT_HEADERS then -- its one header, without a loop
+  local extra = p.extra
+  if extra == DEFAULT_HEADERS then -- its one header, without a loop
     if headers.Accept == nil then headers.Accept = DEFAULT_HEADERS.Accept end
   else
-    for name, value in pairs(p.headers) do
+    for name, value in pairs(extra) do
       if headers[name] == nil then headers[name] = value end
     end
   end
-  return { method = p.method, url = p.url, headers = headers, body = p.body, timeout = p.timeout }
+  if own or not self._builtin then
+    return { method = p.method, url = p.url, headers = headers, body = p.body, timeout = p.timeout }
+  end
+  p.headers = headers
+  return p
 end
 
 -- Whether a Content-Type names JSON. The few an API sends are looked at once (at most 32 kept: a
@@ -339,7 +353,7 @@ end
 
 --- Classifies one attempt: returns the final response, or nil, err, retryable, retry_after_seconds.
 -- @local
-function Client:_outcome(p, res, terr, attempt, fresh)
+local function outcome(self, p, res, terr, attempt, fresh)
   if not res then
     local e = errors.new {
       kind = terr.kind, message = terr.message, method = p.method, url = p.url, attempts = attempt,
@@ -403,7 +417,7 @@ end
 
 -- Logs one attempt (method, URI, status, response headers, duration, attempt) when a logger is
 -- configured.
-function Client:_log_attempt(p, res, err, attempt, started)
+local function log_attempt(self, p, res, err, attempt, started)
   if not self.logger then return end
   self.logger {
     event = "request", method = p.method, uri = p.request_uri, attempt = attempt,
@@ -425,7 +439,7 @@ end
 -- request_many), and inside nginx every handler (and worker, with shared_limit) using the client. A
 -- lone script only keeps to max_rate: its own retry already waited out a Retry-After, and nothing of
 -- its own is in flight to wait for.
-function Client:_acquire(n, sched)
+local function acquire(self, n, sched)
   local lim = self._limiter
   if not sched and not self._shares_budget then
     -- the clock only when there is a rate to keep (the limiters read `now` for nothing else here)
@@ -446,7 +460,7 @@ function Client:_acquire(n, sched)
 end
 
 -- Sends signed requests (one attempt each) -> { response } / { nil, err } pairs, and whether the
--- responses are fresh (see _outcome). Inside client:parallel (`sched`) they are started and the task
+-- responses are fresh (see outcome). Inside client:parallel (`sched`) they are started and the task
 -- yields until they are answered.
 function Client:_send(reqs, concurrency, sched)
   if not sched then return self.transport:send_many(reqs, concurrency), self._fresh_answers end
@@ -465,8 +479,8 @@ function Client._collect(_, pendings)
 end
 
 -- Tells the budget what an attempt's answer says (a 429 or 503 cuts it) and logs a back-off. `epoch`
--- is what _acquire gave the attempt.
-function Client:_observe(res, err, after, epoch)
+-- is what acquire gave the attempt.
+local function observe(self, res, err, after, epoch)
   local status = (res and res.status) or (err and err.status)
   local pushback = status == 429 or status == 503
   -- a success's count does not depend on the time: the clock is read for a push-back only
@@ -482,11 +496,11 @@ end
 local ONLY_FIRST, EMPTY = { 1 }, {}
 
 --- The one request loop: every request, alone or in a batch, goes attempt -> outcome -> log -> delay
--- through here. `preps` are prepared requests (_prepare); `firsts`, when given, are the pendings of
+-- through here. `preps` are prepared requests (prepare); `firsts`, when given, are the pendings of
 -- their first attempts, already on the wire since `started` (client:start). Returns, in order, a
 -- response or an error object for each.
 -- @local
-function Client:_exchange(preps, concurrency, firsts, started, epoch)
+local function exchange(self, preps, concurrency, firsts, started, epoch)
   local n = #preps
   local results, todo = new_tab(n, 0), ONLY_FIRST
   if n ~= 1 then
@@ -504,15 +518,15 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
       firsts = nil
     elseif count == 1 and not sched then
       -- one blocking request (client:request): the transport's send, without the lists of a batch
-      local req = self:_sign(preps[todo[1]])
-      epoch = self:_acquire(1, sched)
+      local req = sign(self, preps[todo[1]])
+      epoch = acquire(self, 1, sched)
       started = self.logger and core.monotime() or started -- an attempt's start is only read for the log
-      res1, err1 = self.transport:send(req)
+      res1, err1 = self._sender:send(req)
       fresh = self._fresh_answers
     else
       local reqs = new_tab(count, 0)
-      for k = 1, count do reqs[k] = self:_sign(preps[todo[k]]) end
-      epoch = self:_acquire(count, sched)
+      for k = 1, count do reqs[k] = sign(self, preps[todo[k]]) end
+      epoch = acquire(self, count, sched)
       started = self.logger and core.monotime() or started
       outs, fresh = self:_send(reqs, concurrency, sched)
     end
@@ -525,10 +539,10 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
         local o = outs[k]
         o1, o2 = o[1], o[2]
       end
-      local out, err, retryable, after = self:_outcome(p, o1, o2, attempt, fresh)
-      self:_log_attempt(p, out or o1, err, attempt, started)
+      local out, err, retryable, after = outcome(self, p, o1, o2, attempt, fresh)
+      log_attempt(self, p, out or o1, err, attempt, started)
       local delay = not out and retryable and self:_delay(attempt, after) or nil
-      self:_observe(out or o1, err, delay, epoch)
+      observe(self, out or o1, err, delay, epoch)
       if out then
         results[i] = out
       elseif retryable and attempt <= p.retries then
@@ -550,7 +564,7 @@ function Client:_exchange(preps, concurrency, firsts, started, epoch)
   return results
 end
 
--- One result of _exchange as the public calls return it: response, or nil, err.
+-- One result of exchange as the public calls return it: response, or nil, err.
 -- (r is a response or an error object, both tables: its metatable tells them apart, as errors.is does)
 local Error = errors.Error
 local function one(r)
@@ -572,9 +586,9 @@ end
 -- @raise for a malformed method, path, query, header or option (a programming mistake)
 -- @within Client
 function Client:request(method, path, opts)
-  local p, err = self:_prepare(method, path, opts)
+  local p, err = prepare(self, method, path, opts)
   if not p then return nil, err end
-  return one(self:_exchange({ p })[1])
+  return one(exchange(self, { p })[1])
 end
 
 --- The request `request` would send first, signed, without sending it: { method, url, headers, body }
@@ -590,9 +604,9 @@ end
 -- @raise for a malformed method, path, query, header or option (a programming mistake)
 -- @within Client
 function Client:signed_request(method, path, opts)
-  local p, err = self:_prepare(method, path, opts)
+  local p, err = prepare(self, method, path, opts)
   if not p then return nil, err end
-  return self:_sign(p)
+  return sign(self, p, true)
 end
 
 local Pending = {}
@@ -619,8 +633,8 @@ end
 -- @within Pending
 function Pending:wait()
   if not self.result then
-    self.counted.done = true -- _exchange ends its count in the budget from here on
-    self.result = { one(self.client:_exchange({ self.p }, nil, { self.first }, self.started, self.epoch)[1]) }
+    self.counted.done = true -- exchange ends its count in the budget from here on
+    self.result = { one(exchange(self.client, { self.p }, nil, { self.first }, self.started, self.epoch)[1]) }
     self.first = nil
   end
   return unpack(self.result, 1, 2)
@@ -638,10 +652,10 @@ end
 -- @raise for a malformed method, path, query, header or option (a programming mistake)
 -- @within Client
 function Client:start(method, path, opts)
-  local p, err = self:_prepare(method, path, opts)
+  local p, err = prepare(self, method, path, opts)
   if not p then return setmetatable({ result = { nil, err } }, Pending) end
-  local signed = self:_sign(p)
-  local epoch = self:_acquire(1, parallel.current())
+  local signed = sign(self, p)
+  local epoch = acquire(self, 1, parallel.current())
   local started = core.monotime()
   -- A pending request that is dropped without a wait (a loop left half-way) still ends its count in the
   -- client's budget, when it is collected: otherwise the budget would shrink for good.
@@ -666,7 +680,7 @@ function Client:request_many(list, opts)
   local preps, where, results = {}, {}, {}
   for i, item in ipairs(list) do
     check(type(item) == "table", "request_many: entry " .. i .. " must be a table")
-    local p, err = self:_prepare(item[1], item[2], item[3])
+    local p, err = prepare(self, item[1], item[2], item[3])
     if p then
       local k = #preps + 1
       preps[k], where[k] = p, i
@@ -674,7 +688,7 @@ function Client:request_many(list, opts)
       results[i] = err
     end
   end
-  local answers = parallel.run(self, preps, function(p) return self:_exchange({ p })[1] end,
+  local answers = parallel.run(self, preps, function(p) return exchange(self, { p })[1] end,
     opts.concurrency or self._limiter.max)
   for k, r in ipairs(answers) do results[where[k]] = r end
   return results

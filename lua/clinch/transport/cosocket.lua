@@ -649,11 +649,10 @@ end
 -- closes idle connections (after 5 s for Apache and Node.js, 2 s for gunicorn) could do so just as
 -- the write leaves, and then nobody knows whether it arrived. An older one is closed, and the next
 -- one the pool hands out is older still, until connect opens a new one.
-function Cosocket:connect(x, plan)
+function Cosocket:connect(x, at, write, connect_timeout)
   local sock, err = ngx.socket.tcp()
   if not sock then return nil, { kind = "network", message = tostring(err), sent = false } end
   x.sock = sock
-  local at = plan.at
   local record = pool_record(at.pool)
   local options = at.options
   local tries = max(#record.times, self.pool_size or defaults.POOL_SIZE) + 1
@@ -661,7 +660,7 @@ function Cosocket:connect(x, plan)
   for _ = 1, tries do
     local budget = x.deadline - clock()
     if budget <= 0 then return x:fail("timeout", "no time left to connect to " .. x.where) end
-    local ct = plan.connect_timeout > 0 and min(plan.connect_timeout, budget) or budget
+    local ct = connect_timeout > 0 and min(connect_timeout, budget) or budget
     local ms = ct == huge and FOREVER_MS or min(FOREVER_MS, floor(ct * 1000) + 1)
     sock:settimeout(ms)
     x.armed = ms -- (what Exchange:arm compares with)
@@ -677,7 +676,7 @@ function Cosocket:connect(x, plan)
       break
     end
     local since = note_taken(record)
-    if not plan.write or (since and clock() - since < self.write_reuse_idle) then
+    if not write or (since and clock() - since < self.write_reuse_idle) then
       x.reused = true
       return true
     end
@@ -721,25 +720,26 @@ end
 -- path may still hold is ever handed out twice.
 local spare, spare_count, SPARE_MAX = {}, 0, 32
 
--- One attempt: returns response or nil, err. Never sends the request a second time.
-function Cosocket:attempt(plan, deadline)
+-- One attempt of what prepare_parts made (the request head, its body, where it goes): returns
+-- response or nil, err. Never sends the request a second time.
+function Cosocket:attempt(at, method, head, body, connect_timeout, deadline)
   local x
   if spare_count > 0 then
     x, spare[spare_count], spare_count = spare[spare_count], nil, spare_count - 1
-    x.deadline, x.where, x.sent, x.reused, x.got_bytes, x.buf, x.pos, x.armed = deadline, plan.at.where,
+    x.deadline, x.where, x.sent, x.reused, x.got_bytes, x.buf, x.pos, x.armed = deadline, at.where,
       false, false, false, "", 1, false
     x.size, x.first, x.parts, x.limit = 0, false, false, self.max_response_bytes
   else
-    x = setmetatable({ deadline = deadline, where = plan.at.where, sent = false, sock = false,
+    x = setmetatable({ deadline = deadline, where = at.where, sent = false, sock = false,
                        reused = false, got_bytes = false, buf = "", pos = 1, armed = false,
                        size = 0, first = false, parts = false, limit = self.max_response_bytes }, Exchange)
   end
-  local ok, err = self:connect(x, plan)
+  local ok, err = self:connect(x, at, not IDEMPOTENT[method], connect_timeout)
   if not ok then return nil, err end
 
   if not x:arm() then return x:fail("timeout", "timed out sending to " .. x.where) end
   x.sent = true
-  local sent, serr = x:send(plan.head, plan.body)
+  local sent, serr = x:send(head, body)
   if not sent then return x:io_fail(serr, "sending to") end
 
   local status, headers, minor
@@ -770,7 +770,7 @@ function Cosocket:attempt(plan, deadline)
     interim = true  -- 100 Continue, 102 Processing, 103 Early Hints: the response follows
   end
 
-  local keep, berr = x:read_body(plan.method, status, headers)
+  local keep, berr = x:read_body(method, status, headers)
   if keep == nil then return nil, berr end
   local conn = lower_cached(headers.connection or "")
   if keep and (find(conn, "close", 1, true) or (minor == 0 and not find(conn, "keep-alive", 1, true))) then
@@ -782,7 +782,7 @@ function Cosocket:attempt(plan, deadline)
     -- nil arguments leave idle time and pool size to lua_socket_keepalive_timeout/_pool_size.
     -- Fails ("connection in dubious state") when unread bytes follow the response: drop it then.
     if x.sock:setkeepalive(self.keepalive_ms, self.pool_size) then
-      note_returned(pool_record(plan.at.pool), self.pool_size or defaults.POOL_SIZE)
+      note_returned(pool_record(at.pool), self.pool_size or defaults.POOL_SIZE)
     else
       x.sock:close()
     end
@@ -800,8 +800,9 @@ function Cosocket:attempt(plan, deadline)
   return res
 end
 
--- Checks a request (raising on programming mistakes) and builds what every attempt sends.
-function Cosocket:prepare(req)
+-- Checks a request (raising on programming mistakes) and builds what every attempt sends: where it
+-- goes (target_of), its method, head and body, and its timeouts.
+local function prepare_parts(self, req)
   if type(req) ~= "table" then raise("cosocket transport: request must be a table") end
   local url = req.url
   if type(url) ~= "string" then raise("cosocket transport: request url must be a string") end
@@ -813,25 +814,33 @@ function Cosocket:prepare(req)
     raise("cosocket transport: request connect_timeout must be a non-negative number")
   end
   local where = target_of(self, url)
-  local method = req.method or "GET"
   local head, body = build_request(self, req, where.target, where.host_header)
-  return {
-    at = where, method = method, write = not IDEMPOTENT[method], head = head, body = body,
-    timeout = timeout or self.timeout, connect_timeout = connect_timeout or self.connect_timeout,
-  }
+  return where, req.method or "GET", head, body, timeout or self.timeout, connect_timeout or self.connect_timeout
+end
+
+-- The deadline of an attempt of `timeout` seconds (0: none) that starts now.
+local function deadline_of(timeout)
+  return timeout > 0 and now() + timeout or huge
+end
+
+-- A request made ready to run later (a light thread's, or one of send_many's): prepare_parts' values.
+function Cosocket:prepare(req)
+  local at, method, head, body, timeout, connect_timeout = prepare_parts(self, req)
+  return { at = at, method = method, head = head, body = body, timeout = timeout, connect_timeout = connect_timeout }
 end
 
 -- Runs a prepared request -> response or nil, err. One attempt: whether to try again is the
 -- client's decision (clinch.retry), since only it knows whether the method may be repeated.
 function Cosocket:execute(plan)
-  return self:attempt(plan, plan.timeout > 0 and now() + plan.timeout or huge)
+  return self:attempt(plan.at, plan.method, plan.head, plan.body, plan.connect_timeout, deadline_of(plan.timeout))
 end
 
---- Sends one request: -> response { status, headers, body } or nil, err.
+--- Sends one request: -> response { status, headers, body } or nil, err. (Run at once: no plan table.)
 function Cosocket:send(req)
   local perr = phase_error()
   if perr then return nil, perr end
-  return self:execute(self:prepare(req))
+  local at, method, head, body, timeout, connect_timeout = prepare_parts(self, req)
+  return self:attempt(at, method, head, body, connect_timeout, deadline_of(timeout))
 end
 
 -- A send_many light thread: takes the next plan until none is left. (A function of its own, not a
