@@ -1,6 +1,7 @@
 /* sign.c: api-auth request signing (client side); verify.c checks signatures (server side, for the
  * mock) with the helpers here.
  *   core.sign(req)                  -> headers, canonical_string
+ *   core.sign_fields(method, ...)   -> the same, req's fields as arguments (sign_l_sign_fields)
  * Canonical string: METHOD,content-type,content-hash,request-uri,timestamp (the legacy form drops
  * METHOD); the method is upper-cased as api-auth does. Authorization: "APIAuth <id>:<b64 HMAC-SHA1>"
  * or "APIAuth-HMAC-SHA256 <id>:<b64 HMAC-SHA256>" ("APIAuth-HMAC-SHA1" is read as SHA-1 too).
@@ -304,21 +305,13 @@ static inline void sign_push_headers(lua_State *L, const sign_req *r, const char
     }
 }
 
-static int sign_l_sign(lua_State *L) {
+/* Signs the request whose fields are in their stack slots (SIGN_METHOD to SIGN_DATE_HEADER) and returns
+ * headers, canonical string. */
+static int sign_fields_signed(lua_State *L) {
     sign_req r;
-    size_t i, hlen, dlen, siglen;
+    size_t hlen, dlen, siglen;
     const char *date;
     char hashbuf[CRYPTO_MAX_MD_B64], sigbuf[CRYPTO_MAX_MD_B64];
-
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    luaL_checkstack(L, SIGN_TOP + 8, "clinch.core.sign");
-    /* the field names are upvalues: pushing a kept string is cheaper than interning a literal (LuaJIT
-     * hashes it on every lua_getfield); lua_gettable sees __index as lua_getfield would */
-    for (i = 0; i < SIGN_NFIELDS; i++) {
-        lua_pushvalue(L, lua_upvalueindex(2 + (int)i));
-        lua_gettable(L, SIGN_REQ);
-    }
 
     /* Validate everything first. */
     sign_check_strings(L, &r);
@@ -344,6 +337,31 @@ static int sign_l_sign(lua_State *L) {
     return 2;
 }
 
+static int sign_l_sign(lua_State *L) {
+    size_t i;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    luaL_checkstack(L, SIGN_TOP + 8, "clinch.core.sign");
+    /* the field names are upvalues: pushing a kept string is cheaper than interning a literal (LuaJIT
+     * hashes it on every lua_getfield); lua_gettable sees __index as lua_getfield would */
+    for (i = 0; i < SIGN_NFIELDS; i++) {
+        lua_pushvalue(L, lua_upvalueindex(2 + (int)i));
+        lua_gettable(L, SIGN_REQ);
+    }
+    return sign_fields_signed(L);
+}
+
+/* core.sign_fields(method, request_uri, access_id, secret, content_type, body, date, digest, content_hash,
+ * with_method, date_header): core.sign with the request's fields as arguments, in that order (the
+ * client signs every attempt: no table to fill and read back). */
+static int sign_l_sign_fields(lua_State *L) {
+    lua_settop(L, (int)SIGN_NFIELDS);
+    luaL_checkstack(L, SIGN_TOP + 8, "clinch.core.sign_fields");
+    lua_pushnil(L); /* the slot of core.sign's table */
+    lua_insert(L, SIGN_REQ);
+    return sign_fields_signed(L);
+}
+
 static void sign_open(lua_State *L) {
     sign_cache *c;
     size_t i;
@@ -355,6 +373,9 @@ static void sign_open(lua_State *L) {
     c = (sign_cache *)compat_newudata(L, sizeof *c);
     memset(c, 0, sizeof *c);
     luaL_setmetatable(L, SIGN_CACHE_MT);
+    lua_pushvalue(L, -1); /* both share the cache */
+    lua_pushcclosure(L, sign_l_sign_fields, 1);
+    lua_setfield(L, -3, "sign_fields");
     for (i = 0; i < SIGN_NFIELDS; i++) lua_pushstring(L, sign_fields[i]);
     lua_pushcclosure(L, sign_l_sign, 1 + (int)SIGN_NFIELDS);
     lua_setfield(L, -2, "sign");

@@ -30,8 +30,6 @@ _M.JSONAPI = "application/vnd.api+json"
 
 -- Secrets live here, not on the client table, so printing or dumping a client never shows them.
 local secrets = setmetatable({}, { __mode = "k" })
--- client -> the argument table of its core.sign calls (see sign).
-local sign_args = setmetatable({}, { __mode = "k" })
 
 local Client = {}
 _M.Client = Client
@@ -267,20 +265,11 @@ end
 -- may keep what it is given, or when `own` (signed_request's caller gets it).
 -- @local
 local function sign(self, p, own)
-  -- One argument table per client, made once and refilled: core.sign reads every field before it
-  -- computes anything, and never keeps the table. It holds the secret, so it lives where the secret
-  -- does (the weak `sign_args`, never on the client table).
-  local args = sign_args[self]
-  if not args then
-    args = { access_id = false, secret = false, digest = false, content_hash = false, with_method = false,
-             date_header = false, method = false, request_uri = false, content_type = false, body = false }
-    sign_args[self] = args
-  end
+  -- core.sign with the fields as arguments: no table to fill and read back, every attempt (nil: the
+  -- date is now)
   local s = self.signing
-  args.access_id, args.secret, args.digest, args.content_hash = self.key, secrets[self], s.digest, s.content_hash
-  args.with_method, args.date_header = s.with_method, s.date_header
-  args.method, args.request_uri, args.content_type, args.body = p.method, p.request_uri, p.content_type, p.body
-  local headers = core.sign(args)
+  local headers = core.sign_fields(p.method, p.request_uri, self.key, secrets[self], p.content_type, p.body, nil,
+    s.digest, s.content_hash, s.with_method, s.date_header)
   local extra = p.extra
   if extra == DEFAULT_HEADERS then -- its one header, without a loop
     if headers.Accept == nil then headers.Accept = DEFAULT_HEADERS.Accept end
@@ -434,6 +423,28 @@ function Client:_pause(seconds)
   return self.sleep(seconds)
 end
 
+-- One ask of the budget (see acquire).
+local function ask_budget(lim, n)
+  -- the clock only when the answer depends on it (a C call: on LuaJIT it costs more than acquire)
+  return lim:acquire(n, lim:needs_clock() and core.monotime() or 0)
+end
+
+-- The budget refused (`wait`: its answer): waits and asks again until it lets the n start. Apart from
+-- acquire, so that acquire's usual path (one ask, granted) has no loop: on LuaJIT a loop there would
+-- end the compiled code of the request that calls it.
+local function wait_for_budget(self, lim, n, sched, wait)
+  while true do
+    if sched then
+      if wait then sched:sleep(wait) else sched:wait_slot() end
+    else
+      self.sleep(wait or 0.005) -- inside nginx: another handler's (or thread's) request will end
+    end
+    local ok
+    ok, wait = ask_budget(lim, n)
+    if ok then return wait end
+  end
+end
+
 -- Waits until the client's budget (clinch.limiter) lets n more requests start, and counts them in
 -- flight. That waiting is for callers that share the budget: tasks of client:parallel (and
 -- request_many), and inside nginx every handler (and worker, with shared_limit) using the client. A
@@ -447,16 +458,9 @@ local function acquire(self, n, sched)
     if wait > 0 then self.sleep(wait) end
     return lim:take(n)
   end
-  while true do
-    -- the clock only when the answer depends on it (a C call: on LuaJIT it costs more than acquire)
-    local ok, wait = lim:acquire(n, lim:needs_clock() and core.monotime() or 0)
-    if ok then return wait end -- the budget's epoch
-    if sched then
-      if wait then sched:sleep(wait) else sched:wait_slot() end
-    else
-      self.sleep(wait or 0.005) -- inside nginx: another handler's (or thread's) request will end
-    end
-  end
+  local ok, wait = ask_budget(lim, n)
+  if ok then return wait end -- the budget's epoch
+  return wait_for_budget(self, lim, n, sched, wait)
 end
 
 -- Sends signed requests (one attempt each) -> { response } / { nil, err } pairs, and whether the
