@@ -538,12 +538,7 @@ describe("client without a server", function()
       for k, v in pairs(t) do c[k] = type(v) == "table" and copy(v) or v end
       return c
     end
-    local function keys(t)
-      local list = {}
-      for k in pairs(t) do list[#list + 1] = k end
-      table.sort(list)
-      return table.concat(list, ",")
-    end
+    local function keys(t) return table.concat(support.sorted_keys(t), ",") end
     local kept, at_send = {}, {}
     local c = clinch.new { key = "k", secret = "s", base_url = "http://example.test/v1", retries = 2,
       sleep = function() end, transport = function(req)

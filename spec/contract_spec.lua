@@ -7,12 +7,7 @@ local contract = require "clinch.contract"
 
 local seed = support.seed()
 
-local function keys(t)
-  local out = {}
-  for k in pairs(t) do out[#out + 1] = k end
-  table.sort(out)
-  return out
-end
+local keys = support.sorted_keys
 
 local function sorted(list)
   local out = {}

@@ -5,6 +5,7 @@ local contract = require "clinch.contract"
 local render = require "clinch.mock.render"
 local api = require "clinch.mock.api"
 local store = require "clinch.mock.store"
+local support = require "support"
 
 local function set(list)
   local out = {}
@@ -12,12 +13,7 @@ local function set(list)
   return out
 end
 
-local function keys(t)
-  local out = {}
-  for k in pairs(t) do out[#out + 1] = k end
-  table.sort(out)
-  return out
-end
+local keys = support.sorted_keys
 
 describe("the mock's copy of the contract", function()
   local cand = contract.schemas.Candidate

@@ -140,6 +140,14 @@ function _M.cli_main(args, opts)
   return code, out.text(), err.text()
 end
 
+--- The keys of table t, sorted.
+function _M.sorted_keys(t)
+  local out = {}
+  for k in pairs(t) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
 --- The JSON values of a JSON Lines text, each line asserted to be JSON.
 function _M.decode_lines(text)
   local cjson = require("cjson.safe").new()
