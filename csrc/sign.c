@@ -157,12 +157,36 @@ static size_t sign_b64_digest(const EVP_MD *md, const char *data, size_t len, ch
  * canonical string signed and its MAC: within one second a client repeating a request signs the same
  * string), and the HTTP-date of the last second it signed in (formatting it again each call costs as
  * much as the rest of the date handling). */
+/* It also remembers the Lua strings of the last signature (in the memo table, upvalue 2: the date of
+ * date_epoch, the canonical string and the Authorization value, with the header names), so that the
+ * same request again within that second interns no new string: the canonical string is built in a C
+ * buffer and compared with the last one's bytes, and the Authorization value is the last one when its
+ * parts (digest, access id, MAC) are the same. The memo holds nothing secret: all of it is sent. */
 #define SIGN_CACHE_MT "clinch.sign_cache"
+#define SIGN_CANON_MAX CRYPTO_HMAC_MSG_MAX /* longer canonical strings: built in a luaL_Buffer */
+#define SIGN_MEMO_ID_MAX 128               /* longer access ids: the Authorization value is not kept */
 typedef struct {
     crypto_hmac_cache hmac;
     int64_t date_epoch;
     char date[HTTPDATE_LEN + 1];
+    int auth_digest;          /* of the Authorization value in the memo; -1: none there */
+    unsigned auth_maclen;
+    unsigned char auth_mac[CRYPTO_MAX_MD];
+    size_t auth_idlen;
+    char auth_id[SIGN_MEMO_ID_MAX];
 } sign_cache;
+
+/* The memo table's slots (see sign_cache). */
+enum {
+    SIGN_MEMO_DATE = 1, /* the HTTP-date of date_epoch */
+    SIGN_MEMO_CANON,    /* the last canonical string built in a C buffer */
+    SIGN_MEMO_AUTH,     /* the Authorization value of auth_digest, auth_id and auth_mac */
+    SIGN_MEMO_NAMES     /* the header names, in sign_header_names' order */
+};
+#define SIGN_MEMO_INDEX lua_upvalueindex(2)
+enum { SIGN_H_AUTH, SIGN_H_DATE, SIGN_H_XDATE, SIGN_H_MD5, SIGN_H_SHA256, SIGN_H_CTYPE, SIGN_NHEADERS };
+static const char *const sign_header_names[] = {"Authorization", "Date", "X-HMAC-Date", "Content-MD5",
+                                                "X-Authorization-Content-SHA256", "Content-Type"};
 
 static int sign_l_cache_gc(lua_State *L) {
     crypto_hmac_cache_free(&((sign_cache *)luaL_checkudata(L, 1, SIGN_CACHE_MT))->hmac);
@@ -173,24 +197,56 @@ static sign_cache *sign_get_cache(lua_State *L) {
     return (sign_cache *)lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* Base64 HMAC of the string at canon_idx into out (CRYPTO_MAX_MD_B64 bytes); returns the length or 0. */
-static size_t sign_b64_mac(lua_State *L, int sha256, const char *key, size_t keylen, int canon_idx, char *out) {
-    unsigned char raw[CRYPTO_MAX_MD];
-    size_t clen;
-    const char *canon = lua_tolstring(L, canon_idx, &clen);
-    unsigned n = crypto_hmac_cached(&sign_get_cache(L)->hmac, sha256, key, keylen, canon, clen, raw);
-    if (n == 0) return 0;
-    return crypto_b64_encode(raw, n, (unsigned char *)out);
-}
-
-#define SIGN_FAIL(what) luaL_error(L, "clinch.core.sign: %s", (what))
-
 /* What sign_l_sign read from the request (the strings are anchored in their stack slots). */
 typedef struct {
     const char *method, *uri, *id, *key, *ctype, *body;
     size_t mlen, ulen, idlen, keylen, clen, blen;
     int digest, hash, with_method, date_header; /* indexes into sign_digests, sign_hashes, ... */
 } sign_req;
+
+/* Pushes the canonical string (SIGN_CANON) and returns its bytes in *canon, *clen (anchored by it). Built
+ * in buf when it fits: the same bytes as the memo's give the memo's string (no new string interned). */
+static void sign_push_canonical_memo(lua_State *L, const sign_req *r, const char *hash, size_t hlen, const char *date,
+                                     size_t dlen, char *buf, const char **canon, size_t *clen) {
+    size_t n = 0, i, mlen;
+    const char *memo;
+    if ((r->with_method ? r->mlen + 1 : 0) + r->clen + hlen + r->ulen + dlen + 3 > SIGN_CANON_MAX) {
+        sign_push_canonical(L, r->with_method, r->method, r->mlen, r->ctype, r->clen, hash, hlen, r->uri, r->ulen,
+                            date, dlen);
+        *canon = lua_tolstring(L, -1, clen);
+        return;
+    }
+    if (r->with_method) {
+        for (i = 0; i < r->mlen; i++) {
+            char c = r->method[i];
+            buf[n++] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+        }
+        buf[n++] = ',';
+    }
+    memcpy(buf + n, r->ctype, r->clen);
+    n += r->clen;
+    buf[n++] = ',';
+    memcpy(buf + n, hash, hlen);
+    n += hlen;
+    buf[n++] = ',';
+    memcpy(buf + n, r->uri, r->ulen);
+    n += r->ulen;
+    buf[n++] = ',';
+    memcpy(buf + n, date, dlen);
+    n += dlen;
+    lua_rawgeti(L, SIGN_MEMO_INDEX, SIGN_MEMO_CANON);
+    memo = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &mlen) : NULL;
+    if (!memo || mlen != n || memcmp(memo, buf, n) != 0) {
+        lua_pop(L, 1);
+        lua_pushlstring(L, buf, n);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, SIGN_MEMO_INDEX, SIGN_MEMO_CANON);
+    }
+    *canon = lua_tolstring(L, -1, clen);
+}
+
+#define SIGN_FAIL(what) luaL_error(L, "clinch.core.sign: %s", (what))
+
 
 /* Checks the string fields, method to body, and fills r. Raises on bad input. */
 static inline void sign_check_strings(lua_State *L, sign_req *r) {
@@ -238,8 +294,12 @@ static inline void sign_push_date(lua_State *L) {
         if (now != c->date_epoch || !c->date[0]) {
             if (!httpdate_format(now, c->date)) SIGN_FAIL("the system clock is out of range");
             c->date_epoch = now;
+            lua_pushlstring(L, c->date, HTTPDATE_LEN);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, SIGN_MEMO_INDEX, SIGN_MEMO_DATE);
+        } else {
+            lua_rawgeti(L, SIGN_MEMO_INDEX, SIGN_MEMO_DATE); /* the string of that second */
         }
-        lua_pushlstring(L, c->date, HTTPDATE_LEN);
     } else if (lua_type(L, SIGN_DATE) == LUA_TNUMBER) {
         int64_t epoch;
         if (!httpdate_toepoch(L, SIGN_DATE, &epoch) || !httpdate_format(epoch, datebuf))
@@ -275,43 +335,75 @@ static inline void sign_check_options(lua_State *L, sign_req *r) {
         SIGN_FAIL("req.date_header must be \"Date\", \"X-HMAC-Date\" or \"both\"");
 }
 
-/* Pushes the headers table: Authorization from the signature, the date header(s), the content hash
+/* Sets header h of the table on top to the value at idx (a name from the memo: no literal interned). */
+static void sign_set_header(lua_State *L, int h, int idx) {
+    lua_rawgeti(L, SIGN_MEMO_INDEX, SIGN_MEMO_NAMES + h);
+    lua_pushvalue(L, idx);
+    lua_rawset(L, -3);
+}
+
+/* Pushes the Authorization value for the MAC: the memo's when digest, access id and MAC are its own. */
+static void sign_push_authorization(lua_State *L, const sign_req *r, const unsigned char *mac, unsigned maclen) {
+    sign_cache *c = sign_get_cache(L);
+    const char *prefix = r->digest == 1 ? "APIAuth-HMAC-SHA256 " : "APIAuth ";
+    char sig[CRYPTO_MAX_MD_B64];
+    size_t siglen, plen;
+    if (c->auth_digest == r->digest && c->auth_maclen == maclen && memcmp(c->auth_mac, mac, maclen) == 0
+        && c->auth_idlen == r->idlen && memcmp(c->auth_id, r->id, r->idlen) == 0) {
+        lua_rawgeti(L, SIGN_MEMO_INDEX, SIGN_MEMO_AUTH);
+        return;
+    }
+    siglen = crypto_b64_encode(mac, maclen, (unsigned char *)sig);
+    plen = strlen(prefix);
+    if (r->idlen <= SIGN_MEMO_ID_MAX) {
+        char buf[sizeof "APIAuth-HMAC-SHA256 " + SIGN_MEMO_ID_MAX + 1 + CRYPTO_MAX_MD_B64];
+        memcpy(buf, prefix, plen);
+        memcpy(buf + plen, r->id, r->idlen);
+        buf[plen + r->idlen] = ':';
+        memcpy(buf + plen + r->idlen + 1, sig, siglen);
+        lua_pushlstring(L, buf, plen + r->idlen + 1 + siglen);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, SIGN_MEMO_INDEX, SIGN_MEMO_AUTH);
+        c->auth_digest = r->digest;
+        c->auth_maclen = maclen;
+        memcpy(c->auth_mac, mac, maclen);
+        c->auth_idlen = r->idlen;
+        memcpy(c->auth_id, r->id, r->idlen);
+    } else {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        luaL_addlstring(&b, prefix, plen);
+        luaL_addlstring(&b, r->id, r->idlen);
+        luaL_addchar(&b, ':');
+        luaL_addlstring(&b, sig, siglen);
+        luaL_pushresult(&b);
+    }
+}
+
+/* Pushes the headers table: Authorization from the MAC, the date header(s), the content hash
  * (hlen > 0) and Content-Type. */
-static inline void sign_push_headers(lua_State *L, const sign_req *r, const char *sig, size_t siglen, size_t hlen) {
-    luaL_Buffer b;
+static inline void sign_push_headers(lua_State *L, const sign_req *r, const unsigned char *mac, unsigned maclen,
+                                     size_t hlen) {
     lua_createtable(L, 0, 5);
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, r->digest == 1 ? "APIAuth-HMAC-SHA256 " : "APIAuth ");
-    luaL_addlstring(&b, r->id, r->idlen);
-    luaL_addchar(&b, ':');
-    luaL_addlstring(&b, sig, siglen);
-    luaL_pushresult(&b);
-    lua_setfield(L, -2, "Authorization");
-    if (r->date_header != 1) {
-        lua_pushvalue(L, SIGN_DATE_STR);
-        lua_setfield(L, -2, "Date");
-    }
-    if (r->date_header != 0) {
-        lua_pushvalue(L, SIGN_DATE_STR);
-        lua_setfield(L, -2, "X-HMAC-Date");
-    }
-    if (hlen > 0) {
-        lua_pushvalue(L, SIGN_HASH_STR);
-        lua_setfield(L, -2, r->hash == 1 ? "Content-MD5" : "X-Authorization-Content-SHA256");
-    }
-    if (r->clen > 0) {
-        lua_pushvalue(L, SIGN_CTYPE);
-        lua_setfield(L, -2, "Content-Type");
-    }
+    sign_push_authorization(L, r, mac, maclen);
+    lua_rawgeti(L, SIGN_MEMO_INDEX, SIGN_MEMO_NAMES + SIGN_H_AUTH);
+    lua_insert(L, -2);
+    lua_rawset(L, -3);
+    if (r->date_header != 1) sign_set_header(L, SIGN_H_DATE, SIGN_DATE_STR);
+    if (r->date_header != 0) sign_set_header(L, SIGN_H_XDATE, SIGN_DATE_STR);
+    if (hlen > 0) sign_set_header(L, r->hash == 1 ? SIGN_H_MD5 : SIGN_H_SHA256, SIGN_HASH_STR);
+    if (r->clen > 0) sign_set_header(L, SIGN_H_CTYPE, SIGN_CTYPE);
 }
 
 /* Signs the request whose fields are in their stack slots (SIGN_METHOD to SIGN_DATE_HEADER) and returns
  * headers, canonical string. */
 static int sign_fields_signed(lua_State *L) {
     sign_req r;
-    size_t hlen, dlen, siglen;
-    const char *date;
-    char hashbuf[CRYPTO_MAX_MD_B64], sigbuf[CRYPTO_MAX_MD_B64];
+    size_t hlen, dlen, clen;
+    const char *date, *canon;
+    char hashbuf[CRYPTO_MAX_MD_B64], canonbuf[SIGN_CANON_MAX];
+    unsigned char mac[CRYPTO_MAX_MD];
+    unsigned maclen;
 
     /* Validate everything first. */
     sign_check_strings(L, &r);
@@ -327,12 +419,11 @@ static int sign_fields_signed(lua_State *L) {
     }
     lua_pushlstring(L, hashbuf, hlen); /* SIGN_HASH_STR */
     date = lua_tolstring(L, SIGN_DATE_STR, &dlen);
-    sign_push_canonical(L, r.with_method, r.method, r.mlen, r.ctype, r.clen, hashbuf, hlen, r.uri, r.ulen, date,
-                        dlen);
-    siglen = sign_b64_mac(L, r.digest == 1, r.key, r.keylen, SIGN_CANON, sigbuf);
-    if (siglen == 0) return SIGN_FAIL("HMAC computation failed");
+    sign_push_canonical_memo(L, &r, hashbuf, hlen, date, dlen, canonbuf, &canon, &clen); /* SIGN_CANON */
+    maclen = crypto_hmac_cached(&sign_get_cache(L)->hmac, r.digest == 1, r.key, r.keylen, canon, clen, mac);
+    if (maclen == 0) return SIGN_FAIL("HMAC computation failed");
 
-    sign_push_headers(L, &r, sigbuf, siglen, hlen);
+    sign_push_headers(L, &r, mac, maclen, hlen);
     lua_pushvalue(L, SIGN_CANON);
     return 2;
 }
@@ -345,7 +436,7 @@ static int sign_l_sign(lua_State *L) {
     /* the field names are upvalues: pushing a kept string is cheaper than interning a literal (LuaJIT
      * hashes it on every lua_getfield); lua_gettable sees __index as lua_getfield would */
     for (i = 0; i < SIGN_NFIELDS; i++) {
-        lua_pushvalue(L, lua_upvalueindex(2 + (int)i));
+        lua_pushvalue(L, lua_upvalueindex(3 + (int)i));
         lua_gettable(L, SIGN_REQ);
     }
     return sign_fields_signed(L);
@@ -372,12 +463,19 @@ static void sign_open(lua_State *L) {
     /* the metatable first, so that __gc frees whatever the cache holds by then */
     c = (sign_cache *)compat_newudata(L, sizeof *c);
     memset(c, 0, sizeof *c);
+    c->auth_digest = -1;
     luaL_setmetatable(L, SIGN_CACHE_MT);
-    lua_pushvalue(L, -1); /* both share the cache */
-    lua_pushcclosure(L, sign_l_sign_fields, 1);
-    lua_setfield(L, -3, "sign_fields");
+    lua_createtable(L, SIGN_MEMO_NAMES - 1 + SIGN_NHEADERS, 0); /* the memo */
+    for (i = 0; i < SIGN_NHEADERS; i++) {
+        lua_pushstring(L, sign_header_names[i]);
+        lua_rawseti(L, -2, SIGN_MEMO_NAMES + (int)i);
+    }
+    lua_pushvalue(L, -2); /* both share the cache and the memo */
+    lua_pushvalue(L, -2);
+    lua_pushcclosure(L, sign_l_sign_fields, 2);
+    lua_setfield(L, -4, "sign_fields");
     for (i = 0; i < SIGN_NFIELDS; i++) lua_pushstring(L, sign_fields[i]);
-    lua_pushcclosure(L, sign_l_sign, 1 + (int)SIGN_NFIELDS);
+    lua_pushcclosure(L, sign_l_sign, 2 + (int)SIGN_NFIELDS);
     lua_setfield(L, -2, "sign");
 }
 

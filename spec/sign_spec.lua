@@ -481,3 +481,69 @@ describe("core.sign_fields", function()
     end
   end)
 end)
+
+-- The signer remembers the strings of its last signature (csrc/sign.c, the memo): the same request again
+-- gives them back, and anything that changes the Authorization value must not. Each case signs right
+-- after a request that differs from it in one part, and checks the header against the HMAC computed
+-- here.
+describe("the signer's memo of its last signature", function()
+  local DATE = "Wed, 01 Jan 2025 00:00:00 GMT"
+  local function req(extra)
+    local r = { method = "GET", request_uri = "/v1/candidates", access_id = "acme", secret = SECRET, date = DATE }
+    for k, x in pairs(extra or {}) do r[k] = x end
+    return r
+  end
+  local function expected(r, canonical)
+    local sha256 = r.digest == "sha256"
+    return (sha256 and "APIAuth-HMAC-SHA256 " or "APIAuth ") .. r.access_id .. ":"
+      .. core.base64_encode(core.hmac(sha256 and "sha256" or "sha1", r.secret, canonical))
+  end
+  local function check(r)
+    local h, canonical = core.sign(r)
+    assert.are.equal(expected(r, canonical), h.Authorization)
+    return h, canonical
+  end
+
+  it("gives the same headers and canonical string for the same request again", function()
+    local h1, c1 = check(req())
+    local h2, c2 = check(req())
+    assert.are.same(h1, h2)
+    assert.are.equal(c1, c2)
+  end)
+
+  it("signs anew for another access id with the same secret and canonical string (the same MAC)", function()
+    check(req())
+    local h = check(req { access_id = "other-id" })
+    assert.truthy(h.Authorization:find("^APIAuth other%-id:"))
+  end)
+
+  it("signs anew for another secret, another digest and another request", function()
+    for _, change in ipairs { { secret = "another-secret" }, { digest = "sha256" }, { request_uri = "/v1/jobs" },
+                              { method = "POST" }, { date = "Thu, 02 Jan 2025 00:00:00 GMT" },
+                              { content_type = "application/json", body = "{}" }, { with_method = false } } do
+      check(req())
+      check(req(change))
+      check(req()) -- and back
+    end
+  end)
+
+  it("signs access ids and canonical strings longer than it remembers", function()
+    local long_id = string.rep("k", 200)
+    local long_uri = "/v1/candidates?" .. string.rep("q=1&", 150)
+    for _ = 1, 2 do
+      check(req { access_id = long_id })
+      check(req())
+      check(req { request_uri = long_uri })
+      check(req { request_uri = long_uri, access_id = long_id })
+    end
+  end)
+
+  it("dates signatures without a date by the clock, the same string within a second", function()
+    local r = req { date = false }
+    r.date = nil
+    local h1 = check(r)
+    local h2 = check(r)
+    assert.is_true(h1.Date == h2.Date or core.parse_httpdate(h2.Date) == core.parse_httpdate(h1.Date) + 1)
+    assert.is_true(math.abs(core.parse_httpdate(h2.Date) - os.time()) <= 1)
+  end)
+end)
