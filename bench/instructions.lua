@@ -225,12 +225,17 @@ local function endpoint(path)
             content_by_lua_block { ngx.print(package.loaded.bench_client:request("GET", "/doc").document.data.id) }
         }
         location = /cosocket { content_by_lua_block { ngx.print(require("floors").cosocket_get(%d).data.id) } }
+        location = /cosocket_signed {
+            content_by_lua_block {
+                ngx.print(require("floors").cosocket_get_signed(%d, package.loaded.bench_client).data.id)
+            }
+        }
         location = /proxy {
             proxy_pass http://backend/v1/doc; proxy_http_version 1.1; proxy_set_header Connection "";
         }
     }
 }
-]]):format(back, back, back, fixture.DOC, port, back))
+]]):format(back, back, back, fixture.DOC, port, back, back))
     counts[i] = { n, counted_worker(prefix, function()
       wait_for("http://127.0.0.1:" .. port .. "/ready")
       get_many(port, path, 500) -- the warm-up: the worker compiles the endpoint's code
@@ -290,7 +295,13 @@ local ok, err = pcall(function()
   g = "endpoint inside nginx"
   local floor_endpoint = endpoint("/cosocket")
   row(g, "hand-written cosocket GET + cjson endpoint", floor_endpoint)
-  row(g, "endpoint with `client:request`", endpoint("/client"), "the hand-written endpoint", floor_endpoint)
+  local signed_endpoint = endpoint("/cosocket_signed")
+  row(g, "hand-written endpoint sending the client's header lines", signed_endpoint, "the hand-written endpoint",
+    floor_endpoint)
+  local client_endpoint = endpoint("/client")
+  row(g, "endpoint with `client:request`", client_endpoint, "the hand-written endpoint", floor_endpoint)
+  row(g, "endpoint with `client:request`", client_endpoint, "the one sending the client's header lines",
+    signed_endpoint)
   row(g, "`proxy_pass` endpoint", endpoint("/proxy"), "the hand-written endpoint", floor_endpoint)
 
   for _, lua in ipairs { "lua5.4", "luajit" } do
