@@ -247,7 +247,6 @@ static void sign_push_canonical_memo(lua_State *L, const sign_req *r, const char
 
 #define SIGN_FAIL(what) luaL_error(L, "clinch.core.sign: %s", (what))
 
-
 /* Checks the string fields, method to body, and fills r. Raises on bad input. */
 static inline void sign_check_strings(lua_State *L, sign_req *r) {
     if (lua_type(L, SIGN_METHOD) != LUA_TSTRING) SIGN_FAIL("req.method must be a string");
