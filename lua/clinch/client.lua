@@ -251,12 +251,17 @@ local function prepare(self, method, path, opts)
 
   local request_uri, url = self:_urls_of(target, opts.query == nil)
   -- Shaped as a transport request too (method, url, body, timeout; `headers` is the signed set, which
-  -- sign puts in for a built-in transport): `extra` holds the caller's headers.
-  return {
-    method = method, request_uri = request_uri, url = url,
-    body = body, content_type = content_type, extra = headers, headers = false,
-    timeout = opts.timeout, retries = opts.retries or self.retries,
+  -- sign puts in for a built-in transport): `extra` holds the caller's headers. The fields a request
+  -- may lack are added only when present: a constructor naming them sizes the table for all nine
+  -- (16 slots on LuaJIT) whatever they hold, and a GET has six.
+  local p = {
+    method = method, request_uri = request_uri, url = url, extra = headers, headers = false,
+    retries = opts.retries or self.retries,
   }
+  if body ~= nil then p.body = body end
+  if content_type ~= nil then p.content_type = content_type end
+  if opts.timeout ~= nil then p.timeout = opts.timeout end
+  return p
 end
 
 --- Signs a prepared request afresh (new date) and returns the transport request: for a built-in
