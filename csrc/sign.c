@@ -10,8 +10,9 @@
  *   with_method? (true), date_header? ("Date"|"X-HMAC-Date"|"both") }. Bad input raises: these are
  *   programming errors. An empty content_type or body counts as absent.
  * Every argument is read onto the Lua stack and checked before anything is computed; nothing here
- * mallocs (buffers are on the C stack or luaL_Buffer), so raising is always safe. Error messages and
- * reasons are fixed texts that never quote the secret, the signature or request values. */
+ * mallocs (buffers are on the C stack, in a scratch userdata or a luaL_Buffer), so raising is always
+ * safe. Error messages and reasons are fixed texts that never quote the secret, the signature or
+ * request values. */
 #ifndef CLINCH_SIGN_C
 #define CLINCH_SIGN_C
 
@@ -121,28 +122,61 @@ static const char *const sign_digests[] = {"sha1", "sha256", NULL};
 static const char *const sign_hashes[] = {"none", "md5", "sha256", NULL};
 static const char *const sign_date_headers[] = {"Date", "X-HMAC-Date", "both", NULL};
 
-/* Pushes the canonical string. */
+/* The canonical string's pieces: the method (when with_method), content-type, content-hash, request-uri
+ * and timestamp. */
+typedef struct {
+    int with_method;
+    const char *method, *ctype, *hash, *uri, *date;
+    size_t mlen, clen, hlen, ulen, dlen;
+} sign_canon;
+
+/* The canonical string's length. */
+static size_t sign_canon_len(const sign_canon *c) {
+    return (c->with_method ? c->mlen + 1 : 0) + c->clen + 1 + c->hlen + 1 + c->ulen + 1 + c->dlen;
+}
+
+static size_t sign_put(char *out, size_t n, const char *s, size_t len, int comma) {
+    memcpy(out + n, s, len);
+    n += len;
+    if (comma) out[n++] = ',';
+    return n;
+}
+
+/* Writes the canonical string into out (sign_canon_len bytes), the method upper-cased as api-auth does. */
+static void sign_write_canon(const sign_canon *c, char *out) {
+    size_t n = 0, i;
+    if (c->with_method) {
+        for (i = 0; i < c->mlen; i++) {
+            char ch = c->method[i];
+            out[n++] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A') : ch;
+        }
+        out[n++] = ',';
+    }
+    n = sign_put(out, n, c->ctype, c->clen, 1);
+    n = sign_put(out, n, c->hash, c->hlen, 1);
+    n = sign_put(out, n, c->uri, c->ulen, 1);
+    sign_put(out, n, c->date, c->dlen, 0);
+}
+
+/* Canonical strings up to this size are written on the C stack; longer ones into a scratch userdata. */
+#define SIGN_CANON_MAX CRYPTO_HMAC_MSG_MAX
+
+/* Pushes the canonical string of c. */
+static void sign_push_canon(lua_State *L, const sign_canon *c) {
+    size_t n = sign_canon_len(c);
+    char buf[SIGN_CANON_MAX];
+    char *out = n <= sizeof buf ? buf : (char *)lua_newuserdata(L, n); /* collected: raising stays safe */
+    sign_write_canon(c, out);
+    lua_pushlstring(L, out, n);
+    if (out != buf) lua_remove(L, -2);
+}
+
+/* Pushes the canonical string (verify.c's entry). */
 static void sign_push_canonical(lua_State *L, int with_method, const char *method, size_t mlen,
                                 const char *ctype, size_t clen, const char *hash, size_t hlen,
                                 const char *uri, size_t ulen, const char *date, size_t dlen) {
-    luaL_Buffer b;
-    size_t i;
-    luaL_buffinit(L, &b);
-    if (with_method) {
-        for (i = 0; i < mlen; i++) {
-            char c = method[i];
-            luaL_addchar(&b, (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c);
-        }
-        luaL_addchar(&b, ',');
-    }
-    luaL_addlstring(&b, ctype, clen);
-    luaL_addchar(&b, ',');
-    luaL_addlstring(&b, hash, hlen);
-    luaL_addchar(&b, ',');
-    luaL_addlstring(&b, uri, ulen);
-    luaL_addchar(&b, ',');
-    luaL_addlstring(&b, date, dlen);
-    luaL_pushresult(&b);
+    const sign_canon c = {with_method, method, ctype, hash, uri, date, mlen, clen, hlen, ulen, dlen};
+    sign_push_canon(L, &c);
 }
 
 /* Base64 of a digest of data into out (CRYPTO_MAX_MD_B64 bytes); returns the length or 0. */
@@ -163,7 +197,6 @@ static size_t sign_b64_digest(const EVP_MD *md, const char *data, size_t len, ch
  * buffer and compared with the last one's bytes, and the Authorization value is the last one when its
  * parts (digest, access id, MAC) are the same. The memo holds nothing secret: all of it is sent. */
 #define SIGN_CACHE_MT "clinch.sign_cache"
-#define SIGN_CANON_MAX CRYPTO_HMAC_MSG_MAX /* longer canonical strings: built in a luaL_Buffer */
 #define SIGN_MEMO_ID_MAX 128               /* longer access ids: the Authorization value is not kept */
 typedef struct {
     crypto_hmac_cache hmac;
@@ -204,43 +237,26 @@ typedef struct {
     int digest, hash, with_method, date_header; /* indexes into sign_digests, sign_hashes, ... */
 } sign_req;
 
-/* Pushes the canonical string (SIGN_CANON) and returns its bytes in *canon, *clen (anchored by it). Built
+/* Pushes the canonical string (SIGN_CANON) and returns its bytes in *canon, *clen (anchored by it). Written
  * in buf when it fits: the same bytes as the memo's give the memo's string (no new string interned). */
 static void sign_push_canonical_memo(lua_State *L, const sign_req *r, const char *hash, size_t hlen, const char *date,
                                      size_t dlen, char *buf, const char **canon, size_t *clen) {
-    size_t n = 0, i, mlen;
+    const sign_canon c = {r->with_method, r->method, r->ctype, hash, r->uri, date, r->mlen, r->clen, hlen, r->ulen,
+                          dlen};
+    size_t n = sign_canon_len(&c), mlen;
     const char *memo;
-    if ((r->with_method ? r->mlen + 1 : 0) + r->clen + hlen + r->ulen + dlen + 3 > SIGN_CANON_MAX) {
-        sign_push_canonical(L, r->with_method, r->method, r->mlen, r->ctype, r->clen, hash, hlen, r->uri, r->ulen,
-                            date, dlen);
-        *canon = lua_tolstring(L, -1, clen);
-        return;
-    }
-    if (r->with_method) {
-        for (i = 0; i < r->mlen; i++) {
-            char c = r->method[i];
-            buf[n++] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+    if (n > SIGN_CANON_MAX) {
+        sign_push_canon(L, &c);
+    } else {
+        sign_write_canon(&c, buf);
+        lua_rawgeti(L, SIGN_MEMO_INDEX, SIGN_MEMO_CANON);
+        memo = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &mlen) : NULL;
+        if (!memo || mlen != n || memcmp(memo, buf, n) != 0) {
+            lua_pop(L, 1);
+            lua_pushlstring(L, buf, n);
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, SIGN_MEMO_INDEX, SIGN_MEMO_CANON);
         }
-        buf[n++] = ',';
-    }
-    memcpy(buf + n, r->ctype, r->clen);
-    n += r->clen;
-    buf[n++] = ',';
-    memcpy(buf + n, hash, hlen);
-    n += hlen;
-    buf[n++] = ',';
-    memcpy(buf + n, r->uri, r->ulen);
-    n += r->ulen;
-    buf[n++] = ',';
-    memcpy(buf + n, date, dlen);
-    n += dlen;
-    lua_rawgeti(L, SIGN_MEMO_INDEX, SIGN_MEMO_CANON);
-    memo = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &mlen) : NULL;
-    if (!memo || mlen != n || memcmp(memo, buf, n) != 0) {
-        lua_pop(L, 1);
-        lua_pushlstring(L, buf, n);
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, SIGN_MEMO_INDEX, SIGN_MEMO_CANON);
     }
     *canon = lua_tolstring(L, -1, clen);
 }
