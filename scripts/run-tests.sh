@@ -1,13 +1,15 @@
 #!/bin/bash
 # Builds the C core for Lua 5.4, LuaJIT and Lua 5.4 under ASan/UBSan, runs the busted suite on each,
-# and ends with one line: "N passed, N failed".  `run-tests.sh nginx` runs only the nginx suite.
+# and ends with the failing specs of every run (repeated, so that the tail of a CI log names them) and
+# one line: "N passed, N failed".  `run-tests.sh nginx` runs only the nginx suite.
 set -u
 cd "$(dirname "$0")/.."
 
 passed=0
 failed=0
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+failures=$(mktemp)
+trap 'rm -f "$log" "$failures"' EXIT
 
 # run LABEL COMMAND...: runs one busted invocation and adds its counts to the totals.
 run() {
@@ -19,10 +21,13 @@ run() {
   line=$(grep -E '^[0-9]+ successes? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' "$log" | tail -1)
   if [ -z "$line" ]; then
     echo "== $label: busted printed no summary (exit $rc): counted as one failure"
+    { echo "[$label] busted printed no summary (exit $rc); its last lines:"; tail -5 "$log"; } >>"$failures"
     failed=$((failed + 1))
     return
   fi
   local s f e
+  # busted prints "Failure -> file @ line", the spec's name, then the message
+  grep -E -A2 '^(Failure|Error) (->|→) ' "$log" | sed "s/^/[$label] /" >>"$failures"
   read -r s _ _ f _ _ e _ <<<"$line"
   passed=$((passed + s))
   failed=$((failed + f + e))
@@ -32,9 +37,18 @@ run() {
   fi
 }
 
+# recap: the failures of every run again, right above the totals
+recap() {
+  if [ -s "$failures" ]; then
+    echo "== failing specs"
+    cat "$failures"
+  fi
+}
+
 build() {
   if ! make -s "$@"; then
     echo "== build failed: make $*"
+    echo "[build] make $* failed" >>"$failures"
     failed=$((failed + 1))
     return 1
   fi
@@ -42,6 +56,7 @@ build() {
 
 if [ "${1:-}" = nginx ]; then
   build LUA=luajit && run "nginx (LuaJIT)" luajit /usr/bin/busted --run=luajit --tags=nginx
+  recap
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
   exit
@@ -58,5 +73,6 @@ if build asan; then
     run "Lua 5.4 + ASan/UBSan" lua5.4 /usr/bin/busted --cpath="build/asan/5.4/?.so" --exclude-tags=slow
 fi
 
+recap
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
