@@ -1,26 +1,64 @@
 -- Ctrl-C is not held up by a request or a retry wait: the C core's waits (csrc/interrupt.c) return as
--- soon as the interpreter asks to interrupt. Each case runs a child interpreter that blocks, sends it
--- SIGINT with timeout(1), and checks that it ended with "interrupted!" long before the block would.
+-- soon as the interpreter asks to interrupt. Each case starts a child interpreter, waits until it is
+-- blocked (the mock has its request, or the child said so), sends it one SIGINT, and checks that it
+-- ended with "interrupted!" long before the block would.
 local support = require "support"
 local core = require "clinch.core"
 
 local q = support.shell_quote
 
--- The wait every case blocks on, and the bound it must end within (a coarse bound: the margin is
--- seconds, the interrupt comes after half a second).
+-- The wait every case blocks on, and the bound the child must end within once interrupted (a coarse
+-- bound: the margin is seconds).
 local BLOCK_S, WITHIN_S = 8, 4
+-- How long a child may take to reach its block (a loaded machine, the sanitizer build) or to end.
+local PATIENCE_S = 30
 
--- timeout(1) sends its signal to the child and then to its whole process group, so the child can get
--- SIGINT twice; lua.c restores the default action after the first, and a second one arriving late
--- kills it mid-message. --foreground signals the child alone, once, as a Ctrl-C would.
-local INT_AFTER = "timeout --foreground -s INT --preserve-status 0.5 "
+-- Polls f every 20 ms until it gives a true value or PATIENCE_S pass -> that value, or nil.
+local function poll(f)
+  local deadline = core.monotime() + PATIENCE_S
+  repeat
+    local v = f()
+    if v then return v end
+    core.sleep(0.02)
+  until core.monotime() > deadline
+  return nil
+end
 
--- Runs `script` (Lua source) in a child interpreter and interrupts it after 0.5 s.
--- Returns its output (stdout and stderr) and the seconds it ran.
-local function interrupted(script)
+-- Runs shell command `cmd` in the background, interrupts it with one SIGINT (to the child alone, as a
+-- Ctrl-C would be) once ready() is true, and waits for it to end. The signal goes when the child is
+-- blocked, not after a fixed delay: a child still starting (a loaded machine) would be interrupted
+-- before its request, or killed before its interpreter handles SIGINT. ready gets the output so far.
+-- Returns the child's output (stdout and stderr), its exit status and the seconds from the signal to
+-- its end.
+local function interrupted_when(cmd, ready)
+  local dir = support.tmpdir()
+  local out_f, pid_f, status_f = dir .. "/out", dir .. "/pid", dir .. "/status"
+  -- A non-interactive shell starts a background job with SIGINT ignored; lua.c and luajit.c set their
+  -- own handler around the chunk they run, as they do in a foreground job.
+  os.execute("sh -c " .. q(support.child_env .. cmd .. " >" .. q(out_f) .. " 2>&1 & echo $! >" .. q(pid_f)
+    .. "; wait $!; echo $? >" .. q(status_f)) .. " >/dev/null 2>&1 &")
+  local function status()
+    local s = support.read_file(status_f)
+    return s and tonumber(s:match("%d+"))
+  end
+  local pid = assert(poll(function() return tonumber((support.read_file(pid_f) or ""):match("^(%d+)\n")) end),
+    "the child did not start")
+  local went = poll(function() return status() and "ended" or (ready(support.read_file(out_f) or "") and "ready") end)
+  if went ~= "ready" then
+    os.execute("kill -KILL " .. pid .. " 2>/dev/null")
+    os.execute("rm -rf " .. q(dir))
+    error("the child " .. (went or "never got to its block") .. " before it was interrupted:\n"
+      .. tostring(support.read_file(out_f)), 2)
+  end
   local t0 = core.monotime()
-  local _, out = support.run(INT_AFTER .. support.lua .. " -e " .. q(script))
-  return out, core.monotime() - t0
+  os.execute("kill -INT " .. pid)
+  local code = poll(status)
+  local took = core.monotime() - t0
+  if not code then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+  local out = support.read_file(out_f) or ""
+  os.execute("rm -rf " .. q(dir))
+  assert(code, "the child did not end after SIGINT:\n" .. out)
+  return out, code, took
 end
 
 -- The child ended with lua.c's interrupt error, before its next line and long before its block.
@@ -43,6 +81,18 @@ describe("Ctrl-C", function()
       .. ", timeout = 30" .. (extra or "") .. " }\n"
   end
 
+  -- Ready once the mock has had n API requests (it counts a request as it arrives, before its latency).
+  local function requests_arrived(n)
+    return function() return mock.control("GET", "stats").requests >= n end
+  end
+
+  -- Runs `script` (Lua source) in a child interpreter and interrupts it once ready() is true (by
+  -- default: once its request has reached the mock). Returns its output and the seconds it took to end.
+  local function interrupted(script, ready)
+    local out, _, took = interrupted_when(support.lua .. " -e " .. q(script), ready or requests_arrived(1))
+    return out, took
+  end
+
   it("ends a request that waits for its response", function()
     mock.control("POST", "faults", { kind = "latency", ms = BLOCK_S * 1000, count = -1 })
     local out, took = interrupted(client_code(", retries = 0") .. [[
@@ -53,11 +103,12 @@ describe("Ctrl-C", function()
   end)
 
   it("ends parallel requests and a started request's wait", function()
-    mock.control("POST", "faults", { kind = "latency", ms = BLOCK_S * 1000, count = -1 })
     for _, call in ipairs {
       [[c:request_many({ { "GET", "/candidates" }, { "GET", "/candidates" } })]],
       [[c:start("GET", "/candidates"):wait()]],
     } do
+      mock.control("POST", "reset") -- the request count starts from 0 again
+      mock.control("POST", "faults", { kind = "latency", ms = BLOCK_S * 1000, count = -1 })
       local out, took = interrupted(client_code(", retries = 0") .. call .. "\nprint('not interrupted')\n")
       assert_interrupted(out, took, call)
     end
@@ -113,7 +164,8 @@ describe("Ctrl-C", function()
   end)
 
   it("ends a long core.sleep", function()
-    local out, took = interrupted("require('clinch.core').sleep(" .. BLOCK_S .. ") print('not interrupted')")
+    local out, took = interrupted("local core = require('clinch.core') io.stderr:write('sleeping\\n') core.sleep("
+      .. BLOCK_S .. ") print('not interrupted')", function(so_far) return so_far:find("sleeping\n", 1, true) end)
     assert_interrupted(out, took)
   end)
 
@@ -123,12 +175,11 @@ describe("Ctrl-C", function()
       return
     end
     mock.control("POST", "faults", { kind = "latency", ms = BLOCK_S * 1000, count = -1 })
-    local t0 = core.monotime()
-    local _, out = support.run("CLINCH_API_KEY=test-key CLINCH_API_SECRET=test-secret CLINCH_BASE_URL="
-      .. q(mock.base_url) .. " " .. INT_AFTER .. support.lua .. " "
-      .. q(support.root .. "/bin/clinch") .. " candidates list 2>&1; echo exit=$?")
-    assert.is_true(core.monotime() - t0 < WITHIN_S)
-    assert.matches("clinch: interrupted\n", out, 1, true)
-    assert.matches("exit=130", out, 1, true)
+    local out, code, took = interrupted_when("CLINCH_API_KEY=test-key CLINCH_API_SECRET=test-secret CLINCH_BASE_URL="
+      .. q(mock.base_url) .. " " .. support.lua .. " " .. q(support.root .. "/bin/clinch") .. " candidates list",
+      requests_arrived(1))
+    assert.is_true(took < WITHIN_S, "took " .. took .. " s")
+    assert.equal(130, code, out)
+    assert.equal("clinch: interrupted\n", out)
   end)
 end)
