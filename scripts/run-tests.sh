@@ -27,7 +27,7 @@ run() {
   fi
   local s f e
   # busted prints "Failure -> file @ line", the spec's name, then the message
-  grep -E -A2 '^(Failure|Error) (->|→) ' "$log" | sed "s/^/[$label] /" >>"$failures"
+  grep -E -A2 '^(Failure|Error) (->|→) ' "$log" | awk -v l="$label" '{ print "[" l "] " $0 }' >>"$failures"
   read -r s _ _ f _ _ e _ <<<"$line"
   passed=$((passed + s))
   failed=$((failed + f + e))

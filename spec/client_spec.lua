@@ -150,7 +150,7 @@ describe("client:request against the mock", function()
   it("runs requests in parallel with results in input order", function()
     local c = new_client()
     local id = first_id(c)
-    mock.control("POST", "faults", { kind = "latency", ms = 200 })
+    mock.control("POST", "faults", { kind = "latency", ms = 400 }) -- 400 ms to spare below two singles
     local t0 = core.monotime()
     assert(c:request("GET", "/candidates", { query = { per_page = 1 } }))
     local one = core.monotime() - t0

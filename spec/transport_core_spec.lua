@@ -291,13 +291,14 @@ describe("core.transport", function()
   end)
 
   it("runs a list in parallel and returns results in input order", function()
-    fault { kind = "latency", ms = 200, count = 1 }
+    -- 400 ms each: in parallel, eight stay under two singles with 400 ms to spare
+    fault { kind = "latency", ms = 400, count = 1 }
     local start = now()
     t:perform({ api() })
     local single = now() - start
-    assert.is_true(single >= 0.2)
+    assert.is_true(single >= 0.4)
 
-    fault { kind = "latency", ms = 200, count = 8 }
+    fault { kind = "latency", ms = 400, count = 8 }
     local reqs = {}
     for i = 1, 8 do reqs[i] = api("candidates?i=" .. i) end
     start = now()
@@ -472,7 +473,8 @@ describe("core.transport", function()
   end)
 
   it("overlaps started requests", function()
-    fault { kind = "latency", ms = 200, count = 2 }
+    -- 500 ms each: together well under the 1 s they would take one after the other, with room to spare
+    fault { kind = "latency", ms = 500, count = 2 }
     local start = now()
     local p1 = t:start(api())
     local p2 = t:start(api())
@@ -482,8 +484,8 @@ describe("core.transport", function()
     local elapsed = now() - start
     assert.is_number(r1.status)
     assert.is_number(r2.status)
-    assert.is_true(elapsed >= 0.2)
-    assert.is_true(elapsed < 0.4, ("two 200 ms requests took %.3f s"):format(elapsed))
+    assert.is_true(elapsed >= 0.5)
+    assert.is_true(elapsed < 0.9, ("two 500 ms requests took %.3f s"):format(elapsed))
     assert.is_true(p1:done())
     assert.equal(r1, p1:wait())
   end)
