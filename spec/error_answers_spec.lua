@@ -6,7 +6,7 @@ local fault_server = require "fault_server"
 local clinch = require "clinch"
 local errors = require "clinch.errors"
 local text = require "clinch.text"
-local ns = require "nginx_support"
+local support = require "support"
 
 -- Bytes a terminal or a reader would be fooled by: ASCII controls, C1 controls, bidi and line separators.
 local FOOLING = { "[%c]", "\194[\128-\159]", "\216\156", "\226\128[\142\143\168-\174]", "\226\129[\166-\169]" }
@@ -96,7 +96,7 @@ describe("error answers", function()
 
     it("is false when the connection was refused, true once the server answered", function()
       local refused = clinch.new { key = "k", secret = "s", retries = 0,
-                                   base_url = "http://127.0.0.1:" .. ns.free_port() }
+                                   base_url = "http://127.0.0.1:" .. support.refusing_port() }
       local _, err = refused:request("POST", "/x", { body = "{}" })
       refused:close()
       assert.equal("network", err.kind)

@@ -399,43 +399,49 @@ function _M.start(opts)
     -- The workers must reach the prefix (mktemp makes it private to its owner).
     assert(sh(CLEAN_ENV .. "chmod 755 " .. support.shell_quote(tmp)))
     make_certs(srv.certs)
-    srv.port, srv.test_port = _M.free_port(), _M.free_port()
-    srv.tls_port, srv.wrong_tls_port = _M.free_port(), _M.free_port()
-    srv.origin = "http://127.0.0.1:" .. srv.port
-    srv.test_origin = "http://127.0.0.1:" .. srv.test_port
-    local values = {
-      LISTEN = "127.0.0.1:" .. srv.port,
-      LUA_PATH = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. root .. "/examples/openresty/?.lua;"
-        .. root .. "/spec/?.lua",
-      LUA_CPATH = root .. "/build/5.1/?.so",
-      TRUSTED_CA = srv.certs .. "/127.0.0.1.crt",
-      RESOLVER = "127.0.0.1",
-      TEST_PORT = srv.test_port, TLS_PORT = srv.tls_port, WRONG_TLS_PORT = srv.wrong_tls_port, CERTS = srv.certs,
-    }
-    local conf = _M.fill(assert(read_file(root .. "/examples/openresty/nginx.conf")), values)
-    -- Test-only changes to the example: one worker (the non-blocking test needs it), and, when the
-    -- suite runs as root, workers as root too, since the checkout may not be readable by nobody.
-    local n
-    conf, n = conf:gsub("\nworker_processes [^;]+;", "\nworker_processes " .. (opts.workers or 1) .. ";")
-    assert(n == 1, "examples/openresty/nginx.conf: worker_processes line not found")
-    local _, uid = support.run(CLEAN_ENV .. "id -u")
-    if uid:match("^0%s*$") then
-      conf = "user root root;\n" .. conf
-    end
-    write_file(tmp .. "/conf/nginx.conf", conf)
-    write_file(tmp .. "/conf/conf.d/test.conf", _M.fill(opts.conf or _M.TEST_CONF, values))
+    for attempt = 1, 3 do
+      srv.port, srv.test_port = _M.free_port(), _M.free_port()
+      srv.tls_port, srv.wrong_tls_port = _M.free_port(), _M.free_port()
+      srv.origin = "http://127.0.0.1:" .. srv.port
+      srv.test_origin = "http://127.0.0.1:" .. srv.test_port
+      local values = {
+        LISTEN = "127.0.0.1:" .. srv.port,
+        LUA_PATH = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. root .. "/examples/openresty/?.lua;"
+          .. root .. "/spec/?.lua",
+        LUA_CPATH = root .. "/build/5.1/?.so",
+        TRUSTED_CA = srv.certs .. "/127.0.0.1.crt",
+        RESOLVER = "127.0.0.1",
+        TEST_PORT = srv.test_port, TLS_PORT = srv.tls_port, WRONG_TLS_PORT = srv.wrong_tls_port, CERTS = srv.certs,
+      }
+      local conf = _M.fill(assert(read_file(root .. "/examples/openresty/nginx.conf")), values)
+      -- Test-only changes to the example: one worker (the non-blocking test needs it), and, when the
+      -- suite runs as root, workers as root too, since the checkout may not be readable by nobody.
+      local n
+      conf, n = conf:gsub("\nworker_processes [^;]+;", "\nworker_processes " .. (opts.workers or 1) .. ";")
+      assert(n == 1, "examples/openresty/nginx.conf: worker_processes line not found")
+      local _, uid = support.run(CLEAN_ENV .. "id -u")
+      if uid:match("^0%s*$") then
+        conf = "user root root;\n" .. conf
+      end
+      write_file(tmp .. "/conf/nginx.conf", conf)
+      write_file(tmp .. "/conf/conf.d/test.conf", _M.fill(opts.conf or _M.TEST_CONF, values))
 
-    local env = {
-      CLINCH_API_KEY = opts.key or "test-key", CLINCH_API_SECRET = opts.secret or "test-secret",
-      CLINCH_BASE_URL = opts.base_url or "http://127.0.0.1:9/v1",
-    }
-    local assigns = {}
-    for k, v in pairs(env) do assigns[#assigns + 1] = k .. "=" .. support.shell_quote(v) end
-    local cmd = CLEAN_ENV .. concat(assigns, " ") .. " "
-      .. support.shell_quote(_M.NGINX) .. " -p " .. support.shell_quote(tmp .. "/") .. " -c conf/nginx.conf"
-      .. " -e logs/error.log >" .. support.shell_quote(tmp .. "/logs/start.log") .. " 2>&1"
-    if not sh(cmd) then
-      error("nginx did not start: " .. read_file(tmp .. "/logs/start.log") .. "\n" .. _M.error_log(srv))
+      local env = {
+        CLINCH_API_KEY = opts.key or "test-key", CLINCH_API_SECRET = opts.secret or "test-secret",
+        CLINCH_BASE_URL = opts.base_url or "http://127.0.0.1:9/v1",
+      }
+      local assigns = {}
+      for k, v in pairs(env) do assigns[#assigns + 1] = k .. "=" .. support.shell_quote(v) end
+      local cmd = CLEAN_ENV .. concat(assigns, " ") .. " "
+        .. support.shell_quote(_M.NGINX) .. " -p " .. support.shell_quote(tmp .. "/") .. " -c conf/nginx.conf"
+        .. " -e logs/error.log >" .. support.shell_quote(tmp .. "/logs/start.log") .. " 2>&1"
+      if sh(cmd) then break end
+      local log = read_file(tmp .. "/logs/start.log") or ""
+      -- A port found free can be taken before nginx binds it (by any connection's source port): then
+      -- nginx starts again on other ports.
+      if attempt == 3 or not log:find("Address already in use", 1, true) then
+        error("nginx did not start: " .. log .. "\n" .. _M.error_log(srv))
+      end
     end
     watchdog(tmp)
     -- The master forks the workers after writing the pid; wait until the example answers.

@@ -65,6 +65,20 @@ function _M.export_paths()
   end
 end
 
+-- Sockets holding the ports refusing_port gave, open for the rest of the run.
+local refusing = {}
+
+--- A port on 127.0.0.1 that refuses connections for the rest of the run: a socket bound to it that
+-- never listens stays open. (A port merely found free could be taken meanwhile, or chosen by the
+-- kernel as a connection's own source port: on loopback such a connection connects to itself.)
+function _M.refusing_port()
+  local s = assert(require("socket").tcp())
+  assert(s:bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  refusing[#refusing + 1] = s
+  return tonumber(port)
+end
+
 --- Runs a shell command with the child environment; returns ok, stdout.
 function _M.run(cmd)
   local p = assert(io.popen(_M.child_env .. cmd .. " 2>&1"))

@@ -3,6 +3,7 @@
 -- nginx (LuaJIT run only), which executes each case through its /t/send test endpoint. nginx also
 -- serves the HTTP endpoints the cases call (spec/nginx_support.lua, TEST_CONF).
 local ns = require "nginx_support"
+local support = require "support"
 local cjson = require "cjson"
 local socket = require "socket"
 
@@ -601,7 +602,7 @@ local function contract(name, run, server_opts)
   local srv
   setup(function()
     srv = ns.start(server_opts)
-    srv.refused_port = ns.free_port()
+    srv.refused_port = support.refusing_port()
   end)
   teardown(function()
     if srv then srv.stop() end

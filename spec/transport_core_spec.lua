@@ -45,13 +45,7 @@ describe("core.transport", function()
     assert.is_true(status >= 200 and status < 300, "fault not accepted")
   end
 
-  -- a port on 127.0.0.1 where nothing listens
-  local function closed_port()
-    local s = assert(socket.bind("127.0.0.1", 0))
-    local _, port = s:getsockname()
-    s:close()
-    return port
-  end
+  local closed_port = support.refusing_port
 
   it("reports the libcurl version", function()
     assert.matches("^%d+%.%d+%.%d+", core.curl_version())
