@@ -205,7 +205,7 @@ end
 local function endpoint(path)
   local counts = {}
   for i, n in ipairs { 500, 2500 } do
-    local port, back = free_port(), free_port()
+    local port, back = shell.free_ports(2)
     local prefix = prefix_with(head("daemon off;\nmaster_process off;") .. ([[
     upstream backend { server 127.0.0.1:%d; keepalive 32; }
     init_worker_by_lua_block {

@@ -28,7 +28,7 @@ local NGINX_ROUNDS = tonumber(os.getenv("BENCH_NGINX_ROUNDS")) or 4 * ROUNDS + 1
 local STARTED = tonumber(os.getenv("BENCH_STARTED")) or socket.gettime()
 package.path = "bench/?.lua;" .. package.path
 local shell = require "shell"
-local ROOT, q, sh, capture, free_port, env_for = shell.ROOT, shell.q, shell.sh, shell.capture, shell.free_port,
+local ROOT, q, sh, capture, free_ports, env_for = shell.ROOT, shell.q, shell.sh, shell.capture, shell.free_ports,
   shell.env_for
 local NGINX = os.getenv("CLINCH_NGINX") or "/usr/sbin/nginx"
 local DOC = require("fixture").DOC
@@ -96,7 +96,7 @@ local nginx = {}
 local function start_nginx()
   local prefix = capture("mktemp -d /tmp/clinch-bench.XXXXXX"):match("%S+")
   nginx.prefix = prefix
-  nginx.backend, nginx.front, nginx.bulk = free_port(), free_port(), free_port()
+  nginx.backend, nginx.front, nginx.bulk = free_ports(3)
   assert(sh("mkdir -p " .. q(prefix .. "/conf") .. " " .. q(prefix .. "/logs") .. " " .. q(prefix .. "/tmp")
     .. " && chmod 755 " .. q(prefix)))
   local f = assert(io.open(ROOT .. "/bench/nginx.conf", "rb"))

@@ -22,12 +22,20 @@ function _M.capture(cmd)
   return out, ok
 end
 
-function _M.free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
+--- n distinct free TCP ports on 127.0.0.1, all held at once before any is let go (a port bound and
+-- closed at once may well be given again).
+function _M.free_ports(n)
+  local held, ports = {}, {}
+  for i = 1, n do
+    held[i] = assert(socket.bind("127.0.0.1", 0))
+    local _, port = held[i]:getsockname()
+    ports[i] = tonumber(port)
+  end
+  for i = 1, n do held[i]:close() end
+  return (table.unpack or unpack)(ports)
 end
+
+function _M.free_port() return _M.free_ports(1) end
 
 --- The environment prefix for a command run by `lua` (lua5.4 or luajit): this checkout's modules,
 -- bench/ and the C core built for that VM.

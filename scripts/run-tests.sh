@@ -32,7 +32,9 @@ run() {
   passed=$((passed + s))
   failed=$((failed + f + e))
   if [ "$rc" -ne 0 ] && [ $((f + e)) -eq 0 ]; then
+    # (under ASan: a leak or a sanitizer report after the last spec, with every spec passed)
     echo "== $label: busted exited $rc"
+    { echo "[$label] busted exited $rc with no failing spec; its last lines:"; tail -5 "$log"; } >>"$failures"
     failed=$((failed + 1))
   fi
 }

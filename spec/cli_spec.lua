@@ -597,6 +597,8 @@ describe("bin/clinch against the mock", function()
     -- ...and a pipe whose reader left (SIGPIPE ignored by the caller, as here, or not): the conventional
     -- quiet end, exit code 0, no message, no traceback, no walk over every page.
     mock.control("DELETE", "requests")
+    -- 100 ms a page: the reader leaves long before a late-scheduled head could let 30 pages through
+    mock.control("POST", "faults", { kind = "latency", ms = 100, count = -1 })
     _, _, serr = sh("sh -c " .. q("trap '' PIPE; (" .. env_string(vars) .. " " .. support.lua
       .. " bin/clinch candidates list --all --per-page 1 --format jsonl; echo $? >" .. q(tmp .. "/code")
       .. ") | head -c 1 >/dev/null"))
@@ -604,7 +606,8 @@ describe("bin/clinch against the mock", function()
     assert.are.equal("", serr)
     -- how many pages the pipe takes before the reader is gone is a race (and four more are in flight
     -- behind the last): far fewer than the 45 there are
-    assert_list_requests(mock.control("GET", "requests").requests, 20)
+    assert_list_requests(mock.control("GET", "requests").requests, 30)
+    mock.control("DELETE", "faults")
   end)
 
   it("ends quietly with exit code 0 when the reader of its pipe leaves (clinch ... | head -1)", function()

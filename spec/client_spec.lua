@@ -287,12 +287,13 @@ describe("client:request against the mock", function()
   end)
 
   it("retries a timed-out GET, but not a POST that timed out or was reset (it reached the server)", function()
-    local c = new_client { timeout = 0.3 }
-    mock.control("POST", "faults", { kind = "trickle", ms = 400, count = 1 })
+    -- the retry has the same 0.6 s for a new connection and a page it gets in milliseconds
+    local c = new_client { timeout = 0.6 }
+    mock.control("POST", "faults", { kind = "trickle", ms = 1200, count = 1 })
     local res = assert(c:request("GET", "/candidates", { query = { per_page = 5 } }))
     assert.are.equal(2, res.attempts)
     local body = { data = { type = "candidate", attributes = { email = "once.only@example.com" } } }
-    for _, fault in ipairs { { kind = "trickle", ms = 400, count = 1 }, { kind = "reset", count = 1 } } do
+    for _, fault in ipairs { { kind = "trickle", ms = 1200, count = 1 }, { kind = "reset", count = 1 } } do
       mock.control("POST", "reset")
       mock.control("POST", "faults", fault)
       local _, err = c:request("POST", "/candidates", { body = body })

@@ -779,7 +779,9 @@ describe("clinch-mock", function()
       local res = receive(sock)
       assert.equal(404, res.status)
       assert.equal("timeout", res.err)
-      assert.is_true(#res.partial >= 3 and #res.partial <= 12, "got " .. #res.partial .. " bytes")
+      -- some 3-byte drips, not the whole body (how many came in 0.35 s depends on the scheduling)
+      assert.is_true(#res.partial >= 3 and #res.partial % 3 == 0
+        and #res.partial < tonumber(res.headers["content-length"]), "got " .. #res.partial .. " bytes")
       sock:close()
     end)
 

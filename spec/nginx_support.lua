@@ -58,12 +58,17 @@ function _M.unavailable()
   return nil
 end
 
---- A free TCP port on 127.0.0.1 (nothing listens on it when this returns).
-function _M.free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return tonumber(port)
+--- n distinct free TCP ports on 127.0.0.1 (nothing listens on them when this returns). All are held
+-- at once before any is let go: a port bound and closed at once may well be given again.
+function _M.free_ports(n)
+  local held, ports = {}, {}
+  for i = 1, n do
+    held[i] = assert(socket.bind("127.0.0.1", 0))
+    local _, port = held[i]:getsockname()
+    ports[i] = tonumber(port)
+  end
+  for i = 1, n do held[i]:close() end
+  return (table.unpack or unpack)(ports)
 end
 
 --- Replaces @NAME@ markers in a template; every marker must be given.
@@ -163,9 +168,9 @@ server {
             ngx.say("slow")
         }
     }
-    # Like /c/echo, but nginx closes the connection 0.2 s after the response.
+    # Like /c/echo, but nginx closes the connection 50 ms after the response.
     location = /c/short-keepalive {
-        keepalive_timeout 200ms;
+        keepalive_timeout 50ms;
         content_by_lua_block {
             local out = require("cjson").encode { connection = tonumber(ngx.var.connection) }
             ngx.header["Content-Length"] = #out
@@ -400,8 +405,7 @@ function _M.start(opts)
     assert(sh(CLEAN_ENV .. "chmod 755 " .. support.shell_quote(tmp)))
     make_certs(srv.certs)
     for attempt = 1, 3 do
-      srv.port, srv.test_port = _M.free_port(), _M.free_port()
-      srv.tls_port, srv.wrong_tls_port = _M.free_port(), _M.free_port()
+      srv.port, srv.test_port, srv.tls_port, srv.wrong_tls_port = _M.free_ports(4)
       srv.origin = "http://127.0.0.1:" .. srv.port
       srv.test_origin = "http://127.0.0.1:" .. srv.test_port
       local values = {
