@@ -37,12 +37,13 @@ local function interrupted_when(cmd, ready)
   -- own handler around the chunk they run, as they do in a foreground job.
   os.execute("sh -c " .. q(support.child_env .. cmd .. " >" .. q(out_f) .. " 2>&1 & echo $! >" .. q(pid_f)
     .. "; wait $!; echo $? >" .. q(status_f)) .. " >/dev/null 2>&1 &")
-  local function status()
-    local s = support.read_file(status_f)
-    return s and tonumber(s:match("%d+"))
+  -- the number a file holds once the shell has written it whole, else nil
+  local function number_in(path)
+    local digits = (support.read_file(path) or ""):match("^(%d+)\n")
+    return digits and tonumber(digits)
   end
-  local pid = assert(poll(function() return tonumber((support.read_file(pid_f) or ""):match("^(%d+)\n")) end),
-    "the child did not start")
+  local function status() return number_in(status_f) end
+  local pid = assert(poll(function() return number_in(pid_f) end), "the child did not start")
   local went = poll(function() return status() and "ended" or (ready(support.read_file(out_f) or "") and "ready") end)
   if went ~= "ready" then
     os.execute("kill -KILL " .. pid .. " 2>/dev/null")
