@@ -15,7 +15,7 @@
 --
 -- Run from the repository root after `make bench-core bench-tools` (the Makefile target does both):
 --   lua5.4 bench/instructions.lua
-package.path = "bench/?.lua;" .. package.path
+package.path = "bench/?.lua;mock/lua/?.lua;" .. package.path
 local socket = require "socket"
 local shell = require "shell"
 local fixture = require "fixture"

@@ -26,7 +26,7 @@ local BULK_ROUNDS = tonumber(os.getenv("BENCH_BULK_ROUNDS")) or 3
 local NGINX_ROUNDS = tonumber(os.getenv("BENCH_NGINX_ROUNDS")) or 4 * ROUNDS + 1
 -- scripts/bench.sh passes when `make bench` started (the builds count too)
 local STARTED = tonumber(os.getenv("BENCH_STARTED")) or socket.gettime()
-package.path = "bench/?.lua;" .. package.path
+package.path = "bench/?.lua;mock/lua/?.lua;" .. package.path
 local shell = require "shell"
 local ROOT, q, sh, capture, free_ports, env_for = shell.ROOT, shell.q, shell.sh, shell.capture, shell.free_ports,
   shell.env_for

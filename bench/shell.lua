@@ -1,7 +1,6 @@
 --- Shell helpers of the benchmark drivers (bench/run.lua, bench/instructions.lua), run from the
 -- repository root: quoting, commands, free loopback ports, and the environment that makes a Lua
 -- process load this checkout's modules and C core.
-local socket = require "socket"
 
 local _M = {}
 
@@ -22,19 +21,8 @@ function _M.capture(cmd)
   return out, ok
 end
 
---- n distinct free TCP ports on 127.0.0.1, all held at once before any is let go (a port bound and
--- closed at once may well be given again).
-function _M.free_ports(n)
-  local held, ports = {}, {}
-  for i = 1, n do
-    held[i] = assert(socket.bind("127.0.0.1", 0))
-    local _, port = held[i]:getsockname()
-    ports[i] = tonumber(port)
-  end
-  for i = 1, n do held[i]:close() end
-  return (table.unpack or unpack)(ports)
-end
-
+-- Distinct free loopback ports, as the test suite picks them (mock/lua on package.path).
+_M.free_ports = require("clinch.mock.process").free_ports
 function _M.free_port() return _M.free_ports(1) end
 
 --- The environment prefix for a command run by `lua` (lua5.4 or luajit): this checkout's modules,

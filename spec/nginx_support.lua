@@ -58,19 +58,6 @@ function _M.unavailable()
   return nil
 end
 
---- n distinct free TCP ports on 127.0.0.1 (nothing listens on them when this returns). All are held
--- at once before any is let go: a port bound and closed at once may well be given again.
-function _M.free_ports(n)
-  local held, ports = {}, {}
-  for i = 1, n do
-    held[i] = assert(socket.bind("127.0.0.1", 0))
-    local _, port = held[i]:getsockname()
-    ports[i] = tonumber(port)
-  end
-  for i = 1, n do held[i]:close() end
-  return (table.unpack or unpack)(ports)
-end
-
 --- Replaces @NAME@ markers in a template; every marker must be given.
 function _M.fill(template, values)
   local out = template:gsub("@([A-Z_]+)@", function(name)
@@ -405,7 +392,7 @@ function _M.start(opts)
     assert(sh(CLEAN_ENV .. "chmod 755 " .. support.shell_quote(tmp)))
     make_certs(srv.certs)
     for attempt = 1, 3 do
-      srv.port, srv.test_port, srv.tls_port, srv.wrong_tls_port = _M.free_ports(4)
+      srv.port, srv.test_port, srv.tls_port, srv.wrong_tls_port = require("clinch.mock.process").free_ports(4)
       srv.origin = "http://127.0.0.1:" .. srv.port
       srv.test_origin = "http://127.0.0.1:" .. srv.test_port
       local values = {

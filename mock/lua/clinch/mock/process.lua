@@ -13,6 +13,21 @@ function _M.shell_quote(s)
 end
 local q = _M.shell_quote
 
+--- n distinct free TCP ports on 127.0.0.1 (nothing listens on them when this returns), for servers
+-- that must be told their port (nginx): all are held at once before any is let go, since a port
+-- bound and closed at once may well be given again. Needs LuaSocket.
+function _M.free_ports(n)
+  local socket = require "socket"
+  local held, ports = {}, {}
+  for i = 1, n do
+    held[i] = assert(socket.bind("127.0.0.1", 0))
+    local _, port = held[i]:getsockname()
+    ports[i] = tonumber(port)
+  end
+  for i = 1, n do held[i]:close() end
+  return (table.unpack or unpack)(ports)
+end
+
 --- Returns the running mock, or nil and a message. `opts.root` is the checkout (default "."),
 -- `opts.lua` the interpreter (default lua5.4), `opts.args` extra arguments, `opts.env` a prefix of
 -- shell variable assignments for the child.
