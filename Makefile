@@ -43,7 +43,7 @@ bench-tools: build/bench/curl_loop build/bench/hmac_loop
 
 build/bench/curl_loop: bench/curl_loop.c
 	@mkdir -p $(dir $@)
-	$(CC) $(STRICT) $(CFLAGS) -o $@ $< $(LDFLAGS) -lcurl
+	$(CC) $(STRICT) $(CFLAGS) -I/usr/include/lua5.4 -o $@ $< $(LDFLAGS) -lcurl -llua5.4
 
 build/bench/hmac_loop: bench/hmac_loop.c
 	@mkdir -p $(dir $@)

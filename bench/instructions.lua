@@ -230,12 +230,18 @@ local function endpoint(path)
                 ngx.print(require("floors").cosocket_get_signed(%d, package.loaded.bench_client).data.id)
             }
         }
+        location = /cosocket_work {
+            content_by_lua_block {
+                ngx.print(require("floors").cosocket_get_work(%d, "bench", "bench-secret",
+                    package.loaded.bench_client.transport.impl.user_agent).data.id)
+            }
+        }
         location = /proxy {
             proxy_pass http://backend/v1/doc; proxy_http_version 1.1; proxy_set_header Connection "";
         }
     }
 }
-]]):format(back, back, back, fixture.DOC, port, back, back))
+]]):format(back, back, back, fixture.DOC, port, back, back, back))
     counts[i] = { n, counted_worker(prefix, function()
       wait_for("http://127.0.0.1:" .. port .. "/ready")
       get_many(port, path, 500) -- the warm-up: the worker compiles the endpoint's code
@@ -277,14 +283,23 @@ local ok, err = pcall(function()
   row(g, "bare C libcurl loop", bare)
   row(g, "C libcurl loop sending the client's 4 headers",
     per_request("", "build/bench/curl_loop " .. q(url) .. " SECONDS " .. headers), "the bare loop", bare)
+  local same_work = per_request("", "build/bench/curl_loop " .. q(url) .. " SECONDS --decode " .. headers)
+  row(g, "same-work floor: that loop + `cjson.decode` (Lua 5.4)", same_work, "the bare loop", bare)
   for _, lua in ipairs { "lua5.4", "luajit" } do
-    row(g, (lua == "luajit" and "LuaJIT" or "Lua 5.4") .. " `client:request` (signed, decoded)",
-      per_request(env_for(lua), lua .. " bench/request.lua client " .. q(base) .. " SECONDS"), "the bare loop", bare)
+    local count = per_request(env_for(lua), lua .. " bench/request.lua client " .. q(base) .. " SECONDS")
+    row(g, (lua == "luajit" and "LuaJIT" or "Lua 5.4") .. " `client:request` (signed, decoded)", count,
+      "the bare loop", bare)
+    if lua == "lua5.4" then
+      row(g, "Lua 5.4 `client:request` (signed, decoded)", count, "the same-work floor", same_work)
+    end
   end
   if sh("luajit -e 'require \"curl\"' >/dev/null 2>&1") then
     row(g, "LuaJIT Debian's lua-curl + cjson (no signing, no linking)",
       per_request(env_for("luajit"), "luajit bench/request.lua luacurl " .. q(url) .. " SECONDS"), "the bare loop",
       bare)
+    row(g, "LuaJIT lua-curl + cjson sending the client's 4 headers",
+      per_request(env_for("luajit"), "luajit bench/request.lua luacurl " .. q(url) .. " SECONDS " .. headers),
+      "the bare loop", bare)
   end
 
   g = "request inside nginx"
@@ -298,10 +313,14 @@ local ok, err = pcall(function()
   local signed_endpoint = endpoint("/cosocket_signed")
   row(g, "hand-written endpoint sending the client's header lines", signed_endpoint, "the hand-written endpoint",
     floor_endpoint)
+  local work_endpoint = endpoint("/cosocket_work")
+  row(g, "same-work floor: that endpoint signed, `jsonapi.decode`", work_endpoint, "the hand-written endpoint",
+    floor_endpoint)
   local client_endpoint = endpoint("/client")
   row(g, "endpoint with `client:request`", client_endpoint, "the hand-written endpoint", floor_endpoint)
   row(g, "endpoint with `client:request`", client_endpoint, "the one sending the client's header lines",
     signed_endpoint)
+  row(g, "endpoint with `client:request`", client_endpoint, "the same-work floor", work_endpoint)
   row(g, "`proxy_pass` endpoint", endpoint("/proxy"), "the hand-written endpoint", floor_endpoint)
 
   for _, lua in ipairs { "lua5.4", "luajit" } do

@@ -1,7 +1,8 @@
 --- One contender of the request benchmark (`make bench`, bench/run.lua): GETs of a small JSON:API
 -- document on one kept-alive connection, for SECONDS, and prints "requests N seconds T".
 --   lua request.lua client  BASE_URL SECONDS   -- client:request("GET", "/doc"): signed, decoded
---   luajit request.lua luacurl URL SECONDS     -- Debian's lua-curl (0.3) + cjson.decode
+--   luajit request.lua luacurl URL SECONDS [HEADER...]  -- Debian's lua-curl (0.3) + cjson.decode, sending
+--                                                         the HEADER lines ("Name: value") with every GET
 local mode, url, seconds = arg[1], arg[2], tonumber(arg[3])
 local core = require "clinch.core"
 local now = core.monotime
@@ -30,6 +31,7 @@ elseif mode == "luacurl" then
   local e = curl.easy_init()
   local parts, n = {}, 0
   e:setopt(curl.OPT_URL, url)
+  if arg[4] then e:setopt(curl.OPT_HTTPHEADER, { select(4, unpack(arg)) }) end
   e:setopt(curl.OPT_WRITEFUNCTION, function(s, len)
     n = n + 1
     parts[n] = s

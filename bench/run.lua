@@ -145,12 +145,16 @@ end
 local function request_path()
   local base = "http://127.0.0.1:" .. nginx.backend .. "/v1"
   local url = base .. "/doc"
-  local names = { "curl_loop", "curl_loop + headers", "lua5.4 client:request", "luajit client:request" }
+  local names = { "curl_loop", "curl_loop + headers", "curl_loop + headers + cjson", "lua5.4 client:request",
+                  "luajit client:request" }
   local header_args = shell.client_header_args()
   local c = {
     curl_loop = function() return rate("build/bench/curl_loop " .. q(url) .. " " .. SECONDS) end,
     ["curl_loop + headers"] = function()
       return rate("build/bench/curl_loop " .. q(url) .. " " .. SECONDS .. " " .. header_args)
+    end,
+    ["curl_loop + headers + cjson"] = function()
+      return rate("build/bench/curl_loop " .. q(url) .. " " .. SECONDS .. " --decode " .. header_args)
     end,
     ["lua5.4 client:request"] = function()
       return rate(env_for("lua5.4") .. "lua5.4 bench/request.lua client " .. q(base) .. " " .. SECONDS)
@@ -165,6 +169,11 @@ local function request_path()
     c["luajit lua-curl + cjson"] = function()
       return rate(env_for("luajit") .. "luajit bench/request.lua luacurl " .. q(url) .. " " .. SECONDS)
     end
+    names[#names + 1] = "luajit lua-curl + headers + cjson"
+    c["luajit lua-curl + headers + cjson"] = function()
+      return rate(env_for("luajit") .. "luajit bench/request.lua luacurl " .. q(url) .. " " .. SECONDS .. " "
+        .. header_args)
+    end
   end
   local r = rounds(names, c)
   ratio("request path outside nginx", "Lua 5.4 `client:request` GET / bare C libcurl loop",
@@ -175,6 +184,13 @@ local function request_path()
     r["lua5.4 client:request"], r["curl_loop + headers"], nil)
   ratio("request path outside nginx", "C libcurl loop sending the client's headers / bare C libcurl loop",
     r["curl_loop + headers"], r.curl_loop, nil)
+  -- the same-work floor: what every Lua client of this API does per request at the least (the API's
+  -- header lines, cjson.decode of the body), from C with no Lua layer; what the 0.9x target leaves
+  ratio("request path outside nginx",
+    "same-work floor: C libcurl loop sending the client's headers + `cjson.decode` (Lua 5.4) / bare C libcurl loop",
+    r["curl_loop + headers + cjson"], r.curl_loop, nil)
+  ratio("request path outside nginx", "Lua 5.4 `client:request` GET / that same-work floor",
+    r["lua5.4 client:request"], r["curl_loop + headers + cjson"], nil)
   if luacurl then
     ratio("request path outside nginx", "LuaJIT `client:request` GET / Debian's lua-curl + cjson",
       r["luajit client:request"], r["luajit lua-curl + cjson"], 1.0)
@@ -183,6 +199,11 @@ local function request_path()
     ratio("request path outside nginx",
       "ceiling: Debian's lua-curl + cjson (no signing, no linking) / bare C libcurl loop",
       r["luajit lua-curl + cjson"], r.curl_loop, nil)
+    -- the same peer sending the API's header lines (fixed: no signing, no linking), and what those cost it
+    ratio("request path outside nginx", "LuaJIT `client:request` GET / lua-curl + cjson sending the client's headers",
+      r["luajit client:request"], r["luajit lua-curl + headers + cjson"], nil)
+    ratio("request path outside nginx", "lua-curl + cjson sending the client's headers / Debian's lua-curl + cjson",
+      r["luajit lua-curl + headers + cjson"], r["luajit lua-curl + cjson"], nil)
   else
     results[#results + 1] = { group = "request path outside nginx", what = "LuaJIT vs lua-curl + cjson",
                               skipped = "lua-curl is not installed (scripts/deps.sh bench installs it)" }
@@ -192,7 +213,7 @@ end
 
 local function inside_nginx()
   local front = "http://127.0.0.1:" .. nginx.front
-  local names = { "/client", "/cosocket", "/cosocket_signed", "/proxy" }
+  local names = { "/client", "/cosocket", "/cosocket_signed", "/cosocket_work", "/proxy" }
   local c = {}
   for _, n in ipairs(names) do c[n] = function() return wrk(front .. n) end end
   for _, n in ipairs(names) do c[n]() end -- the warm-up: the worker compiles each endpoint's code
@@ -205,6 +226,13 @@ local function inside_nginx()
     r["/client"], r["/cosocket_signed"], nil)
   ratio("request path inside nginx", "hand-written GET sending the client's headers / hand-written GET",
     r["/cosocket_signed"], r["/cosocket"], nil)
+  -- the same-work floor: that GET signed, its document linked (bench/floors.lua); what the 0.9x target
+  -- leaves
+  ratio("request path inside nginx",
+    "same-work floor: hand-written GET, signed, `jsonapi.decode` / hand-written GET",
+    r["/cosocket_work"], r["/cosocket"], nil)
+  ratio("request path inside nginx", "endpoint with `client:request` / that same-work floor",
+    r["/client"], r["/cosocket_work"], nil)
   -- what the 0.7x target leaves: proxy_pass decodes nothing, the hand-written floor decodes with cjson
   ratio("request path inside nginx", "ceiling: hand-written cosocket GET + cjson / `proxy_pass`", r["/cosocket"],
     r["/proxy"], nil)
