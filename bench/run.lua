@@ -213,7 +213,7 @@ end
 
 local function inside_nginx()
   local front = "http://127.0.0.1:" .. nginx.front
-  local names = { "/client", "/cosocket", "/cosocket_signed", "/cosocket_work", "/proxy" }
+  local names = { "/client", "/cosocket", "/cosocket_work", "/proxy" }
   local c = {}
   for _, n in ipairs(names) do c[n] = function() return wrk(front .. n) end end
   for _, n in ipairs(names) do c[n]() end -- the warm-up: the worker compiles each endpoint's code
@@ -221,11 +221,6 @@ local function inside_nginx()
   ratio("request path inside nginx", "endpoint with `client:request` / hand-written cosocket GET + cjson",
     r["/client"], r["/cosocket"], 0.9)
   ratio("request path inside nginx", "endpoint with `client:request` / `proxy_pass`", r["/client"], r["/proxy"], 0.7)
-  -- what sending a signed request's header lines costs (the backend parses them), signing left out
-  ratio("request path inside nginx", "endpoint with `client:request` / hand-written GET sending the client's headers",
-    r["/client"], r["/cosocket_signed"], nil)
-  ratio("request path inside nginx", "hand-written GET sending the client's headers / hand-written GET",
-    r["/cosocket_signed"], r["/cosocket"], nil)
   -- the same-work floor: that GET signed, its document linked (bench/floors.lua); what the 0.9x target
   -- leaves
   ratio("request path inside nginx",
