@@ -38,7 +38,8 @@ $(BUILD)/clinch/core.so: $(CORE_SRC)
 # The benchmark's own C module (bench/walk_floor.c), next to the core; never installed.
 bench-core: core $(BUILD)/walk_floor.so
 
-# The benchmark's C floors (bare libcurl GET loop, bare HMAC loop); never installed.
+# The benchmark's C floors (bare libcurl GET loop, bare HMAC loop); never installed. The GET loop embeds
+# Lua 5.4 whatever LUA says: its --decode hands each body to that Lua's lua-cjson.
 bench-tools: build/bench/curl_loop build/bench/hmac_loop
 
 build/bench/curl_loop: bench/curl_loop.c
