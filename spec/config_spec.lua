@@ -29,6 +29,7 @@ local function env_of(t)
 end
 
 local SECRET = "s3cr3t-do-not-show"
+local PADDED = "Zm9vYmFyYmF6cXV4c2VjcmV0a2V5MTIzNDU2Nzg5MGFiY2RlZg==" -- Base64 with neither + nor /
 
 describe("clinch.config", function()
   it("finds the file under XDG_CONFIG_HOME, else ~/.config", function()
@@ -51,6 +52,9 @@ describe("clinch.config", function()
       { "[a]\n" .. SECRET .. "\n", 2, "expected '%[profile%]', 'setting = value' or a # comment" },
       { "[a]\nkey = x\nregoin = eu\n", 3,
         "unknown setting 'regoin' %(settings: key, secret, secret_file, region, base_url%)" },
+      -- A padded Base64 secret pasted on a line of its own reads as "name =": its name is not shown.
+      { "[a]\nkey = x\n" .. PADDED .. "\n", 3, "unknown setting %(settings: key," },
+      { "[a]\nkey = x\n" .. PADDED:lower() .. "\n", 3, "unknown setting %(settings: key," },
       { "[a]\nkey = x\n[a]\n", 3, "profile 'a' is defined twice %(first at line 1%)" },
       { "[a]\nkey = x\nkey = y\n", 3, "'key' is set twice" },
       { "[a]\nsecret =\n", 2, "'secret' has no value" },
@@ -65,6 +69,7 @@ describe("clinch.config", function()
       assert.equal(case[2], err.line, case[1])
       assert.matches("^/etc/x/config:" .. case[2] .. ": " .. case[3], err.message)
       assert.is_falsy(tostring(err):find(SECRET, 1, true), case[1])
+      assert.is_falsy(tostring(err):lower():find(PADDED:sub(1, -3):lower(), 1, true), case[1])
     end
   end)
 

@@ -103,7 +103,10 @@ function _M.parse(text, path)
     elseif what == "setting" then
       if not current then return fail(at .. "a setting before the first [profile] line", where) end
       if not IS_SETTING[name] then
-        return fail(at .. "unknown setting '" .. name .. "' (settings: " .. concat(SETTINGS, ", ") .. ")", where)
+        -- A Base64 secret pasted on a line of its own can end in "=" and read as "name =": the name is
+        -- shown only when it looks like a misspelt setting, short and in lower case.
+        local shown = (#name <= 20 and name:find("^[%l_][%l%d_]*$")) and (" '" .. name .. "'") or ""
+        return fail(at .. "unknown setting" .. shown .. " (settings: " .. concat(SETTINGS, ", ") .. ")", where)
       end
       if current[name] then return fail(at .. "'" .. name .. "' is set twice in this profile", where) end
       if value == "" then return fail(at .. "'" .. name .. "' has no value", where) end
