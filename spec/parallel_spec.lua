@@ -99,6 +99,26 @@ describe("client:parallel", function()
     assert.is_true(took > 0.55 and took < 2.0, "took " .. took .. " s")
   end)
 
+  it("drives the requests of another client used inside fn as its own", function()
+    -- fn may use a second client (another account or region): its transfers are in flight together
+    -- too, and each answer is taken as it comes, not when a wait on the first client's transport ends
+    local other = clinch.new { key = "test-key", secret = "test-secret", base_url = mock.base_url }
+    mock.control("POST", "faults", { kind = "latency", ms = 300, count = -1 })
+    local t0 = core.monotime()
+    local get = function(id) return other.candidates:get(id) end
+    local results = client:parallel({ (table.unpack or unpack)(ids, 1, 16) }, get, { concurrency = 4 })
+    local took = core.monotime() - t0
+    other:close()
+    for i = 1, 16 do assert.equal(ids[i], results[i].id) end
+    local seen = 0
+    for _, req in ipairs(mock.control("GET", "requests").requests) do
+      if req.method == "GET" and req.uri:find("^/v1/candidates/") then seen = seen + 1 end
+    end
+    assert.equal(16, seen)
+    -- four rounds of 0.3 s; a round that waited out the scheduler's own 1 s wait would take 4 s
+    assert.is_true(took > 1.1 and took < 2.5, "took " .. took .. " s")
+  end)
+
   it("backs off in a 429 storm: every item completes, in-flight work drops, nothing is sent in the wait", function()
     mock.control("POST", "faults", { kind = "latency", ms = 100, count = -1 })
     mock.control("POST", "faults", { kind = "overload", max = 4, retry_after = 1, count = -1 })

@@ -479,9 +479,9 @@ function Client:_send(reqs, concurrency, sched)
 end
 
 -- The answers of started requests, in order; inside client:parallel, waited for without blocking.
-function Client._collect(_, pendings)
+function Client:_collect(pendings)
   local sched = parallel.current()
-  if sched then sched:await(pendings) end
+  if sched then sched:await(pendings, self.transport) end
   local outs = {}
   for k, p in ipairs(pendings) do outs[k] = { p:wait() } end
   return outs

@@ -12,8 +12,8 @@
 local errors = require "clinch.errors"
 local core = require "clinch.core"
 
-local coroutine, setmetatable, type, tostring, xpcall, rawget, ipairs = coroutine, setmetatable, type, tostring,
-  xpcall, rawget, ipairs
+local coroutine, setmetatable, type, tostring, xpcall, rawget, ipairs, pairs = coroutine, setmetatable, type,
+  tostring, xpcall, rawget, ipairs, pairs
 local co_create, co_resume, co_running, co_status, co_yield = coroutine.create, coroutine.resume,
   coroutine.running, coroutine.status, coroutine.yield
 local traceback = debug and debug.traceback or function(m) return m end
@@ -38,8 +38,8 @@ end
 local Scheduler = {}
 Scheduler.__index = Scheduler
 
---- In a task: waits until every pending in the list has its answer.
-function Scheduler.await(_, pendings) co_yield("await", pendings) end
+--- In a task: waits until every pending in the list, started on `transport`, has its answer.
+function Scheduler.await(_, pendings, transport) co_yield("await", pendings, transport) end
 --- In a task: waits `seconds` while the other tasks go on.
 function Scheduler.sleep(_, seconds) co_yield("sleep", core.monotime() + seconds) end
 --- In a task: waits until a request of the client ends (a slot in the client's budget frees).
@@ -72,6 +72,29 @@ local function ready(task, now)
   return true
 end
 
+-- How long one wait on a transport lasts while tasks wait on several: one transport's wait cannot
+-- see another's transfers, so they take turns in short waits.
+local SHARED_WAIT = 0.002
+
+-- Waits (at most `timeout`) for the transfers the tasks wait on. Usually they are all the client's,
+-- and its transport's poll waits for any of them; a task may also wait on another client's requests
+-- (fn using a second client), and each transport waited on is then stepped in turn.
+local function wait_for_transfers(client, tasks, timeout)
+  local mine = client.transport
+  local others
+  for _, t in ipairs(tasks) do
+    local tr = t.why == "await" and t.transport
+    if tr and tr ~= mine then
+      others = others or {}
+      others[tr] = true
+    end
+  end
+  if not others then return mine:poll(timeout) end
+  local slice = math.min(timeout, SHARED_WAIT)
+  mine:poll(slice)
+  for tr in pairs(others) do tr:poll(0) end
+end
+
 -- The coroutine scheduler (outside nginx).
 local function run_coroutines(client, items, fn, concurrency)
   running = running + 1
@@ -98,7 +121,7 @@ local function run_coroutines(client, items, fn, concurrency)
           table.remove(tasks, k)
           if started < n then spawn() end
         else
-          task.why, task.what, task.slot_freed = a, b, nil
+          task.why, task.what, task.transport, task.slot_freed = a, b, c, nil
           k = k + 1
         end
       else
@@ -108,8 +131,7 @@ local function run_coroutines(client, items, fn, concurrency)
     end
     if not progressed and tasks[1] then
       -- nothing can go on: wait for the transfers (or the soonest retry wait)
-      local timeout = soonest and math.max(0, soonest - core.monotime()) or 1
-      client.transport:poll(timeout)
+      wait_for_transfers(client, tasks, soonest and math.max(0, soonest - core.monotime()) or 1)
     end
     -- whatever ran may have ended a request: the tasks waiting for a slot look again
     for _, t in ipairs(tasks) do if t.why == "slot" then t.slot_freed = true end end
