@@ -422,6 +422,31 @@ describe("client without a server", function()
     end
   end)
 
+  it("refuses at clinch.new an option it does not know, and a number that is not finite", function()
+    for _, case in ipairs {
+      { { timeuot = 5 }, "clinch.new: unknown option 'timeuot' %(options: api_version, backoff_base, " },
+      { { max_retrywait = 5 }, "unknown option 'max_retrywait'" },
+      { { signing = { digets = "sha256" } },
+        "unknown signing option 'digets' %(signing options: content_hash, date_header, digest, with_method%)" },
+      { { timeout = 0 / 0 }, "clinch.new: option 'timeout' must be a finite number" },
+      { { connect_timeout = math.huge }, "option 'connect_timeout' must be a finite number" },
+      { { max_retry_wait = -math.huge }, "option 'max_retry_wait' must be a finite number" },
+    } do
+      local opts = case[1]
+      opts.key, opts.secret = "k", "very-secret-value"
+      local err = raises_here(function() local c = clinch.new(opts); return c end)
+      assert.matches(case[2], err)
+      assert.is_falsy(err:find("very-secret-value", 1, true))
+    end
+    -- every option README's Configuration table names is known
+    assert.is_table(clinch.new { key = "k", secret = "s", profile = nil, region = "eu", api_version = "v2",
+      timeout = 5, connect_timeout = 2, retries = 1, retry_unsafe = false, write_reuse_idle = 1, max_retry_wait = 5,
+      sleep = function() end, proxy = "http://127.0.0.1:9", ca_file = "/x", ca_path = "/y", verify_tls = true,
+      user_agent = "ua", max_response_bytes = 1024, logger = function() end, max_concurrency = 4, max_rate = 10,
+      random = math.random, backoff_base = 0.1, backoff_cap = 1,
+      signing = { digest = "sha256", content_hash = "none", date_header = "Date", with_method = true } })
+  end)
+
   it("refuses at clinch.new a key the Authorization header cannot carry, without showing the secret", function()
     for _, key in ipairs { "k:1", "k 1", "k\n", "k\0", "k\127", "kä" } do
       local err = raises_here(function() local c = clinch.new { key = key, secret = "very-secret-value" }; return c end)

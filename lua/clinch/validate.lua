@@ -3,6 +3,7 @@
 -- where one attribute is at fault) otherwise, so nothing malformed ever reaches the wire.
 local type, pairs, ipairs, tostring, next, floor, require = type, pairs, ipairs, tostring, next, math.floor, require
 local sort, concat, byte, find, format = table.sort, table.concat, string.byte, string.find, string.format
+local HUGE = math.huge
 local utf8_len = rawget(_G, "utf8") and utf8.len -- Lua 5.3+; LuaJIT uses the loop in _M.utf8
 local errors = require "clinch.errors"
 
@@ -203,12 +204,36 @@ local OPTION_TYPES = {
 local POSITIVE = { "timeout", "connect_timeout", "max_response_bytes", "max_concurrency", "max_rate" }
 local SIGNING = { digest = { "sha1", "sha256" }, content_hash = { "none", "md5", "sha256" },
                   date_header = { "Date", "X-HMAC-Date", "both" } }
+local SIGNING_NAMES = { "content_hash", "date_header", "digest", "with_method" }
+
+-- Every option clinch.new takes: a misspelt one is a mistake to report, not a setting to drop.
+local OPTION_NAMES = { "key", "secret", "secret_file", "profile", "signing", "transport" }
+for _, names in pairs(OPTION_TYPES) do
+  for _, name in ipairs(names) do OPTION_NAMES[#OPTION_NAMES + 1] = name end
+end
+sort(OPTION_NAMES)
+
+-- nil, or the message for the first name of `t` that `names` does not list (`what`: how to call them).
+local function unknown_name(t, names, what)
+  for name in pairs(t) do
+    local known = false
+    for _, n in ipairs(names) do known = known or n == name end
+    if not known then
+      return "clinch.new: unknown " .. what .. " '" .. tostring(name) .. "' (" .. what .. "s: " .. concat(names, ", ")
+        .. ")"
+    end
+  end
+  return nil
+end
 
 local function option_types(opts)
   for _, want in ipairs { "string", "number", "function", "boolean" } do
     for _, name in ipairs(OPTION_TYPES[want]) do
       local v = opts[name]
       if v ~= nil and type(v) ~= want then return nil, "clinch.new: option '" .. name .. "' must be a " .. want end
+      if want == "number" and v ~= nil and (v ~= v or v == HUGE or v == -HUGE) then
+        return nil, "clinch.new: option '" .. name .. "' must be a finite number"
+      end
       if want == "number" and v ~= nil and v < 0 then
         return nil, "clinch.new: option '" .. name .. "' must not be negative"
       end
@@ -226,6 +251,8 @@ end
 local function signing_options(signing)
   if signing == nil then return true end
   if type(signing) ~= "table" then return nil, "clinch.new: option 'signing' must be a table" end
+  local unknown = unknown_name(signing, SIGNING_NAMES, "signing option")
+  if unknown then return nil, unknown end
   for _, name in ipairs { "digest", "content_hash", "date_header" } do
     local v, allowed = signing[name], SIGNING[name]
     local ok = v == nil
@@ -260,6 +287,8 @@ end
 -- raises.
 function _M.client_options(opts)
   if type(opts) ~= "table" then return nil, "clinch.new expects a table of options" end
+  local unknown = unknown_name(opts, OPTION_NAMES, "option")
+  if unknown then return nil, unknown end
   if type(opts.key) ~= "string" or opts.key == "" then
     return nil, "clinch.new: 'key' (the API access id) is required"
   end
