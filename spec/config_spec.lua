@@ -120,6 +120,24 @@ describe("clinch.config", function()
     assert.same({ "CLINCH_API_KEY overrides the key of profile 'acme'" }, warnings)
   end)
 
+  it("warns when the environment's endpoint overrides a named profile's, region or base_url alike", function()
+    local dir = home("[acme]\nkey = a\nsecret = as\nbase_url = https://api.rec-marketing.dc2.pageuppeople.com/v1\n"
+      .. "[eu]\nkey = a\nsecret = as\nregion = eu\n")
+    local s, warnings = config.resolve { getenv = env_of { XDG_CONFIG_HOME = dir, CLINCH_REGION = "eu" },
+                                         profile = "acme" }
+    assert.equal("eu", s.region)
+    assert.same({ "CLINCH_REGION overrides the base_url of profile 'acme'" }, warnings)
+    s, warnings = config.resolve { getenv = env_of { XDG_CONFIG_HOME = dir, CLINCH_BASE_URL = "http://127.0.0.1:9/v1" },
+                                   profile = "eu" }
+    assert.equal("http://127.0.0.1:9/v1", s.base_url)
+    assert.same({ "CLINCH_BASE_URL overrides the region of profile 'eu'" }, warnings)
+    -- an endpoint given by the caller overrides both: the environment overrides nothing of the profile
+    s, warnings = config.resolve { getenv = env_of { XDG_CONFIG_HOME = dir, CLINCH_BASE_URL = "http://127.0.0.1:9/v1" },
+                                   profile = "acme", explicit = { region = "au" } }
+    assert.equal("au", s.region)
+    assert.same({}, warnings)
+  end)
+
   it("reads secret_file (~/ is HOME, relative to the file's directory), warning when others may read it", function()
     local dir = home("[default]\nkey = k\nsecret_file = my.secret\n[tilde]\nkey = k\nsecret_file = ~/t.secret\n")
     write_file(dir .. "/clinch/my.secret", "  " .. SECRET .. "  \nnext line\n")

@@ -292,11 +292,20 @@ function _M.resolve(opts)
   local list = { ex, en, pl or nil }
   local warnings = {}
   if pl and pl.named then
-    for _, s in ipairs { "key", "secret", "region", "base_url" } do
+    local function overrides(env_setting, profile_setting)
+      warnings[#warnings + 1] = _M.ENV[env_setting] .. " overrides the " .. profile_setting .. " of profile '"
+        .. pl.profile .. "'"
+    end
+    for _, s in ipairs { "key", "secret" } do
       if en.values[s] and (pl.values[s] or (s == "secret" and pl.values.secret_file)) and not ex.values[s] then
-        warnings[#warnings + 1] = _M.ENV[s] .. " overrides the " .. s .. " of profile '" .. pl.profile .. "'"
+        overrides(s, s)
       end
     end
+    -- region and base_url are one setting, the endpoint: either in the environment overrides either
+    -- in the profile (within a layer, base_url wins)
+    local function given(l) return l.values.base_url and "base_url" or l.values.region and "region" or nil end
+    local env_s, profile_s = given(en), given(pl)
+    if env_s and profile_s and not given(ex) then overrides(env_s, profile_s) end
   end
   local out = { source = {}, profile = pl and pl.profile or nil }
   for _, l in ipairs(list) do
