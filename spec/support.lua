@@ -79,6 +79,17 @@ function _M.refusing_port()
   return tonumber(port)
 end
 
+--- A port on 127.0.0.1 that takes connections and never says a word, for the rest of the run: a
+-- socket that listens and never accepts (the kernel completes the connections into its backlog).
+function _M.silent_port()
+  local s = assert(require("socket").tcp())
+  assert(s:bind("127.0.0.1", 0))
+  assert(s:listen(16))
+  local _, port = s:getsockname()
+  refusing[#refusing + 1] = s
+  return tonumber(port)
+end
+
 --- Runs a shell command with the child environment; returns ok, stdout.
 function _M.run(cmd)
   local p = assert(io.popen(_M.child_env .. cmd .. " 2>&1"))

@@ -8,8 +8,9 @@ local cjson = require "cjson"
 local socket = require "socket"
 
 -- Each case: requests (urls relative to the test server, or "{TLS}/..." / "{WRONG_TLS}/..." /
--- "{REFUSED}"; or `raw` = the exact response bytes for the server to send; `pause` = seconds to
--- wait after that request, in "send" mode), optional opts, mode ("send" sequentially, "many",
+-- "{REFUSED}" / "{SILENT_TLS}" (takes the connection, never answers); or `raw` = the exact response
+-- bytes for the server to send; `pause` = seconds to wait after that request, in "send" mode),
+-- optional opts, mode ("send" sequentially, "many",
 -- "start"), and check(results, elapsed, srv) where
 -- results[i] = { res = response, err = error } or { raised = message } when the call raised.
 -- Transports ignore request fields they do not know.
@@ -563,6 +564,19 @@ local CASES = {
     end,
   },
   {
+    -- as libcurl's: a host that takes the connection and stalls the handshake costs connect_timeout,
+    -- not the attempt's whole timeout
+    name = "connect_timeout covers the TLS handshake",
+    opts = { connect_timeout = 0.5, timeout = 8 },
+    requests = { { method = "GET", url = "{SILENT_TLS}/c/echo" } },
+    check = function(r, elapsed)
+      assert.is_nil(r[1].res)
+      assert.equal("timeout", r[1].err.kind, r[1].err.message)
+      assert.equal(false, r[1].err.sent)
+      assert.is_true(elapsed >= 0.45 and elapsed < 4, "took " .. elapsed .. " s")
+    end,
+  },
+  {
     name = "verify_tls = false accepts that certificate",
     opts = { verify_tls = false },
     requests = { { method = "GET", url = "{WRONG_TLS}/c/echo" } },
@@ -582,6 +596,7 @@ local function resolve(srv, requests)
       :gsub("^{TLS}", "https://127.0.0.1:" .. srv.tls_port)
       :gsub("^{WRONG_TLS}", "https://127.0.0.1:" .. srv.wrong_tls_port)
       :gsub("^{REFUSED}", "http://127.0.0.1:" .. srv.refused_port)
+      :gsub("^{SILENT_TLS}", "https://127.0.0.1:" .. srv.silent_port)
     if req.raw then
       copy.raw, copy.url = nil, "/c/raw?b64=" .. require("clinch.core").base64_encode(req.raw):gsub("[+/=]", {
         ["+"] = "%2B", ["/"] = "%2F", ["="] = "%3D" })
@@ -604,6 +619,7 @@ local function contract(name, run, server_opts)
   setup(function()
     srv = ns.start(server_opts)
     srv.refused_port = support.refusing_port()
+    srv.silent_port = support.silent_port()
   end)
   teardown(function()
     if srv then srv.stop() end

@@ -656,9 +656,10 @@ function Cosocket:connect(x, at, write, connect_timeout)
   local record = pool_record(at.pool)
   local options = at.options
   local tries = max(#record.times, self.pool_size or defaults.POOL_SIZE) + 1
-  local fresh = false
+  local fresh, began = false, nil
   for _ = 1, tries do
-    local budget = x.deadline - clock()
+    began = clock()
+    local budget = x.deadline - began
     if budget <= 0 then return x:fail("timeout", "no time left to connect to " .. x.where) end
     local ct = connect_timeout > 0 and min(connect_timeout, budget) or budget
     local ms = ct == huge and FOREVER_MS or min(FOREVER_MS, floor(ct * 1000) + 1)
@@ -687,7 +688,14 @@ function Cosocket:connect(x, at, write, connect_timeout)
       .. "idle ones")
   end
   if at.scheme == "https" then
-    if not x:arm() then return x:fail("timeout", "timed out in the TLS handshake with " .. x.where) end
+    -- connect_timeout covers the handshake too, as libcurl's does: a host that accepts and then
+    -- stalls costs connect_timeout, not the whole attempt's timeout
+    local left = x.deadline - clock()
+    if connect_timeout > 0 then left = min(left, connect_timeout - (clock() - began)) end
+    if left <= 0 then return x:fail("timeout", "timed out in the TLS handshake with " .. x.where) end
+    local ms = left == huge and FOREVER_MS or min(FOREVER_MS, floor(left * 1000) + 1)
+    sock:settimeout(ms)
+    x.armed = ms
     local session, herr = sock:sslhandshake(false, at.sni, self.verify_tls)
     if not session then
       if herr == "timeout" then return x:fail("timeout", "timed out in the TLS handshake with " .. x.where) end
