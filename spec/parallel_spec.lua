@@ -119,6 +119,35 @@ describe("client:parallel", function()
     assert.is_true(took > 1.1 and took < 2.5, "took " .. took .. " s")
   end)
 
+  it("signs a request when it leaves, after any wait for the budget, not before", function()
+    -- item 1 draws a 429 with Retry-After 3, which pauses the budget; item 2's second request is
+    -- made during the pause and waits it out: the Date it carries is the one of its sending
+    local a, b1, b2 = ids[1], ids[2], ids[3]
+    mock.control("POST", "faults", { kind = "status", status = 429, retry_after = 3, path = "/v1/candidates/" .. a,
+                                     count = 1 })
+    mock.control("POST", "faults", { kind = "latency", ms = 1000, path = "/v1/candidates/" .. b1, count = 1 })
+    local c = clinch.new { key = "test-key", secret = "test-secret", base_url = mock.base_url, max_retry_wait = 5 }
+    local results = c:parallel({ 1, 2 }, function(i)
+      if i == 1 then return c.candidates:get(a) end
+      assert(c.candidates:get(b1))
+      return c.candidates:get(b2)
+    end, { concurrency = 2 })
+    c:close()
+    assert.equal(a, results[1].id, tostring(results[1]))
+    assert.equal(b2, results[2].id, tostring(results[2]))
+    local checked, first
+    for _, r in ipairs(mock.control("GET", "requests").requests) do
+      first = first or r.at
+      if r.uri == "/v1/candidates/" .. b2 then
+        local date = assert(core.parse_httpdate(r.headers.date))
+        assert.is_true(r.at - first > 2.5, "it waited out the pause")
+        assert.is_true(r.at - date < 1.5, ("sent %.1f s after its Date"):format(r.at - date))
+        checked = true
+      end
+    end
+    assert.is_true(checked)
+  end)
+
   it("backs off in a 429 storm: every item completes, in-flight work drops, nothing is sent in the wait", function()
     mock.control("POST", "faults", { kind = "latency", ms = 100, count = -1 })
     mock.control("POST", "faults", { kind = "overload", max = 4, retry_after = 1, count = -1 })

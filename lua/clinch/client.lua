@@ -527,15 +527,15 @@ local function exchange(self, preps, concurrency, firsts, started, epoch)
       firsts = nil
     elseif count == 1 and not sched then
       -- one blocking request (client:request): the transport's send, without the lists of a batch
-      local req = sign(self, preps[todo[1]])
       epoch = acquire(self, 1, sched)
+      local req = sign(self, preps[todo[1]]) -- after any wait for the budget: the Date is the sending's
       started = self.logger and core.monotime() or started -- an attempt's start is only read for the log
       res1, err1 = self._sender:send(req)
       fresh = self._fresh_answers
     else
+      epoch = acquire(self, count, sched)
       local reqs = new_tab(count, 0)
       for k = 1, count do reqs[k] = sign(self, preps[todo[k]]) end
-      epoch = acquire(self, count, sched)
       started = self.logger and core.monotime() or started
       outs, fresh = self:_send(reqs, concurrency, sched)
     end
@@ -663,8 +663,8 @@ end
 function Client:start(method, path, opts)
   local p, err = prepare(self, method, path, opts)
   if not p then return setmetatable({ result = { nil, err } }, Pending) end
-  local signed = sign(self, p)
   local epoch = acquire(self, 1, parallel.current())
+  local signed = sign(self, p)
   local started = core.monotime()
   -- A pending request that is dropped without a wait (a loop left half-way) still ends its count in the
   -- client's budget, when it is collected: otherwise the budget would shrink for good.
