@@ -350,3 +350,28 @@ describe("cosocket write reuse window with several pooled connections #nginx", f
     for _, e in ipairs(send("many", reads)) do assert.is_true(e.connection_requests > 1) end
   end)
 end)
+
+-- nginx.conf can pass libcurl's proxy variables on to the workers (env): the cosocket transport uses
+-- no proxy, and warns in the error log rather than go around one without a word.
+describe("cosocket transport and the proxy variables #nginx", function()
+  local why = ns.unavailable()
+  if why then
+    it("runs in the LuaJIT run of the suite", function() pending(why) end)
+    return
+  end
+  local srv
+  setup(function() srv = ns.start { main = "env https_proxy=http://127.0.0.1:9;" } end)
+  teardown(function() if srv then srv.stop() end end)
+
+  it("connects directly and says so in the error log", function()
+    local status, _, body = ns.request(srv.test_origin, {
+      method = "POST", path = "/t/send", timeout = 30,
+      body = cjson.encode { opts = { timeout = 10 }, mode = "send",
+                            requests = { { method = "GET", url = srv.test_origin .. "/c/echo" } } },
+    })
+    assert.equal(200, status, body)
+    local r = json(body).results[1]
+    assert.equal(200, assert(r.res, r.err and r.err.message).status)
+    assert.matches("clinch: https_proxy is set, but the cosocket transport uses no proxy", srv.error_log(), 1, true)
+  end)
+end)

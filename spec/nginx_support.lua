@@ -373,6 +373,7 @@ end
 -- error_log() }. Raises (after cleaning up) when nginx does not start.
 -- opts.server_only: nginx only serves the test endpoints (the libcurl contract run, any Lua).
 -- opts.workers: worker processes (default 1).
+-- opts.main: lines for nginx.conf's main context (such as env directives).
 function _M.start(opts)
   opts = opts or {}
   local why
@@ -414,6 +415,7 @@ function _M.start(opts)
       if uid:match("^0%s*$") then
         conf = "user root root;\n" .. conf
       end
+      if opts.main then conf = opts.main .. "\n" .. conf end
       write_file(tmp .. "/conf/nginx.conf", conf)
       write_file(tmp .. "/conf/conf.d/test.conf", _M.fill(opts.conf or _M.TEST_CONF, values))
 

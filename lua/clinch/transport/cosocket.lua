@@ -136,6 +136,9 @@ local function note_empty(r, mark)
   end
 end
 
+-- The proxy variables libcurl reads (it takes HTTP_PROXY in lower case only).
+local PROXY_VARIABLES = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" }
+
 local Cosocket = {}
 Cosocket.__index = Cosocket
 
@@ -173,6 +176,15 @@ function _M.new(opts)
   if opts.proxy ~= nil then
     raise("cosocket.new: the proxy option is not supported inside nginx (plug in a transport that "
       .. "uses one, see clinch.transport)")
+  end
+  -- The proxy variables libcurl would follow, visible when nginx.conf passes them on (env): this
+  -- transport connects directly, and says so rather than go around them without a word.
+  for _, name in ipairs(PROXY_VARIABLES) do
+    local v = os.getenv(name)
+    if v and v ~= "" and ngx and ngx.log then
+      ngx.log(ngx.WARN, "clinch: ", name, " is set, but the cosocket transport uses no proxy: it connects to ",
+        "the API directly")
+    end
   end
   if (opts.ca_file or opts.ca_path) and ngx and ngx.log then
     ngx.log(ngx.WARN, "clinch: ca_file/ca_path do not apply inside nginx; nginx verifies the API's ",
