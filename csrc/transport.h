@@ -29,7 +29,8 @@ typedef enum {
     TR_F_REPLAY,       /* libcurl wanted to send the request again on a new connection */
     TR_F_STATUS,       /* a final status outside 200-599, or 101 */
     TR_F_LENGTH,       /* conflicting or invalid Content-Length */
-    TR_F_HEADERS_BIG   /* the header block is over the transport's max_header */
+    TR_F_HEADERS_BIG,  /* the header block is over the transport's max_header */
+    TR_F_HEADER        /* a header line that is not "name: value" */
 } tr_xfer_fault;
 
 /* Room for the usual request's header lines in the transfer itself: a GET has four lines (about 120

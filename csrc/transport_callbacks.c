@@ -84,7 +84,7 @@ static long tcb_status_code(const char *p, size_t len) {
     size_t i = 5;
     while (i < len && p[i] != ' ') i++;
     while (i < len && p[i] == ' ') i++;
-    if (i + 3 > len || (i + 3 < len && p[i + 3] != ' ')) return -1;
+    if (i + 3 > len || (i + 3 < len && p[i + 3] != ' ' && p[i + 3] != '\t')) return -1;
     if (p[i] < '0' || p[i] > '9' || p[i + 1] < '0' || p[i + 1] > '9' || p[i + 2] < '0' || p[i + 2] > '9')
         return -1;
     return (p[i] - '0') * 100 + (p[i + 1] - '0') * 10 + (p[i + 2] - '0');
@@ -106,6 +106,18 @@ static curl_off_t tcb_content_length(const char *v, size_t n) {
         if (i == n) return len;
         if (v[i++] != ',') return -1;
     }
+}
+
+/* Whether a header line reads "name: value": a name without white space before the colon (libcurl
+ * takes "Name : value" too; the cosocket transport and RFC 9112 do not) and no NUL anywhere. */
+static int tcb_header_line_ok(const char *p, size_t len) {
+    size_t i = 0;
+    while (i < len && p[i] != ':') {
+        if (p[i] == ' ' || p[i] == '\t' || p[i] == '\0') return 0;
+        i++;
+    }
+    if (i == 0 || i == len) return 0;
+    return memchr(p + i, '\0', len - i) == NULL;
 }
 
 /* Keeps the header lines of the final response, one per line ("name: value\n"). A status line starts
@@ -155,6 +167,9 @@ static size_t tcb_on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
         /* obsolete line folding: continue the previous value */
         while (len && (ptr[0] == ' ' || ptr[0] == '\t')) { ptr++; len--; }
         x->head.p[x->head.len - 1] = ' ';
+    } else if (!tcb_header_line_ok(ptr, len)) {
+        x->fault = TR_F_HEADER;
+        return 0;
     }
     if (tcb_buf_add(&x->head, ptr, len) || tcb_buf_add(&x->head, "\n", 1)) {
         x->oom = 1;

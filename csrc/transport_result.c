@@ -65,7 +65,8 @@ static const char *tres_kind(const tr_xfer *x) {
     /* the reply was not HTTP as this client reads it: retrying would not make it so. libcurl says
      * CURLE_UNSUPPORTED_PROTOCOL for a status line it cannot read ("HTTP/1.1 2OO", a code under 100,
      * HTTP/0.9); before anything was sent it is about the URL instead. */
-    if (x->fault == TR_F_STATUS || x->fault == TR_F_LENGTH || x->code == CURLE_WEIRD_SERVER_REPLY
+    if (x->fault == TR_F_STATUS || x->fault == TR_F_LENGTH || x->fault == TR_F_HEADER
+        || x->code == CURLE_WEIRD_SERVER_REPLY || x->code == CURLE_BAD_CONTENT_ENCODING
         || (x->code == CURLE_UNSUPPORTED_PROTOCOL && x->sends > 0))
         return "protocol";
     if (x->code == CURLE_OPERATION_TIMEDOUT) return "timeout";
@@ -91,6 +92,8 @@ static void tres_push_message(lua_State *L, const tr_xfer *x) {
         lua_pushfstring(L, "the server answered with HTTP status %d, outside 200-599", (int)x->head_status);
     else if (x->fault == TR_F_LENGTH)
         lua_pushliteral(L, "the response has conflicting or invalid Content-Length headers");
+    else if (x->fault == TR_F_HEADER)
+        lua_pushliteral(L, "malformed header line in the response");
     else
         lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->code));
 }

@@ -353,6 +353,41 @@ local CASES = {
     end,
   },
   {
+    -- libcurl would take "Name : value" (RFC 9112 forbids the space); a NUL could cut a value short
+    name = "white space before a header's colon, or a NUL in a header line, gives kind protocol",
+    requests = { { method = "GET", raw = "HTTP/1.1 200 OK\r\nX-A : b\r\nContent-Length: 2\r\n\r\nok" },
+                 { method = "GET", raw = "HTTP/1.1 200 OK\r\nX-A: b\0c\r\nContent-Length: 2\r\n\r\nok" },
+                 { method = "GET", raw = "HTTP/1.1 200 OK\r\nX\0A: b\r\nContent-Length: 2\r\n\r\nok" } },
+    check = function(r)
+      for i = 1, 3 do
+        assert.is_nil(r[i].res, i)
+        assert.equal("protocol", r[i].err.kind, r[i].err.message)
+        assert.is_true(r[i].err.sent)
+      end
+    end,
+  },
+  {
+    -- this client asks for no transfer coding: a body still gzip-coded must not pass for the body
+    name = "a transfer coding other than chunked gives kind protocol",
+    requests = { { method = "GET", raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\nokEXTRA" },
+                 { method = "GET", raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" } },
+    check = function(r)
+      for i = 1, 2 do
+        assert.is_nil(r[i].res, i)
+        assert.equal("protocol", r[i].err.kind, r[i].err.message)
+        assert.is_true(r[i].err.sent)
+      end
+    end,
+  },
+  {
+    name = "a tab after the status code is taken as the space",
+    requests = { { method = "GET", raw = "HTTP/1.1 200\tOK\r\nContent-Length: 2\r\n\r\nok" } },
+    check = function(r)
+      local res = assert(r[1].res, r[1].err and r[1].err.message)
+      assert.same({ 200, "ok" }, { res.status, res.body })
+    end,
+  },
+  {
     name = "a status line that is not HTTP/1.x with three digits, or a status under 100, gives kind protocol",
     requests = { { method = "GET", raw = "HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\nok" },
                  { method = "GET", raw = "SMTP ready\r\n\r\n" },

@@ -464,7 +464,7 @@ local function header_at(buf, i, j)
   local name = good_names[raw]
   if not name then
     if find(raw, " ", 1, true) or find(raw, "\t", 1, true) or find(raw, "\r", 1, true)
-      or find(raw, "\v", 1, true) or find(raw, "\f", 1, true) then
+      or find(raw, "\v", 1, true) or find(raw, "\f", 1, true) or find(raw, "\0", 1, true) then
       return nil
     end
     name = lower(raw)
@@ -515,6 +515,8 @@ function Exchange:read_head()
     end
     bytes = bytes + len + 1
     if bytes > MAX_HEADER_BYTES then return nil, "too_large" end
+    -- a NUL in a value is no HTTP (libcurl refuses it too): it could cut the value short in C code
+    if value and find(value, "\0", 1, true) then return nil, "malformed header line" end
     if name == false then
       headers[last] = headers[last] .. " " .. value
     else
@@ -634,14 +636,16 @@ function Exchange:read_body(method, status, headers)
   end
   if method == "HEAD" or status == 204 or status == 304 then return true end
   local te = headers["transfer-encoding"]
-  if te and find(lower(te), "chunked%s*$") then
+  if te then
+    -- chunked is the one transfer coding this client reads (it never asks for another, and a body
+    -- still gzip-coded would pass for the body itself): anything else is refused, as libcurl does
+    if not match(lower(te), "^%s*chunked%s*$") then
+      return self:fail("protocol", "the response uses Transfer-Encoding '" .. te .. "', which this client "
+        .. "does not read")
+    end
     local ok, err = self:read_chunked()
     if not ok then return nil, err end
     return not cl   -- both framings: a smuggling attempt or a broken proxy, do not reuse
-  elseif te then
-    local ok, err = self:read_to_close()
-    if not ok then return nil, err end
-    return false
   end
   if len then
     if len > self.limit then return self:too_large() end
