@@ -369,8 +369,10 @@ local CASES = {
   {
     -- this client asks for no transfer coding: a body still gzip-coded must not pass for the body
     name = "a transfer coding other than chunked gives kind protocol",
-    requests = { { method = "GET", raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\nokEXTRA" },
-                 { method = "GET", raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" } },
+    requests = { { method = "GET", raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n"
+                                       .. "okEXTRA" },
+                 { method = "GET", raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                                       .. "2\r\nok\r\n0\r\n\r\n" } },
     check = function(r)
       for i = 1, 2 do
         assert.is_nil(r[i].res, i)
