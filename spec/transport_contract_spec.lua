@@ -448,6 +448,19 @@ local CASES = {
     end,
   },
   {
+    name = "a method or header name that is not a token, or a HEAD with a body, is refused as a programming error",
+    requests = { { method = "GET", url = "/c/echo", headers = { ["Bad Name"] = "x" } },
+                 { method = "GET", url = "/c/echo", headers = { ["X:A"] = "x" } },
+                 { method = "GE T", url = "/c/echo" },
+                 { method = "HEAD", url = "/c/echo", body = "x" } },
+    check = function(r)
+      for i = 1, 4 do
+        assert.is_string(r[i].raised, i)
+        assert.is_nil(r[i].res)
+      end
+    end,
+  },
+  {
     name = "a URL that is not http(s) is refused as a programming error",
     requests = { { method = "GET", url = "ftp://127.0.0.1/x" }, { method = "GET", url = "/c/echo?a b" } },
     check = function(r)

@@ -262,6 +262,19 @@ local function check_field(s, what, name)
   fields_ok[s], fields_ok_count = true, fields_ok_count + 1
 end
 
+-- A method or header name must be a token (RFC 9110), as libcurl's transport checks: a space or a
+-- separator in one would make a request line or header the server reads otherwise. Checked once per
+-- string (at most 64 kept).
+local tokens_ok, tokens_ok_count = {}, 0
+local function check_token(s, what)
+  if tokens_ok[s] then return end
+  if type(s) ~= "string" or not find(s, "^[%w!#$%%&'*+%-.^_`|~]+$") then
+    raise("cosocket transport: invalid " .. what .. (type(s) == "string" and "" or " (must be a string)"))
+  end
+  if tokens_ok_count >= 64 then tokens_ok, tokens_ok_count = {}, 0 end
+  tokens_ok[s], tokens_ok_count = true, tokens_ok_count + 1
+end
+
 -- A header name (or Connection value) -> its lower-case form, for the few that requests and servers
 -- use (at most 64 kept, so that ever new ones do not grow it): a lookup instead of a new string per
 -- header per request.
@@ -281,7 +294,7 @@ local head_parts = {}
 -- The request head as one string, and the body (nil when there is none).
 local function build_request(self, req, target, host_header)
   local method = req.method or "GET"
-  check_field(method, "method")
+  check_token(method, "method")
   local out, n = head_parts, 4
   out[1], out[2], out[3], out[4] = method, " ", target, " HTTP/1.1\r\n"
   local has_host, has_agent = false, false
@@ -289,7 +302,7 @@ local function build_request(self, req, target, host_header)
     raise("cosocket transport: headers must be a table")
   end
   for name, value in pairs(req.headers or {}) do
-    check_field(name, "header name")
+    check_token(name, "header name")
     check_field(value, "header", name)
     local lname = lower_cached(name)
     if lname == "host" then has_host = true elseif lname == "user-agent" then has_agent = true end
@@ -302,6 +315,7 @@ local function build_request(self, req, target, host_header)
   if not has_agent then out[n + 1], out[n + 2], out[n + 3], n = "User-Agent: ", self.user_agent, "\r\n", n + 3 end
   local body = req.body
   if body ~= nil and type(body) ~= "string" then raise("cosocket transport: body must be a string") end
+  if body and method == "HEAD" then raise("cosocket transport: a HEAD request cannot have a body") end
   if body or method == "POST" or method == "PUT" or method == "PATCH" then
     out[n + 1], out[n + 2], n = "Content-Length: " .. #(body or ""), "\r\n", n + 2
   end
@@ -831,10 +845,11 @@ local function prepare_parts(self, req)
   local url = req.url
   if type(url) ~= "string" then raise("cosocket transport: request url must be a string") end
   local timeout, connect_timeout = req.timeout, req.connect_timeout
-  if timeout ~= nil and (type(timeout) ~= "number" or timeout < 0) then
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
     raise("cosocket transport: request timeout must be a non-negative number")
   end
-  if connect_timeout ~= nil and (type(connect_timeout) ~= "number" or connect_timeout < 0) then
+  if connect_timeout ~= nil and (type(connect_timeout) ~= "number" or connect_timeout ~= connect_timeout
+    or connect_timeout < 0) then
     raise("cosocket transport: request connect_timeout must be a non-negative number")
   end
   local where = target_of(self, url)
