@@ -67,9 +67,13 @@ static CURL *tdrv_pool_get(tr_transport *t) {
 }
 
 /* A handle goes back configured; what pointed into the finished transfer (its header list, body,
- * error buffer and data pointers) is cleared, so that nothing stale is left to point at. */
-static void tdrv_pool_put(tr_transport *t, CURL *e) {
-    if (t->npool < t->pool_cap) {
+ * error buffer and data pointers) is cleared, so that nothing stale is left to point at. Only the
+ * handle of a transfer that completed goes back: one that failed or was cut short may hold state
+ * libcurl did not clean up (7.88 keeps a pointer to a freed header of a transfer stopped while its
+ * headers came, and follows it when the next response on the handle opens with a folded line). The
+ * connections stay in the multi handle's cache either way. */
+static void tdrv_pool_put(tr_transport *t, CURL *e, int completed) {
+    if (completed && t->npool < t->pool_cap) {
         (void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
         (void)curl_easy_setopt(e, CURLOPT_POSTFIELDS, (char *)NULL);
         (void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, (char *)NULL);
@@ -96,7 +100,7 @@ static void tdrv_release(tr_xfer *x) {
         if (x->in_multi) curl_multi_remove_handle(t->multi, x->easy);
         x->in_multi = 0;
         tdrv_unlink(x);
-        tdrv_pool_put(t, x->easy);
+        tdrv_pool_put(t, x->easy, x->state == TR_X_DONE && x->code == CURLE_OK);
         x->easy = NULL;
     }
     curl_slist_free_all(x->hdrs_heap);
@@ -127,7 +131,8 @@ static void tdrv_finish(tr_xfer *x, CURLcode code) {
 
 /* Sets the options of easy handle e (configured for t) that are transfer x's own. Every one of them is
  * set for every transfer, so that nothing of the handle's previous transfer carries over (HTTPGET
- * resets the method, the body and NOBODY). Returns 0 when one of them failed. */
+ * resets the method, the body and NOBODY; a write clears NOBODY itself). Returns 0 when one of them
+ * failed. */
 static inline int tdrv_configure(tr_transport *t, tr_xfer *x, CURL *e) {
     int ok = 1;
     long maxage = 118; /* libcurl's default */
@@ -149,6 +154,7 @@ static inline int tdrv_configure(tr_transport *t, tr_xfer *x, CURL *e) {
     TDRV_SET(CURLOPT_MAXAGE_CONN, maxage);
     TDRV_SET(CURLOPT_FRESH_CONNECT, (x->is_write && t->write_reuse == 0) ? 1L : 0L);
     if (x->use_postfields) {
+        TDRV_SET(CURLOPT_NOBODY, 0L); /* a HEAD's, left on the handle, would drop the body both ways */
         TDRV_SET(CURLOPT_POSTFIELDS, x->body ? x->body : "");
         TDRV_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
         TDRV_SET(CURLOPT_CUSTOMREQUEST, x->method);

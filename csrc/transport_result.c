@@ -59,13 +59,20 @@ static int tres_headers_too_big(const tr_xfer *x) {
            || (x->code == CURLE_OUT_OF_MEMORY && !x->oom && x->head_status > 0 && !x->head_done);
 }
 
+/* libcurl 7.88 answers a header block that opens with a continuation line with
+ * CURLE_BAD_FUNCTION_ARGUMENT, before our header callback sees the line. */
+static int tres_bad_header(const tr_xfer *x) {
+    return x->fault == TR_F_HEADER
+           || (x->code == CURLE_BAD_FUNCTION_ARGUMENT && x->head_status > 0 && !x->head_done);
+}
+
 static const char *tres_kind(const tr_xfer *x) {
     if (x->interrupted) return "interrupted";
     if (x->too_large || x->code == CURLE_FILESIZE_EXCEEDED || tres_headers_too_big(x)) return "too_large";
     /* the reply was not HTTP as this client reads it: retrying would not make it so. libcurl says
      * CURLE_UNSUPPORTED_PROTOCOL for a status line it cannot read ("HTTP/1.1 2OO", a code under 100,
      * HTTP/0.9); before anything was sent it is about the URL instead. */
-    if (x->fault == TR_F_STATUS || x->fault == TR_F_LENGTH || x->fault == TR_F_HEADER
+    if (x->fault == TR_F_STATUS || x->fault == TR_F_LENGTH || tres_bad_header(x)
         || x->code == CURLE_WEIRD_SERVER_REPLY || x->code == CURLE_BAD_CONTENT_ENCODING
         || (x->code == CURLE_UNSUPPORTED_PROTOCOL && x->sends > 0))
         return "protocol";
@@ -92,7 +99,7 @@ static void tres_push_message(lua_State *L, const tr_xfer *x) {
         lua_pushfstring(L, "the server answered with HTTP status %d, outside 200-599", (int)x->head_status);
     else if (x->fault == TR_F_LENGTH)
         lua_pushliteral(L, "the response has conflicting or invalid Content-Length headers");
-    else if (x->fault == TR_F_HEADER)
+    else if (tres_bad_header(x))
         lua_pushliteral(L, "malformed header line in the response");
     else
         lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->code));
