@@ -9,12 +9,12 @@
  *                                             on = false restores the default action
  *   core.EPIPE                     the errno value such a write reports (io.write's third result)
  *
- * A file is a Lua file handle (io.open); it is flushed first. A lock is an fcntl write lock on the whole
- * file, created if missing, with this process's pid written into it; lock:unlock() (also __gc, and
- * __close on 5.4) releases it, as the kernel does when the process dies, so the lock of a killed run
- * never blocks the next one. When another process holds it, core.lock returns nil, "locked" and that
- * process's pid (from the kernel, or from the file when the kernel cannot tell, e.g. across pid
- * namespaces; nil when neither knows).
+ * A file is a Lua file handle (io.open); it is flushed first. A lock is an exclusive flock of the file,
+ * created if missing, with the holder's pid written into it; lock:unlock() (also __gc, and __close on
+ * 5.4) releases it, as the kernel does when the process dies, so the lock of a killed run never blocks
+ * the next one. It keeps out every other lock of the file, in another process or in this one. When
+ * another holds it, core.lock returns nil, "locked" and the holder's pid as the file says it (nil
+ * when it says none).
  *
  * Failures of the OS come back as nil and "PATH: strerror" (just strerror for a file handle, whose
  * name the caller knows); only wrong argument types raise. */
@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -120,7 +121,6 @@ static long fs_pid_in(int fd) {
 /* core.lock(path): see the file comment. */
 static int fs_l_lock_new(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
-    struct flock fl;
     fs_lock *lk;
     int fd, err;
     /* The userdata exists before the descriptor does, so that nothing raised after open() (an
@@ -131,16 +131,13 @@ static int fs_l_lock_new(lua_State *L) {
     do fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666); while (fd < 0 && errno == EINTR);
     if (fd < 0) return fs_fail(L, path, errno);
     lk->fd = fd;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(fd, F_SETLK, &fl) != 0) {
+    /* flock, not fcntl: an fcntl lock belongs to the process, so a second core.lock in the same
+     * process would be granted too, and closing any descriptor of the file (io.open of it, or the
+     * other lock's unlock) would drop it. flock's belongs to this descriptor alone. */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         err = errno;
-        if (err == EACCES || err == EAGAIN) {
-            long pid = 0;
-            struct flock q = fl;
-            if (fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK && q.l_pid > 0) pid = (long)q.l_pid;
-            if (pid == 0) pid = fs_pid_in(fd);
+        if (err == EWOULDBLOCK || err == EAGAIN) {
+            long pid = fs_pid_in(fd);
             lk->fd = -1;
             close(fd);
             lua_pushnil(L);

@@ -98,6 +98,29 @@ describe("core.lock", function()
     lock:unlock()
   end)
 
+  it("keeps out a second lock in the same process, and holds while the file is opened and closed", function()
+    -- (an fcntl lock belongs to the process: it would grant the second and drop at any close)
+    local path = tmp .. "/same.lock"
+    local lock = assert(core.lock(path))
+    local again, err, holder = core.lock(path)
+    assert.is_nil(again)
+    assert.equal("locked", err)
+    local me = tonumber(support.read_file(path):match("^(%d+)"))
+    assert.equal(me, holder)
+    local f = assert(io.open(path, "rb"))
+    f:read("a")
+    f:close()
+    assert.is_nil((core.lock(path)))
+    -- and another process is kept out all along
+    local code = "local l, e = require('clinch.core').lock(" .. string.format("%q", path) .. ") io.write(tostring(e))"
+    local p = assert(io.popen("env " .. support.child_env .. support.lua .. " -e " .. q(code)))
+    assert.equal("locked", p:read("a"))
+    p:close()
+    lock:unlock()
+    lock = assert(core.lock(path))
+    lock:unlock()
+  end)
+
   it("is released by the collector, and by <close> on Lua 5.4", function()
     local path = tmp .. "/c.lock"
     local pid, kill = hold_in_child(path)
