@@ -40,6 +40,22 @@ describe("clinch.cli.output", function()
     assert.equal("hello", v.included[1].attributes.content)
   end)
 
+  it("keeps empty relationships and empty lists of a type the contract does not describe", function()
+    local doc = assert(jsonapi.decode([[{"data":[{"type":"jobs","id":"j1","attributes":{"title":"T",
+      "locations":[],"salary":{"min":1}},"relationships":{"categories":{"data":[]},"owner":{"data":null}}}]}]]))
+    local text = output.json_text(doc.data[1])
+    local v = cjson.decode(text)
+    assert.equal("T", v.attributes.title)
+    assert.matches('"locations":%[%]', text)
+    assert.matches('"categories":{"data":%[%]}', text)
+    assert.is_nil(v.attributes.categories)
+    assert.same({ min = 1 }, v.attributes.salary)
+    local cols = {}
+    for _, c in ipairs(output.fields_of(doc.data[1])) do cols[c] = true end
+    assert.is_true(cols.locations)
+    assert.is_nil(cols.categories)
+  end)
+
   it("names a type's attributes as columns even when a record leaves them out", function()
     local doc = assert(jsonapi.decode(DOC))
     local cols = output.fields_of(doc.data[1])

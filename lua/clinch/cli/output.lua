@@ -2,7 +2,8 @@
 -- record), `jsonl` (one JSON object per line), `csv` (RFC 4180, with a header) and `table` (aligned, for
 -- a terminal). A record is a resource (written in JSON as a JSON:API resource object rebuilt from the
 -- decoded resource: its attributes under the API's names, empty lists as [], relationships as
--- identifiers; the body is never parsed again) or a plain table of fields. Lists stream: JSON, JSONL
+-- identifiers; the body is not parsed again, but to tell an empty relationship of a type the contract
+-- does not describe from an empty attribute) or a plain table of fields. Lists stream: JSON, JSONL
 -- and CSV are written record by record, so `--all` over a large account holds one page at a time;
 -- only the table format, which needs every width, collects its rows.
 --
@@ -43,10 +44,13 @@ local registry = require "clinch.registry"
 local arrays_of, attributes_of, relationship_set = registry.arrays, registry.attributes, registry.relationships
 
 -- `v` as an array for JSON when `name` is an array attribute of the type: lua-cjson 2.1.0 reads an
--- empty JSON array as an empty table, which would be written back as {}.
+-- empty JSON array as an empty table, which would be written back as {}. For a type the contract does
+-- not describe, every empty table is taken for an empty list: the API's attributes hold lists far
+-- more often than objects, and the README promises empty lists as [].
 local function array_fix(ty, name, v)
+  if type(v) ~= "table" or next(v) ~= nil or getmetatable(v) ~= nil then return v end
   local names = arrays_of(ty)
-  if not names or type(v) ~= "table" or next(v) ~= nil or getmetatable(v) ~= nil then return v end
+  if not names then return require("clinch.jsonapi").array {} end
   for _, n in ipairs(names) do
     if n == name then return require("clinch.jsonapi").array {} end
   end
@@ -71,11 +75,18 @@ local function is_linkage(v)
   return v[1] ~= nil and is_resource(v[1])
 end
 
--- Whether field `k` of a resource of type `ty` holding `v` is a relationship: by the contract's names
--- where the type has them, by the value's shape otherwise.
-local function is_relationship(ty, k, v)
+-- Whether field `k` of `resource` (of type `ty`) holding `v` is a relationship: by the contract's
+-- names where the type has them; otherwise by the resource object as the server sent it (an empty
+-- to-many relationship decodes to an empty table, which no shape tells from an empty attribute), and
+-- by the value's shape for a resource that did not come from a document.
+local function is_relationship(resource, ty, k, v)
   local set = relationship_set(ty)
   if set then return set[k] == true end
+  if type(v) == "table" and next(v) == nil and getmetatable(v) == nil then
+    -- (the one case that parses the body again, once per document: clinch.jsonapi.raw)
+    local raw = require("clinch.jsonapi").raw(resource)
+    if type(raw) == "table" then return type(raw.relationships) == "table" and raw.relationships[k] ~= nil end
+  end
   return is_linkage(v)
 end
 
@@ -95,7 +106,7 @@ function _M.rebuild(resource)
   local ty = resource.type
   for k, v in next, resource do
     if k ~= "id" and k ~= "type" and type(k) == "string" then
-      if is_relationship(ty, k, v) then
+      if is_relationship(resource, ty, k, v) then
         local data = plain(v, 1, {})
         if type(data) == "table" and next(data) == nil then data = require("clinch.jsonapi").array {} end
         relationships[k] = { data = data }
@@ -296,7 +307,7 @@ function _M.fields_of(record)
   if is_resource(record) then
     for _, k in ipairs(attributes_of(record.type) or {}) do add(k) end
     for k, v in next, record do
-      if not is_relationship(record.type, k, v) then add(k) end
+      if not is_relationship(record, record.type, k, v) then add(k) end
     end
   else
     for k in pairs(record) do add(k) end
