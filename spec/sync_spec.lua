@@ -417,6 +417,33 @@ describe("clinch candidates sync", function()
       assert.are.equal('{"id":"1","type":"candidates"}\n{"id":"2"', read_file(tmp .. "/out-torn.jsonl"))
     end)
 
+    it("writes JSON Lines of just the --columns members, and keeps to them when it appends", function()
+      local out, st = tmp .. "/cols.jsonl", tmp .. "/state-cols.json"
+      local code, _, err = sync({ "--since", "2000-01-01", "--columns", "id,email,notes.content" }, st, out)
+      assert.are.equal(0, code, err)
+      local n = 0
+      for line in read_file(out):gmatch("[^\n]+") do
+        local t = cjson.decode(line)
+        local keys = {}
+        for k in pairs(t) do keys[#keys + 1] = k end
+        table.sort(keys)
+        assert.is_true(#keys >= 1 and #keys <= 3 and t.id ~= nil, line)
+        for _, k in ipairs(keys) do assert.is_truthy(({ id = 1, email = 1, ["notes.content"] = 1 })[k], k) end
+        n = n + 1
+      end
+      assert.is_true(n > 0)
+      assert.are.equal("id,email,notes.content", table.concat(cjson.decode(read_file(st)).output.columns, ","))
+      local before = read_file(out)
+      code, _, err = sync({}, st, out)
+      assert.are.equal(2, code, err)
+      assert.matches("%(whole records%) differ from the columns of [^\n]*use %-%-columns id,email,notes.content", err)
+      code, _, err = sync({ "--columns", "id,email" }, st, out)
+      assert.are.equal(2, code, err)
+      assert.are.equal(before, read_file(out))
+      code, _, err = sync({ "--columns", "id,email,notes.content" }, st, out)
+      assert.are.equal(0, code, err)
+    end)
+
     it("takes a resumed run's options from the state, and refuses others naming the option", function()
       mock.control("POST", "faults", { kind = "latency", ms = 5, count = -1 })
       local csv_out = tmp .. "/out.csv"

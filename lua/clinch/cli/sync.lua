@@ -71,7 +71,8 @@ _M.OPTIONS = {
   { "lag", arg = "SECONDS", type = "number", help = "leave changes younger than this to the next run "
     .. "(default 0; raise it if the API's writes become visible late)" },
   { "include", arg = "NAME[,NAME]", multi = true, help = "related resources to include in each record" },
-  { "columns", arg = "A,B,...", help = "CSV columns (must include id; REL.FIELD as in list)" },
+  { "columns", arg = "A,B,...",
+    help = "CSV columns, or each JSON Lines record's members (must include id; REL.FIELD as in list)" },
   { "concurrency", arg = "N", type = "integer", help = "requests in flight at once: consecutive sub-windows of "
     .. "the window, asked for together (default 4)" },
   { "wait", help = "wait for another sync on the same state file to finish (default: exit 1 at once)" },
@@ -163,10 +164,11 @@ local function check_output(path, format, columns, st, state_path)
       return usage(("%s holds %s records (the state file %s says so): --format %s cannot be appended to it; "
         .. "use --format %s, or another --out"):format(path, rec.format, state_path, format, rec.format))
     end
-    if format == "csv" and names(rec.columns) ~= names(columns) then
+    if names(rec.columns) ~= names(columns) then
+      local function shown(list) return list and names(list) or "(whole records)" end
       return usage(("--columns %s differ from the columns of %s, %s (the state file %s says so): use "
-        .. "--columns %s, or another --out"):format(names(columns), path, names(rec.columns), state_path,
-          names(rec.columns)))
+        .. "%s, or another --out"):format(shown(columns), path, shown(rec.columns), state_path,
+          rec.columns and ("--columns " .. names(rec.columns)) or "no --columns"))
     end
   end
   local line, complete_end = state.head(path)
@@ -277,10 +279,10 @@ local function resume_options(run, o, state_path)
   end
   if o.format and o.format ~= run.format then return refuse("--format", run.format) end
   o.format = run.format
-  if run.format == "csv" then
-    if o.columns and names(o.columns) ~= names(run.columns) then return refuse("--columns", names(run.columns)) end
-    o.columns = run.columns
+  if o.columns and names(o.columns) ~= names(run.columns) then
+    return refuse("--columns", run.columns and names(run.columns) or "(none)")
   end
+  o.columns = run.columns
   if o.include and names(o.include) ~= names(run.include) then
     return refuse("--include", run.include and names(run.include) or "(none)")
   end
@@ -344,7 +346,11 @@ function Reader:write(records, seen)
       if seen and id ~= nil then seen[id] = true end
       local text, replaced
       if run.format == "jsonl" then
-        text, replaced = output.json_text(cand)
+        if run.columns then
+          text, replaced = output.json_text(nil, output.project(cand, run.columns), 0)
+        else
+          text, replaced = output.json_text(cand)
+        end
         text = text .. "\n"
       else
         local row
@@ -531,8 +537,8 @@ end
 -- A new run: the window from the high-water mark (or --since) to the server's clock, or nil, err.
 local function new_run(client, st, opts, o)
   o.format = o.format or (opts.out:lower():match("%.csv$") and "csv") or "jsonl"
-  if o.format == "csv" then o.columns = o.columns or require("clinch.cli.commands").CANDIDATE_COLUMNS
-  else o.columns = nil end
+  -- JSON Lines: whole records, or with --columns an object of just those members, as list writes them
+  if o.format == "csv" then o.columns = o.columns or require("clinch.cli.commands").CANDIDATE_COLUMNS end
   local ok, cerr = check_output(opts.out, o.format, o.columns, st, opts.state)
   if not ok then return nil, cerr end
   local now, nerr = server_now(client)
