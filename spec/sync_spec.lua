@@ -417,6 +417,17 @@ describe("clinch candidates sync", function()
       assert.are.equal('{"id":"1","type":"candidates"}\n{"id":"2"', read_file(tmp .. "/out-torn.jsonl"))
     end)
 
+    it("refuses - for --out or --state: they must be files", function()
+      for _, args in ipairs { { "candidates", "sync", "--state", STATE, "--out", "-" },
+                              { "candidates", "sync", "--state", "-", "--out", OUT } } do
+        local code, out, err = clinch(args)
+        assert.are.equal(2, code, err)
+        assert.are.equal("", out)
+        assert.matches("candidates sync writes to files", err)
+      end
+      assert.is_nil(io.open("-", "rb"))
+    end)
+
     it("writes JSON Lines of just the --columns members, and keeps to them when it appends", function()
       local out, st = tmp .. "/cols.jsonl", tmp .. "/state-cols.json"
       local code, _, err = sync({ "--since", "2000-01-01", "--columns", "id,email,notes.content" }, st, out)

@@ -241,6 +241,11 @@ end
 local function options(opts)
   if not opts.state then return usage("candidates sync needs --state FILE") end
   if not opts.out then return usage("candidates sync needs --out FILE") end
+  -- elsewhere "-" is a standard stream; sync appends to a file it can cut back and sync to disk
+  if opts.out == "-" or opts.state == "-" then
+    return usage("candidates sync writes to files: --" .. (opts.out == "-" and "out" or "state")
+      .. " - (standard output) cannot be resumed; give a file")
+  end
   for _, own in ipairs { opts.state, opts.state .. ".tmp", opts.state .. ".lock" } do
     if opts.out == own then
       return usage("--out " .. opts.out .. " is a file of the state (--state " .. opts.state .. ")")
