@@ -118,7 +118,11 @@ install: core
 	cd lua && find . -name '*.lua' -exec install -D -m 0644 {} $(DESTDIR)$(LUADIR)/{} \;
 ifeq ($(LUA_VERSION),5.4)
 	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 bin/clinch $(DESTDIR)$(BINDIR)/
+	@# the installed command finds the prefix's modules and core without LUA_PATH (a PREFIX off
+	@# Lua's default paths, such as ~/.local)
+	sed 's|^local INSTALLED_PATH, INSTALLED_CPATH = nil, nil|local INSTALLED_PATH, INSTALLED_CPATH = "$(LUADIR)/?.lua;$(LUADIR)/?/init.lua", "$(LIBDIR)/?.so"|' \
+	  bin/clinch >$(DESTDIR)$(BINDIR)/clinch
+	chmod 0755 $(DESTDIR)$(BINDIR)/clinch
 else
 	@echo "make install: bin/clinch not installed for $(LUA) (Lua $(LUA_VERSION)): the CLI runs on Lua 5.4; make install with the default LUA=lua5.4 installs it" >&2
 endif

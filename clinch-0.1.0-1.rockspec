@@ -10,7 +10,8 @@ description = {
   detailed = [[
 A C core (ApiAuth HMAC signing with OpenSSL, libcurl transport with keep-alive and parallel
 requests, JSON:API decoding on top of lua-cjson) under a Lua layer that mirrors the API's
-resources. Runs on Lua 5.1 (LuaJIT, OpenResty) to 5.4.
+resources. Runs on Lua 5.4 and on LuaJIT 2.1 (OpenResty), not on plain Lua 5.1; the clinch
+command-line tool runs on Lua 5.4 (luarocks --lua-version 5.4 make).
 ]],
   homepage = "https://github.com/lua-clinch/lua-clinch",
   license = "MIT",

@@ -6,6 +6,11 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#if LUA_VERSION_NUM < 502 && !defined(LUA_LJDIR)
+/* (LuaJIT's luaconf.h defines LUA_LJDIR; plain Lua 5.1's does not) */
+#error "lua-clinch builds for Lua 5.4 and LuaJIT 2.1, not for plain Lua 5.1 (luarocks --lua-version 5.4)"
+#endif
+
 #if LUA_VERSION_NUM < 502
 /* LuaJIT 2.1 already has luaL_setfuncs, luaL_newlib, luaL_testudata and luaL_setmetatable. */
 #define lua_rawlen(L, i) lua_objlen((L), (i))

@@ -60,6 +60,24 @@ describe("make install", function()
     assert.are.equal("0", out:match("exit (%d+)"), out)
     assert.matches('"' .. prefix:gsub("%p", "%%%0") .. "/share/lua/5%.4/clinch/cli/init%.lua\"", out)
     assert.matches('"' .. prefix:gsub("%p", "%%%0") .. "/lib/lua/5%.4/clinch/core%.so\"", out)
+    -- and with no paths at all: the installed command knows where its prefix keeps them
+    ok, out = support.run(CLEAN .. "sh -c " .. q("cd / && printf '%s\\n' "
+      .. q("package.searchpath('clinch.cli', package.path)") .. " "
+      .. q("package.searchpath('clinch.core', package.cpath)")
+      .. " | CLINCH_BASE_URL=http://127.0.0.1:9/v1 CLINCH_API_KEY=k CLINCH_API_SECRET=s " .. q(prefix .. "/bin/clinch")
+      .. " repl; echo \"exit $?\""))
+    assert(ok, out)
+    assert.are.equal("0", out:match("exit (%d+)"), out)
+    assert.matches('"' .. prefix:gsub("%p", "%%%0") .. "/share/lua/5%.4/clinch/cli/init%.lua\"", out)
+    assert.matches('"' .. prefix:gsub("%p", "%%%0") .. "/lib/lua/5%.4/clinch/core%.so\"", out)
+  end)
+
+  it("the command says it runs on Lua 5.4 when another Lua runs it", function()
+    local ok, out = support.run(CLEAN .. "sh -c " .. q("luajit " .. q(support.root .. "/bin/clinch")
+      .. " --version; echo \"exit $?\""))
+    assert(ok, out)
+    assert.matches("clinch: the command%-line tool runs on Lua 5%.4; this is Lua 5%.1", out)
+    assert.are.equal("2", out:match("exit (%d+)"), out)
   end)
 
   it("for LuaJIT installs the library and its core in the 5.1 trees and no clinch, with a note", function()
