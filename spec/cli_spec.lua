@@ -388,6 +388,22 @@ describe("bin/clinch against the mock", function()
     assert.is_falsy(out:find('"educated_at":{}', 1, true))
   end)
 
+  it("leaves the JSON array of --all open when a page fails, so that no reader takes it for the whole", function()
+    mock.control("POST", "faults", { kind = "status", status = 500, count = -1, query = "page=3" })
+    local code, out, err = clinch { "candidates", "list", "--all", "--per-page", "10", "--concurrency", "1",
+                                    "--format", "json" }
+    mock.control("DELETE", "faults")
+    assert.are.equal(1, code, err)
+    assert.matches("HTTP 500", err)
+    assert.is_nil((require("cjson.safe").decode(out)))     -- not a document: the list is not all there
+    assert.is_truthy(out:find("^%[\n"))
+    assert.are.equal(20, select(2, out:gsub('"type":"candidates"', "")))
+    -- JSON Lines: the whole records before the failure
+    code, out = clinch { "candidates", "list", "--all", "--per-page", "10", "--concurrency", "1", "--format", "jsonl" }
+    assert.are.equal(0, code) -- (the fault is gone: every page)
+    assert.are.equal(45, #decode_lines(out))
+  end)
+
   it("follows every page with --all, each record once", function()
     local code, out = clinch { "candidates", "list", "--all", "--per-page", "10", "--format", "jsonl" }
     assert.are.equal(0, code)

@@ -176,7 +176,7 @@ local function list_run(cx, opts, def, extra)
   end
   if page == nil then
     progress:clear()
-    w:finish()
+    w:abort()
     return nil, err
   end
   progress:finish()

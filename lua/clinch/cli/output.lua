@@ -391,6 +391,18 @@ function Writer:write(record)
   end
 end
 
+--- Ends an output that a failure cut short: what was written stays, but a JSON array is left open,
+-- so that no reader can take part of a list for all of it (the exit code says so too, but a pipe
+-- into jq does not pass it on); JSON Lines and CSV hold whole records only, and a table shows its rows.
+function Writer:abort()
+  if self.format == "json" and not self.single then
+    if self.count > 0 then self.stream:write("\n") end
+    self.stream:flush()
+    return
+  end
+  self:finish()
+end
+
 --- Ends the output (closes the JSON array, prints the table).
 function Writer:finish()
   local f, s = self.format, self.stream
