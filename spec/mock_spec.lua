@@ -69,7 +69,7 @@ local function call(method, target, doc, opts)
   opts = opts or {}
   local body = type(doc) == "table" and cjson.encode(doc) or doc
   local headers = opts.sign == false and {} or sign(method, target, body, opts.sign)
-  if body and not headers["Content-Type"] then headers["Content-Type"] = JSONAPI end
+  if body and not headers["Content-Type"] and not opts.no_content_type then headers["Content-Type"] = JSONAPI end
   for k, v in pairs(opts.headers or {}) do headers[k] = v end
   local sock = opts.sock or connect()
   send(sock, method, target, headers, body)
@@ -533,6 +533,17 @@ describe("clinch-mock", function()
       local res = call("POST", "/v1/candidates", "{not json")
       assert.equal(400, res.status)
       assert.equal("400", res.json.errors[1].status)
+    end)
+
+    it("answers 415 for a body without a JSON Content-Type, or with none", function()
+      local doc = { data = { type = "candidate", attributes = { email = "ct@example.com" } } }
+      local res = call("POST", "/v1/candidates", doc, { headers = { ["Content-Type"] = "text/plain" },
+                                                     sign = { content_type = "text/plain" } })
+      assert.equal(415, res.status)
+      res = call("POST", "/v1/candidates", doc, { no_content_type = true, sign = { content_type = "" } })
+      assert.equal(415, res.status)
+      assert.matches("Content%-Type must be application/vnd%.api%+json", res.json.errors[1].title
+        .. " " .. tostring(res.json.errors[1].detail))
     end)
 
     it("answers 404 for unknown routes and 405 for wrong methods", function()

@@ -199,8 +199,10 @@ local function is_object(v)
   return type(v) == "table" and v[1] == nil
 end
 
+-- A body without a Content-Type is refused as the API's JSON:API framework refuses it: a client that
+-- forgets the header must fail here, not first against the real API.
 local function is_json_type(content_type)
-  if not content_type then return true end
+  if not content_type then return false end
   local media = lower(content_type):match("^%s*([^;%s]+)")
   return media == JSONAPI or media == "application/json"
 end
