@@ -527,8 +527,13 @@ describe("bin/clinch against the mock", function()
     local file = cjson.decode(out)
     assert.are.equal("candidate_files", file.type)
     assert.are.equal("cv.pdf", file.attributes.filename)
-    code = clinch { "resume", "upload", id, tmp .. "/missing.pdf" }
+    local _, err
+    code, _, err = clinch { "resume", "upload", id, tmp .. "/missing.pdf" }
     assert.are.equal(2, code)
+    assert.matches("cannot read [^\n]*/missing%.pdf: No such file or directory", err) -- and why
+    code, _, err = clinch { "request", "POST", "/candidates", "--data", "@" .. tmp .. "/missing.json" }
+    assert.are.equal(2, code)
+    assert.matches("cannot read [^\n]*/missing%.json: No such file or directory", err)
   end)
 
   it("sends any signed request with `request`", function()

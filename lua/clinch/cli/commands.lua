@@ -329,8 +329,8 @@ end
 
 local function resume_upload(cx, opts, args)
   if opts.dir then return require("clinch.cli.bulk").upload(cx, opts) end
-  local f = io.open(args[2], "rb")
-  if not f then return usage("cannot read " .. args[2]) end
+  local f, oerr = io.open(args[2], "rb")
+  if not f then return usage("cannot read " .. tostring(oerr)) end -- ("PATH: No such file or directory")
   f:close()
   local file, err = cx:client().candidates:upload_resume(args[1], { path = args[2] })
   if not file then return nil, err end
@@ -361,8 +361,9 @@ end
 local function read_data(spec, stdin)
   if spec:sub(1, 1) ~= "@" then return spec end
   local path = spec:sub(2)
-  local f = path == "-" and stdin or io.open(path, "rb")
-  if not f then return nil, "cannot read " .. path end
+  local f, oerr = stdin, nil
+  if path ~= "-" then f, oerr = io.open(path, "rb") end
+  if not f then return nil, "cannot read " .. tostring(oerr) end
   local data = f:read("a")
   if f ~= stdin then f:close() end
   return data
