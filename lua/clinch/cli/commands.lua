@@ -159,6 +159,8 @@ local function list_run(cx, opts, def, extra)
   lopts.concurrency = opts.concurrency or _M.PAGES_IN_FLIGHT
   local walk, werr = coll:_walk(lopts, "list")
   if not walk then return nil, werr end
+  -- (started before the first page, so that its rate counts that page's round trip)
+  local progress = cx:progress(def.name)
   local page, err = walk:step()
   if not page then return nil, err end -- nothing written: the first page failed
   local ok, why = columns_of.check_data(columns_of.chosen(opts), page)
@@ -167,7 +169,6 @@ local function list_run(cx, opts, def, extra)
     return usage(why)
   end
   local w = cx:writer { columns = columns(opts, def.columns) }
-  local progress = cx:progress(def.name)
   local total_of = require("clinch.cli.progress").total_of
   while page do
     for _, record in ipairs(page) do w:write(record) end
