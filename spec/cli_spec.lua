@@ -186,6 +186,14 @@ describe("clinch.cli modules", function()
     assert.are.equal("1   Zoë", lines[3])
     assert.are.equal("22  a b", lines[4])
     assert.are.equal("3   " .. ("x"):rep(9) .. "…", lines[5])
+    -- by the columns a terminal gives them: wide characters two, combining marks none
+    text = textable.render({ "name", "id" }, { { "山田太郎", "1" }, { "Zoe\u{301}", "2" }, { "ab", "3" },
+                                               { ("山"):rep(8), "4" } }, 10)
+    lines = {}
+    for line in text:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    -- the widest cell is the cut one: four wide characters and the ellipsis, 9 columns
+    assert.are.same({ "name       id", "---------  --", "山田太郎   1", "Zoe\u{301}        2", "ab         3",
+                      ("山"):rep(4) .. "…  4" }, lines)
   end)
 
   it("writes each format from the same records", function()

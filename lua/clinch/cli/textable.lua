@@ -1,22 +1,56 @@
 --- Aligned plain-text tables for a terminal: a header, a rule, then one line per row. Cells are made
 -- one-line (control characters shown as spaces) and cut at a maximum width with an ellipsis; widths
--- count UTF-8 characters, not bytes.
-local ipairs, concat, rep, utf8_len, utf8_offset = ipairs, table.concat, string.rep, utf8.len, utf8.offset
+-- are the columns a terminal gives the text: East Asian wide characters (山田, 한국어, full-width
+-- forms, most emoji) take two, combining marks and zero-width characters none, the others one.
+local ipairs, concat, rep, utf8_len, utf8_codes = ipairs, table.concat, string.rep, utf8.len, utf8.codes
 
 local _M = {}
 
 _M.MAX_WIDTH = 40
 
-local function width(s)
-  return utf8_len(s) or #s
+-- Code point ranges of width 2 and of width 0 (from Unicode's East Asian Width and general categories,
+-- the blocks names and data hold).
+local WIDE = { 0x1100, 0x115F, 0x2E80, 0x303E, 0x3041, 0x33FF, 0x3400, 0x4DBF, 0x4E00, 0x9FFF, 0xA000, 0xA4CF,
+               0xAC00, 0xD7A3, 0xF900, 0xFAFF, 0xFE30, 0xFE4F, 0xFF00, 0xFF60, 0xFFE0, 0xFFE6, 0x1F300, 0x1F64F,
+               0x1F900, 0x1F9FF, 0x20000, 0x3FFFD }
+local ZERO = { 0x0300, 0x036F, 0x200B, 0x200F, 0x20D0, 0x20FF, 0xFE00, 0xFE0F, 0xFE20, 0xFE2F }
+
+local function in_ranges(ranges, c)
+  for i = 1, #ranges, 2 do
+    if c < ranges[i] then return false end
+    if c <= ranges[i + 1] then return true end
+  end
+  return false
 end
 
---- A cell as shown: one line, at most `max` characters.
+local function char_width(c)
+  if c < 0x300 then return 1 end
+  if in_ranges(ZERO, c) then return 0 end
+  return in_ranges(WIDE, c) and 2 or 1
+end
+
+local function width(s)
+  if not utf8_len(s) then return #s end
+  local w = 0
+  for _, c in utf8_codes(s) do w = w + char_width(c) end
+  return w
+end
+
+--- A cell as shown: one line, at most `max` columns.
 function _M.cell(s, max)
   s = (s or ""):gsub("[%c]", " ")
   max = max or _M.MAX_WIDTH
   if width(s) > max then
-    local cut = utf8_len(s) and utf8_offset(s, max) or max
+    if not utf8_len(s) then return s:sub(1, max - 1) .. "…" end
+    local w, cut = 0, #s + 1
+    for p, c in utf8_codes(s) do
+      local cw = char_width(c)
+      if w + cw > max - 1 then -- the ellipsis takes the last column
+        cut = p
+        break
+      end
+      w = w + cw
+    end
     s = s:sub(1, cut - 1) .. "…"
   end
   return s
