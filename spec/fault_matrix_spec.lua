@@ -172,6 +172,22 @@ local function matrix(name, run)
   setup(function() fs = fault_server.start() end)
   teardown(function() if fs then fs.stop() end end)
 
+  -- A write far larger than the socket buffers, which the server answers after its head and then
+  -- stops reading: the answer is the server's 401, at once, not a timeout of the send.
+  it("a large write answered before the server read it gets that answer", function()
+    local tag = name .. "-early"
+    local opts = { base_url = fs.origin, timeout = 8, retries = 0 }
+    local r = run(opts, { { method = "POST", path = fs.path("early", tag), body_size = 16 * 1024 * 1024 } })[1]
+    assert.is_false(r.ok, r.text)
+    assert.equal("auth", r.kind, r.text)
+    assert.equal(401, r.status)
+    assert.matches("early answer", r.text)
+    assert.is_true(r.elapsed < 5, "took " .. r.elapsed .. " s")
+    local got = fs.received(tag)
+    assert.equal(1, #got)
+    assert.is_false(got[1].body_read)
+  end)
+
   local n = 0
   for _, f in ipairs(FAULTS) do
     for _, method in ipairs(METHODS) do
@@ -241,7 +257,8 @@ describe("fault matrix", function()
       local out = {}
       for i, step in ipairs(steps) do
         local started = socket.gettime()
-        local res, err = client:request(step.method, step.path, { body = step.body })
+        local body = step.body or (step.body_size and ("x"):rep(step.body_size))
+        local res, err = client:request(step.method, step.path, { body = body })
         out[i] = fault_server.summarize(res, err, socket.gettime() - started)
       end
       client:close()

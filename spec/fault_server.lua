@@ -30,6 +30,8 @@
 --   two-cl         Content-Length: 5 and Content-Length: 7, then 7 bytes
 --   alternate      the server's odd-numbered requests like ok, even-numbered ones like reset-body
 --   errbody        a 500 with a JSON:API content type whose body is ERROR_BODIES[tag]
+--   early          read the request head only, answer 401 (kept open), and read nothing more for 10 s:
+--                  a server refusing an upload before it has read it
 local _M = {}
 
 local LISTEN_BACKLOG = 128
@@ -244,7 +246,7 @@ local function serve(logpath)
         if (fault == "close-reused" or fault == "reset-reused") and c.nreq == 1 then fault = "ok" end
         local len = tonumber(headers["content-length"] or "0") or 0
         local body, complete = "", len == 0
-        if fault ~= "reset-headers" and len > 0 then body, complete = c:take(len) end
+        if fault ~= "reset-headers" and fault ~= "early" and len > 0 then body, complete = c:take(len) end
         local entry = { conn = c.id, nreq = c.nreq, method = method, path = target, body = body,
                         body_read = complete, action = fault }
         log(entry)
@@ -311,6 +313,12 @@ local function serve(logpath)
           if not respond(c, 500, "Internal Server Error", { { "Content-Type", "application/vnd.api+json" } }, b) then
             break
           end
+        elseif fault == "early" then
+          respond(c, 401, "Unauthorized", { { "Content-Type", "application/vnd.api+json" } },
+            cjson.encode { errors = { { status = "401", title = "Unauthorized", detail = "early answer" } } })
+          sleep(10)
+          c:close(true)
+          return
         elseif fault == "two-cl" then
           if not c:send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
             .. "Content-Length: 7\r\n\r\nhello!!") then

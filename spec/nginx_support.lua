@@ -268,7 +268,8 @@ server {
             for i, step in ipairs(job.steps) do
                 ngx.update_time()
                 local started = ngx.now()
-                local res, err = client:request(step.method, step.path, { body = step.body })
+                local body = step.body or (step.body_size and ("x"):rep(step.body_size))
+                local res, err = client:request(step.method, step.path, { body = body })
                 ngx.update_time()
                 results[i] = summarize(res, err, ngx.now() - started)
             end

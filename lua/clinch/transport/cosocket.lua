@@ -753,6 +753,28 @@ function Exchange:send(head, body)
   return true
 end
 
+-- Sends a body larger than one piece in a light thread of its own, so that this one reads the
+-- response meanwhile (cosockets are full duplex): a server may answer before it has read the body
+-- (a 401 for the signature, a 413) and stop reading, and libcurl, which reads while it sends, gets
+-- that answer; a transport that only sent would wait out its timeout, or lose the answer to the
+-- reset that follows it. A failed write leaves the read side open, so that an answer the server sent
+-- first is still read.
+local function start_writer(x, head, body)
+  return ngx.thread.spawn(x.send, x, head, body)
+end
+
+-- Ends the writer of a duplex send -> whether the whole request went out, and the writer's error when
+-- it failed. One still sending (the server answered first) is stopped.
+local function stop_writer(writer)
+  if co_status(writer) ~= "dead" then
+    ngx.thread.kill(writer)
+    return false, nil
+  end
+  local ok, sent, err = ngx.thread.wait(writer)
+  if not ok then return false, tostring(sent) end
+  return sent ~= nil, err
+end
+
 -- Exchanges of attempts that succeeded, for the next attempts of the worker to use again (at most
 -- SPARE_MAX): an attempt that fails leaves its exchange to the collector, so that nothing an error
 -- path may still hold is ever handed out twice.
@@ -777,13 +799,27 @@ function Cosocket:attempt(at, method, head, body, connect_timeout, deadline)
 
   if not x:arm() then return x:fail("timeout", "timed out sending to " .. x.where) end
   x.sent = true
-  local sent, serr = x:send(head, body)
-  if not sent then return x:io_fail(serr, "sending to") end
+  local writer
+  if body and #head + #body > SEND_PIECE then
+    writer = start_writer(x, head, body)
+  else
+    local sent, serr = x:send(head, body)
+    if not sent then return x:io_fail(serr, "sending to") end
+  end
 
   local status, headers, minor
   local interim = false
   while true do
     status, headers, minor = x:read_head()
+    if not status and writer then
+      -- no answer: when the write failed, that is what to report
+      local _, serr = stop_writer(writer)
+      writer = nil
+      if serr and headers ~= "too_large" and headers ~= "malformed status line"
+        and headers ~= "malformed header line" then
+        return x:io_fail(serr, "sending to")
+      end
+    end
     if not status then
       if headers == "too_large" then
         return x:fail("too_large", "response headers larger than " .. MAX_HEADER_BYTES .. " bytes")
@@ -808,8 +844,13 @@ function Cosocket:attempt(at, method, head, body, connect_timeout, deadline)
     interim = true  -- 100 Continue, 102 Processing, 103 Early Hints: the response follows
   end
 
+  -- An answer before the whole request went out: the rest is not sent, and the connection, out of
+  -- step, is not kept.
+  local whole = true
+  if writer then whole = stop_writer(writer) end
   local keep, berr = x:read_body(method, status, headers)
   if keep == nil then return nil, berr end
+  if not whole then keep = false end
   local conn = lower_cached(headers.connection or "")
   if keep and (find(conn, "close", 1, true) or (minor == 0 and not find(conn, "keep-alive", 1, true))) then
     keep = false
