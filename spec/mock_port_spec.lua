@@ -37,6 +37,14 @@ describe("clinch-mock --port", function()
     assert.are.equal("clinch-mock: --candidates must be a non-negative whole number; got 'ten'\n", err)
   end)
 
+  it("names an unknown option as unknown, with a value or without", function()
+    for _, argv in ipairs { { "--bogus" }, { "--bogus", "1" }, { "--bogus=1" } } do
+      local code, _, err = mock(table.unpack(argv))
+      assert.are.equal(2, code)
+      assert.are.equal("clinch-mock: unknown option --bogus (see --help)\n", err)
+    end
+  end)
+
   it("takes 0 as any free port, and a port it is given", function()
     local m = support.start_mock {} -- starts with --port 0
     assert.is_true(m.port > 0 and m.port <= 65535)
