@@ -39,7 +39,7 @@ describe("clinch-mock --port", function()
 
   it("names an unknown option as unknown, with a value or without", function()
     for _, argv in ipairs { { "--bogus" }, { "--bogus", "1" }, { "--bogus=1" } } do
-      local code, _, err = mock(table.unpack(argv))
+      local code, _, err = mock((table.unpack or unpack)(argv))
       assert.are.equal(2, code)
       assert.are.equal("clinch-mock: unknown option --bogus (see --help)\n", err)
     end
