@@ -110,6 +110,12 @@ describe("clinch completion bash", function()
       complete { "candidates", "list", "--include", "notes,j" })
     assert.are.same({ "categories" }, complete { "jobs", "list", "--include", "" })
     assert.are.same({ "id,email" }, complete { "candidates", "list", "--columns", "id,em" })
+    -- each name once (a resource's own columns name id too)
+    local cols = complete { "jobs", "list", "--columns", "" }
+    local count = {}
+    for _, c in ipairs(cols) do count[c] = (count[c] or 0) + 1 end
+    assert.are.equal(1, count.id)
+    assert.is_true(#cols > 2)
     -- FILE values complete to file names.
     local f = io.open(tmp .. "/people.csv", "w")
     f:close()

@@ -41,8 +41,10 @@ local function values_of(spec, def)
   if spec[1] == "include" and def and def.includes then return def.includes end
   if (spec[1] == "columns" or spec[1] == "fields") and def then
     local registry = require "clinch.registry"
-    local list = { "id", "type" }
-    for _, a in ipairs(registry.attributes(def.type) or def.columns or {}) do list[#list + 1] = a end
+    local list, seen = { "id", "type" }, { id = true, type = true }
+    for _, a in ipairs(registry.attributes(def.type) or def.columns or {}) do
+      if not seen[a] then list[#list + 1], seen[a] = a, true end -- (a resource's columns name id too)
+    end
     local rels = registry.relationships(def.type)
     if rels then
       local names = {}
