@@ -780,20 +780,65 @@ end
 -- path may still hold is ever handed out twice.
 local spare, spare_count, SPARE_MAX = {}, 0, 32
 
--- One attempt of what prepare_parts made (the request head, its body, where it goes): returns
--- response or nil, err. Never sends the request a second time.
-function Cosocket:attempt(at, method, head, body, connect_timeout, deadline)
-  local x
+-- An exchange for an attempt: a spare one of an earlier attempt, or a new one.
+local function exchange_for(self, at, deadline)
   if spare_count > 0 then
-    x, spare[spare_count], spare_count = spare[spare_count], nil, spare_count - 1
+    local x = spare[spare_count]
+    spare[spare_count], spare_count = nil, spare_count - 1
     x.deadline, x.where, x.sent, x.reused, x.got_bytes, x.buf, x.pos, x.armed = deadline, at.where,
       false, false, false, "", 1, false
     x.size, x.first, x.parts, x.limit = 0, false, false, self.max_response_bytes
-  else
-    x = setmetatable({ deadline = deadline, where = at.where, sent = false, sock = false,
-                       reused = false, got_bytes = false, buf = "", pos = 1, armed = false,
-                       size = 0, first = false, parts = false, limit = self.max_response_bytes }, Exchange)
+    return x
   end
+  return setmetatable({ deadline = deadline, where = at.where, sent = false, sock = false,
+                        reused = false, got_bytes = false, buf = "", pos = 1, armed = false,
+                        size = 0, first = false, parts = false, limit = self.max_response_bytes }, Exchange)
+end
+
+-- The failure of reading a response head (`why`: read_head's error; `interim`: a 1xx came first).
+-- With a duplex writer still on, it is stopped, and a failed write is what is reported.
+function Exchange:head_fail(why, interim, writer)
+  local malformed = why == "malformed status line" or why == "malformed header line"
+  if writer then
+    local _, serr = stop_writer(writer)
+    if serr and why ~= "too_large" and not malformed then return self:io_fail(serr, "sending to") end
+  end
+  if why == "too_large" then
+    return self:fail("too_large", "response headers larger than " .. MAX_HEADER_BYTES .. " bytes")
+  elseif malformed then
+    return self:fail("protocol", why .. " from " .. self.where)
+  elseif why == "timeout" then
+    return self:io_fail("timeout", "waiting for the response from")
+  elseif interim and why == "closed" then
+    return self:fail("network", "the connection to " .. self.where .. " closed after an interim 1xx response, "
+      .. "before the response")
+  end
+  return self:io_fail(why, "reading the response from")
+end
+
+-- Reads response heads up to the final one (1xx are skipped) -> status, headers, http_minor, or
+-- nil, err (head_fail's; `writer` is then stopped).
+function Exchange:final_head(writer)
+  local interim = false
+  while true do
+    local status, headers, minor = self:read_head()
+    if not status then return self:head_fail(headers, interim, writer) end
+    if status == 101 then
+      return self:fail("protocol", "the server answered 101 Switching Protocols, which this client never asks for",
+        101)
+    elseif status < 100 or status > 599 then
+      return self:fail("protocol", "the server answered with HTTP status " .. status .. ", outside 200-599", status)
+    elseif status >= 200 then
+      return status, headers, minor
+    end
+    interim = true  -- 100 Continue, 102 Processing, 103 Early Hints: the response follows
+  end
+end
+
+-- One attempt of what prepare_parts made (the request head, its body, where it goes): returns
+-- response or nil, err. Never sends the request a second time.
+function Cosocket:attempt(at, method, head, body, connect_timeout, deadline)
+  local x = exchange_for(self, at, deadline)
   local ok, err = self:connect(x, at, not IDEMPOTENT[method], connect_timeout)
   if not ok then return nil, err end
 
@@ -807,43 +852,8 @@ function Cosocket:attempt(at, method, head, body, connect_timeout, deadline)
     if not sent then return x:io_fail(serr, "sending to") end
   end
 
-  local status, headers, minor
-  local interim = false
-  while true do
-    status, headers, minor = x:read_head()
-    if not status and writer then
-      -- no answer: when the write failed, that is what to report
-      local _, serr = stop_writer(writer)
-      writer = nil
-      if serr and headers ~= "too_large" and headers ~= "malformed status line"
-        and headers ~= "malformed header line" then
-        return x:io_fail(serr, "sending to")
-      end
-    end
-    if not status then
-      if headers == "too_large" then
-        return x:fail("too_large", "response headers larger than " .. MAX_HEADER_BYTES .. " bytes")
-      elseif headers == "malformed status line" or headers == "malformed header line" then
-        return x:fail("protocol", headers .. " from " .. x.where)
-      elseif headers == "timeout" then
-        return x:io_fail("timeout", "waiting for the response from")
-      elseif interim and headers == "closed" then
-        return x:fail("network", "the connection to " .. x.where .. " closed after an interim 1xx response, "
-          .. "before the response")
-      end
-      return x:io_fail(headers, "reading the response from")
-    end
-    if status == 101 then
-      return x:fail("protocol", "the server answered 101 Switching Protocols, which this client never asks for",
-        101)
-    elseif status < 100 or status > 599 then
-      return x:fail("protocol", "the server answered with HTTP status " .. status .. ", outside 200-599", status)
-    elseif status >= 200 then
-      break
-    end
-    interim = true  -- 100 Continue, 102 Processing, 103 Early Hints: the response follows
-  end
-
+  local status, headers, minor = x:final_head(writer)
+  if not status then return nil, headers end
   -- An answer before the whole request went out: the rest is not sent, and the connection, out of
   -- step, is not kept.
   local whole = true
