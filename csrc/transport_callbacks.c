@@ -166,6 +166,10 @@ static size_t tcb_on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
     if ((ptr[0] == ' ' || ptr[0] == '\t') && x->head.len > 0) {
         /* obsolete line folding: continue the previous value */
         while (len && (ptr[0] == ' ' || ptr[0] == '\t')) { ptr++; len--; }
+        if (memchr(ptr, '\0', len)) { /* (libcurl 7.88 refuses it too; not every version need) */
+            x->fault = TR_F_HEADER;
+            return 0;
+        }
         x->head.p[x->head.len - 1] = ' ';
     } else if (!tcb_header_line_ok(ptr, len)) {
         x->fault = TR_F_HEADER;

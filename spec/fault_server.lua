@@ -30,8 +30,8 @@
 --   two-cl         Content-Length: 5 and Content-Length: 7, then 7 bytes
 --   alternate      the server's odd-numbered requests like ok, even-numbered ones like reset-body
 --   errbody        a 500 with a JSON:API content type whose body is ERROR_BODIES[tag]
---   early          read the request head only, answer 401 (kept open), and read nothing more for 10 s:
---                  a server refusing an upload before it has read it
+--   early          read the request head only, answer 401 (its head, then 0.3 s later its body; kept
+--                  open), and read nothing more for 10 s: a server refusing an upload before reading it
 local _M = {}
 
 local LISTEN_BACKLOG = 128
@@ -314,8 +314,12 @@ local function serve(logpath)
             break
           end
         elseif fault == "early" then
-          respond(c, 401, "Unauthorized", { { "Content-Type", "application/vnd.api+json" } },
-            cjson.encode { errors = { { status = "401", title = "Unauthorized", detail = "early answer" } } })
+          -- the head, then the body a moment later: the client must go on reading after the head
+          local b = cjson.encode { errors = { { status = "401", title = "Unauthorized", detail = "early answer" } } }
+          c:send("HTTP/1.1 401 Unauthorized\r\nContent-Type: application/vnd.api+json\r\nContent-Length: " .. #b
+            .. "\r\n\r\n")
+          sleep(0.3)
+          c:send(b)
           sleep(10)
           c:close(true)
           return

@@ -116,7 +116,7 @@ describe("client:parallel", function()
     end
     assert.equal(16, seen)
     -- four rounds of 0.3 s; a round that waited out the scheduler's own 1 s wait would take 4 s
-    assert.is_true(took > 1.1 and took < 2.5, "took " .. took .. " s")
+    assert.is_true(took > 1.1 and took < 3.4, "took " .. took .. " s")
   end)
 
   it("signs a request when it leaves, after any wait for the budget, not before", function()

@@ -215,6 +215,22 @@ local CASES = {
     end,
   },
   {
+    -- (the cosocket transport sends a large body from a light thread of its own: when it is done, the
+    -- connection is as reusable as after a small one)
+    name = "large writes in a row reuse one kept-alive connection",
+    requests = { { method = "POST", url = "/c/echo", body = ("a"):rep(100000) },
+                 { method = "PUT", url = "/c/echo", body = ("b"):rep(100000) },
+                 { method = "GET", url = "/c/echo" } },
+    check = function(r)
+      local first = cjson.decode(assert(r[1].res, r[1].err and r[1].err.message).body)
+      assert.equal(100000, #first.body)
+      for i = 2, 3 do
+        local echo = cjson.decode(assert(r[i].res, r[i].err and r[i].err.message).body)
+        assert.equal(first.connection, echo.connection, "request " .. i)
+      end
+    end,
+  },
+  {
     name = "writes in quick succession reuse a connection; after write_reuse_idle only a GET does",
     opts = { write_reuse_idle = 1 },
     requests = {
@@ -362,10 +378,11 @@ local CASES = {
     requests = { { method = "GET", raw = "HTTP/1.1 200 OK\r\nX-A : b\r\nContent-Length: 2\r\n\r\nok" },
                  { method = "GET", raw = "HTTP/1.1 200 OK\r\nX-A: b\0c\r\nContent-Length: 2\r\n\r\nok" },
                  { method = "GET", raw = "HTTP/1.1 200 OK\r\nX\0A: b\r\nContent-Length: 2\r\n\r\nok" },
-                 -- a continuation line with nothing to continue
-                 { method = "GET", raw = "HTTP/1.1 200 OK\r\n  folded: x\r\nContent-Length: 2\r\n\r\nok" } },
+                 -- a continuation line with nothing to continue, and one holding a NUL
+                 { method = "GET", raw = "HTTP/1.1 200 OK\r\n  folded: x\r\nContent-Length: 2\r\n\r\nok" },
+                 { method = "GET", raw = "HTTP/1.1 200 OK\r\nX-A: b\r\n c\0d\r\nContent-Length: 2\r\n\r\nok" } },
     check = function(r)
-      for i = 1, 4 do
+      for i = 1, 5 do
         assert.is_nil(r[i].res, i)
         assert.equal("protocol", r[i].err.kind, r[i].err.message)
         assert.is_true(r[i].err.sent)

@@ -375,6 +375,7 @@ function Exchange:arm()
 end
 
 function Exchange:fail(kind, message, status)
+  self:stop_writer() -- (a socket busy writing would not close)
   self.sock:close()
   return nil, { kind = kind, message = message, sent = self.sent, status = status }
 end
@@ -386,6 +387,7 @@ function Exchange:io_fail(err, doing)
     return self:fail("timeout", "timed out " .. doing .. " " .. self.where)
   end
   if self.reused and not self.got_bytes then
+    self:stop_writer()
     self.sock:close()
     return nil, { kind = "network", message = REUSED_MESSAGE, sent = true, reused = true }
   end
@@ -763,10 +765,16 @@ local function start_writer(x, head, body)
   return ngx.thread.spawn(x.send, x, head, body)
 end
 
--- Ends the writer of a duplex send -> whether the whole request went out, and the writer's error when
--- it failed. One still sending (the server answered first) is stopped.
-local function stop_writer(writer)
-  if co_status(writer) ~= "dead" then
+-- Ends the duplex writer of the exchange, if it has one -> whether the whole request went out, and
+-- the writer's error when it failed. One still sending (the server answered first) is stopped, which
+-- closes the connection both ways: so a response is read whole before this. (A light thread that has
+-- ended is a "zombie" to ngx_lua until it is waited for.)
+function Exchange:stop_writer()
+  local writer = self.writer
+  if not writer then return true, nil end
+  self.writer = nil
+  local state = co_status(writer)
+  if state ~= "zombie" and state ~= "dead" then
     ngx.thread.kill(writer)
     return false, nil
   end
@@ -796,13 +804,11 @@ local function exchange_for(self, at, deadline)
 end
 
 -- The failure of reading a response head (`why`: read_head's error; `interim`: a 1xx came first).
--- With a duplex writer still on, it is stopped, and a failed write is what is reported.
-function Exchange:head_fail(why, interim, writer)
+-- A duplex writer is stopped, and when its write failed, that is what is reported.
+function Exchange:head_fail(why, interim)
   local malformed = why == "malformed status line" or why == "malformed header line"
-  if writer then
-    local _, serr = stop_writer(writer)
-    if serr and why ~= "too_large" and not malformed then return self:io_fail(serr, "sending to") end
-  end
+  local _, serr = self:stop_writer()
+  if serr and why ~= "too_large" and not malformed then return self:io_fail(serr, "sending to") end
   if why == "too_large" then
     return self:fail("too_large", "response headers larger than " .. MAX_HEADER_BYTES .. " bytes")
   elseif malformed then
@@ -817,12 +823,12 @@ function Exchange:head_fail(why, interim, writer)
 end
 
 -- Reads response heads up to the final one (1xx are skipped) -> status, headers, http_minor, or
--- nil, err (head_fail's; `writer` is then stopped).
-function Exchange:final_head(writer)
+-- nil, err (head_fail's).
+function Exchange:final_head()
   local interim = false
   while true do
     local status, headers, minor = self:read_head()
-    if not status then return self:head_fail(headers, interim, writer) end
+    if not status then return self:head_fail(headers, interim) end
     if status == 101 then
       return self:fail("protocol", "the server answered 101 Switching Protocols, which this client never asks for",
         101)
@@ -844,23 +850,23 @@ function Cosocket:attempt(at, method, head, body, connect_timeout, deadline)
 
   if not x:arm() then return x:fail("timeout", "timed out sending to " .. x.where) end
   x.sent = true
-  local writer
   if body and #head + #body > SEND_PIECE then
-    writer = start_writer(x, head, body)
+    x.writer = start_writer(x, head, body) -- every way out below stops it (Exchange:fail does)
   else
     local sent, serr = x:send(head, body)
     if not sent then return x:io_fail(serr, "sending to") end
   end
 
-  local status, headers, minor = x:final_head(writer)
+  local status, headers, minor = x:final_head()
   if not status then return nil, headers end
+  local keep, berr = x:read_body(method, status, headers)
+  if keep == nil then
+    x:stop_writer()
+    return nil, berr
+  end
   -- An answer before the whole request went out: the rest is not sent, and the connection, out of
   -- step, is not kept.
-  local whole = true
-  if writer then whole = stop_writer(writer) end
-  local keep, berr = x:read_body(method, status, headers)
-  if keep == nil then return nil, berr end
-  if not whole then keep = false end
+  if not x:stop_writer() then keep = false end
   local conn = lower_cached(headers.connection or "")
   if keep and (find(conn, "close", 1, true) or (minor == 0 and not find(conn, "keep-alive", 1, true))) then
     keep = false
