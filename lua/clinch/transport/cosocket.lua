@@ -758,9 +758,8 @@ end
 -- Sends a body larger than one piece in a light thread of its own, so that this one reads the
 -- response meanwhile (cosockets are full duplex): a server may answer before it has read the body
 -- (a 401 for the signature, a 413) and stop reading, and libcurl, which reads while it sends, gets
--- that answer; a transport that only sent would wait out its timeout, or lose the answer to the
--- reset that follows it. A failed write leaves the read side open, so that an answer the server sent
--- first is still read.
+-- that answer; a transport that only sent would wait out its timeout. A failed write is what an
+-- attempt reports when no answer came (Exchange:head_fail).
 local function start_writer(x, head, body)
   return ngx.thread.spawn(x.send, x, head, body)
 end
