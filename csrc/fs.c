@@ -166,12 +166,15 @@ static fs_lock *fs_checklock(lua_State *L) {
     return (fs_lock *)luaL_checkudata(L, 1, FS_LOCK_MT);
 }
 
-/* lock:unlock(), __gc, __close: closing the descriptor releases the lock. Idempotent. */
+/* lock:unlock(), __gc, __close: closing the descriptor releases the lock. Idempotent. The pid is
+ * cleared first, while the lock is still held, so that the file never names a process that let go
+ * (a contender reading it just after the next holder's flock, before its pid, finds none). */
 static int fs_l_unlock(lua_State *L) {
     fs_lock *lk = fs_checklock(L);
     if (lk->fd >= 0) {
         int fd = lk->fd;
         lk->fd = -1;
+        if (ftruncate(fd, 0) != 0) { /* ignored: the lock is released all the same */ }
         close(fd);
     }
     return 0;

@@ -80,6 +80,7 @@ describe("core.lock", function()
     assert.is_true(lock:held())
     assert.matches("^%d+\n$", support.read_file(path))
     lock:unlock()
+    assert.equal("", support.read_file(path)) -- no pid left for a later contender to name wrongly
     lock:unlock()
     assert.is_false(lock:held())
     assert.equal("clinch.lock (released)", tostring(lock))
