@@ -110,6 +110,11 @@ describe("clinch completion bash", function()
       complete { "candidates", "list", "--include", "notes,j" })
     assert.are.same({ "categories" }, complete { "jobs", "list", "--include", "" })
     assert.are.same({ "id,email" }, complete { "candidates", "list", "--columns", "id,em" })
+    -- --opt=value, which bash splits at the "=" (COMP_WORDBREAKS): the value after it completes
+    assert.are.same(sorted(includes), complete { "candidates", "get", "x", "--include", "=" })
+    assert.are.same({ "notes" }, complete { "candidates", "list", "--include", "=", "not" })
+    assert.are.same({ "id,email" }, complete { "candidates", "list", "--columns", "=", "id,em" })
+    assert.are.same(subcommands("jobs"), complete { "--format", "=", "csv", "jobs", "" })
     -- each name once (a resource's own columns name id too)
     local cols = complete { "jobs", "list", "--columns", "" }
     local count = {}
@@ -163,5 +168,8 @@ describe("clinch completion zsh", function()
       split((complete { "candidates", "list", "--format", "" }):gsub("^%-%- ", "")))
     assert.matches("^%-P notes, %-%- [^\n]*jobs", complete { "candidates", "list", "--include", "notes,j" })
     assert.matches("%-%-envelope", complete { "candidates", "list", "--e" })
+    -- --opt=value in one word, as zsh keeps it
+    assert.matches("^%-P %-%-include=notes, %-%- [^\n]*jobs", complete { "candidates", "list", "--include=notes,j" })
+    assert.matches("^%-P %-%-format= %-%- [^\n]*csv", complete { "candidates", "list", "--format=" })
   end)
 end)

@@ -143,6 +143,8 @@ _clinch_command_of() {
   _clinch_cmd=""
   local _w _skip=0
   for _w in "$@"; do
+    # bash splits --opt=value at the "=": the word after a lone "=" is that option's value
+    if [ "$_w" = "=" ]; then _skip=1; continue; fi
     if [ "$_skip" = 1 ]; then _skip=0; continue; fi
     case "$_w" in
       --*=*) ;;
@@ -159,6 +161,9 @@ local BASH_DRIVER = [==[
 _clinch() {
   local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
   COMPREPLY=()
+  # --opt=value: bash makes "=" a word of its own; what is completed is the text after it
+  if [ "$cur" = "=" ]; then cur=""
+  elif [ "$prev" = "=" ] && [ "$COMP_CWORD" -gt 2 ]; then prev="${COMP_WORDS[COMP_CWORD-2]}"; fi
   _clinch_command_of "${COMP_WORDS[@]:1:COMP_CWORD-1}"
   local cmd="$_clinch_cmd"
   if [ "$COMP_CWORD" -gt 1 ] && _clinch_takes_value "$prev"; then
@@ -193,16 +198,22 @@ complete -o default -F _clinch clinch]==]
 
 local ZSH_DRIVER = [==[
 _clinch() {
-  local cur="${words[CURRENT]}" prev="${words[CURRENT-1]}"
+  local cur="${words[CURRENT]}" prev="${words[CURRENT-1]}" eq=""
   _clinch_command_of "${(@)words[2,CURRENT-1]}"
   local cmd="$_clinch_cmd"
-  if (( CURRENT > 2 )) && _clinch_takes_value "$prev"; then
+  # --opt=value in one word: complete the value, keeping "--opt=" in front
+  if [[ "$cur" == --*=* ]] && _clinch_takes_value "${cur%%=*}"; then
+    prev="${cur%%=*}"; eq="${cur%%=*}="; cur="${cur#*=}"
+  fi
+  if [[ -n "$eq" ]] || { (( CURRENT > 2 )) && _clinch_takes_value "$prev"; }; then
     local values="$(_clinch_values "$cmd" "$prev")"
     case "$values" in
       __files__) _files ;;
       __dirs__) _files -/ ;;
       *) local -a list; list=(${=values})
-         if [[ "$cur" == *,* ]]; then compadd -P "${cur%,*}," -- $list; else compadd -- $list; fi ;;
+         if [[ "$cur" == *,* ]]; then compadd -P "$eq${cur%,*}," -- $list
+         elif [[ -n "$eq" ]]; then compadd -P "$eq" -- $list
+         else compadd -- $list; fi ;;
     esac
     return
   fi
