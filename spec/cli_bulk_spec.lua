@@ -282,6 +282,31 @@ describe("bulk commands", function()
       assert.are.equal(0, code)
       r = results(out)
       assert.are.equal(results(created)[2].id, r[2].id)
+      -- a create that failed: its line gets a result of its own, and the others are tagged
+      mock.control("DELETE", "requests")
+      mock.control("POST", "faults", { kind = "status", status = 503, count = 1, method = "POST" })
+      code, created = clinch { "candidates", "create", "--from",
+                               file("three.csv", "email\np3@example.com\np4@example.com\np5@example.com\n") }
+      assert.are.equal(1, code)
+      code, out, err = clinch({ "tags", "add", "--ids-from", "-", "Piped" }, { stdin = created })
+      assert.are.equal(1, code, err)
+      r = results(out)
+      assert.are.equal(3, #r)
+      local tagged, skipped = 0, 0
+      for i, res in ipairs(r) do
+        assert.are.equal(i, res.row)
+        if res.status == "tagged" then tagged = tagged + 1 end
+        if res.status == "error" then
+          skipped = skipped + 1
+          assert.matches("^not tagged: the row this line reports failed %(http error %(HTTP 503%)", res.error)
+        end
+      end
+      assert.are.same({ 2, 1 }, { tagged, skipped })
+      local tag_posts = 0
+      for _, req in ipairs(journal()) do
+        if req.method == "POST" and req.uri:find("/tags$") then tag_posts = tag_posts + 1 end
+      end
+      assert.are.equal(2, tag_posts)
     end)
 
     it("checks every line first, and exits 1 for an id the API does not know", function()
@@ -290,9 +315,8 @@ describe("bulk commands", function()
       assert.are.equal(2, code)
       assert.are.equal("", out)
       assert.are.equal("clinch: row 2: the candidate id holds white space or control characters\n"
-        .. "clinch: row 3: has no \"id\" (it is the result of a row that failed)\n"
         .. "clinch: row 4: is not a JSON object\n"
-        .. "clinch: 3 of 4 rows are invalid; nothing was sent\n", err)
+        .. "clinch: 2 of 4 rows are invalid; nothing was sent\n", err)
       code, out, err = clinch({ "tags", "add", "--ids-from", "-", "  " }, { stdin = known.id .. "\n" })
       assert.are.equal("", out)
       assert.are.equal(2, code)

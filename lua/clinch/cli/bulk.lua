@@ -198,8 +198,15 @@ end
 local function run_rows(cx, opts, rows, op, label)
   local client = cx:client()
   if cx.opts.dry_run then
-    if not rows[1] then return true end
-    local _, err = op(client, rows[1]) -- the dry run shows the first row's request and ends there
+    local first
+    for _, row in ipairs(rows) do
+      if not row.skip then
+        first = row
+        break
+      end
+    end
+    if not first then return true end
+    local _, err = op(client, first) -- the dry run shows the first row's request and ends there
     return nil, err
   end
   local prog = cx:progress(label, #rows)
@@ -225,8 +232,10 @@ local function run_rows(cx, opts, rows, op, label)
     prog:row(r.status == "error")
     flush()
   end
-  local results = client:parallel(rows, function(row, i)
+  local started = {}
+  local ran, results = pcall(client.parallel, client, rows, function(row, i)
     if broken then return true end -- the output is gone: nothing more is sent
+    started[i] = true
     local fields, err = op(client, row)
     if fields then
       fields.row = row.n
@@ -236,6 +245,26 @@ local function run_rows(cx, opts, rows, op, label)
     end
     return true
   end, { concurrency = opts.concurrency or _M.CONCURRENCY })
+  if not ran then
+    -- Ctrl-C (lua.c's "interrupted!"): every row still gets its line, so that a second run can be
+    -- limited to what was not done; then the interrupt goes on (exit 130)
+    if not tostring(results):find("interrupted!", 1, true) then error(results, 0) end
+    local in_flight, unsent = 0, 0
+    for i = next_out, #rows do
+      if not done[i] then
+        local row = rows[i]
+        local why = started[i] and "interrupted (Ctrl-C) before its answer came: it may have been done"
+          or "not sent: interrupted (Ctrl-C)"
+        if started[i] then in_flight = in_flight + 1 else unsent = unsent + 1 end
+        done[i] = { row = row.n, id = row.id, file = row.file, status = "error", error = why }
+      end
+    end
+    flush()
+    prog:clear()
+    cx.stderr:write(("clinch: %d of %d rows done before the interrupt, %d in flight (they may have been done), "
+      .. "%d not sent\n"):format(#rows - in_flight - unsent, #rows, in_flight, unsent))
+    error(results, 0)
+  end
   -- An operation that raised (a bug: rows are checked first) has the error object client:parallel made.
   for i, r in ipairs(results) do
     if errors.is(r) then finish(i, error_result(rows[i], r)) end
@@ -304,11 +333,16 @@ local function id_rows(text)
         id = type(t) == "table" and t.id or nil
         if type(t) ~= "table" then
           row.problem = "is not a JSON object"
+        elseif id == nil and t.status == "error" then
+          -- the result line of a row that failed (create --from ... | tags add --ids-from -): it gets a
+          -- result line of its own, and the others go on
+          row.skip = "not tagged: the row this line reports failed"
+            .. (type(t.error) == "string" and (" (" .. t.error .. ")") or "")
         elseif id == nil then
-          row.problem = "has no \"id\"" .. (t.status == "error" and " (it is the result of a row that failed)" or "")
+          row.problem = "has no \"id\""
         end
       end
-      if not row.problem then
+      if not row.problem and not row.skip then
         local ok, iwhy = check_id(id)
         if ok then row.id = id else row.problem = iwhy end
       end
@@ -330,6 +364,7 @@ function _M.tag(cx, opts, name)
   local good, berr = refuse_bad(cx, rows)
   if not good then return nil, berr end
   return run_rows(cx, opts, rows, function(client, row)
+    if row.skip then return { status = "error", error = row.skip } end
     local tag, terr = client.candidates:add_tag(row.id, name)
     if not tag then return nil, terr end
     return { id = row.id, status = "tagged", tag_id = type(tag) == "table" and tag.id or nil }
