@@ -180,6 +180,16 @@ describe("bulk commands", function()
       assert.are.equal(2, #r)
       assert.are.same({ "A", "B" }, assert(client.candidates:get(r[1].id)).tags)
       assert.are.equal("+1 202 555 0100", assert(client.candidates:get(r[2].id)).phone_number)
+      -- a byte order mark in front (as some editors write one) is no data, in JSON Lines and id lists
+      local bom = "\239\187\191"
+      code, out, err = clinch({ "candidates", "create", "--from", "-" },
+        { stdin = bom .. '{"email":"bom@example.com"}\n' })
+      assert.are.equal(0, code, err)
+      local id = results(out)[1].id
+      code, out, err = clinch({ "tags", "add", "--ids-from", "-", "Bom" }, { stdin = bom .. id .. "\n" })
+      assert.are.equal(0, code, err)
+      assert.are.equal(id, results(out)[1].id)
+      assert.are.equal("tagged", results(out)[1].status)
     end)
 
     it("checks every row first: all bad rows on stderr, exit 2, nothing sent", function()

@@ -34,19 +34,21 @@ local function usage(message)
   return nil, errors.new { kind = "usage", message = message }
 end
 
--- The text of FILE, or of standard input for "-" -> text or nil, err (a usage error).
+-- The text of FILE, or of standard input for "-" -> text or nil, err (a usage error). A byte order
+-- mark, as spreadsheets and some editors write one, is dropped: whatever the format, it is no data.
 local function read_input(cx, path, option)
+  local text
   if path == "-" then
-    local text = cx.stdin:read("a")
+    text = cx.stdin:read("a")
     if not text then return usage(option .. " -: cannot read standard input") end
-    return text
+  else
+    local f, err = io.open(path, "rb")
+    if not f then return usage("cannot read " .. tostring(err)) end
+    text = f:read("a")
+    f:close()
+    if not text then return usage("cannot read " .. path) end
   end
-  local f, err = io.open(path, "rb")
-  if not f then return usage("cannot read " .. tostring(err)) end
-  local text = f:read("a")
-  f:close()
-  if not text then return usage("cannot read " .. path) end
-  return text
+  return (text:gsub("^\239\187\191", ""))
 end
 
 -- A candidate id as a row gives it -> id, or nil and why not.
@@ -102,7 +104,6 @@ end
 
 -- CSV text -> rows ({ n =, attrs = } or { n =, problem = }), or nil, message for the file as a whole.
 local function csv_rows(text, request)
-  text = text:gsub("^\239\187\191", "") -- a byte order mark, as spreadsheets write one
   local records, why = csv.parse(text)
   if not records then return nil, "not CSV: " .. why end
   local header = records[1]
