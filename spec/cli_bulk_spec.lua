@@ -210,6 +210,7 @@ describe("bulk commands", function()
       assert.matches("^clinch: row 2: create candidate: attribute 'email' is not a plausible email", lines[1])
       assert.matches("^clinch: row 3: is not a JSON object$", lines[2])
       assert.matches("^clinch: row 4: create candidate: unknown attribute 'nickname'", lines[3])
+      assert.is_falsy(lines[3]:find("allow_unknown", 1, true), lines[3]) -- a Lua option: no flag sets it
       assert.matches("^clinch: row 5: create candidate: attribute 'email' is required$", lines[4])
       assert.are.equal("clinch: 4 of 6 rows are invalid; nothing was sent", lines[5])
       -- CSV: a row with another number of fields, and a header naming no attribute.

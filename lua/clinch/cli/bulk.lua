@@ -164,7 +164,7 @@ local function refuse_bad(cx, rows)
   for _, row in ipairs(rows) do
     if row.problem then
       bad = bad + 1
-      cx.stderr:write("clinch: row ", row.n, ": ", one_line(row.problem), "\n")
+      cx.stderr:write("clinch: row ", row.n, ": ", one_line(require("clinch.cli.messages").for_cli(row.problem)), "\n")
     end
   end
   if bad == 0 then return true end

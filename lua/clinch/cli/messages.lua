@@ -31,6 +31,7 @@ _M.REWRITES = {
   { "^filter%[updated_at%]%[lt%]: ", "--updated-before: " },
   { "^filter%[email%]%[eq%]: ", "--email: " },
   { ", an epoch number or a date table", "" }, -- forms only a Lua caller can give
+  { " %(allow_unknown = true sends it anyway%)", "" }, -- an option only a Lua caller can give
 }
 
 -- The names of the library's collection methods (clinch.resource's and each registered resource's),
