@@ -413,5 +413,16 @@ describe("bulk commands", function()
     p:close()
     assert.matches("\r2/2 candidates, %d+/s, %d+:%d%d\27%[K", screen)
     assert.are.equal(2, #decode_lines(read_file(tmp .. "/tty.out")))
+    -- results on the same terminal: each on a line of its own, never after the progress text
+    inner = inner:gsub(" >[^ ]+$", "")
+    p = assert(io.popen(support.child_env .. "script -qec " .. q(inner) .. " /dev/null"))
+    screen = p:read("a")
+    p:close()
+    local results_seen = 0
+    for before in screen:gmatch("(.?.?.?.?){\"row\":") do
+      results_seen = results_seen + 1
+      assert.is_truthy(before == "" or before:find("\n$") or before:find("\r\27%[K$"), ("%q"):format(screen))
+    end
+    assert.are.equal(2, results_seen)
   end)
 end)

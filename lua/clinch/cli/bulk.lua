@@ -214,6 +214,9 @@ local function run_rows(cx, opts, rows, op, label)
   local done, next_out, failed, broken = {}, 1, 0, nil
   local out = cx.stdout
   local function write_next()
+    -- stdout on the terminal too: the progress line is cleared first, or the result would go on after
+    -- it on the same line (the next row draws it again)
+    if cx.stdout_tty then prog:clear() end
     out:write(result_line(done[next_out]))
     out:flush()
   end
