@@ -401,6 +401,29 @@ describe("bulk commands", function()
     end)
   end)
 
+  it("says what was not sent when the reader of its output leaves (| head -1), and exits 1", function()
+    local lines = { "email" }
+    for i = 1, 20 do lines[#lines + 1] = "piped-" .. i .. "@example.com" end
+    local path = file("head.csv", table.concat(lines, "\n") .. "\n")
+    -- 300 ms a create: head has its line and is gone long before the last rows start
+    mock.control("POST", "faults", { kind = "latency", ms = 300, count = -1, method = "POST" })
+    local env = {}
+    for k, v in pairs(vars) do env[#env + 1] = k .. "=" .. q(v) end
+    local p = assert(io.popen(support.child_env .. "env --default-signal=PIPE sh -c " .. q("(env "
+      .. table.concat(env, " ") .. " " .. support.lua .. " bin/clinch candidates create --from " .. q(path)
+      .. " --concurrency 2 2>" .. q(tmp .. "/head.err") .. "; echo $? >" .. q(tmp .. "/head.code") .. ") | head -1")))
+    local out = p:read("a")
+    p:close()
+    mock.control("DELETE", "faults")
+    assert.are.equal(1, #decode_lines(out))
+    assert.are.equal("1\n", read_file(tmp .. "/head.code"))
+    local unsent = tonumber(read_file(tmp .. "/head.err"):match("^clinch: the output was closed: (%d+) of 20 rows were "
+      .. "not sent\n$"))
+    assert.is_truthy(unsent, read_file(tmp .. "/head.err"))
+    -- the server's own account: what it received is exactly what was not called unsent
+    assert.are.equal(20 - unsent, posts("^/v1/candidates$"))
+  end)
+
   it("draws a progress line on a terminal", function()
     local path = file("tty.csv", "email\ntty1@example.com\ntty2@example.com\n")
     local argv = { "candidates", "create", "--from", path }

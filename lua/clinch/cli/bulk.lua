@@ -275,7 +275,13 @@ local function run_rows(cx, opts, rows, op, label)
   end
   if broken then
     prog:clear()
-    return nil, broken
+    -- A reader that leaves early (| head) ends a listing quietly; a bulk write it cuts short says
+    -- what was left undone, and exits 1.
+    local unsent = 0
+    for i = 1, #rows do if not started[i] then unsent = unsent + 1 end end
+    if unsent == 0 or not (errors.is(broken) and broken.closed_pipe) then return nil, broken end
+    return nil, errors.new { kind = "partial", message = ("the output was closed: %d of %d row%s not sent")
+      :format(unsent, #rows, #rows == 1 and " was" or "s were") }
   end
   prog:finish()
   if failed > 0 then
