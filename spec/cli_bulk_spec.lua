@@ -220,6 +220,17 @@ describe("bulk commands", function()
       assert.are.equal("", out)
       assert.are.equal("clinch: row 2: has 1 field, the header 2\nclinch: row 3: has 3 fields, the header 2\n"
         .. "clinch: 2 of 3 rows are invalid; nothing was sent\n", err)
+      -- a file that is not CSV names the line where it goes wrong
+      code, out, err = clinch { "candidates", "create", "--from", file("quote.csv", "email,first_name\n"
+        .. "a@example.com,A\nb@example.com,B\"ob\nc@example.com,C\n") }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("not CSV: line 3: quote inside an unquoted field", err)
+      code, out, err = clinch { "candidates", "create", "--from", file("open.csv", "email,first_name\n"
+        .. "a@example.com,\"Ann\nb@example.com,B\n") }
+      assert.are.equal(2, code)
+      assert.are.equal("", out)
+      assert.matches("not CSV: line 2: unterminated quoted field", err)
       code, out, err = clinch { "candidates", "create", "--from", file("header.csv", "email,nick\na@example.com,A\n") }
       assert.are.equal("", out)
       assert.are.equal(2, code)

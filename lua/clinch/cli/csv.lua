@@ -34,6 +34,11 @@ end
 function _M.parse(text)
   local rows, row, i, n = {}, {}, 1, #text
   if n == 0 then return rows end
+  -- "line L: why", L the line of the file where the field at `at` starts (only when there is a mistake)
+  local function fail(at, why)
+    local _, breaks = text:sub(1, at - 1):gsub("\n", "")
+    return nil, "line " .. (breaks + 1) .. ": " .. why
+  end
   while true do
     local field
     if text:sub(i, i) == '"' then
@@ -41,7 +46,7 @@ function _M.parse(text)
       local j = i + 1
       while true do
         local q = text:find('"', j, true)
-        if not q then return nil, "unterminated quoted field" end
+        if not q then return fail(i, "unterminated quoted field") end
         parts[#parts + 1] = text:sub(j, q - 1)
         if text:sub(q + 1, q + 1) == '"' then
           parts[#parts + 1] = '"'
@@ -55,7 +60,7 @@ function _M.parse(text)
     else
       local e = text:find("[,\r\n]", i) or n + 1
       field = text:sub(i, e - 1)
-      if field:find('"', 1, true) then return nil, "quote inside an unquoted field" end
+      if field:find('"', 1, true) then return fail(i, "quote inside an unquoted field") end
       i = e
     end
     row[#row + 1] = field
@@ -69,7 +74,7 @@ function _M.parse(text)
       i = i + 1
       if i > n then break end
     else
-      return nil, "unexpected character after a quoted field"
+      return fail(i, "unexpected character after a quoted field")
     end
   end
   return rows
