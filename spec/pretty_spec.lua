@@ -68,6 +68,14 @@ describe("clinch.pretty", function()
     assert.is_falsy(text:find("[\27\7]"), text)
     assert.matches("<candidate 1 Evil\\027]0;owned\\007 Name\\n>", text, 1, true)
     assert.matches("candidate 1 \\027[2J", text, 1, true)
+    -- beyond ASCII: C1 controls (U+009B is CSI), bidi overrides and bytes that are no UTF-8 are
+    -- escaped; other characters stay
+    local odd = setmetatable({}, { __tostring = function() return "candidate 2 Eve\226\128\174nimda X\194\1552J" end })
+    text = pretty.format({ odd, name = "bad\255 é 山 \226\129\166" })
+    assert.matches("candidate 2 Eve\\u{202E}nimda X\\u{9B}2J", text, 1, true)
+    assert.matches('"bad\\xFF é 山 \\u{2066}"', text, 1, true)
+    assert.is_falsy(text:find("\226\128\174", 1, true) or text:find("\194\155", 1, true)
+      or text:find("\255", 1, true), text)
   end)
 
   it("cuts long strings and long lists", function()

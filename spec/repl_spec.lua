@@ -122,6 +122,18 @@ describe("clinch repl", function()
     assert.matches("nil\n<clinch.not_found error %(HTTP 404%)", out)
     assert.matches("\n2\n$", out)
     assert.matches("clinch: 3 input%(s%) failed\n$", err)
+    -- a stray end is an error, not the start of a longer input; an error whose tostring fails is one
+    -- too; and neither ends the session
+    code, out, err = repl {
+      "end",
+      "print(1)",
+      "error(setmetatable({}, { __tostring = function() error('bad tostring') end }))",
+      "print(2)",
+    }
+    assert.are.equal(1, code)
+    assert.matches("^1\n2\n$", out)
+    assert.matches("error: stdin:1: <eof> expected near 'end'\n", err, 1, true)
+    assert.matches("error: (an error value whose tostring failed: table)\n", err, 1, true)
   end)
 
   it("starts without configuration, with client nil", function()

@@ -23,6 +23,7 @@ local math_type = math.type or function(n)
 end
 local rawlen = rawget(_G, "rawlen") or function(t) return #t end
 local text_number = require("clinch.text").number
+local escape_unsafe = require("clinch.text").escape_unsafe
 
 local _M = {}
 
@@ -57,7 +58,8 @@ function _M.quote(s, max)
     cut = format("…(%d bytes)", #s)
     s = s:sub(1, max)
   end
-  return '"' .. s:gsub('[%c"\\]', function(c) return ESC[c] or format("\\%03d", c:byte()) end) .. '"' .. cut
+  s = s:gsub('[%c"\\]', function(c) return ESC[c] or format("\\%03d", c:byte()) end)
+  return '"' .. escape_unsafe(s) .. '"' .. cut
 end
 
 -- Numbers as clinch.text.number writes them everywhere else; those without a text form as the Lua
@@ -74,7 +76,7 @@ end
 local function safe_tostring(v)
   local ok, s = pcall(tostring, v)
   if ok and type(s) == "string" then
-    return (redact(s):gsub("%c", function(c) return ESC[c] or format("\\%03d", c:byte()) end))
+    return escape_unsafe((redact(s):gsub("%c", function(c) return ESC[c] or format("\\%03d", c:byte()) end)))
   end
   return type(v)
 end

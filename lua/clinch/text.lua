@@ -49,6 +49,39 @@ local function sequence(s, i)
   return len
 end
 
+--- The string `s` with what a terminal could act on among its non-ASCII bytes written as Lua escapes:
+-- C1 controls and the invisible formatting characters above as \u{XXXX}, ill-formed bytes as \xNN;
+-- every other character stays (ASCII controls are the caller's to escape). For text shown quoted (the
+-- REPL's), where one_line's U+FFFD would hide what the bytes were.
+function _M.escape_unsafe(s)
+  if not find(s, "[\128-\255]") then return s end
+  local out, n, i, from = {}, 0, 1, 1
+  while true do
+    local j = find(s, "[\128-\255]", i)
+    if not j then break end
+    local k, rep = sequence(s, j), nil
+    if not k then
+      k, rep = 1, format("\\x%02X", byte(s, j))
+    else
+      local b1, b2 = byte(s, j, j + 1)
+      if k == 2 and b1 == 0xC2 and b2 <= 0x9F then
+        rep = format("\\u{%X}", b2)
+      elseif FORMAT[sub(s, j, j + k - 1)] then
+        local b3 = byte(s, j + 2) or 0x80
+        local cp = k == 2 and (b1 % 32) * 64 + b2 % 64 or (b1 % 16) * 4096 + (b2 % 64) * 64 + b3 % 64
+        rep = format("\\u{%X}", cp)
+      end
+    end
+    if rep then
+      out[n + 1], out[n + 2], n = sub(s, from, j - 1), rep, n + 2
+      from = j + k
+    end
+    i = j + k
+  end
+  out[n + 1] = sub(s, from)
+  return concat(out)
+end
+
 --- `s` (any value, through tostring) as one line of valid UTF-8: ASCII control characters (CR, LF,
 -- tab, ESC...) become spaces; C1 controls, bidi and line-separator characters and invalid bytes
 -- become U+FFFD, so that tampering shows instead of acting.

@@ -152,7 +152,9 @@ local function compile(source, env)
   local err
   fn, err = load(source, "=stdin", "t", env)
   if fn then return fn end
-  if err:find("<eof>", 1, true) then return nil, "incomplete" end
+  -- incomplete only when the error is at the end of the input, as lua.c judges it: "'<eof>' expected
+  -- near 'end'" is a stray end, which no further line can complete
+  if err:sub(-5) == "<eof>" then return nil, "incomplete" end
   return nil, err
 end
 
@@ -166,8 +168,10 @@ end
 -- one word: where the command was stopped is nobody's business.
 local function message_of(e)
   if is_interrupt(e) then return "interrupted" end
-  local text = tostring(type(e) == "table" and e.kind == "usage" and e.message or e)
-  return (text:gsub("[%z\1-\8\11-\31\127]", function(c) return ("\\%03d"):format(c:byte()) end))
+  local ok, text = pcall(tostring, type(e) == "table" and e.kind == "usage" and e.message or e)
+  if not ok or type(text) ~= "string" then text = "(an error value whose tostring failed: " .. type(e) .. ")" end
+  text = text:gsub("[%z\1-\8\11-\31\127]", function(c) return ("\\%03d"):format(c:byte()) end)
+  return require("clinch.text").escape_unsafe(text)
 end
 
 -- The session's environment: the globals, `clinch`, `client` and the helpers help() lists.
