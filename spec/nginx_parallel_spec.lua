@@ -34,6 +34,13 @@ server {
                                      errors = seen })
         }
     }
+    # the first jitter draw of a client made in this worker (its backoff's random source)
+    location = /t/jitter {
+        content_by_lua_block {
+            local client = require("clinch").new { key = "k", secret = "s", base_url = "http://127.0.0.1:9/v1" }
+            ngx.print(require("cjson").encode { worker = ngx.worker.id(), draw = client.random() })
+        }
+    }
 }
 ]==]
 
@@ -108,5 +115,20 @@ describe("client:parallel inside nginx #nginx", function()
     assert.is_true(shared_most <= 3, "with a shared budget of 3 the mock held " .. shared_most .. " at once")
     -- without it, each client keeps its own 3 in flight: the mock holds more than one budget's worth
     assert.is_true(own_most > 3, "without shared_limit the mock held at most " .. own_most)
+  end)
+
+  it("gives each worker its own retry jitter (workers fork with the same math.random state)", function()
+    local first = {}
+    for _ = 1, 200 do
+      local status, _, body = ns.request(srv.test_origin, { path = "/t/jitter" }) -- a new connection each
+      assert.equal(200, status, body)
+      local r = cjson.decode(body)
+      if first[r.worker] == nil then first[r.worker] = r.draw end
+      if first[0] ~= nil and first[1] ~= nil then break end
+    end
+    assert.is_number(first[0], "worker 0 answered")
+    assert.is_number(first[1], "worker 1 answered")
+    assert.are_not.equal(first[0], first[1])
+    for w = 0, 1 do assert.is_true(first[w] >= 0 and first[w] < 1) end
   end)
 end)

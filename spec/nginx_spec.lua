@@ -200,6 +200,13 @@ describe("clinch inside nginx #nginx", function()
     assert.is_string(json(body).errors[1].message)
   end)
 
+  it("answers 502, not 404, when the API says 404 to a create (the site's configuration is at fault)", function()
+    ns.control(mock, "POST", "faults", { kind = "status", status = 404, count = 1, path = "/v1/candidates" })
+    local status, _, body = apply { { name = "email", value = "lost@example.com" } }
+    assert.equal(502, status, body)
+    assert.matches("could not be saved", json(body).errors[1].message)
+  end)
+
   it("retries a 429 after its Retry-After with ngx.sleep, serving other requests meanwhile", function()
     local id = first_id()
     ns.control(mock, "DELETE", "requests")
@@ -224,6 +231,11 @@ describe("clinch inside nginx #nginx", function()
     assert.equal(2, #calls)
     assert.equal(429, calls[1].status)
     assert.equal(200, calls[2].status)
+    -- the example's logger says what the wait and the back-off were
+    local log = srv.error_log()
+    assert.matches("clinch: retrying 1 request%(s%) in", log)
+    assert.matches("clinch: the API answered 429", log)
+    assert.is_falsy(log:find("clinch: nil", 1, true))
   end)
 
   it("does not block the worker: 10 concurrent requests with 300 ms of API latency", function()

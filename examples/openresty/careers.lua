@@ -40,6 +40,12 @@ function _M.init()
       if event.event == "request" then
         ngx.log(ngx.INFO, "clinch: ", event.method, " ", event.uri, " -> ", tostring(event.status or event.error),
           " in ", format("%.3f", event.duration or 0), " s (attempt ", event.attempt, ")")
+      elseif event.event == "retry" then
+        ngx.log(ngx.WARN, "clinch: retrying ", #(event.reasons or {}), " request(s) in ",
+          format("%.3f", event.wait or 0), " s (attempt ", tostring(event.attempt), ")")
+      elseif event.event == "backoff" then
+        ngx.log(ngx.WARN, "clinch: the API answered ", tostring(event.status), ": ", tostring(event.limit_before),
+          " -> ", tostring(event.limit), " requests in flight, pausing ", format("%.3f", event.wait or 0), " s")
       else
         ngx.log(ngx.WARN, "clinch: ", tostring(event.message))
       end
@@ -80,11 +86,13 @@ local function field_errors(err)
 end
 
 -- The failure reply for an API error: the form's fields when the input was at fault, otherwise a
--- generic message (the details go to the error log, never to the visitor).
-local function api_failure(err, what)
+-- generic message (the details go to the error log, never to the visitor). A 404 is the visitor's
+-- only when they asked for one candidate (`lookup`); anywhere else it is the site's configuration
+-- (a wrong base URL), which monitoring watching 5xx must see.
+local function api_failure(err, what, lookup)
   if err.kind == "validation" then return form_errors(422, field_errors(err)) end
   ngx.log(ngx.ERR, "careers: ", what, " failed: ", tostring(err))
-  if err.kind == "not_found" then return form_errors(404, { { message = "not found" } }) end
+  if err.kind == "not_found" and lookup then return form_errors(404, { { message = "not found" } }) end
   return form_errors(502, { { message = "the application could not be saved; please try again later" } })
 end
 
@@ -264,7 +272,7 @@ end
 function _M.show(id)
   if not client then return form_errors(503, { { message = "not configured" } }) end
   local cand, err = client.candidates:get(id)
-  if not cand then return api_failure(err, "get candidate") end
+  if not cand then return api_failure(err, "get candidate", true) end
   return reply(200, { data = summary(cand) })
 end
 

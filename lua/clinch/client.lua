@@ -83,7 +83,7 @@ function _M.new(opts)
     timeout = opts.timeout or defaults.TIMEOUT,
     connect_timeout = opts.connect_timeout or defaults.CONNECT_TIMEOUT,
     sleep = opts.sleep or (type(ngx) == "table" and ngx.sleep) or core.sleep,
-    random = opts.random or math.random,
+    random = opts.random or defaults.random_source(),
     logger = opts.logger,
   }, Client)
   secrets[self] = opts.secret

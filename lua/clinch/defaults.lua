@@ -1,6 +1,6 @@
 --- Every default and shared rule of lua-clinch, in one place: the client, both transports and the C
 -- core (which reads this module when it loads) take them from here, so a default is changed once.
-local find, type = string.find, type
+local find, type, rawget, floor, math = string.find, type, rawget, math.floor, math
 
 local _M = {}
 
@@ -28,6 +28,23 @@ _M.WRITE_REUSE_IDLE = 1
 _M.RETRIES = 2
 _M.BACKOFF_BASE = 0.5
 _M.BACKOFF_CAP = 8
+
+--- The default source of the backoff's jitter: math.random, except inside nginx. There every worker
+-- forks from the master with the same generator state (LuaJIT's math.random starts from a fixed
+-- seed), and the workers' retries after an outage would wait in step; so each client has a
+-- Park-Miller generator of its own, seeded on first use (in the worker) from its pid and the time.
+function _M.random_source()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.worker) ~= "table" or type(ngx.now) ~= "function" then
+    return math.random
+  end
+  local state
+  return function()
+    if not state then state = (ngx.worker.pid() * 7919 + floor(ngx.now() * 1000)) % 2147483646 + 1 end
+    state = state * 16807 % 2147483647 -- (exact in a double: both factors are below 2^31)
+    return (state - 1) / 2147483646
+  end
+end
 _M.MAX_RETRY_WAIT = 60
 
 -- Records a page when a bulk read (`--all`, sync) names no --per-page: the most the API gives.
