@@ -164,6 +164,23 @@ describe("pages against the mock", function()
       assert.is_false(err.sent)
     end)
 
+    it("ends a walk at an empty page, even when the page links to a next one", function()
+      -- a server that links on past its last page: without the stop, each link a page never seen
+      for _, opts in ipairs { { per_page = 10 }, { per_page = 10, prefetch = true },
+                              { per_page = 10, concurrency = 3 } } do
+        -- (for 40 answers: a walk that went on past the end fails here instead of running forever)
+        mock.control("DELETE", "faults")
+        mock.control("POST", "faults", { kind = "pagination", mode = "endless,no_totals", count = 40 })
+        mock.control("DELETE", "requests")
+        local n = 0
+        for _ in client.candidates:each(opts) do n = n + 1 end
+        assert.equal(60, n)
+        -- six pages, the empty seventh, and at most the pages already in flight behind it
+        local asked = #mock.control("GET", "requests").requests
+        assert.is_true(asked >= 7 and asked <= 10, asked .. " pages asked for")
+      end
+    end)
+
     it("ends each with an error when a page repeats the page before it", function()
       mock.control("POST", "faults", { kind = "pagination", mode = "ignore_page" })
       local err, n = each_error { per_page = 10 }

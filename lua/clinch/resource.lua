@@ -482,6 +482,10 @@ end
 -- nil, err when the server's link cannot be followed or leads back to a page of this walk.
 local function next_target(page)
   local st = state[page]
+  -- An empty page ends the walk, a next link or not: a server linking on past its last page would
+  -- otherwise be followed forever (each link a new page, which no loop check catches).
+  local count = #page
+  if count == 0 then return false end
   local links = page.links
   if type(links) == "table" then
     local href = link_href(links.next)
@@ -498,8 +502,6 @@ local function next_target(page)
       if link_href(links[name]) then return false end
     end
   end
-  local count = #page
-  if count == 0 then return false end
   local meta = page.meta
   if type(meta) == "table" and type(meta.total_pages) == "number" and type(meta.current_page) == "number"
     and meta.current_page >= meta.total_pages then

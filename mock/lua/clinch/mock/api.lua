@@ -332,6 +332,7 @@ function Api:page_of(ctx, all, page, per_page, render_one, rctx)
   if page > 1 then links.prev = page_url(ctx, page - 1) end
   if page < pages then links.next = page_url(ctx, page + 1) end
   if mode.cycle and page == 2 then links.next = page_url(ctx, 1) end
+  if mode.endless then links.next = page_url(ctx, page + 1) end -- past the end too: empty pages
   local doc = { data = array(data), links = links,
     meta = { total_count = total, total_pages = pages, current_page = page } }
   if mode.no_totals then doc.meta = nil end

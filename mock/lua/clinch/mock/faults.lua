@@ -9,10 +9,11 @@
 --               requests of a client that pages through a window of updated_at; "first" updates the
 --               first K the filter matched, in the server's order, as a batch job working through the
 --               list does (every later page then shifts by K)
---   pagination  { mode = "cycle" | "ignore_page" | "no_totals" | "no_links" | "shuffle" }, or several
+--   pagination  { mode = "cycle" | "ignore_page" | "no_totals" | "no_links" | "shuffle" | "endless" }, or several
 --               comma-separated: the list answer of a broken or different server: page 2's next link
 --               leads back to page 1; every page number gets page 1's records (links and meta as
---               asked); no meta totals; no pagination links; an order that changes on every answer
+--               asked); no meta totals; no pagination links; an order that changes on every answer;
+--               a next link on every page, past the last one too (empty pages)
 --   overload    { max = K, retry_after = S }: a server that rate-limits by concurrency: a request that
 --               arrives while K others are still being answered (held by latency) gets a 429 with
 --               Retry-After S at once; the journal records each request's arrival time and how many
@@ -31,7 +32,8 @@ local KINDS = { latency = true, status = true, reset = true, truncate = true, tr
   churn = true, pagination = true, overload = true }
 -- Kinds taken alongside the others (see Faults:take).
 local CLASSES = { latency = "latency", churn = "churn", pagination = "pagination", overload = "overload" }
-local PAGINATION_MODES = { cycle = true, ignore_page = true, no_totals = true, no_links = true, shuffle = true }
+local PAGINATION_MODES = { cycle = true, ignore_page = true, no_totals = true, no_links = true, shuffle = true,
+  endless = true }
 local REDIRECTS = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
 
 function _M.new()
@@ -102,7 +104,7 @@ function READ.pagination(f, spec)
   local ok = type(spec.mode) == "string" and spec.mode ~= ""
   for m in (ok and spec.mode or ""):gmatch("[^,]+") do ok = ok and PAGINATION_MODES[m] end
   if not ok then
-    return "mode must be one or more (comma-separated) of cycle, ignore_page, no_totals, no_links, shuffle"
+    return "mode must be one or more (comma-separated) of cycle, ignore_page, no_totals, no_links, shuffle, endless"
   end
   f.mode = spec.mode
 end
