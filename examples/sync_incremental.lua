@@ -7,7 +7,8 @@
 -- A run exports the window [high-water mark, server time at the start of the run) of updated_at,
 -- appends the records to OUT as JSON Lines and moves the mark to the end of the window: consecutive
 -- windows neither overlap nor leave gaps, and a change made during a run falls into the next window.
--- (`clinch candidates sync` does the same and also resumes a run that stopped halfway.)
+-- (`clinch candidates sync` does the same with proof that nothing was skipped, and also resumes a
+-- run that stopped halfway: use it for exports that must be complete.)
 -- Configuration: as the other examples. Against a mock API started for the run (nothing configured),
 -- it runs twice in one go and changes two candidates in between, to show the second run's delta.
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
@@ -49,14 +50,27 @@ local function sync_once(client, ex, state_path, out_path)
   local since = st.high_water or "1970-01-01T00:00:00"
   local upto = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(server_time(client, ex)))
   local out = assert(io.open(out_path, "ab"))
-  local count = 0
-  for cand in client.candidates:each { per_page = 100, filter = { updated_at = { gte = since, lt = upto } } } do
-    local raw = jsonapi.raw(cand) or { id = cand.id, type = cand.type }
-    out:write(assert(jsonapi.encode(raw)), "\n")
-    count = count + 1
-    if count <= 3 then ex.say("  changed: ", tostring(cand)) end
-  end
-  out:close()
+  -- Another user's update during the run moves that record out of the window, and the records after
+  -- it one place back, across a page boundary: one pass could skip a record that never changed. So
+  -- the window is read again until a pass finds nothing new. (`clinch candidates sync` reads it in
+  -- ways that prove it, and resumes a run that stopped; this is the short version.)
+  local seen, count, passes = {}, 0, 0
+  repeat
+    passes = passes + 1
+    if passes > 5 then error("the window kept changing while it was read: run again", 0) end
+    local new = 0
+    for cand in client.candidates:each { per_page = 100, filter = { updated_at = { gte = since, lt = upto } } } do
+      if not seen[cand.id] then
+        seen[cand.id] = true
+        local raw = jsonapi.raw(cand) or { id = cand.id, type = cand.type }
+        assert(out:write(assert(jsonapi.encode(raw)), "\n")) -- a full disk stops the run, mark unmoved
+        new, count = new + 1, count + 1
+        if count <= 3 then ex.say("  changed: ", tostring(cand)) end
+      end
+    end
+  until passes > 1 and new == 0
+  assert(out:close())
+  assert(core.fsync(out_path)) -- on disk before the mark moves past it
   if count > 3 then ex.say(("  ... and %d more"):format(count - 3)) end
   st.high_water = upto
   save_state(state_path, st)

@@ -153,6 +153,36 @@ describe("examples against a configured API", function()
   end)
 end)
 
+describe("sync_incremental.lua while other users change candidates", function()
+  it("skips no candidate that stayed in the window (the mock's own list is the proof)", function()
+    local m = support.start_mock { "--candidates", "300", "--seed", "21" }
+    local dir = support.tmpdir()
+    -- after every answer, another user changes the first two candidates of the window: they leave
+    -- it, and every later candidate moves two places back, across the page boundaries
+    m.control("POST", "faults", { kind = "churn", touch = 2, seed = 3, among = "first", count = -1 })
+    local env = "CLINCH_BASE_URL=" .. q(m.base_url) .. " CLINCH_API_KEY=test-key CLINCH_API_SECRET=test-secret"
+    local code, _, err = example(env, "sync_incremental", dir .. "/state.json", dir .. "/out.jsonl")
+    m.control("DELETE", "faults")
+    local cjson = require "cjson"
+    local exported = {}
+    for line in (read_file(dir .. "/out.jsonl") or ""):gmatch("[^\n]+") do exported[cjson.decode(line).id] = true end
+    local mark = cjson.decode(read_file(dir .. "/state.json") or "{}").high_water
+    local candidates = m.control("GET", "candidates").candidates
+    m.stop()
+    os.execute("rm -rf " .. q(dir))
+    assert.are.equal(0, code, err)
+    local y, mo, d, h, mi, sec = mark:match("^(%d+)%-(%d+)%-(%d+)T(%d+):(%d+):(%d+)$")
+    local mark_epoch = require("clinch.time").epoch_utc(tonumber(y), tonumber(mo), tonumber(d), tonumber(h),
+      tonumber(mi), tonumber(sec))
+    -- a candidate changed before the mark was in the window and unchanged since: it must be there
+    local missing = {}
+    for _, c in ipairs(candidates) do
+      if c.updated_at < mark_epoch and not exported[c.id] then missing[#missing + 1] = c.id end
+    end
+    assert.are.same({}, missing)
+  end)
+end)
+
 describe("examples without configuration", function()
   local unset = "-u CLINCH_BASE_URL -u CLINCH_API_KEY -u CLINCH_API_SECRET"
 
