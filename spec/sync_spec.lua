@@ -578,6 +578,21 @@ describe("clinch candidates sync", function()
     assert_exactly_once(jsonl_ids(OUT), set_of(store(), function() return true end))
   end)
 
+  it("without totals, tells an unstable order by two passes giving their records in another order", function()
+    -- 11 records in one second, pages of 10: two passes of a shuffling server can both miss the same
+    -- record and still agree on what they saw, so agreement alone would declare the second read
+    mock.control("POST", "touch", { count = 11, seed = 7, at = DENSE })
+    for run = 1, 8 do
+      clean()
+      mock.control("DELETE", "faults")
+      mock.control("POST", "faults", { kind = "pagination", mode = "shuffle,no_totals" })
+      local code, _, err = sync { "--since", "2000-01-01", "--per-page", "10" }
+      assert.are.equal(1, code, "run " .. run .. ": " .. err)
+      assert.matches("not stable: two passes over them gave the same records in another order", err)
+    end
+    mock.control("DELETE", "faults")
+  end)
+
   describe("pagination that loops", function()
     it("stops list --all and sync within a second, exit 1", function()
       mock.control("POST", "touch", { count = 30, seed = 5, at = DENSE })

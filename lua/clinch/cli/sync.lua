@@ -390,17 +390,32 @@ function Reader:save(force)
   return true
 end
 
+-- Whether the ids `b` shares with `a` come in the same order in both (lists of distinct ids).
+local function same_order(a, b)
+  local at = {}
+  for i, id in ipairs(a) do at[id] = i end
+  local last = 0
+  for _, id in ipairs(b) do
+    local i = at[id]
+    if i then
+      if i < last then return false end
+      last = i
+    end
+  end
+  return true
+end
+
 -- Reads one second that holds more records than a page, in passes (see the module comment).
 -- `probe` is the answer that found it too full: its total is the count before the first pass.
 function Reader:read_second(a, probe)
   local seen, union, union_n = {}, {}, 0
   local before = progress.total_of(probe) -- a count taken before the pass about to start
-  local prev_ids, failures = nil, 0
+  local prev_ids, prev_order, failures = nil, nil, 0
   while true do
     local page, err = self:fetch(a, a + 1)
     if not page then return nil, err end
     if complete(page, self.per_page) then return self:write(page, seen) end
-    local ids, n, last_total, totals = {}, 0, nil, before ~= nil
+    local ids, n, last_total, totals, order = {}, 0, nil, before ~= nil, {}
     local first_pass = prev_ids == nil and failures == 0
     while page do
       local fresh = {}
@@ -409,7 +424,7 @@ function Reader:read_second(a, probe)
         if id == nil then
           if first_pass then fresh[#fresh + 1] = cand end -- nothing to know it again by
         else
-          if not ids[id] then ids[id], n = true, n + 1 end
+          if not ids[id] then ids[id], n, order[n + 1] = true, n + 1, id end
           if not union[id] then union[id], union_n = true, union_n + 1 end
           fresh[#fresh + 1] = cand
         end
@@ -434,6 +449,14 @@ function Reader:read_second(a, probe)
       end
       before = last_total
     else
+      -- With a stable order, records only leaving (the second is past), the ids two passes share come
+      -- in the same order: two that swapped prove the order unstable, and then two passes may both
+      -- have missed the same record, so their agreement proves nothing.
+      if prev_order and not same_order(prev_order, order) then
+        return nil, errors.new { kind = "http", message = ("the API's order of the records updated at %s is not "
+          .. "stable: two passes over them gave the same records in another order; the second cannot be read "
+          .. "completely"):format(time.format_epoch(a)) }
+      end
       if prev_ids then
         local all = true
         for id in next, prev_ids do
@@ -448,7 +471,7 @@ function Reader:read_second(a, probe)
           .. "stable: %d passes over them never agreed; the second cannot be read completely"):format(
             time.format_epoch(a), failures) }
       end
-      prev_ids = ids
+      prev_ids, prev_order = ids, order
       before = nil
     end
   end
