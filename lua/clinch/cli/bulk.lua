@@ -194,6 +194,22 @@ local function error_result(row, err)
            error = require("clinch.cli").message_line(err) }
 end
 
+-- After Ctrl-C: the results of the rows from `from` on that have none, in flight (`started`) or never
+-- sent, put in `done` -> how many of each.
+local function interrupted_rows(rows, done, started, from)
+  local in_flight, unsent = 0, 0
+  for i = from, #rows do
+    if not done[i] then
+      local row = rows[i]
+      local why = started[i] and "interrupted (Ctrl-C) before its answer came: it may have been done"
+        or "not sent: interrupted (Ctrl-C)"
+      if started[i] then in_flight = in_flight + 1 else unsent = unsent + 1 end
+      done[i] = { row = row.n, id = row.id, file = row.file, status = "error", error = why }
+    end
+  end
+  return in_flight, unsent
+end
+
 -- Runs op(client, row) -> the result's fields, or nil, err, for every row through client:parallel,
 -- writing the results in row order as they come (see the module comment). -> true or nil, err.
 local function run_rows(cx, opts, rows, op, label)
@@ -253,16 +269,7 @@ local function run_rows(cx, opts, rows, op, label)
     -- Ctrl-C (lua.c's "interrupted!"): every row still gets its line, so that a second run can be
     -- limited to what was not done; then the interrupt goes on (exit 130)
     if not tostring(results):find("interrupted!", 1, true) then error(results, 0) end
-    local in_flight, unsent = 0, 0
-    for i = next_out, #rows do
-      if not done[i] then
-        local row = rows[i]
-        local why = started[i] and "interrupted (Ctrl-C) before its answer came: it may have been done"
-          or "not sent: interrupted (Ctrl-C)"
-        if started[i] then in_flight = in_flight + 1 else unsent = unsent + 1 end
-        done[i] = { row = row.n, id = row.id, file = row.file, status = "error", error = why }
-      end
-    end
+    local in_flight, unsent = interrupted_rows(rows, done, started, next_out)
     flush()
     prog:clear()
     cx.stderr:write(("clinch: %d of %d rows done before the interrupt, %d in flight (they may have been done), "
