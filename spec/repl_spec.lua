@@ -239,6 +239,27 @@ describe("clinch repl", function()
     assert.are.equal("600", mode)
   end)
 
+  it("keeps no secret typed at the prompt in the history, and makes a readable history file private", function()
+    local hist = tmp .. "/.clinch_history"
+    os.remove(hist)
+    local f = assert(io.open(hist, "w"))
+    f:write("1 + 1\n")
+    f:close()
+    os.execute("chmod 644 " .. q(hist))
+    local out = tty_session {
+      { prompts = 1,
+        keys = "c2 = clinch.new { key = 'k', secret = 'SUPERSECRET1', base_url = 'http://127.0.0.1:9/v1' }\n" },
+      { prompts = 2, keys = 'token = "SUPERSECRET2"; x = "kept"\n' },
+      { prompts = 3, keys = "exit()\n" },
+    }
+    assert.matches("exit 0", out, 1, true)
+    local text = read_file(hist)
+    assert.is_falsy(text:find("SUPERSECRET", 1, true), text)
+    assert.matches("secret = '<redacted>'", text, 1, true)
+    assert.matches('token = "<redacted>"; x = "kept"', text, 1, true)
+    assert.are.equal("600", assert(io.popen("stat -c %a " .. q(hist))):read("l"))
+  end)
+
   it("without lua-readline reads plain lines, and Ctrl-C drops the line typed", function()
     local out = tty_session({
       { prompts = 1, keys = "1+" },

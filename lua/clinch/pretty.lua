@@ -41,6 +41,9 @@ local function is_secret_name(k)
   return false
 end
 
+--- Whether a field name is one whose value is never shown (secret, password, token, ...).
+_M.is_secret_name = is_secret_name
+
 -- Hides credentials inside text: the signature of an "APIAuth key:signature" value and the user-info
 -- part of URLs (http://user:password@host).
 local function redact(s)

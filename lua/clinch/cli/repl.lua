@@ -47,9 +47,20 @@ Ctrl-C drops the line being typed or stops a running command; the session goes o
 
 -- History: ~/.clinch_history, one input line a line, written as each line is entered (a session that
 -- ends by a crash or a closed terminal keeps what was typed), at most KEEP lines. The file is private
--- (0600): a line may hold a secret. lua-readline's own saving is off: it appends at exit only, and
+-- (0600, made so again when found otherwise), and a string given to a secret-like name is kept as
+-- <redacted>. lua-readline's own saving is off: it appends at exit only, and
 -- everything since the start each time it is called.
 local KEEP = 1000
+
+-- A line as the history file keeps it: the string given to a secret-like name (secret = "...",
+-- password = '...') is <redacted>, so that a client made at the prompt leaves no secret on disk.
+local function for_history(line)
+  local is_secret_name = require("clinch.pretty").is_secret_name
+  return (line:gsub("([%a_][%w_]*)(%s*=%s*)([\"'])(.-)%3", function(name, eq, q, value)
+    if is_secret_name(name) and value ~= "" then return name .. eq .. q .. "<redacted>" .. q end
+    return nil
+  end))
+end
 
 local function history(path)
   local h, last = {}, nil
@@ -63,6 +74,9 @@ local function history(path)
     local lines = {}
     for line in f:lines() do lines[#lines + 1] = line end
     f:close()
+    -- a file others may read (made by an older version, or chmod'ed) is made private again
+    local mode = require("clinch.core").mode(path)
+    if mode and mode % 64 ~= 0 then os.execute("chmod 600 '" .. path:gsub("'", "'\\''") .. "'") end
     local first = #lines > KEEP and #lines - KEEP + 1 or 1
     if first > 1 then -- "w" keeps the file's mode
       f = io.open(path, "wb")
@@ -76,7 +90,7 @@ local function history(path)
     last = line
     add(line)
     local f = path and io.open(path, "ab")
-    if f then f:write(line, "\n"); f:close() end
+    if f then f:write(for_history(line), "\n"); f:close() end
   end
   return h
 end
