@@ -310,6 +310,9 @@ describe("client:request against the mock", function()
     local _, err = c:request("GET", "/candidates")
     assert.are.equal("redirect", err.kind)
     assert.is_truthy(tostring(err):find("http://elsewhere.invalid/x", 1, true))
+    -- the request id the answer carried, as every other answer's error has it
+    assert.matches("^%x+$", err.request_id)
+    assert.is_truthy(tostring(err):find("[request id " .. err.request_id .. "]", 1, true))
   end)
 
   it("gives a clear http error for an HTML 502 page", function()

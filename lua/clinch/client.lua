@@ -373,7 +373,7 @@ local function outcome(self, p, res, terr, attempt, fresh)
   if type(status) ~= "number" or status < 200 or status > 599 then
     return nil, errors.new {
       kind = "protocol", status = status, method = p.method, url = p.url, attempts = attempt, sent = true,
-      request = { method = p.method, uri = p.request_uri },
+      request = { method = p.method, uri = p.request_uri }, request_id = res.headers and res.headers["x-request-id"],
       message = "the server answered with HTTP status " .. tostring(status) .. ", outside 200-599",
     }
   end
@@ -382,6 +382,7 @@ local function outcome(self, p, res, terr, attempt, fresh)
     return nil, errors.new {
       kind = "redirect", status = status, method = p.method, url = p.url, attempts = attempt, sent = true,
       request = { method = p.method, uri = p.request_uri }, location = location,
+      request_id = res.headers["x-request-id"],
       message = "redirect to " .. tostring(location) .. " not followed (signed requests are never replayed elsewhere)",
     }
   end
