@@ -33,7 +33,8 @@ local COLUMNS = { "id", "email", "first_name", "last_name", "phone_number", "tag
 examples.run(function(client, ex)
   local since = arg[1] or os.date("!%Y-%m-%d", os.time() - 180 * 86400)
   local path = arg[2] or "candidates.csv"
-  local f = assert(io.open(path, "wb"))
+  local f, ferr = io.open(path, "wb")
+  if not f then error("cannot write " .. tostring(ferr), 0) end
   f:write(row(COLUMNS))
 
   local prog = ex.progress("candidates")

@@ -88,6 +88,9 @@ function _M.run(body, opts)
   if client then
     ok, failure = xpcall(body, function(e)
       if type(e) == "table" then return e end
+      -- A message without a place (error(msg, 0)) is what went wrong, for the user: one line. One
+      -- with a place is a bug of the example: its traceback.
+      if type(e) == "string" and not e:find("^[^\n]-:%d+: ") then return e end
       return debug.traceback(tostring(e), 2)
     end, client, _M)
     pcall(client.close, client)

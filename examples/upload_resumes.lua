@@ -20,6 +20,7 @@ local q = examples.shell_quote
 local SAMPLE_PDF = "%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 local function pdf_files(folder)
+  if os.execute("test -d " .. q(folder)) ~= true then error("no folder " .. folder, 0) end
   local files = {}
   local p = assert(io.popen("find " .. q(folder) .. " -maxdepth 1 -type f -iname '*.pdf' | LC_ALL=C sort"))
   for line in p:lines() do files[#files + 1] = line end
